@@ -16,7 +16,7 @@ const shared = {
   banner,
 };
 
-await build({ ...shared, entryPoints: ['src/main.ts'], outfile: 'dist/index.js' });
+await build({ ...shared, entryPoints: ['src/index.ts'], outfile: 'dist/index.js' });
 await build({
   ...shared,
   entryPoints: ['src/cli.ts'],

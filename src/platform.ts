@@ -11,33 +11,49 @@ export interface Platform {
   features?: string[];
 }
 
-const ARCH_ALIASES: Record<string, string> = {
-  x86_64: 'amd64',
-  'x86-64': 'amd64',
-  aarch64: 'arm64',
-  armhf: 'arm',
-  armel: 'arm',
-  i386: '386',
-  i686: '386',
-};
-
 /**
- * Normalises a platform the way containerd's platforms.Normalize does:
- * aliases to GOARCH names, arm64 variant v8 dropped, arm default variant v7,
- * amd64 variant v1 dropped, os lower-cased.
+ * Normalises a platform the way containerd's platforms.Normalize does: os and
+ * architecture lower-cased, `macos` → `darwin`, aliases to GOARCH names
+ * (`x86_64`/`x86-64` → `amd64`, `aarch64` → `arm64`, `i386`/`i686` → `386`,
+ * `armhf` → `arm/v7`, `armel` → `arm/v6`), arm64 variant `v8` dropped and `9` → `v9`,
+ * arm default variant `v7` and `5`/`6`/`7`/`8` → `v5`…, amd64 variant `v1` dropped.
+ * Idempotent. os.version, os.features and features are kept (empty ones dropped).
  */
 export function normalizePlatform(platform: Platform): Platform {
-  const os = platform.os.toLowerCase();
+  let os = platform.os.toLowerCase();
+  if (os === 'macos') os = 'darwin';
   let architecture = platform.architecture.toLowerCase();
-  let variant = platform.variant?.toLowerCase() || undefined;
-  if (platform.architecture.toLowerCase() === 'armhf') variant = variant ?? 'v7';
-  if (platform.architecture.toLowerCase() === 'armel') variant = variant ?? 'v6';
-  architecture = ARCH_ALIASES[architecture] ?? architecture;
-  if (architecture === 'arm64' && (variant === 'v8' || variant === '8')) variant = undefined;
-  if (architecture === 'amd64' && (variant === 'v1' || variant === '1')) variant = undefined;
-  if (architecture === 'arm') {
-    if (!variant) variant = 'v7';
-    else if (/^[5-8]$/.test(variant)) variant = `v${variant}`;
+  let variant = platform.variant?.toLowerCase() ?? '';
+  switch (architecture) {
+    case 'i386':
+    case 'i686':
+      architecture = '386';
+      variant = '';
+      break;
+    case 'x86_64':
+    case 'x86-64':
+    case 'amd64':
+      architecture = 'amd64';
+      if (variant === 'v1' || variant === '1') variant = '';
+      break;
+    case 'aarch64':
+    case 'arm64':
+      architecture = 'arm64';
+      if (variant === '8' || variant === 'v8' || variant === 'v8.0' || variant === '8.0') variant = '';
+      else if (variant === '9' || variant === '9.0' || variant === 'v9.0') variant = 'v9';
+      break;
+    case 'armhf':
+      architecture = 'arm';
+      variant = 'v7';
+      break;
+    case 'armel':
+      architecture = 'arm';
+      variant = 'v6';
+      break;
+    case 'arm':
+      if (variant === '' || variant === '7') variant = 'v7';
+      else if (/^[5-8]$/.test(variant)) variant = `v${variant}`;
+      break;
   }
   const normalized: Platform = { architecture, os };
   if (platform['os.version']) normalized['os.version'] = platform['os.version'];
@@ -48,14 +64,24 @@ export function normalizePlatform(platform: Platform): Platform {
 }
 
 const COMPONENT = /^[a-z0-9_.-]+$/i;
+const OS_VERSION = /^[a-z0-9_.+-]+$/i;
+const PLATFORM_HINT = 'Write it as os/arch or os/arch/variant, e.g. linux/amd64 or linux/arm/v7 (windows may add :os.version, e.g. windows/amd64:10.0.20348.2113)';
 
 /** Parses `os/arch[/variant]` (e.g. `linux/arm/v7`), optionally with `:os.version` on windows (`windows/amd64:10.0.20348.2113`). */
 export function parsePlatform(text: string): Platform {
   const trimmed = text.trim();
+  const malformed = (why: string): never => {
+    throw new PlatformError(`Malformed platform "${text}": ${why}`, { hint: PLATFORM_HINT });
+  };
+  if (!trimmed) malformed('it is empty');
   const [main, osVersion] = splitOnce(trimmed, ':');
   const parts = main.split('/');
-  if (parts.length < 2 || parts.length > 3 || parts.some((p) => !COMPONENT.test(p))) {
-    throw new PlatformError(`Malformed platform "${text}"`, { hint: 'Write it as os/arch or os/arch/variant, e.g. linux/amd64 or linux/arm/v7' });
+  if (parts.length < 2) malformed('it needs at least an os and an architecture');
+  if (parts.length > 3) malformed('it has more than three "/"-separated parts');
+  const bad = parts.find((p) => !COMPONENT.test(p));
+  if (bad !== undefined) malformed(bad ? `"${bad}" may only contain letters, digits, "_", "." and "-"` : 'a part is empty');
+  if (osVersion !== undefined && !OS_VERSION.test(osVersion)) {
+    malformed(osVersion ? `os.version "${osVersion}" may only contain letters, digits, "_", ".", "+" and "-"` : 'nothing follows ":" (os.version)');
   }
   const platform: Platform = { os: parts[0], architecture: parts[1] };
   if (parts[2]) platform.variant = parts[2];
@@ -68,18 +94,31 @@ function splitOnce(text: string, separator: string): [string, string | undefined
   return at < 0 ? [text, undefined] : [text.slice(0, at), text.slice(at + 1)];
 }
 
-/** `linux/arm/v7`, `windows/amd64:10.0.20348.2113` (os.version shown only when set). */
+/** `linux/arm/v7`, `windows/amd64:10.0.20348.2113` (os.version shown only when set). For people; use platformKey to compare. */
 export function formatPlatform(platform: Platform): string {
   const p = normalizePlatform(platform);
   const base = [p.os, p.architecture, p.variant].filter(Boolean).join('/');
   return p['os.version'] ? `${base}:${p['os.version']}` : base;
 }
 
-/** Identity key: two entries with the same key are "the same platform" in one index. */
+/** Escapes the characters the key uses as separators, so distinct platforms never share a key. */
+function keyPart(value: string): string {
+  return value.replace(/[%/:+,]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+/**
+ * Identity key: two entries with the same key are "the same platform" in one index
+ * (same normalised os, architecture, variant, os.version and set of os.features).
+ * Reads like formatPlatform (`linux/arm/v7`, `windows/amd64:10.0.20348.2113`), with
+ * `+feature,…` for os.features; separator characters inside values are %-escaped.
+ */
 export function platformKey(platform: Platform): string {
   const p = normalizePlatform(platform);
-  const features = p['os.features']?.length ? `+${[...p['os.features']].sort().join(',')}` : '';
-  return `${formatPlatform(p)}${features}`;
+  let key = [p.os, p.architecture, p.variant].filter(Boolean).map((v) => keyPart(v as string)).join('/');
+  if (p['os.version']) key += `:${keyPart(p['os.version'])}`;
+  const features = [...new Set(p['os.features'] ?? [])].sort(compareStrings);
+  if (features.length) key += `+${features.map(keyPart).join(',')}`;
+  return key;
 }
 
 /** True when `actual` satisfies an expected platform; an expected platform without os.version matches any os.version. */
@@ -98,22 +137,44 @@ function rank(order: string[], value: string): number {
   return at < 0 ? order.length : at;
 }
 
-/** Deterministic order for index entries: os, then architecture (common ones first), then variant, then os.version. */
+/** Code-unit order: the same on every machine, unlike localeCompare. */
+function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Compares optional raw fields so that absent, empty and present values all differ. */
+function compareRaw(a: string | readonly string[] | undefined, b: string | readonly string[] | undefined): number {
+  const text = (v: typeof a) => (v === undefined ? '' : `=${JSON.stringify(v)}`);
+  return compareStrings(text(a), text(b));
+}
+
+/**
+ * Deterministic total order for index entries: os (linux, windows, darwin, freebsd, then
+ * the rest by name), architecture (common ones first), variant (newest first: v8, v7, v6),
+ * os.version, os.features; platforms that normalise alike are then ordered by their raw
+ * fields, so only identical platforms compare equal.
+ */
 export function comparePlatforms(a: Platform, b: Platform): number {
   const pa = normalizePlatform(a);
   const pb = normalizePlatform(b);
   return (
     rank(OS_ORDER, pa.os) - rank(OS_ORDER, pb.os) ||
-    pa.os.localeCompare(pb.os) ||
+    compareStrings(pa.os, pb.os) ||
     rank(ARCH_ORDER, pa.architecture) - rank(ARCH_ORDER, pb.architecture) ||
-    pa.architecture.localeCompare(pb.architecture) ||
-    (pb.variant ?? '').localeCompare(pa.variant ?? '') || // v8 before v7 before v6
-    (pa['os.version'] ?? '').localeCompare(pb['os.version'] ?? '') ||
-    platformKey(pa).localeCompare(platformKey(pb))
+    compareStrings(pa.architecture, pb.architecture) ||
+    compareStrings(pb.variant ?? '', pa.variant ?? '') || // v8 before v7 before v6
+    compareStrings(pa['os.version'] ?? '', pb['os.version'] ?? '') ||
+    compareStrings(platformKey(pa), platformKey(pb)) ||
+    compareStrings(a.os, b.os) ||
+    compareStrings(a.architecture, b.architecture) ||
+    compareRaw(a.variant, b.variant) ||
+    compareRaw(a['os.version'], b['os.version']) ||
+    compareRaw(a['os.features'], b['os.features']) ||
+    compareRaw(a.features, b.features)
   );
 }
 
-/** The `unknown/unknown` platform buildx gives attestation manifests. */
+/** The `unknown/unknown` platform buildx gives attestation manifests (or no platform at all). */
 export function isUnknownPlatform(platform: Platform | undefined): boolean {
   return !platform || (platform.os === 'unknown' && platform.architecture === 'unknown');
 }

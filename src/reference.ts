@@ -26,12 +26,25 @@ export interface RepositoryRef {
   repository: string;
 }
 
+// Pieces of distribution/reference's grammar (regexp.go), anchored.
 const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-const DOMAIN_NAME = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*$/;
-const IPV6_HOST = /^\[[a-fA-F0-9:]+\]$/;
+const DOMAIN_NAME_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
+const DOMAIN_AND_PORT = new RegExp(
+  `^(?:${DOMAIN_NAME_COMPONENT}(?:\\.${DOMAIN_NAME_COMPONENT})*|\\[[a-fA-F0-9:]+\\])(?::[0-9]+)?$`,
+);
 const TAG = /^[\w][\w.-]{0,127}$/;
-const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
-const MAX_NAME_LENGTH = 255;
+/** distribution's digest production; we then require sha256 (see parseReference). */
+const DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/;
+const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
+/** A bare image ID, which docker refuses as a reference. */
+const IMAGE_ID = /^[a-f0-9]{64}$/;
+
+/** Longest repository path (after `library/` is added), as distribution/reference checks it. */
+export const MAX_REPOSITORY_LENGTH = 255;
+
+const ALLOWED_TAG = 'a tag is 1 to 128 letters, digits, "_", "." or "-" and does not start with "." or "-"';
+const ALLOWED_COMPONENT = 'each "/"-separated part of a repository is lower-case letters and digits, joined by ".", "_", "__" or "-"';
+const ALLOWED_HOST = 'a registry is a host name, IPv4 address or [IPv6] address, optionally followed by ":port"';
 
 function fail(input: string, why: string): never {
   throw new ReferenceError(`Invalid image reference "${input}": ${why}`, {
@@ -39,41 +52,52 @@ function fail(input: string, why: string): never {
   });
 }
 
-function isValidDomain(domain: string): boolean {
-  const at = domain.startsWith('[') ? domain.indexOf(']') + 1 : domain.lastIndexOf(':');
-  let host = domain;
-  let port: string | undefined;
-  if (domain.startsWith('[')) {
-    host = domain.slice(0, at);
-    const rest = domain.slice(at);
-    if (rest) {
-      if (!rest.startsWith(':')) return false;
-      port = rest.slice(1);
-    }
-    if (!IPV6_HOST.test(host)) return false;
-  } else if (at > 0) {
-    host = domain.slice(0, at);
-    port = domain.slice(at + 1);
+function checkDigest(input: string, digest: string): void {
+  if (SHA256_DIGEST.test(digest)) return;
+  if (!digest) fail(input, 'nothing follows "@"; a digest is sha256: followed by 64 lower-case hex characters');
+  const algorithm = digest.includes(':') ? digest.slice(0, digest.indexOf(':')) : '';
+  if (DIGEST.test(digest) && algorithm !== 'sha256') {
+    fail(input, `digest "${digest}" uses the algorithm "${algorithm}"; only sha256 digests (sha256: followed by 64 lower-case hex characters) are supported`);
   }
-  if (port !== undefined && !/^[0-9]+$/.test(port)) return false;
-  return domain.startsWith('[') || DOMAIN_NAME.test(host);
+  fail(input, `"${digest}" is not a sha256 digest; a digest is sha256: followed by 64 lower-case hex characters`);
 }
 
-/** Docker's rule: the first component is a registry if it has a `.` or `:`, is `localhost`, or has upper case. */
-function looksLikeDomain(component: string): boolean {
-  return component.includes('.') || component.includes(':') || component === 'localhost' || component.toLowerCase() !== component;
+function checkPath(input: string, path: string): void {
+  if (!path) fail(input, 'the repository name is missing');
+  for (const component of path.split('/')) {
+    if (PATH_COMPONENT.test(component)) continue;
+    if (!component) fail(input, `repository name "${path}" has an empty part (a leading, trailing or doubled "/"); ${ALLOWED_COMPONENT}`);
+    if (PATH_COMPONENT.test(component.toLowerCase())) fail(input, `repository name "${path}" must be lower case`);
+    fail(input, `"${component}" is not a valid repository name part; ${ALLOWED_COMPONENT}`);
+  }
 }
 
 /**
  * Parses a reference the way the docker CLI does (ParseNormalizedNamed): a missing registry is
  * Docker Hub, one-part Hub names get `library/`, `index.docker.io` is `docker.io`. A reference
  * with neither tag nor digest gets no tag here; callers decide whether `latest` applies.
+ *
+ * Accepts exactly what distribution/reference's ReferenceRegexp accepts, with docker's extra
+ * rules (repository path at most 255 characters after `library/` is added; a bare 64-hex image
+ * ID is refused) and these intentional differences:
+ * - surrounding white space is ignored (inputs come from YAML and shell);
+ * - the digest must be sha256 with 64 lower-case hex characters (go-digest also refuses
+ *   upper-case hex; other algorithms it accepts are refused because every manifest is verified
+ *   with sha256);
+ * - a first part with "." or ":" (or `localhost`) is always the registry, and must then be a
+ *   valid host[:port] (`a_b.c/d`: the bare grammar would read it as a path, docker then keeps
+ *   an empty registry);
+ * - a first part whose only claim to be a registry is upper case (`MyUser/app`) is refused as
+ *   an upper-case repository name; docker would try to reach a host called `MyUser`;
+ * - registry hosts are lower-cased (DNS is case-insensitive) and `registry-1.docker.io`, like
+ *   `index.docker.io`, becomes `docker.io`.
  */
 export function parseReference(input: string): ImageReference {
   const text = input.trim();
   if (!text) fail(input, 'it is empty');
   if (/\s/.test(text)) fail(input, 'it contains white space');
-  if (text.includes('://')) fail(input, 'leave out the scheme (http:// or https://)');
+  if (text.includes('://')) fail(input, 'leave out the scheme (http:// or https://); write host/repository');
+  if (IMAGE_ID.test(text)) fail(input, 'a bare 64-character hex string is an image ID, not a reference; write repository@sha256:<digest>');
 
   let rest = text;
   let digest: string | undefined;
@@ -81,41 +105,41 @@ export function parseReference(input: string): ImageReference {
   if (at >= 0) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
-    if (!DIGEST.test(digest)) fail(input, `"${digest}" is not a digest (algorithm:hex)`);
-    if (digest.startsWith('sha256:') && !/^sha256:[a-f0-9]{64}$/.test(digest)) fail(input, `"${digest}" is not a sha256 digest (64 lower-case hex characters)`);
+    checkDigest(input, digest);
   }
 
   let tag: string | undefined;
-  const lastSlash = rest.lastIndexOf('/');
   const colon = rest.lastIndexOf(':');
-  if (colon > lastSlash) {
+  if (colon > rest.lastIndexOf('/')) {
     tag = rest.slice(colon + 1);
     rest = rest.slice(0, colon);
-    if (!TAG.test(tag)) fail(input, `"${tag}" is not a valid tag (letters, digits, _ . -, at most 128, not starting with . or -)`);
+    if (!tag) fail(input, `nothing follows ":"; ${ALLOWED_TAG}`);
+    if (!TAG.test(tag)) fail(input, `"${tag}" is not a valid tag; ${ALLOWED_TAG}`);
   }
 
   if (!rest) fail(input, 'the repository name is missing');
   let registry = DOCKER_HUB;
   let path = rest;
   const slash = rest.indexOf('/');
-  if (slash >= 0 && looksLikeDomain(rest.slice(0, slash))) {
-    registry = rest.slice(0, slash);
-    path = rest.slice(slash + 1);
-    if (!isValidDomain(registry)) fail(input, `"${registry}" is not a valid registry host[:port]`);
-  }
-  if (registry === 'index.docker.io' || registry === 'registry-1.docker.io') registry = DOCKER_HUB;
-  if (!path) fail(input, 'the repository name is missing');
-  const components = path.split('/');
-  for (const component of components) {
-    if (!PATH_COMPONENT.test(component)) {
-      const why = component.toLowerCase() !== component
-        ? `repository name "${path}" must be lower case`
-        : `"${component}" is not a valid repository path component`;
-      fail(input, why);
+  if (slash >= 0) {
+    const first = rest.slice(0, slash);
+    if (first.includes('.') || first.includes(':') || first.toLowerCase() === 'localhost') {
+      if (!DOMAIN_AND_PORT.test(first)) fail(input, `"${first}" is not a valid registry host[:port]; ${ALLOWED_HOST}`);
+      registry = first.toLowerCase();
+      path = rest.slice(slash + 1);
+    } else if (first.toLowerCase() !== first) {
+      if (rest.split('/').every((component) => PATH_COMPONENT.test(component.toLowerCase()))) {
+        fail(input, `repository name "${rest}" must be lower case (a registry host has a "." or ":port", or is localhost)`);
+      }
+      checkPath(input, rest); // throws: names the part that is wrong
     }
   }
-  if (registry === DOCKER_HUB && components.length === 1) path = `library/${path}`;
-  if (`${registry}/${path}`.length > MAX_NAME_LENGTH) fail(input, `the name is longer than ${MAX_NAME_LENGTH} characters`);
+  if (registry === 'index.docker.io' || registry === 'registry-1.docker.io') registry = DOCKER_HUB;
+  checkPath(input, path);
+  if (registry === DOCKER_HUB && !path.includes('/')) path = `library/${path}`;
+  if (path.length > MAX_REPOSITORY_LENGTH) {
+    fail(input, `the repository name "${path.slice(0, 40)}…" is ${path.length} characters long; at most ${MAX_REPOSITORY_LENGTH} are allowed`);
+  }
 
   const reference: ImageReference = { registry, repository: path };
   if (tag !== undefined) reference.tag = tag;
@@ -151,6 +175,7 @@ export function sameRepository(a: RepositoryRef, b: RepositoryRef): boolean {
 
 /** Loopback hosts may fall back to plain HTTP without being listed as insecure. */
 export function isLoopbackRegistry(registry: string): boolean {
-  const host = registry.startsWith('[') ? registry.slice(0, registry.indexOf(']') + 1) : registry.split(':')[0];
-  return host === 'localhost' || host === '[::1]' || /^127(?:\.\d{1,3}){3}$/.test(host);
+  const lower = registry.toLowerCase();
+  const host = lower.startsWith('[') ? lower.slice(0, lower.indexOf(']') + 1) : lower.split(':')[0];
+  return host === 'localhost' || /^\[(?:0{0,4}:){2,7}0{0,3}1\]$/.test(host) || /^127(?:\.\d{1,3}){3}$/.test(host);
 }

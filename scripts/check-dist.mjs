@@ -1,0 +1,29 @@
+// Rebuilds the bundle into a temp copy and compares it with the committed dist/ (as
+// actions/typescript-action's check-dist does): the action runs dist/, not src/.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, cpSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const saved = mkdtempSync(join(tmpdir(), 'dist-'));
+cpSync('dist', saved, { recursive: true });
+try {
+  execFileSync(process.execPath, ['scripts/bundle.mjs'], { stdio: 'inherit' });
+  const names = new Set([...readdirSync('dist'), ...readdirSync(saved)]);
+  const differing = [...names].filter((name) => {
+    try {
+      return !readFileSync(join('dist', name)).equals(readFileSync(join(saved, name)));
+    } catch {
+      return true;
+    }
+  });
+  if (differing.length > 0) {
+    console.error(`dist/ differs from a fresh build: ${differing.join(', ')}`);
+    process.exitCode = 1;
+  } else {
+    console.log('dist/ is up to date');
+  }
+} finally {
+  cpSync(saved, 'dist', { recursive: true });
+  rmSync(saved, { recursive: true, force: true });
+}

@@ -1,0 +1,326 @@
+// From fetched sources to the index to push and the transfers each target needs. Pure:
+// everything here is decided from data already read, so it can fail before anything is written.
+import { InputError, PlatformError, UnsupportedMediaTypeError } from './errors.js';
+import {
+  AnnotationKey,
+  type Descriptor,
+  type ImageIndex,
+  type ImageManifest,
+  MediaType,
+  blobsOf,
+  isAttestationDescriptor,
+  isImageManifestMediaType,
+  sha256Digest,
+} from './oci.js';
+import { type Platform, comparePlatforms, formatPlatform, isUnknownPlatform, normalizePlatform, platformKey, platformMatches } from './platform.js';
+import { type RepositoryRef, formatRepository, sameRepository } from './reference.js';
+
+export type AttestationMode = 'keep' | 'strip';
+export type OutputFormat = 'auto' | 'oci' | 'docker';
+export type EntryKind = 'image' | 'attestation' | 'other';
+
+/** One manifest a source contributes: an image, an attestation of an image, or another artifact. */
+export interface SourceEntry {
+  kind: EntryKind;
+  /** descriptor as the source index had it (for a bare manifest: built from the manifest, platform from its config) */
+  descriptor: Descriptor;
+  /** normalised platform, for images */
+  platform?: Platform;
+  /** for attestations: the digest of the image they describe (vnd.docker.reference.digest) */
+  subject?: string;
+}
+
+/** A source as resolved from the registry. */
+export interface ResolvedSource {
+  /** the reference as the user wrote it (for messages) */
+  input: string;
+  repository: RepositoryRef;
+  /** digest and media type of what the reference pointed at */
+  digest: string;
+  mediaType: string;
+  entries: SourceEntry[];
+  /** set for the index an `append` merges into: its entries lose to the sources' ones */
+  isBase?: boolean;
+}
+
+export interface DescriptorAnnotation {
+  /** applies to images of this platform only (and not attestations); undefined: every image */
+  platform?: Platform;
+  key: string;
+  value: string;
+}
+
+export interface Annotations {
+  index: Record<string, string>;
+  descriptors: DescriptorAnnotation[];
+}
+
+export interface MergeOptions {
+  attestations: AttestationMode;
+  format: OutputFormat;
+  /** the platforms the index must hold, exactly (missing or extra fails) */
+  expectedPlatforms?: Platform[];
+  annotations?: Annotations;
+}
+
+/** An entry of the index to push, and where its bytes live now. */
+export interface PlannedEntry {
+  kind: EntryKind;
+  descriptor: Descriptor;
+  source: RepositoryRef;
+  sourceInput: string;
+  platform?: string;
+  subject?: string;
+}
+
+export interface MergePlan {
+  mediaType: string;
+  index: ImageIndex;
+  /** exact bytes to PUT; `digest` is their sha256 */
+  bytes: Buffer;
+  digest: string;
+  entries: PlannedEntry[];
+  /** entries dropped by `attestations: strip` (or whose image was replaced on append) */
+  dropped: PlannedEntry[];
+  /** formatted platforms of the images, in index order */
+  platforms: string[];
+  /** why the format was chosen, for the report */
+  formatReason: string;
+}
+
+function entryPlatformLabel(entry: SourceEntry): string | undefined {
+  return entry.platform ? formatPlatform(entry.platform) : undefined;
+}
+
+/**
+ * Decides the index: which entries, in which order, of which type. Throws before anything
+ * is written when platforms collide, are missing or extra, or the format cannot hold them.
+ */
+export function planMerge(sources: ResolvedSource[], options: MergeOptions): MergePlan {
+  const fresh = sources.filter((s) => !s.isBase);
+  const base = sources.filter((s) => s.isBase);
+  if (fresh.length === 0) throw new InputError('No sources to merge', { hint: 'Give at least one image in `sources`' });
+
+  // Images by platform; two sources claiming one platform is an error unless they are the same image.
+  const images = new Map<string, { entry: SourceEntry; source: ResolvedSource }>();
+  for (const source of fresh) {
+    for (const entry of source.entries) {
+      if (entry.kind !== 'image' || !entry.platform) continue;
+      const key = platformKey(entry.platform);
+      const seen = images.get(key);
+      if (seen && seen.entry.descriptor.digest !== entry.descriptor.digest) {
+        throw new PlatformError(
+          `Platform ${formatPlatform(entry.platform)} is provided by two sources: ${seen.source.input} (${seen.entry.descriptor.digest}) and ${source.input} (${entry.descriptor.digest})`,
+          { hint: 'Each platform may appear once: remove one source, or build each platform in its own job' },
+        );
+      }
+      if (!seen) images.set(key, { entry, source });
+    }
+  }
+
+  // append: the base index's images stay unless a source brings the same platform.
+  const replacedDigests = new Set<string>();
+  for (const source of base) {
+    for (const entry of source.entries) {
+      if (entry.kind !== 'image' || !entry.platform) continue;
+      const key = platformKey(entry.platform);
+      if (images.has(key)) replacedDigests.add(entry.descriptor.digest);
+      else images.set(key, { entry, source });
+    }
+  }
+
+  const ordered = [...images.values()].sort((a, b) => comparePlatforms(a.entry.platform!, b.entry.platform!) || a.entry.descriptor.digest.localeCompare(b.entry.descriptor.digest));
+  checkExpectedPlatforms(ordered, options.expectedPlatforms);
+
+  const imageDigests = new Set(ordered.map((i) => i.entry.descriptor.digest));
+  const planned: PlannedEntry[] = [];
+  const dropped: PlannedEntry[] = [];
+  const toPlanned = (entry: SourceEntry, source: ResolvedSource): PlannedEntry => ({
+    kind: entry.kind,
+    descriptor: entry.descriptor,
+    source: source.repository,
+    sourceInput: source.input,
+    platform: entryPlatformLabel(entry),
+    subject: entry.subject,
+  });
+  for (const { entry, source } of ordered) planned.push(toPlanned(entry, source));
+
+  // Attestations follow their image, in image order; others keep source order. Deduplicated by digest.
+  const extras: PlannedEntry[] = [];
+  const seenExtras = new Set<string>();
+  for (const source of [...fresh, ...base]) {
+    for (const entry of source.entries) {
+      if (entry.kind === 'image') {
+        if (!imageDigests.has(entry.descriptor.digest) && !entry.platform) {
+          throw new PlatformError(`${source.input}: image ${entry.descriptor.digest} has no platform`);
+        }
+        if (source.isBase && replacedDigests.has(entry.descriptor.digest)) dropped.push(toPlanned(entry, source));
+        continue;
+      }
+      if (seenExtras.has(entry.descriptor.digest)) continue;
+      seenExtras.add(entry.descriptor.digest);
+      const plannedEntry = toPlanned(entry, source);
+      const orphan = entry.kind === 'attestation' && (!entry.subject || !imageDigests.has(entry.subject));
+      if (options.attestations === 'strip' || orphan) dropped.push(plannedEntry);
+      else extras.push(plannedEntry);
+    }
+  }
+  const imageOrder = new Map(planned.map((p, i) => [p.descriptor.digest, i]));
+  extras.sort((a, b) => (imageOrder.get(a.subject ?? '') ?? planned.length) - (imageOrder.get(b.subject ?? '') ?? planned.length));
+  planned.push(...extras);
+
+  const annotations = options.annotations ?? { index: {}, descriptors: [] };
+  const { mediaType, reason } = chooseFormat(planned, options.format, annotations);
+  const manifests = planned.map((p) => finalDescriptor(p, mediaType, annotations));
+  planned.forEach((p, i) => (p.descriptor = manifests[i]));
+  const index: ImageIndex = { schemaVersion: 2, mediaType, manifests };
+  if (mediaType === MediaType.OciIndex && Object.keys(annotations.index).length > 0) index.annotations = sortedRecord(annotations.index);
+  const bytes = Buffer.from(JSON.stringify(index));
+  return {
+    mediaType,
+    index,
+    bytes,
+    digest: sha256Digest(bytes),
+    entries: planned,
+    dropped,
+    platforms: planned.filter((p) => p.kind === 'image').map((p) => p.platform!),
+    formatReason: reason,
+  };
+}
+
+function checkExpectedPlatforms(images: Array<{ entry: SourceEntry; source: ResolvedSource }>, expected: Platform[] | undefined): void {
+  if (!expected || expected.length === 0) return;
+  const found = images.map((i) => i.entry.platform!);
+  const missing = expected.filter((e) => !found.some((f) => platformMatches(e, f)));
+  const extra = images.filter((i) => !expected.some((e) => platformMatches(e, i.entry.platform!)));
+  const foundList = found.map(formatPlatform).join(', ') || 'none';
+  if (missing.length > 0) {
+    throw new PlatformError(
+      `Platform${missing.length > 1 ? 's' : ''} ${missing.map(formatPlatform).join(', ')} expected by \`platforms\` but not found in the sources (found: ${foundList})`,
+      { hint: 'Check that every build job pushed its image, or adjust `platforms`' },
+    );
+  }
+  if (extra.length > 0) {
+    throw new PlatformError(
+      `Platform${extra.length > 1 ? 's' : ''} ${extra.map((i) => `${formatPlatform(i.entry.platform!)} (from ${i.source.input})`).join(', ')} not listed in \`platforms\` (expected: ${expected.map(formatPlatform).join(', ')})`,
+      { hint: 'Add it to `platforms`, or remove that source' },
+    );
+  }
+}
+
+function chooseFormat(entries: PlannedEntry[], format: OutputFormat, annotations: Annotations): { mediaType: string; reason: string } {
+  const ociChildren = entries.filter((e) => e.descriptor.mediaType !== MediaType.DockerManifest);
+  const hasAnnotations = Object.keys(annotations.index).length > 0 || annotations.descriptors.length > 0;
+  if (format === 'oci') return { mediaType: MediaType.OciIndex, reason: 'format: oci' };
+  if (format === 'docker') {
+    if (ociChildren.length > 0) {
+      const first = ociChildren[0];
+      const what = first.kind === 'attestation' ? `attestation manifest ${first.descriptor.digest} (from ${first.sourceInput})` : `${first.descriptor.mediaType} ${first.descriptor.digest} (from ${first.sourceInput}${first.platform ? `, ${first.platform}` : ''})`;
+      throw new UnsupportedMediaTypeError(`format: docker cannot hold ${what}: a Docker manifest list may only list Docker schema 2 image manifests`, {
+        hint: first.kind === 'image' ? 'Use format: oci (or auto), or push that image as a Docker schema 2 manifest' : 'Use format: oci (or auto), or attestations: strip',
+      });
+    }
+    if (hasAnnotations) {
+      throw new UnsupportedMediaTypeError('format: docker cannot carry annotations: a Docker manifest list has no annotations field', { hint: 'Use format: oci (or auto), or drop the annotations' });
+    }
+    return { mediaType: MediaType.DockerManifestList, reason: 'format: docker' };
+  }
+  if (ociChildren.length > 0) return { mediaType: MediaType.OciIndex, reason: `auto: ${ociChildren.some((e) => e.kind !== 'image') ? 'attestations or artifacts are carried' : 'OCI image manifests among the children'}` };
+  if (hasAnnotations) return { mediaType: MediaType.OciIndex, reason: 'auto: annotations need an OCI index' };
+  return { mediaType: MediaType.DockerManifestList, reason: 'auto: every child is a Docker schema 2 manifest' };
+}
+
+/** The descriptor as written in the index: canonical field order, normalised platform, annotations merged. */
+function finalDescriptor(entry: PlannedEntry, indexMediaType: string, annotations: Annotations): Descriptor {
+  const d = entry.descriptor;
+  const out: Descriptor = { mediaType: d.mediaType, digest: d.digest, size: d.size };
+  if (d.urls?.length) out.urls = d.urls;
+  if (indexMediaType === MediaType.OciIndex) {
+    const merged: Record<string, string> = { ...(d.annotations ?? {}) };
+    if (entry.kind === 'image' && d.platform) {
+      for (const a of annotations.descriptors) {
+        if (!a.platform || platformMatches(a.platform, d.platform)) merged[a.key] = a.value;
+      }
+    }
+    if (Object.keys(merged).length > 0) out.annotations = sortedRecord(merged);
+    if (d.artifactType) out.artifactType = d.artifactType;
+  }
+  if (d.platform) out.platform = entry.kind === 'image' ? normalizePlatform(d.platform) : d.platform;
+  return out;
+}
+
+function sortedRecord(record: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** Classifies the entries of a source index (descriptors as listed). */
+export function classifyIndexEntry(descriptor: Descriptor): SourceEntry {
+  if (isAttestationDescriptor(descriptor)) {
+    return { kind: 'attestation', descriptor, subject: descriptor.annotations?.[AnnotationKey.ReferenceDigest] };
+  }
+  if (isImageManifestMediaType(descriptor.mediaType) && descriptor.platform && !isUnknownPlatform(descriptor.platform) && !descriptor.artifactType) {
+    return { kind: 'image', descriptor, platform: normalizePlatform(descriptor.platform) };
+  }
+  return { kind: 'other', descriptor };
+}
+
+/** Platform of a bare image manifest, from its config blob (os, architecture, variant, os.version, os.features). */
+export function platformFromConfig(config: unknown, subject: string): Platform {
+  const c = (typeof config === 'object' && config !== null ? config : {}) as Record<string, unknown>;
+  if (typeof c.os !== 'string' || typeof c.architecture !== 'string' || !c.os || !c.architecture) {
+    throw new PlatformError(`${subject}: its config blob has no os/architecture, so its platform is unknown`, {
+      hint: 'Push it inside an index whose descriptor carries the platform, or rebuild it with docker buildx',
+    });
+  }
+  const platform: Platform = { os: c.os, architecture: c.architecture };
+  if (typeof c.variant === 'string' && c.variant) platform.variant = c.variant;
+  if (typeof c['os.version'] === 'string' && c['os.version']) platform['os.version'] = c['os.version'];
+  if (Array.isArray(c['os.features']) && c['os.features'].every((f) => typeof f === 'string') && c['os.features'].length) platform['os.features'] = c['os.features'] as string[];
+  return normalizePlatform(platform);
+}
+
+/** A child manifest that must be brought into a target repository, and the blobs it needs there. */
+export interface ManifestTransfer {
+  entry: PlannedEntry;
+}
+
+export interface BlobTransferPlan {
+  descriptor: Descriptor;
+  from: RepositoryRef;
+  /** mount within one registry; copy (stream) across registries */
+  method: 'mount' | 'copy';
+}
+
+export interface TargetPlan {
+  repository: RepositoryRef;
+  tags: string[];
+  /** children whose bytes live elsewhere; those already in this repository need nothing */
+  manifests: PlannedEntry[];
+}
+
+/** Groups tags by repository and lists, per repository, the children that live somewhere else. */
+export function planTargets(plan: MergePlan, targets: Array<RepositoryRef & { tag: string }>): TargetPlan[] {
+  const byRepository = new Map<string, TargetPlan>();
+  for (const target of targets) {
+    const key = formatRepository(target);
+    let group = byRepository.get(key);
+    if (!group) {
+      const repository = { registry: target.registry, repository: target.repository };
+      group = { repository, tags: [], manifests: plan.entries.filter((e) => !sameRepository(e.source, repository)) };
+      byRepository.set(key, group);
+    }
+    if (!group.tags.includes(target.tag)) group.tags.push(target.tag);
+  }
+  return [...byRepository.values()];
+}
+
+/** The blobs a child manifest needs in `target`, deduplicated against `seen` (digests already planned for that target). */
+export function planBlobs(manifest: ImageManifest, from: RepositoryRef, target: RepositoryRef, seen: Set<string>): BlobTransferPlan[] {
+  const out: BlobTransferPlan[] = [];
+  for (const descriptor of blobsOf(manifest)) {
+    if (seen.has(descriptor.digest)) continue;
+    seen.add(descriptor.digest);
+    out.push({ descriptor, from, method: from.registry === target.registry ? 'mount' : 'copy' });
+  }
+  return out;
+}

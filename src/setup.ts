@@ -1,0 +1,36 @@
+// Builds the registry client both entries use, from validated inputs.
+import type { Inputs } from './inputs.js';
+import type { Logger } from './logger.js';
+import { createRegistryClient } from './registry/client.js';
+import { type CommandRunner, createDockerCredentialProvider } from './registry/credentials.js';
+import type { RegistryClient } from './registry/types.js';
+
+export const USER_AGENT = 'manifest-merge (+https://github.com/acme/manifest-merge)';
+
+export interface ClientSetup {
+  logger: Logger;
+  onSecret: (secret: string) => void;
+  /** how credential helpers are run (the action uses @actions/exec) */
+  runner?: CommandRunner;
+  /** directory of config.json (default $DOCKER_CONFIG or ~/.docker) */
+  configDir?: string;
+}
+
+export function createClientForInputs(inputs: Inputs, setup: ClientSetup): RegistryClient {
+  const explicit = inputs.username && inputs.password && inputs.registry ? { registry: inputs.registry, username: inputs.username, password: inputs.password } : undefined;
+  const credentials = createDockerCredentialProvider({
+    explicit,
+    configDir: setup.configDir,
+    runner: setup.runner,
+    logger: setup.logger,
+    onSecret: setup.onSecret,
+  });
+  return createRegistryClient({
+    credentials,
+    insecureRegistries: inputs.insecureRegistries,
+    logger: setup.logger,
+    deadline: Date.now() + inputs.timeoutMs,
+    onSecret: setup.onSecret,
+    userAgent: USER_AGENT,
+  });
+}

@@ -1,0 +1,106 @@
+// What a merge did, as machine-readable metadata (the `metadata` output, the CLI's --json)
+// and as a job summary table for people. Pure.
+import type { MergeResult } from './engine.js';
+
+export interface MergeMetadata {
+  digest: string;
+  mediaType: string;
+  pushed: boolean;
+  platforms: string[];
+  images: string[];
+  sources: Array<{ input: string; digest: string; mediaType: string; entries: number }>;
+  children: Array<{ kind: string; digest: string; mediaType: string; size: number; platform?: string; describes?: string; source: string }>;
+  attestations: { kept: number; stripped: number };
+  dropped: Array<{ kind: string; digest: string; source: string; describes?: string }>;
+  targets: Array<{ repository: string; tags: string[]; blobs: { mounted: number; copied: number; existing: number }; manifestsPushed: number; manifestsExisting: number }>;
+  requests: { total: number; retries: number; byKind: Record<string, number> };
+}
+
+export function buildMetadata(result: MergeResult): MergeMetadata {
+  const { plan } = result;
+  return {
+    digest: result.digest,
+    mediaType: result.mediaType,
+    pushed: result.pushed,
+    platforms: result.platforms,
+    images: result.images,
+    sources: result.sources.map((s) => ({ input: s.input, digest: s.digest, mediaType: s.mediaType, entries: s.entries.length })),
+    children: plan.entries.map((e) => ({
+      kind: e.kind,
+      digest: e.descriptor.digest,
+      mediaType: e.descriptor.mediaType,
+      size: e.descriptor.size,
+      ...(e.platform ? { platform: e.platform } : {}),
+      ...(e.subject ? { describes: e.subject } : {}),
+      source: e.sourceInput,
+    })),
+    attestations: {
+      kept: plan.entries.filter((e) => e.kind === 'attestation').length,
+      stripped: plan.dropped.filter((e) => e.kind === 'attestation').length,
+    },
+    dropped: plan.dropped.map((e) => ({ kind: e.kind, digest: e.descriptor.digest, source: e.sourceInput, ...(e.subject ? { describes: e.subject } : {}) })),
+    targets: result.targets.map((t) => ({ repository: t.repository, tags: t.tags, blobs: t.blobs, manifestsPushed: t.manifestsPushed, manifestsExisting: t.manifestsExisting })),
+    requests: { total: result.requests.requests, retries: result.requests.retries, byKind: result.requests.byKind },
+  };
+}
+
+export function formatBytes(size: number): string {
+  if (size < 1024) return `${size} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let value = size / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+function shortDigest(digest: string): string {
+  return digest.replace(/^sha256:/, '').slice(0, 12);
+}
+
+function cell(text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+}
+
+/** Markdown for the job summary: the result, one row per child, and per-target transfer counts. */
+export function renderSummaryMarkdown(result: MergeResult): string {
+  const m = buildMetadata(result);
+  const lines: string[] = [];
+  lines.push(`### manifest-merge ${result.pushed ? 'pushed' : 'planned (dry run)'} \`${result.digest}\``, '');
+  lines.push(`${m.mediaType} · ${m.platforms.length} platform${m.platforms.length === 1 ? '' : 's'} · attestations kept: ${m.attestations.kept}, stripped: ${m.attestations.stripped} · ${m.requests.total} registry requests`, '');
+  lines.push('| Platform | Kind | Digest | Size | Source | Attestation |', '| --- | --- | --- | --- | --- | --- |');
+  const attested = new Set(m.children.filter((c) => c.kind === 'attestation').map((c) => c.describes));
+  const stripped = new Set(m.dropped.filter((c) => c.kind === 'attestation').map((c) => c.describes));
+  for (const c of m.children) {
+    const attestation = c.kind === 'image' ? (attested.has(c.digest) ? 'kept' : stripped.has(c.digest) ? 'stripped' : 'none') : c.describes ? `describes \`${shortDigest(c.describes)}\`` : '';
+    lines.push(`| ${cell(c.platform ?? (c.kind === 'attestation' ? 'unknown/unknown' : ''))} | ${c.kind} | \`${shortDigest(c.digest)}\` | ${formatBytes(c.size)} | ${cell(c.source)} | ${attestation} |`);
+  }
+  for (const d of m.dropped) {
+    lines.push(`| ${d.kind === 'attestation' ? 'unknown/unknown' : ''} | ${d.kind} (dropped) | \`${shortDigest(d.digest)}\` | | ${cell(d.source)} | ${d.describes ? `stripped, described \`${shortDigest(d.describes)}\`` : 'stripped'} |`);
+  }
+  lines.push('', '| Target | Tags | Blobs mounted | Blobs copied | Blobs present | Manifests pushed |', '| --- | --- | --- | --- | --- | --- |');
+  for (const t of m.targets) {
+    lines.push(`| ${cell(t.repository)} | ${cell(t.tags.join(', '))} | ${t.blobs.mounted} | ${t.blobs.copied} | ${t.blobs.existing} | ${t.manifestsPushed} |`);
+  }
+  lines.push('');
+  return lines.join('\n');
+}
+
+/** Plain text for logs and the CLI: the index, then what was (or would be) done per target. */
+export function renderReport(result: MergeResult): string {
+  const lines: string[] = [];
+  lines.push(`${result.pushed ? 'Pushed' : 'Dry run: would push'} ${result.mediaType} ${result.digest}`);
+  for (const e of result.plan.entries) {
+    lines.push(`  ${(e.platform ?? (e.kind === 'attestation' ? 'attestation' : e.kind)).padEnd(24)} ${e.descriptor.digest} ${formatBytes(e.descriptor.size).padStart(9)}  ${e.subject ? `describes ${shortDigest(e.subject)}  ` : ''}from ${e.sourceInput}`);
+  }
+  for (const d of result.plan.dropped) lines.push(`  (dropped ${d.kind}) ${d.descriptor.digest} from ${d.sourceInput}`);
+  for (const t of result.targets) {
+    lines.push(`${t.repository}: tags ${t.tags.join(', ')}`);
+    if (!result.pushed) for (const a of t.actions) lines.push(`  would ${a}`);
+    else lines.push(`  blobs mounted ${t.blobs.mounted}, copied ${t.blobs.copied}, present ${t.blobs.existing}; manifests pushed ${t.manifestsPushed}, present ${t.manifestsExisting}`);
+  }
+  return lines.join('\n');
+}
+
