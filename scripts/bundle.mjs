@@ -1,6 +1,9 @@
 // Bundles the two entries (action and CLI) into dist/ as self-contained ESM files.
 // undici and @actions/* include CommonJS that calls require(), hence the banner.
+import { readFileSync } from 'node:fs';
 import { build } from 'esbuild';
+
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 
 const banner = {
   js: "import { createRequire as __mmCreateRequire } from 'node:module'; const require = __mmCreateRequire(import.meta.url);",
@@ -14,6 +17,7 @@ const shared = {
   legalComments: 'none',
   logLevel: 'warning',
   banner,
+  define: { MANIFEST_MERGE_VERSION: JSON.stringify(version) },
 };
 
 await build({ ...shared, entryPoints: ['src/index.ts'], outfile: 'dist/index.js' });

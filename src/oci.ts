@@ -1,7 +1,7 @@
 // Media types, descriptor / manifest / index shapes and guards (OCI image spec v1.1
 // and Docker image manifest v2 schema 2). Pure: no I/O.
 import { createHash } from 'node:crypto';
-import { UnsupportedMediaTypeError } from './errors.js';
+import { TooLargeError, UnsupportedMediaTypeError } from './errors.js';
 import type { Platform } from './platform.js';
 
 export const MediaType = {
@@ -79,9 +79,22 @@ export function sha256Digest(bytes: Uint8Array): string {
 
 const DIGEST_PATTERN = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
 const SHA256_PATTERN = /^sha256:[a-f0-9]{64}$/;
+/** Encodings the OCI image spec fixes for its registered algorithms. */
+const REGISTERED_ENCODING: Record<string, RegExp> = {
+  sha256: /^[a-f0-9]{64}$/,
+  sha512: /^[a-f0-9]{128}$/,
+};
 
+/**
+ * True for a digest as the OCI image spec defines it: `algorithm:encoded` by the
+ * grammar, and for the registered algorithms (sha256, sha512) the exact lower-case
+ * hex length. Unregistered algorithms pass on the grammar alone, as the spec asks.
+ */
 export function isDigest(value: string): boolean {
-  return DIGEST_PATTERN.test(value);
+  if (!DIGEST_PATTERN.test(value)) return false;
+  const at = value.indexOf(':');
+  const encoding = REGISTERED_ENCODING[value.slice(0, at)];
+  return !encoding || encoding.test(value.slice(at + 1));
 }
 
 export function isSha256Digest(value: string): boolean {
@@ -96,16 +109,25 @@ export interface ParsedManifest {
   image?: ImageManifest;
 }
 
+function isKnownManifestMediaType(mediaType: string | undefined): mediaType is string {
+  return mediaType !== undefined && (isIndexMediaType(mediaType) || isImageManifestMediaType(mediaType));
+}
+
 /**
  * Parses manifest bytes. The media type comes from the body's `mediaType` when
- * present, else from the Content-Type the registry sent; OCI manifests may omit
- * it, in which case the shape decides (`manifests` → index, `config` → image).
- * Schema 1 and unknown types are refused with a message naming `subject`.
+ * present (the bytes are what the digest covers). OCI manifests may omit it: then
+ * the shape decides (`manifests` → index, `config` → image), using the Content-Type
+ * the registry sent when it names a type of that shape, and the Content-Type alone
+ * when the shape is ambiguous. Schema 1, unknown types and malformed documents are
+ * refused with a message naming `subject`.
  */
 export function parseManifest(bytes: Uint8Array, contentType: string | undefined, subject: string): ParsedManifest {
+  if (bytes.byteLength > MAX_MANIFEST_BYTES) {
+    throw new TooLargeError(`${subject}: the manifest is ${bytes.byteLength} bytes, over the ${MAX_MANIFEST_BYTES}-byte limit`);
+  }
   let body: unknown;
   try {
-    body = JSON.parse(Buffer.from(bytes).toString('utf8'));
+    body = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
   } catch (cause) {
     throw new UnsupportedMediaTypeError(`${subject}: the registry returned a manifest that is not valid JSON`, { cause });
   }
@@ -113,51 +135,138 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
     throw new UnsupportedMediaTypeError(`${subject}: the registry returned a manifest that is not a JSON object`);
   }
   const record = body as Record<string, unknown>;
-  const declared = typeof record.mediaType === 'string' ? record.mediaType : undefined;
-  const headerType = contentType?.split(';')[0]?.trim();
-  let mediaType = declared ?? headerType ?? '';
-  if (record.schemaVersion === 1 || mediaType === MediaType.DockerSchema1 || mediaType === MediaType.DockerSchema1Signed) {
+  if (record.mediaType !== undefined && typeof record.mediaType !== 'string') {
+    throw new UnsupportedMediaTypeError(`${subject}: the manifest's "mediaType" is ${JSON.stringify(record.mediaType)}, not a string`);
+  }
+  const declared = record.mediaType || undefined;
+  const headerType = contentType?.split(';')[0]?.trim().toLowerCase() || undefined;
+  if (
+    record.schemaVersion === 1 ||
+    [declared, headerType].some((t) => t === MediaType.DockerSchema1 || t === MediaType.DockerSchema1Signed)
+  ) {
     throw new UnsupportedMediaTypeError(
       `${subject} is a Docker schema 1 manifest, which is deprecated and cannot be part of an index`,
-      { hint: 'Rebuild and push the image with a current Docker or buildx (schema 2 or OCI)' },
+      {
+        hint: 'Rebuild and push the image with a current Docker or buildx (schema 2 or OCI), or convert it with `skopeo copy --format v2s2 docker://SOURCE docker://TARGET`',
+      },
     );
   }
-  if (!isIndexMediaType(mediaType) && !isImageManifestMediaType(mediaType)) {
-    // OCI allows omitting mediaType; fall back to the shape of the document.
-    if (!declared && Array.isArray(record.manifests)) mediaType = MediaType.OciIndex;
-    else if (!declared && typeof record.config === 'object' && record.config !== null) mediaType = MediaType.OciManifest;
-    else {
-      throw new UnsupportedMediaTypeError(
-        `${subject} has media type "${mediaType || '(none)'}", which is not an image manifest or index`,
-        { hint: `Supported types: ${MANIFEST_ACCEPT.join(', ')}` },
-      );
+  let mediaType = declared;
+  if (mediaType === undefined) {
+    // OCI allows omitting mediaType; the shape of the document decides.
+    const hasManifests = Array.isArray(record.manifests);
+    const hasConfig = typeof record.config === 'object' && record.config !== null;
+    if (hasManifests !== hasConfig) {
+      const fits = hasManifests ? isIndexMediaType : isImageManifestMediaType;
+      mediaType = headerType && fits(headerType) ? headerType : hasManifests ? MediaType.OciIndex : MediaType.OciManifest;
+    } else {
+      mediaType = headerType;
     }
   }
+  if (!isKnownManifestMediaType(mediaType)) {
+    throw new UnsupportedMediaTypeError(
+      `${subject} has media type "${mediaType ?? '(none)'}", which is not an image manifest or index`,
+      { hint: `Supported types: ${MANIFEST_ACCEPT.join(', ')}` },
+    );
+  }
   if (record.schemaVersion !== 2) {
-    throw new UnsupportedMediaTypeError(`${subject}: unsupported schemaVersion ${JSON.stringify(record.schemaVersion)} (expected 2)`);
+    throw new UnsupportedMediaTypeError(`${subject}: unsupported schemaVersion ${JSON.stringify(record.schemaVersion) ?? '(none)'} (expected 2)`);
+  }
+  if (record.subject !== undefined && !isDescriptor(record.subject)) {
+    throw new UnsupportedMediaTypeError(`${subject}: "subject" is not a valid descriptor`);
+  }
+  if (record.annotations !== undefined && !isStringMap(record.annotations)) {
+    throw new UnsupportedMediaTypeError(`${subject}: "annotations" must map strings to strings`);
   }
   if (isIndexMediaType(mediaType)) {
-    if (!Array.isArray(record.manifests) || !record.manifests.every(isDescriptor)) {
-      throw new UnsupportedMediaTypeError(`${subject}: index has no valid "manifests" list`);
+    if (!Array.isArray(record.manifests)) {
+      throw new UnsupportedMediaTypeError(`${subject}: index has no "manifests" list`);
+    }
+    const bad = record.manifests.findIndex((d) => !isDescriptor(d));
+    if (bad >= 0) {
+      throw new UnsupportedMediaTypeError(`${subject}: index entry manifests[${bad}] is not a valid descriptor (mediaType, digest, size, platform)`);
     }
     return { kind: 'index', mediaType, index: record as unknown as ImageIndex };
   }
-  if (!isDescriptor(record.config) || !Array.isArray(record.layers) || !record.layers.every(isDescriptor)) {
-    throw new UnsupportedMediaTypeError(`${subject}: image manifest lacks a valid "config" or "layers"`);
+  if (!isDescriptor(record.config)) {
+    throw new UnsupportedMediaTypeError(`${subject}: image manifest lacks a valid "config" descriptor`);
+  }
+  if (!Array.isArray(record.layers)) {
+    throw new UnsupportedMediaTypeError(`${subject}: image manifest lacks a "layers" list`);
+  }
+  const bad = record.layers.findIndex((d) => !isDescriptor(d));
+  if (bad >= 0) {
+    throw new UnsupportedMediaTypeError(`${subject}: image manifest entry layers[${bad}] is not a valid descriptor (mediaType, digest, size)`);
   }
   return { kind: 'image', mediaType, image: record as unknown as ImageManifest };
 }
 
-export function isDescriptor(value: unknown): value is Descriptor {
-  if (typeof value !== 'object' || value === null) return false;
-  const d = value as Record<string, unknown>;
-  return typeof d.mediaType === 'string' && typeof d.digest === 'string' && isDigest(d.digest) && typeof d.size === 'number' && d.size >= 0;
+function isStringMap(value: unknown): value is Record<string, string> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'string');
 }
 
-/** Blobs an image manifest needs in its repository: config then layers (foreign/non-distributable layers with urls are skipped). */
+function isStringList(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((v) => typeof v === 'string');
+}
+
+function isPlatform(value: unknown): value is Platform {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const p = value as Record<string, unknown>;
+  return (
+    typeof p.os === 'string' &&
+    typeof p.architecture === 'string' &&
+    (p.variant === undefined || typeof p.variant === 'string') &&
+    (p['os.version'] === undefined || typeof p['os.version'] === 'string') &&
+    (p['os.features'] === undefined || isStringList(p['os.features'])) &&
+    (p.features === undefined || isStringList(p.features))
+  );
+}
+
+/**
+ * A descriptor as the OCI image spec defines it: non-empty mediaType, a valid digest,
+ * a non-negative integer size, and, when present, well-typed urls, annotations,
+ * platform (os and architecture strings), artifactType and data. Checked here so
+ * that nothing downstream trips over a registry's malformed JSON.
+ */
+export function isDescriptor(value: unknown): value is Descriptor {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const d = value as Record<string, unknown>;
+  return (
+    typeof d.mediaType === 'string' &&
+    d.mediaType !== '' &&
+    typeof d.digest === 'string' &&
+    isDigest(d.digest) &&
+    typeof d.size === 'number' &&
+    Number.isSafeInteger(d.size) &&
+    d.size >= 0 &&
+    (d.urls === undefined || isStringList(d.urls)) &&
+    (d.annotations === undefined || isStringMap(d.annotations)) &&
+    (d.platform === undefined || isPlatform(d.platform)) &&
+    (d.artifactType === undefined || typeof d.artifactType === 'string') &&
+    (d.data === undefined || typeof d.data === 'string')
+  );
+}
+
+/** Layers that may live outside the registry (Docker foreign, OCI non-distributable). */
+function isForeignLayer(descriptor: Descriptor): boolean {
+  return descriptor.mediaType.includes('.foreign.') || descriptor.mediaType.includes('.nondistributable.');
+}
+
+/**
+ * Blobs an image manifest needs in its repository: config then layers, each digest
+ * once (images may repeat a layer). Foreign / non-distributable layers that carry
+ * `urls` are skipped: registries do not require them to be present.
+ */
 export function blobsOf(image: ImageManifest): Descriptor[] {
-  const blobs = [image.config, ...image.layers];
-  return blobs.filter((b) => !(b.urls && b.urls.length > 0 && b.mediaType.includes('foreign')));
+  const seen = new Set<string>();
+  const blobs: Descriptor[] = [];
+  for (const blob of [image.config, ...image.layers]) {
+    if (blob.urls && blob.urls.length > 0 && isForeignLayer(blob)) continue;
+    if (seen.has(blob.digest)) continue;
+    seen.add(blob.digest);
+    blobs.push(blob);
+  }
+  return blobs;
 }
 
 export function isAttestationDescriptor(descriptor: Descriptor): boolean {

@@ -694,6 +694,20 @@ export function signSchema1(manifest: Record<string, unknown>): Buffer {
   return Buffer.concat([formatted.subarray(0, formatLength), Buffer.from(`,\n   "signatures": ${signaturesJson}\n}`)]);
 }
 
+/**
+ * The canonical payload of a signed schema 1 manifest (the JSON without `signatures`, as
+ * the first signature's protected header describes it): its sha256 is the manifest digest.
+ * distribution re-signs schema 1 manifests on every GET, so compare payloads, not bytes.
+ */
+export function schema1Payload(bytes: Uint8Array): Buffer {
+  const content = Buffer.from(bytes);
+  const parsed = JSON.parse(content.toString('utf8')) as { signatures?: Array<{ protected?: string }> };
+  const protectedHeader = parsed.signatures?.[0]?.protected;
+  if (!protectedHeader) throw new Error('fixtures: not a signed schema 1 manifest (no signatures[0].protected)');
+  const header = JSON.parse(Buffer.from(protectedHeader, 'base64url').toString('utf8')) as { formatLength: number; formatTail: string };
+  return Buffer.concat([content.subarray(0, header.formatLength), Buffer.from(header.formatTail, 'base64url')]);
+}
+
 export interface PushedSchema1 extends PushedManifest {
   layers: LayerBlob[];
 }
@@ -701,7 +715,8 @@ export interface PushedSchema1 extends PushedManifest {
 /**
  * A signed Docker schema 1 manifest. distribution 2.8 accepts it only when started with
  * `startRegistry({ schema1: true })` (compatibility.schema1.enabled). Its digest is the
- * registry's (over the canonical payload without signatures), from Docker-Content-Digest.
+ * registry's (over the canonical payload without signatures, see schema1Payload), from
+ * Docker-Content-Digest. The registry replaces the signature with its own on every GET.
  */
 export async function pushSchema1(
   registry: RegistryEndpoint,

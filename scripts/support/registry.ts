@@ -2,7 +2,7 @@
 // integration tests, `npm run demo` and `npm run bench`. Three auth modes: none,
 // htpasswd (Basic) and token (Bearer, against scripts/support/token-server.ts).
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { existsSync, accessSync, constants as fsConstants } from 'node:fs';
+import { existsSync, accessSync, rmSync, constants as fsConstants } from 'node:fs';
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -146,6 +146,8 @@ export function freePort(): Promise<number> {
 // ---- process bookkeeping: never leave a registry behind ----
 
 const live = new Set<ChildProcess>();
+/** temp dirs to remove if the process exits without stop() */
+const liveDirs = new Set<string>();
 let exitHooksInstalled = false;
 
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
@@ -164,12 +166,14 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 function installExitHooks(): void {
   if (exitHooksInstalled) return;
   exitHooksInstalled = true;
-  process.on('exit', () => {
+  const killAll = () => {
     for (const child of live) killGroup(child, 'SIGKILL');
-  });
+    for (const dir of liveDirs) rmSync(dir, { recursive: true, force: true });
+  };
+  process.on('exit', killAll);
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(signal, () => {
-      for (const child of live) killGroup(child, 'SIGKILL');
+      killAll();
       // Keep the default behaviour (terminate) unless someone else handles the signal.
       if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
     });
@@ -241,6 +245,11 @@ function registryConfig(options: {
     'health:',
     '  storagedriver:',
     '    enabled: false',
+    // Foreign (non-distributable) layers, as in Windows images: by default 2.8 allows no URL.
+    'validation:',
+    '  manifests:',
+    '    urls:',
+    "      allow: ['^https?://']",
   ];
   if (options.schema1) lines.push('compatibility:', '  schema1:', '    enabled: true');
   if (options.auth === 'htpasswd') {
@@ -268,6 +277,8 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
   if (auth === 'token' && !options.tokenServer) throw new Error(`startRegistry(${name}): auth 'token' needs a tokenServer (startTokenServer())`);
   const binary = await ensureTool('docker-registry');
   const dataDir = await mkdtemp(join(tmpdir(), `mm-${name.replace(/[^a-zA-Z0-9_-]/g, '_')}-`));
+  liveDirs.add(dataDir);
+  installExitHooks();
   await mkdir(join(dataDir, 'data'), { recursive: true });
 
   let credentials: RegistryCredentials | undefined;
@@ -339,12 +350,14 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
         stopped ??= (async () => {
           await stopTracked(child);
           await rm(dataDir, { recursive: true, force: true });
+          liveDirs.delete(dataDir);
         })();
         return stopped;
       },
     };
   }
   await rm(dataDir, { recursive: true, force: true });
+  liveDirs.delete(dataDir);
   throw lastError instanceof Error ? lastError : new Error(String(lastError));
 }
 

@@ -1,0 +1,132 @@
+// The real test of the action: `node dist/index.js` with INPUT_* variables and the
+// GITHUB_OUTPUT / GITHUB_STEP_SUMMARY files, exactly as the runner runs it.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { sha256Digest } from '../../src/oci.js';
+import { hasManifest, seedCase, type SeedCase } from '../../scripts/support/fixtures.js';
+import { type RunningRegistry, startRegistry } from '../../scripts/support/registry.js';
+import { skopeoInspectRaw } from '../../scripts/support/skopeo.js';
+
+const BUNDLE = resolve('dist/index.js');
+
+interface ActionRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  outputs: Record<string, string>;
+  summary: string;
+}
+
+/** Parses the GITHUB_OUTPUT file format (`name<<DELIMITER\nvalue\nDELIMITER`). */
+export function parseOutputFile(text: string): Record<string, string> {
+  const outputs: Record<string, string> = {};
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const match = /^([^<=]+)<<(.+)$/.exec(lines[i]);
+    if (match) {
+      const [, name, delimiter] = match;
+      const value: string[] = [];
+      for (i++; i < lines.length && lines[i] !== delimiter; i++) value.push(lines[i]);
+      outputs[name] = value.join('\n');
+    } else if (lines[i].includes('=')) {
+      const at = lines[i].indexOf('=');
+      outputs[lines[i].slice(0, at)] = lines[i].slice(at + 1);
+    }
+  }
+  return outputs;
+}
+
+async function runAction(inputs: Record<string, string>, env: Record<string, string> = {}): Promise<ActionRun> {
+  const dir = await mkdtemp(join(tmpdir(), 'mm-action-'));
+  const outputFile = join(dir, 'output');
+  const summaryFile = join(dir, 'summary');
+  await writeFile(outputFile, '');
+  await writeFile(summaryFile, '');
+  const dockerConfig = join(dir, 'docker');
+  const { mkdir } = await import('node:fs/promises');
+  await mkdir(dockerConfig);
+  await writeFile(join(dockerConfig, 'config.json'), '{}');
+  const inputEnv = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [`INPUT_${k.toUpperCase()}`, v]));
+  const child = spawn(process.execPath, [BUNDLE], {
+    env: { PATH: process.env.PATH ?? '', HOME: dir, DOCKER_CONFIG: dockerConfig, GITHUB_OUTPUT: outputFile, GITHUB_STEP_SUMMARY: summaryFile, RUNNER_TEMP: dir, ...inputEnv, ...env },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((done) => child.on('close', done));
+  return { code, stdout, stderr, outputs: parseOutputFile(await readFile(outputFile, 'utf8')), summary: await readFile(summaryFile, 'utf8') };
+}
+
+let registry: RunningRegistry;
+let seed: SeedCase;
+
+beforeAll(async () => {
+  if (!existsSync(BUNDLE)) throw new Error('dist/index.js is missing: run npm run build');
+  registry = await startRegistry({ name: 'action-plain' });
+  seed = await seedCase(registry);
+});
+
+afterAll(async () => {
+  await registry?.stop();
+});
+
+describe('node dist/index.js, as the runner runs it', () => {
+  it('merges the seed case and sets every output and the job summary', async () => {
+    const target = `${registry.host}/acme/action-merged:latest`;
+    const run = await runAction({ sources: seed.sources.join('\n'), tags: target, platforms: 'linux/amd64, linux/arm64' });
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+
+    const raw = await skopeoInspectRaw(target, { tlsVerify: false });
+    expect(run.outputs.digest).toBe(sha256Digest(raw));
+    expect(run.outputs.manifest).toBe(raw.toString('utf8'));
+    expect(run.outputs.platforms).toBe('linux/amd64,linux/arm64');
+    expect(run.outputs.images).toBe(`${target}@${run.outputs.digest}`);
+
+    const metadata = JSON.parse(run.outputs.metadata) as {
+      digest: string;
+      sources: Array<{ input: string; digest: string }>;
+      children: Array<{ kind: string; digest: string; describes?: string }>;
+      attestations: { kept: number; stripped: number };
+      requests: { total: number };
+    };
+    expect(metadata.digest).toBe(run.outputs.digest);
+    expect(metadata.sources.map((s) => s.digest)).toEqual([seed.amd64.indexDigest, seed.arm64.indexDigest]);
+    expect(metadata.attestations).toEqual({ kept: 2, stripped: 0 });
+    expect(metadata.children.filter((c) => c.kind === 'attestation').map((c) => c.describes)).toEqual([seed.amd64.imageDigest, seed.arm64.imageDigest]);
+    expect(metadata.requests.total).toBeGreaterThan(0);
+
+    expect(run.summary).toContain('| Platform | Kind | Digest | Size | Source | Attestation |');
+    expect(run.summary).toMatch(new RegExp(`\\| linux/amd64 \\| image \\| \`${seed.amd64.imageDigest.slice(7, 19)}\` \\| [0-9.]+ (B|KiB) \\| ${seed.sources[0].replace(/[.]/g, '\\.')} \\| kept \\|`));
+    expect(run.summary).toContain(run.outputs.digest);
+  });
+
+  it('fails with one readable error and no stack trace on bad input, writing no outputs', async () => {
+    const run = await runAction({ sources: seed.sources.join('\n'), tags: `${registry.host}/acme/action-bad:x`, attestations: 'drop' });
+    expect(run.code).toBe(1);
+    const errors = run.stdout.split('\n').filter((l) => l.startsWith('::error::'));
+    expect(errors).toEqual(['::error::Input `attestations` is "drop". Use one of: keep, strip']);
+    expect(run.stdout).not.toMatch(/\n\s+at /);
+    expect(run.outputs).toEqual({});
+  });
+
+  it('fails on a missing platform before writing anything', async () => {
+    const run = await runAction({ sources: seed.sources.join('\n'), tags: `${registry.host}/acme/action-missing:x`, platforms: 'linux/amd64,linux/arm/v7' });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/::error::Platform linux\/arm\/v7 expected by `platforms` but not found/);
+    expect(await hasManifest(registry, 'acme/action-missing', 'x')).toBe(false);
+  });
+
+  it('summary: false writes no job summary; push: false writes nothing to the registry', async () => {
+    const run = await runAction({ sources: seed.sources.join('\n'), tags: `${registry.host}/acme/action-dry:x`, push: 'false', summary: 'false' });
+    expect(run.code).toBe(0);
+    expect(run.summary).toBe('');
+    expect(run.outputs.digest).toMatch(/^sha256:[a-f0-9]{64}$/);
+    expect(await hasManifest(registry, 'acme/action-dry', 'x')).toBe(false);
+  });
+});

@@ -1,0 +1,80 @@
+// Shared by the integration tests: a real client on a temp DOCKER_CONFIG, and a merge runner
+// that records logs (so tests can search them) and the client's request counts.
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type MergeRequest, type MergeResult, runMerge } from '../../src/engine.js';
+import { getInputs } from '../../src/inputs.js';
+import { createMemoryLogger } from '../../src/logger.js';
+import { createClientForInputs } from '../../src/setup.js';
+
+export interface MergeRun {
+  result: MergeResult;
+  logs: string[];
+}
+
+export interface MergeError {
+  error: Error;
+  logs: string[];
+}
+
+/** Action inputs (as names → values), run through the same parsing the action does, then the engine. */
+export async function merge(values: Record<string, string>, options: { configDir?: string } = {}): Promise<MergeRun> {
+  const inputs = getInputs((name) => values[name] ?? '');
+  const logger = createMemoryLogger();
+  const configDir = options.configDir ?? (await emptyDockerConfig());
+  const client = createClientForInputs(inputs, { logger, onSecret: () => undefined, configDir });
+  try {
+    const request: MergeRequest = {
+      sources: inputs.sources,
+      tags: inputs.tags,
+      platforms: inputs.platforms,
+      attestations: inputs.attestations,
+      format: inputs.format,
+      push: inputs.push,
+      append: inputs.append,
+      annotations: inputs.annotations,
+    };
+    const result = await runMerge(request, client, logger);
+    return { result, logs: logger.lines };
+  } finally {
+    await client.close();
+  }
+}
+
+/** Runs a merge that must fail; returns the error and the logs. */
+export async function mergeFailure(values: Record<string, string>, options: { configDir?: string } = {}): Promise<MergeError> {
+  const logger = createMemoryLogger();
+  try {
+    const inputs = getInputs((name) => values[name] ?? '');
+    const client = createClientForInputs(inputs, { logger, onSecret: () => undefined, configDir: options.configDir ?? (await emptyDockerConfig()) });
+    try {
+      await runMerge(
+        { sources: inputs.sources, tags: inputs.tags, platforms: inputs.platforms, attestations: inputs.attestations, format: inputs.format, push: inputs.push, append: inputs.append, annotations: inputs.annotations },
+        client,
+        logger,
+      );
+    } finally {
+      await client.close();
+    }
+  } catch (error) {
+    return { error: error as Error, logs: logger.lines };
+  }
+  throw new Error('expected the merge to fail, but it succeeded');
+}
+
+export async function emptyDockerConfig(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'mm-docker-config-'));
+  await writeFile(join(dir, 'config.json'), '{}');
+  return dir;
+}
+
+export async function dockerConfigWith(config: Record<string, unknown>): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'mm-docker-config-'));
+  await writeFile(join(dir, 'config.json'), JSON.stringify(config));
+  return dir;
+}
+
+export function basicAuth(username: string, password: string): string {
+  return Buffer.from(`${username}:${password}`).toString('base64');
+}

@@ -1,0 +1,61 @@
+// npm run demo: a throwaway registry, the seed note's images (two buildx pushes with
+// attestations, in two repositories), what `docker manifest` makes of them, then the merge.
+import { spawnSync } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runMerge } from '../src/engine.js';
+import { inspectReference, renderInspection } from '../src/inspect.js';
+import { getInputs } from '../src/inputs.js';
+import type { Logger } from '../src/logger.js';
+import { createClientForInputs } from '../src/setup.js';
+import { renderReport } from '../src/summary.js';
+import { seedCase } from './support/fixtures.js';
+import { findOnPath, startRegistry } from './support/registry.js';
+import { skopeoCopyAllToOciLayout } from './support/skopeo.js';
+
+const say = (text: string) => process.stdout.write(`\n\x1b[1m${text}\x1b[0m\n`);
+const logger: Logger = { debug: () => undefined, info: (m) => process.stdout.write(`  ${m}\n`), warning: (m) => process.stdout.write(`  warning: ${m}\n`) };
+
+const registry = await startRegistry({ name: 'demo' });
+try {
+  say(`Registry running at ${registry.url}`);
+  const seed = await seedCase(registry);
+  say('Pushed the seed note\'s images, as buildx >= 0.10 pushes them:');
+  for (const s of seed.sources) process.stdout.write(`  ${s}\n`);
+
+  const docker = findOnPath('docker');
+  if (docker) {
+    say(`What \`docker manifest inspect ${seed.sources[0]}\` says:`);
+    const dockerConfig = await mkdtemp(join(tmpdir(), 'demo-docker-'));
+    const out = spawnSync(docker, ['manifest', 'inspect', '--insecure', seed.sources[0]], { encoding: 'utf8', env: { ...process.env, DOCKER_CONFIG: dockerConfig } });
+    process.stdout.write(`  ${(out.stdout + out.stderr).trim().split('\n').slice(0, 6).join('\n  ')}\n  (exit ${out.status})\n`);
+    say(`What \`docker manifest create … --amend\` says:`);
+    const create = spawnSync(docker, ['manifest', 'create', '--insecure', `${registry.host}/acme/github-runner:focal`, '--amend', seed.sources[0], '--amend', seed.sources[1]], { encoding: 'utf8', env: { ...process.env, DOCKER_CONFIG: dockerConfig } });
+    process.stdout.write(`  ${(create.stdout + create.stderr).trim().split('\n').slice(0, 4).join('\n  ')}\n  (exit ${create.status})\n`);
+  }
+
+  const inputs = getInputs((name) => ({ sources: seed.sources.join('\n'), tags: `${registry.host}/acme/github-runner:focal`, platforms: 'linux/amd64,linux/arm64' })[name] ?? '');
+  const client = createClientForInputs(inputs, { logger, onSecret: () => undefined, configDir: await mkdtemp(join(tmpdir(), 'demo-config-')) });
+  try {
+    say('manifest-merge inspect of one source (every manifest type accepted):');
+    process.stdout.write(`${renderInspection(await inspectReference(inputs.sources[0], client)).replace(/^/gm, '  ')}\n`);
+
+    say(`manifest-merge: merging into ${registry.host}/acme/github-runner:focal`);
+    const started = Date.now();
+    const result = await runMerge({ ...inputs, sources: inputs.sources, tags: inputs.tags }, client, logger);
+    process.stdout.write(`${renderReport(result).replace(/^/gm, '  ')}\n`);
+    process.stdout.write(`  ${result.requests.requests} registry requests in ${Date.now() - started} ms\n`);
+    say('The pushed index:');
+    process.stdout.write(`${JSON.stringify(JSON.parse(result.manifest), null, 2).replace(/^/gm, '  ')}\n`);
+  } finally {
+    await client.close();
+  }
+
+  say('Independent check: skopeo copy --all of the result into an OCI layout (fails on any missing child or blob):');
+  const layout = await mkdtemp(join(tmpdir(), 'demo-layout-'));
+  await skopeoCopyAllToOciLayout(`${registry.host}/acme/github-runner:focal`, layout, { tlsVerify: false });
+  process.stdout.write(`  ok: copied into ${layout}\n`);
+} finally {
+  await registry.stop();
+}

@@ -1,0 +1,248 @@
+// The CLI: the action's engine at a terminal. Results go to stdout, progress to stderr, so
+// `digest=$(manifest-merge merge … --quiet)` works. Exit codes: 0 done, 1 failed, 2 usage error.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { runMerge } from './engine.js';
+import { InputError, describeError, isExpectedError } from './errors.js';
+import { checkReference, inspectReference, renderInspection } from './inspect.js';
+import { getInputs } from './inputs.js';
+import type { Logger } from './logger.js';
+import { parseReference } from './reference.js';
+import type { RegistryClient } from './registry/types.js';
+import { createClientForInputs } from './setup.js';
+import { buildMetadata, renderReport } from './summary.js';
+
+declare const MANIFEST_MERGE_VERSION: string | undefined;
+const VERSION = typeof MANIFEST_MERGE_VERSION === 'string' ? MANIFEST_MERGE_VERSION : 'dev';
+
+const HELP = `manifest-merge ${VERSION}: merge per-platform images into one multi-arch index, on any OCI registry
+
+Usage:
+  manifest-merge merge --tag TAG [--tag TAG ...] [options] SOURCE...
+  manifest-merge inspect [--raw | --check] REF
+  manifest-merge --version | --help
+
+Commands:
+  merge      merge SOURCE images (tags or repo@sha256:… digests) and push the index to every --tag
+  inspect    show a manifest (every manifest type); --raw prints its exact bytes;
+             --check also verifies every child manifest and blob exists in REF's repository
+
+Run "manifest-merge COMMAND --help" for a command's options.
+Credentials come from docker login ($DOCKER_CONFIG/config.json, credential helpers) or --username/--password-stdin.`;
+
+const MERGE_HELP = `Usage: manifest-merge merge --tag TAG [--tag TAG ...] [options] SOURCE...
+
+Options:
+  -t, --tag TAG                 tag to push the index to (repeatable; may span repositories/registries)
+  -p, --platforms LIST          platforms the index must hold exactly, e.g. linux/amd64,linux/arm64
+      --attestations keep|strip carry attestation manifests along (keep, default) or drop them
+      --format auto|oci|docker  index type (default auto)
+      --dry-run                 plan and print, write nothing
+      --annotation A            key=value, index:key=value or manifest-descriptor[os/arch]:key=value (repeatable)
+      --append                  merge into the index the first tag already points at
+      --insecure-registry HOST  allow plain HTTP to HOST (repeatable; loopback always may)
+      --timeout DURATION        time budget, e.g. 10m (default 10m)
+      --username USER           username for --registry (default: the first tag's registry)
+      --password-stdin          read the password or token from standard input
+      --registry HOST           registry the username/password are for
+      --json                    print the metadata JSON (as the action's metadata output)
+  -q, --quiet                   print only the digest; no progress
+  -h, --help                    this help`;
+
+const INSPECT_HELP = `Usage: manifest-merge inspect [options] REF
+
+Options:
+      --raw                     print the manifest's exact bytes (byte-identical to what the registry serves)
+      --check                   also check that every child manifest and blob exists in REF's repository; exit 1 if not
+      --json                    print the result as JSON
+      --insecure-registry HOST  allow plain HTTP to HOST (repeatable; loopback always may)
+      --timeout DURATION        time budget (default 10m)
+      --username USER, --password-stdin, --registry HOST   credentials, as for merge
+  -h, --help                    this help`;
+
+class UsageError extends Error {}
+
+function stderrLogger(quiet: boolean, verbose: boolean): Logger {
+  return {
+    debug: (m) => {
+      if (verbose) process.stderr.write(`debug: ${m}\n`);
+    },
+    info: (m) => {
+      if (!quiet) process.stderr.write(`${m}\n`);
+    },
+    warning: (m) => process.stderr.write(`warning: ${m}\n`),
+  };
+}
+
+function readPasswordFromStdin(): string {
+  try {
+    return readFileSync(0, 'utf8').replace(/\r?\n$/, '');
+  } catch (cause) {
+    throw new InputError('--password-stdin: could not read standard input', { cause });
+  }
+}
+
+const CREDENTIAL_OPTIONS = {
+  username: { type: 'string' },
+  'password-stdin': { type: 'boolean' },
+  registry: { type: 'string' },
+  'insecure-registry': { type: 'string', multiple: true },
+  timeout: { type: 'string' },
+  json: { type: 'boolean' },
+  verbose: { type: 'boolean', short: 'v' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function parse<T extends NonNullable<Parameters<typeof parseArgs>[0]>['options']>(args: string[], options: T) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+async function merge(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    ...CREDENTIAL_OPTIONS,
+    tag: { type: 'string', short: 't', multiple: true },
+    platforms: { type: 'string', short: 'p' },
+    attestations: { type: 'string' },
+    format: { type: 'string' },
+    'dry-run': { type: 'boolean' },
+    annotation: { type: 'string', multiple: true },
+    append: { type: 'boolean' },
+    quiet: { type: 'boolean', short: 'q' },
+  });
+  if (values.help) {
+    process.stdout.write(`${MERGE_HELP}\n`);
+    return 0;
+  }
+  if (positionals.length === 0) throw new UsageError('merge needs at least one SOURCE');
+  if (!values.tag?.length) throw new UsageError('merge needs at least one --tag');
+  if (values.username && !values['password-stdin']) throw new UsageError('--username needs --password-stdin');
+  const quiet = values.quiet ?? false;
+  const logger = stderrLogger(quiet || (values.json ?? false), values.verbose ?? false);
+  const inputs = getInputs((name) => {
+    switch (name) {
+      case 'sources': return positionals.join('\n');
+      case 'tags': return values.tag!.join('\n');
+      case 'platforms': return values.platforms ?? '';
+      case 'attestations': return values.attestations ?? '';
+      case 'format': return values.format ?? '';
+      case 'push': return values['dry-run'] ? 'false' : 'true';
+      case 'append': return values.append ? 'true' : 'false';
+      case 'annotations': return (values.annotation ?? []).join('\n');
+      case 'insecure-registries': return (values['insecure-registry'] ?? []).join('\n');
+      case 'timeout': return values.timeout ?? '';
+      case 'username': return values.username ?? '';
+      case 'password': return values['password-stdin'] ? readPasswordFromStdin() : '';
+      case 'registry': return values.registry ?? '';
+      default: return '';
+    }
+  });
+  for (const skipped of inputs.skippedAnnotations) logger.warning(`annotation skipped: ${skipped}`);
+  const client = createClientForInputs(inputs, { logger, onSecret: () => undefined });
+  try {
+    const result = await runMerge(
+      { sources: inputs.sources, tags: inputs.tags, platforms: inputs.platforms, attestations: inputs.attestations, format: inputs.format, push: inputs.push, append: inputs.append, annotations: inputs.annotations },
+      client,
+      logger,
+    );
+    if (values.json) process.stdout.write(`${JSON.stringify(buildMetadata(result), null, 2)}\n`);
+    else if (quiet) process.stdout.write(`${result.digest}\n`);
+    else {
+      process.stderr.write(`${renderReport(result)}\n`);
+      if (!result.pushed) process.stdout.write(`${JSON.stringify(JSON.parse(result.manifest), null, 2)}\n`);
+      process.stdout.write(`${result.digest}\n`);
+    }
+    return 0;
+  } finally {
+    await client.close();
+  }
+}
+
+async function inspect(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { ...CREDENTIAL_OPTIONS, raw: { type: 'boolean' }, check: { type: 'boolean' } });
+  if (values.help) {
+    process.stdout.write(`${INSPECT_HELP}\n`);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError('inspect takes exactly one REF');
+  if (values.raw && (values.check || values.json)) throw new UsageError('--raw prints the bytes only; it cannot be combined with --check or --json');
+  const logger = stderrLogger(false, values.verbose ?? false);
+  const inputs = getInputs((name) => {
+    switch (name) {
+      case 'sources': return positionals[0];
+      case 'tags': return 'localhost/inspect:unused';
+      case 'insecure-registries': return (values['insecure-registry'] ?? []).join('\n');
+      case 'timeout': return values.timeout ?? '';
+      case 'username': return values.username ?? '';
+      case 'password': return values['password-stdin'] ? readPasswordFromStdin() : '';
+      case 'registry': return values.registry ?? (values.username ? parseReference(positionals[0]).registry : '');
+      default: return '';
+    }
+  });
+  const reference = inputs.sources[0];
+  const client: RegistryClient = createClientForInputs(inputs, { logger, onSecret: () => undefined });
+  try {
+    client.declareScopes(reference.registry, [{ repository: reference.repository, actions: ['pull'] }]);
+    const inspection = await inspectReference(reference, client);
+    if (values.raw) {
+      await new Promise<void>((resolve, reject) => process.stdout.write(inspection.manifest.bytes, (e) => (e ? reject(e) : resolve())));
+      return 0;
+    }
+    const missing = values.check ? await checkReference(inspection, reference, client, logger) : undefined;
+    if (values.json) {
+      const out = {
+        reference: inspection.reference,
+        mediaType: inspection.manifest.mediaType,
+        digest: inspection.manifest.digest,
+        size: inspection.manifest.size,
+        entries: inspection.entries.map((e) => ({ ...e.descriptor, ...(e.describes ? { describes: e.describes } : {}) })),
+        ...(missing ? { missing } : {}),
+        requests: client.stats().requests,
+      };
+      process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+    } else {
+      process.stdout.write(`${renderInspection(inspection)}\n`);
+      if (missing) {
+        if (missing.length === 0) process.stdout.write(`check: every child manifest and blob is present in ${reference.registry}/${reference.repository}\n`);
+        else {
+          process.stdout.write(`check: ${missing.length} missing from ${reference.registry}/${reference.repository}:\n`);
+          for (const m of missing) process.stdout.write(`  - ${m.kind} ${m.digest} (needed by ${m.neededBy})\n`);
+        }
+      }
+    }
+    return missing && missing.length > 0 ? 1 : 0;
+  } finally {
+    await client.close();
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    if (command === '--version' || command === '-V' || command === 'version') {
+      process.stdout.write(`${VERSION}\n`);
+      return 0;
+    }
+    if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+      process.stdout.write(`${HELP}\n`);
+      return command === undefined ? 2 : 0;
+    }
+    if (command === 'merge') return await merge(rest);
+    if (command === 'inspect') return await inspect(rest);
+    throw new UsageError(`unknown command "${command}"`);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`manifest-merge: ${error.message}\nRun "manifest-merge --help" for usage.\n`);
+      return 2;
+    }
+    process.stderr.write(`manifest-merge: ${describeError(error)}\n`);
+    if (!isExpectedError(error) && error instanceof Error && error.stack && process.env.MANIFEST_MERGE_DEBUG) process.stderr.write(`${error.stack}\n`);
+    if (error instanceof InputError) return 2;
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

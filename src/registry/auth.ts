@@ -1,0 +1,700 @@
+// Registry authentication the way the docker CLI does it: parse the WWW-Authenticate
+// challenge of a 401, then answer Basic with the user's credentials, or fetch a Bearer
+// token from the challenge's realm (distribution token spec: GET with Basic auth, or
+// OAuth2 refresh-token POST for identity tokens), covering every scope the run needs in
+// one request. Tokens are cached per registry and scope set until they expire, and
+// concurrent requests for the same token share one HTTP request.
+import type { Dispatcher } from 'undici';
+import { CredentialsError, HttpError, NetworkError, type RegistryErrorDetail, errorCodeForStatus } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { isLoopbackRegistry } from '../reference.js';
+import type { CredentialProvider, Credentials, RetryOptions, Scope } from './types.js';
+
+export interface RegistryAuthOptions {
+  credentials: CredentialProvider;
+  dispatcher: Dispatcher;
+  logger: Logger;
+  /** called with every secret (password, token, Basic header value) the moment it is known */
+  onSecret?: (s: string) => void;
+  /** hosts (host[:port]) whose token realm may be plain http:// even with credentials; loopback always may */
+  insecureRegistries: string[];
+  userAgent?: string;
+  /** headers and idle-body timeout of one token request (default 60 s) */
+  requestTimeoutMs?: number;
+  /** called once per token HTTP request with "GET token" or "POST token", for request counting */
+  onRequest?: (kind: string) => void;
+  /** retries of a token request on network errors, 429 and 5xx (default 3 attempts, 200 ms base, 10 s cap) */
+  retry?: RetryOptions;
+  /** clock, for tests (default Date.now) */
+  now?: () => number;
+}
+
+export interface AuthChallenge {
+  /** lower-cased: 'basic' | 'bearer' | other */
+  scheme: string;
+  /** parameter names lower-cased; a token68 credential (e.g. `Negotiate abc==`) is kept under `token68` */
+  params: Record<string, string>;
+}
+
+/** OAuth2 client id sent with refresh-token requests. */
+export const TOKEN_CLIENT_ID = 'manifest-merge';
+/** Token responses are small JSON documents; anything bigger is refused unread. */
+const MAX_TOKEN_RESPONSE_BYTES = 1024 * 1024;
+/** Lifetime of a token whose response does not say (distribution token spec). */
+const DEFAULT_TOKEN_LIFETIME_S = 60;
+/** A cached token is dropped this long before it expires, so a request never races the expiry. */
+const EXPIRY_MARGIN_MS = 10_000;
+const DEFAULT_TIMEOUT_MS = 60_000;
+const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
+
+// ---------------------------------------------------------------------------------------------
+// WWW-Authenticate parsing (RFC 9110 §11.6.1): challenges separated by commas, each a scheme
+// followed by a token68 or by comma-separated name=value parameters (value a token or a
+// quoted-string with backslash escapes). Lenient about white space and missing commas.
+
+function isSpace(c: string | undefined): boolean {
+  return c === ' ' || c === '\t' || c === '\r' || c === '\n';
+}
+
+/** Robust parser: several challenges in one header, quoted values with escaped quotes and commas, unquoted tokens, case-insensitive scheme and param names. */
+export function parseWwwAuthenticate(header: string): AuthChallenge[] {
+  const text = header;
+  const n = text.length;
+  let i = 0;
+  const challenges: AuthChallenge[] = [];
+  let current: { scheme: string; params: Array<[string, string]> } | undefined;
+
+  const skipSpace = (): void => {
+    while (i < n && isSpace(text[i])) i++;
+  };
+  const readToken = (): string => {
+    const start = i;
+    while (i < n && !isSpace(text[i]) && text[i] !== ',' && text[i] !== '=' && text[i] !== '"') i++;
+    return text.slice(start, i);
+  };
+  const readQuoted = (): string => {
+    // at the opening quote
+    i++;
+    let value = '';
+    while (i < n) {
+      const c = text[i];
+      if (c === '\\' && i + 1 < n) {
+        value += text[i + 1];
+        i += 2;
+      } else if (c === '"') {
+        i++;
+        return value;
+      } else {
+        value += c;
+        i++;
+      }
+    }
+    return value; // unterminated: take the rest
+  };
+  const readValue = (): string => {
+    if (text[i] === '"') return readQuoted();
+    const start = i;
+    while (i < n && !isSpace(text[i]) && text[i] !== ',') i++;
+    return text.slice(start, i);
+  };
+  /** After `token` at position `at` (just past it): is this `name = value` (a parameter)? */
+  const isParameterAt = (at: number): boolean => {
+    let j = at;
+    while (j < n && isSpace(text[j])) j++;
+    if (text[j] !== '=') return false;
+    j++;
+    if (text[j] === '=') return false; // "abc==": token68 padding
+    while (j < n && isSpace(text[j])) j++;
+    return j < n && text[j] !== ',';
+  };
+  const finish = (): void => {
+    if (current) challenges.push({ scheme: current.scheme, params: paramsRecord(current.params) });
+  };
+
+  while (i < n) {
+    while (i < n && (isSpace(text[i]) || text[i] === ',')) i++;
+    if (i >= n) break;
+    if (text[i] === '"') {
+      readQuoted(); // stray quoted string: ignore
+      continue;
+    }
+    if (text[i] === '=') {
+      i++;
+      continue;
+    }
+    const tokenStart = i;
+    const token = readToken();
+    if (isParameterAt(i)) {
+      skipSpace();
+      i++; // '='
+      skipSpace();
+      const value = readValue();
+      if (current) current.params.push([token.toLowerCase(), value]);
+      continue;
+    }
+    // a bare token: `name=` with an empty value inside a challenge, or a new scheme
+    let j = i;
+    while (j < n && isSpace(text[j])) j++;
+    if (current && text[j] === '=' && text[j + 1] !== '=' && current.params.length > 0) {
+      i = j + 1;
+      current.params.push([token.toLowerCase(), '']);
+      continue;
+    }
+    if (!token) {
+      i = tokenStart + 1;
+      continue;
+    }
+    finish();
+    current = { scheme: token.toLowerCase(), params: [] };
+    // a token68 may follow the scheme, separated by white space only
+    skipSpace();
+    if (i < n && text[i] !== ',') {
+      const t68Start = i;
+      const t68 = readToken();
+      if (t68 && !isParameterAt(i)) {
+        while (i < n && text[i] === '=') i++;
+        current.params.push(['token68', text.slice(t68Start, i)]);
+      } else {
+        i = t68Start; // parameters follow
+      }
+    }
+  }
+  finish();
+  return challenges;
+}
+
+function paramsRecord(pairs: Array<[string, string]>): Record<string, string> {
+  const seen = new Map<string, string>();
+  for (const [name, value] of pairs) if (!seen.has(name)) seen.set(name, value);
+  // fromEntries defines own properties, so a parameter named __proto__ cannot touch the prototype
+  return Object.fromEntries(seen);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scopes: "repository:acme/app:pull,push". Kept as resource ("repository:acme/app") → actions.
+
+type ScopeSet = Map<string, Set<string>>;
+
+const ACTION_RANK: Record<string, number> = { pull: 0, push: 1 };
+
+function sortActions(actions: Iterable<string>): string[] {
+  return [...actions].sort((a, b) => (ACTION_RANK[a] ?? 2) - (ACTION_RANK[b] ?? 2) || (a < b ? -1 : a > b ? 1 : 0));
+}
+
+function addToSet(set: ScopeSet, resource: string, actions: Iterable<string>): void {
+  let existing = set.get(resource);
+  for (const action of actions) {
+    if (!action) continue;
+    if (!existing) {
+      existing = new Set();
+      set.set(resource, existing);
+    }
+    existing.add(action);
+  }
+}
+
+function scopeSetFrom(scopes: Scope[]): ScopeSet {
+  const set: ScopeSet = new Map();
+  for (const scope of scopes) addToSet(set, `repository:${scope.repository}`, scope.actions);
+  return set;
+}
+
+/** Parses a challenge's `scope` parameter: space-separated `type:name:action,action` strings. */
+function parseScopeParam(value: string | undefined): ScopeSet {
+  const set: ScopeSet = new Map();
+  if (!value) return set;
+  for (const part of value.split(/\s+/)) {
+    const last = part.lastIndexOf(':');
+    const first = part.indexOf(':');
+    if (first <= 0 || last <= first) continue;
+    addToSet(set, part.slice(0, last), part.slice(last + 1).split(','));
+  }
+  return set;
+}
+
+function unionScopeSets(...sets: ScopeSet[]): ScopeSet {
+  const union: ScopeSet = new Map();
+  for (const set of sets) for (const [resource, actions] of set) addToSet(union, resource, actions);
+  return union;
+}
+
+function coversScopes(granted: ScopeSet, wanted: ScopeSet): boolean {
+  for (const [resource, actions] of wanted) {
+    const have = granted.get(resource);
+    if (!have) return false;
+    if (have.has('*')) continue;
+    for (const action of actions) if (!have.has(action)) return false;
+  }
+  return true;
+}
+
+function formatScopeSet(set: ScopeSet): string[] {
+  return [...set.keys()]
+    .sort()
+    .map((resource) => `${resource}:${sortActions(set.get(resource) ?? []).join(',')}`);
+}
+
+/** "repository:acme/app:pull,push" strings; merges actions per repository, deterministic order. */
+export function formatScopes(scopes: Scope[]): string[] {
+  return formatScopeSet(scopeSetFrom(scopes));
+}
+
+// ---------------------------------------------------------------------------------------------
+
+interface CachedToken {
+  scopes: ScopeSet;
+  header: string;
+  expiresAt: number;
+}
+
+interface RegistryState {
+  declared: ScopeSet;
+  /** `Basic …` once the registry asked for Basic and credentials were found */
+  basic?: string;
+  /** `Bearer <registrytoken>`, used for every request */
+  staticBearer?: string;
+  tokens: CachedToken[];
+}
+
+type TokenAttempt =
+  | { ok: true; token: string; expiresAt: number }
+  | { ok: false; status: number; errors: RegistryErrorDetail[]; request: { method: string; url: string } };
+
+interface TokenRequest {
+  registry: string;
+  realm: URL;
+  service?: string;
+  scopes: string[];
+  credentials?: Credentials;
+}
+
+export class RegistryAuth {
+  private readonly options: RegistryAuthOptions;
+  private readonly states = new Map<string, RegistryState>();
+  private readonly inFlight = new Map<string, Promise<string | undefined>>();
+  private readonly now: () => number;
+
+  constructor(options: RegistryAuthOptions) {
+    this.options = options;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** remembers scopes to include in every token request for this registry */
+  declareScopes(registry: string, scopes: Scope[]): void {
+    const state = this.state(registry);
+    state.declared = unionScopeSets(state.declared, scopeSetFrom(scopes));
+  }
+
+  /**
+   * Authorization header value for a request needing `scopes` on `registry`, from cache (Basic once
+   * the registry asked for Basic; an unexpired Bearer whose scopes cover `scopes`), or undefined when
+   * nothing is known yet (the client then sends anonymously first).
+   */
+  cachedAuthorization(registry: string, scopes: Scope[]): string | undefined {
+    const state = this.states.get(registry);
+    if (!state) return undefined;
+    if (state.staticBearer) return state.staticBearer;
+    if (state.basic) return state.basic;
+    return this.findToken(state, scopeSetFrom(scopes))?.header;
+  }
+
+  /**
+   * Called after a 401: answers the challenge in `wwwAuthenticate` with a header value to retry
+   * with, or undefined when there is nothing to retry with (no credentials and no anonymous token).
+   * `sentAuthorization` (optional) is the header the refused request carried: a cached token equal to
+   * it is never handed out again (without it, a challenge carrying `error=` says the same).
+   */
+  async authorize(registry: string, wwwAuthenticate: string, scopes: Scope[], sentAuthorization?: string): Promise<string | undefined> {
+    const challenges = parseWwwAuthenticate(wwwAuthenticate);
+    const bearer = challenges.find((c) => c.scheme === 'bearer');
+    const basic = challenges.find((c) => c.scheme === 'basic');
+    if (!bearer && !basic) {
+      const schemes = challenges.map((c) => c.scheme).join(', ') || 'none';
+      this.options.logger.debug(`auth: ${registry} asked for an unsupported authentication scheme (${schemes})`);
+      return undefined;
+    }
+
+    const credentials = await this.options.credentials.credentialsFor(registry);
+    this.registerCredentialSecrets(credentials);
+    const state = this.state(registry);
+
+    if (credentials?.kind === 'registry-token') {
+      // docker sends a registrytoken as is, whatever the challenge
+      state.staticBearer = `Bearer ${credentials.token}`;
+      this.options.logger.debug(`auth: using the registry token from ${credentials.source} for ${registry}`);
+      return state.staticBearer;
+    }
+
+    if (!bearer) {
+      if (credentials?.kind !== 'basic') {
+        if (credentials) {
+          this.options.logger.warning(`${registry} asks for Basic authentication, which the identity token from ${credentials.source} cannot answer`);
+        }
+        return undefined;
+      }
+      const encoded = Buffer.from(`${credentials.username}:${credentials.password}`, 'utf8').toString('base64');
+      this.secret(encoded);
+      state.basic = `Basic ${encoded}`;
+      this.options.logger.debug(`auth: ${registry} uses Basic authentication; credentials from ${credentials.source}`);
+      return state.basic;
+    }
+
+    let tokenCredentials: Credentials | undefined = credentials;
+    if (credentials?.kind === 'basic' && (credentials.username === '' || credentials.password === '')) {
+      this.options.logger.warning(`The credentials for ${registry} from ${credentials.source} lack a username or password; asking for an anonymous token`);
+      tokenCredentials = undefined;
+    }
+    if (sentAuthorization) state.tokens = state.tokens.filter((t) => t.header !== sentAuthorization);
+    return this.authorizeBearer(registry, state, bearer, scopes, tokenCredentials);
+  }
+
+  private async authorizeBearer(
+    registry: string,
+    state: RegistryState,
+    challenge: AuthChallenge,
+    scopes: Scope[],
+    credentials: Credentials | undefined,
+  ): Promise<string | undefined> {
+    const realm = parseRealm(registry, challenge.params.realm);
+    const service = challenge.params.service;
+    const needed = unionScopeSets(scopeSetFrom(scopes), parseScopeParam(challenge.params.scope));
+    const wanted = unionScopeSets(needed, state.declared);
+
+    if (challenge.params.error) {
+      // the request carried a token and the registry rejected it (insufficient_scope, invalid_token):
+      // a cached token covering the same scopes is no good, whatever our records say
+      state.tokens = state.tokens.filter((t) => !coversScopes(t.scopes, needed));
+    } else {
+      // the request went out anonymously; a concurrent call may have fetched a token meanwhile
+      const cached = this.findToken(state, needed);
+      if (cached) return cached.header;
+    }
+
+    const scopeStrings = formatScopeSet(wanted);
+    const key = JSON.stringify([registry, realm.href, service ?? '', credentials?.source ?? '', scopeStrings]);
+    const pending = this.inFlight.get(key);
+    if (pending) return pending;
+    const flight = this.fetchAndCache(state, { registry, realm, service, scopes: scopeStrings, credentials }, wanted, needed).finally(() => {
+      this.inFlight.delete(key);
+    });
+    this.inFlight.set(key, flight);
+    return flight;
+  }
+
+  private async fetchAndCache(state: RegistryState, request: TokenRequest, wanted: ScopeSet, needed: ScopeSet): Promise<string | undefined> {
+    let scopeSet = wanted;
+    let attempt = await this.fetchToken(request);
+    const neededStrings = formatScopeSet(needed);
+    if (!attempt.ok && neededStrings.join(' ') !== request.scopes.join(' ')) {
+      // some token services refuse the whole request when one declared repository is off limits:
+      // ask again for just what this request needs
+      this.options.logger.debug(`auth: token service refused ${request.scopes.length} scopes for ${request.registry}; asking for this request's scopes only`);
+      scopeSet = needed;
+      attempt = await this.fetchToken({ ...request, scopes: neededStrings });
+    }
+    if (!attempt.ok) {
+      if (!request.credentials) {
+        this.options.logger.debug(`auth: ${request.registry} refused an anonymous token (HTTP ${attempt.status})`);
+        return undefined;
+      }
+      throw this.refusedError(request, attempt);
+    }
+    const header = `Bearer ${attempt.token}`;
+    state.tokens.push({ scopes: scopeSet, header, expiresAt: attempt.expiresAt });
+    return header;
+  }
+
+  private refusedError(request: TokenRequest, refusal: Extract<TokenAttempt, { ok: false }>): HttpError {
+    const realm = displayUrl(request.realm);
+    const said = refusal.errors.map((e) => e.message ?? e.code).filter(Boolean).join('; ');
+    const source = request.credentials?.source ?? 'anonymous';
+    return new HttpError(
+      'UNAUTHORIZED',
+      `Registry ${request.registry}: the token service ${realm} refused the credentials from ${source} (HTTP ${refusal.status}${said ? `: ${truncate(said, 200)}` : ''})`,
+      refusal.request,
+      refusal.status,
+      refusal.errors,
+      {
+        hint: `Credentials for ${request.registry} were looked for in: ${this.options.credentials.describeLookup(request.registry)}. Check that they are current and allowed to access ${request.scopes.join(' ')}`,
+      },
+    );
+  }
+
+  private async fetchToken(request: TokenRequest): Promise<TokenAttempt> {
+    const { registry, realm, service, scopes, credentials } = request;
+    if (credentials) this.assertSafeRealm(registry, realm, credentials);
+
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.options.userAgent) headers['user-agent'] = this.options.userAgent;
+    let method: 'GET' | 'POST';
+    let url: URL;
+    let body: string | undefined;
+    if (credentials?.kind === 'identity-token') {
+      method = 'POST';
+      url = new URL(realm.href);
+      const form = new URLSearchParams();
+      form.set('grant_type', 'refresh_token');
+      if (service !== undefined) form.set('service', service);
+      form.set('client_id', TOKEN_CLIENT_ID);
+      form.set('refresh_token', credentials.token);
+      if (scopes.length > 0) form.set('scope', scopes.join(' '));
+      body = form.toString();
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+    } else {
+      method = 'GET';
+      url = new URL(realm.href);
+      if (service !== undefined) url.searchParams.append('service', service);
+      for (const scope of scopes) url.searchParams.append('scope', scope);
+      if (credentials?.kind === 'basic') {
+        url.searchParams.append('account', credentials.username);
+        const encoded = Buffer.from(`${credentials.username}:${credentials.password}`, 'utf8').toString('base64');
+        this.secret(encoded);
+        headers.authorization = `Basic ${encoded}`;
+      }
+    }
+    const shown = { method, url: displayUrl(url, method === 'GET') };
+    this.options.logger.debug(
+      `auth: ${method} token for ${registry} from ${displayUrl(realm)} (${scopes.join(' ') || 'no scopes'}; ${credentials ? `credentials from ${credentials.source}` : 'anonymous'})`,
+    );
+
+    const response = await this.send(registry, url, method, headers, body, shown);
+    const status = response.statusCode;
+    if (status === 401 || status === 403) {
+      const bytes = await readBounded(response.body, 64 * 1024);
+      return { ok: false, status, errors: parseErrorBody(bytes), request: shown };
+    }
+    if (status < 200 || status > 299) {
+      const bytes = await readBounded(response.body, 64 * 1024);
+      const errors = parseErrorBody(bytes);
+      const said = errors.map((e) => e.message ?? e.code).join('; ');
+      throw new HttpError(
+        errorCodeForStatus(status),
+        `Registry ${registry}: token request ${method} ${shown.url} answered HTTP ${status}${said ? `: ${truncate(said, 200)}` : ''}`,
+        shown,
+        status,
+        errors,
+      );
+    }
+
+    const length = Number(headerValue(response.headers['content-length']));
+    if (Number.isFinite(length) && length > MAX_TOKEN_RESPONSE_BYTES) {
+      response.body.destroy();
+      throw new HttpError('HTTP', `Registry ${registry}: token response from ${displayUrl(realm)} is ${length} bytes, over the ${MAX_TOKEN_RESPONSE_BYTES} byte limit`, shown, status);
+    }
+    const bytes = await readBounded(response.body, MAX_TOKEN_RESPONSE_BYTES);
+    if (!bytes) {
+      throw new HttpError('HTTP', `Registry ${registry}: token response from ${displayUrl(realm)} is over the ${MAX_TOKEN_RESPONSE_BYTES} byte limit`, shown, status);
+    }
+    const contentType = headerValue(response.headers['content-type']) ?? 'none';
+    let json: unknown;
+    try {
+      json = JSON.parse(bytes.toString('utf8'));
+    } catch {
+      throw new HttpError(
+        'HTTP',
+        `Registry ${registry}: token service ${displayUrl(realm)} answered HTTP ${status} with a body that is not JSON (content-type ${contentType}, ${bytes.length} bytes)`,
+        shown,
+        status,
+        [],
+        { hint: 'Is the realm in the WWW-Authenticate header a token service? A proxy or login page in between gives this' },
+      );
+    }
+    const fields = isRecord(json) ? json : {};
+    const accessToken = typeof fields.access_token === 'string' ? fields.access_token : '';
+    const plainToken = typeof fields.token === 'string' ? fields.token : '';
+    const token = accessToken || plainToken; // distribution: access_token wins when both are there
+    if (!token) {
+      throw new HttpError('HTTP', `Registry ${registry}: token service ${displayUrl(realm)} answered without a token (no "token" or "access_token" field)`, shown, status);
+    }
+    this.secret(token);
+    if (typeof fields.refresh_token === 'string' && fields.refresh_token) this.secret(fields.refresh_token);
+    return { ok: true, token, expiresAt: this.expiry(fields.expires_in, fields.issued_at) };
+  }
+
+  private async send(
+    registry: string,
+    url: URL,
+    method: 'GET' | 'POST',
+    headers: Record<string, string>,
+    body: string | undefined,
+    shown: { method: string; url: string },
+  ): Promise<Dispatcher.ResponseData> {
+    const maxAttempts = Math.max(1, this.options.retry?.maxAttempts ?? 3);
+    const baseDelay = this.options.retry?.baseDelayMs ?? 200;
+    const maxDelay = this.options.retry?.maxDelayMs ?? 10_000;
+    const timeout = this.options.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+    for (let attempt = 1; ; attempt++) {
+      this.options.onRequest?.(`${method} token`);
+      let response: Dispatcher.ResponseData;
+      try {
+        response = await this.options.dispatcher.request({
+          origin: url.origin,
+          path: `${url.pathname}${url.search}`,
+          method,
+          headers,
+          body,
+          headersTimeout: timeout,
+          bodyTimeout: timeout,
+        });
+      } catch (error) {
+        if (attempt >= maxAttempts) {
+          const why = error instanceof Error ? error.message : String(error);
+          throw new NetworkError(`Registry ${registry}: could not reach the token service ${shown.url}: ${why}`, shown, { cause: error });
+        }
+        await sleep(backoff(attempt, baseDelay, maxDelay));
+        continue;
+      }
+      if (!RETRYABLE_STATUS.has(response.statusCode) || attempt >= maxAttempts) return response;
+      const retryAfter = parseRetryAfter(headerValue(response.headers['retry-after']), this.now());
+      await response.body.dump().catch(() => undefined);
+      this.options.logger.debug(`auth: token request to ${shown.url} answered HTTP ${response.statusCode}; retrying (attempt ${attempt + 1} of ${maxAttempts})`);
+      await sleep(Math.min(maxDelay, retryAfter ?? backoff(attempt, baseDelay, maxDelay)));
+    }
+  }
+
+  /** Credentials go only to an https realm, or a plain-http one on loopback or listed as insecure. */
+  private assertSafeRealm(registry: string, realm: URL, credentials: Credentials): void {
+    if (realm.protocol === 'https:') return;
+    const host = realm.host.toLowerCase();
+    const hostname = realm.hostname.toLowerCase();
+    const insecure = this.options.insecureRegistries.map((r) => r.trim().toLowerCase().replace(/^[a-z]+:\/\//, '').replace(/\/.*$/, ''));
+    if (isLoopbackRegistry(host) || insecure.includes(host) || insecure.includes(hostname)) return;
+    throw new CredentialsError(
+      `Refusing to send the credentials for ${registry} (from ${credentials.source}) to the token service ${displayUrl(realm)} over plain HTTP`,
+      { hint: `Serve the token realm over https, or, if this network is trusted, list ${host} in insecure-registries` },
+    );
+  }
+
+  private expiry(expiresIn: unknown, issuedAt: unknown): number {
+    const now = this.now();
+    const lifetimeS = typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn : DEFAULT_TOKEN_LIFETIME_S;
+    const lifetimeMs = lifetimeS * 1000;
+    let start = now;
+    if (typeof issuedAt === 'string') {
+      // issued_at makes a token handed out earlier (cached by the service) expire sooner;
+      // ignored when it is in the future or already past the lifetime (clock skew)
+      const issued = Date.parse(issuedAt);
+      if (Number.isFinite(issued) && issued <= now && issued + lifetimeMs > now) start = issued;
+    }
+    return start + lifetimeMs - Math.min(EXPIRY_MARGIN_MS, lifetimeMs / 4);
+  }
+
+  private findToken(state: RegistryState, wanted: ScopeSet): CachedToken | undefined {
+    const now = this.now();
+    state.tokens = state.tokens.filter((t) => t.expiresAt > now);
+    return state.tokens.find((t) => coversScopes(t.scopes, wanted));
+  }
+
+  private state(registry: string): RegistryState {
+    let state = this.states.get(registry);
+    if (!state) {
+      state = { declared: new Map(), tokens: [] };
+      this.states.set(registry, state);
+    }
+    return state;
+  }
+
+  private registerCredentialSecrets(credentials: Credentials | undefined): void {
+    if (!credentials) return;
+    if (credentials.kind === 'basic') this.secret(credentials.password);
+    else this.secret(credentials.token);
+  }
+
+  private secret(value: string): void {
+    if (value) this.options.onSecret?.(value);
+  }
+}
+
+function parseRealm(registry: string, realm: string | undefined): URL {
+  const request = { method: 'GET', url: `https://${registry}/v2/` };
+  if (!realm) {
+    throw new HttpError('UNAUTHORIZED', `Registry ${registry} asked for a Bearer token without saying where to get one (no realm in WWW-Authenticate)`, request, 401);
+  }
+  let url: URL;
+  try {
+    url = new URL(realm);
+  } catch {
+    throw new HttpError('UNAUTHORIZED', `Registry ${registry} named a token realm that is not a URL: "${truncate(realm, 200)}"`, request, 401);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new HttpError('UNAUTHORIZED', `Registry ${registry} named a token realm that is not http(s): ${displayUrl(url)}`, request, 401);
+  }
+  url.username = '';
+  url.password = '';
+  url.hash = '';
+  return url;
+}
+
+/** A URL for messages: never any user info; the query only when asked (it holds scopes, never secrets). */
+function displayUrl(url: URL, withQuery = false): string {
+  return `${url.protocol}//${url.host}${url.pathname}${withQuery ? url.search : ''}`;
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+/** Reads a body up to `limit` bytes; undefined (and the body destroyed) when it is longer. */
+async function readBounded(body: Dispatcher.ResponseData['body'], limit: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+    size += buffer.length;
+    if (size > limit) {
+      body.destroy();
+      return undefined;
+    }
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** `{"errors":[{code,message}]}` (distribution), or `{"details":"…"}` (Docker Hub's token service). */
+function parseErrorBody(bytes: Buffer | undefined): RegistryErrorDetail[] {
+  if (!bytes || bytes.length === 0) return [];
+  let json: unknown;
+  try {
+    json = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return [];
+  }
+  if (!isRecord(json)) return [];
+  const result: RegistryErrorDetail[] = [];
+  if (Array.isArray(json.errors)) {
+    for (const entry of json.errors) {
+      if (isRecord(entry) && typeof entry.code === 'string') {
+        result.push({ code: entry.code, message: typeof entry.message === 'string' ? entry.message : undefined, detail: entry.detail });
+      }
+    }
+  }
+  if (typeof json.details === 'string') result.push({ code: 'UNAUTHORIZED', message: json.details });
+  if (typeof json.error === 'string') {
+    result.push({ code: json.error, message: typeof json.error_description === 'string' ? json.error_description : undefined });
+  }
+  return result;
+}
+
+function backoff(attempt: number, baseDelay: number, maxDelay: number): number {
+  const ceiling = Math.min(maxDelay, baseDelay * 2 ** (attempt - 1));
+  return Math.random() * ceiling;
+}
+
+function parseRetryAfter(value: string | undefined, now: number): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const date = Date.parse(value);
+  return Number.isFinite(date) ? Math.max(0, date - now) : undefined;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
