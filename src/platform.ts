@@ -150,7 +150,8 @@ function compareRaw(a: string | readonly string[] | undefined, b: string | reado
 
 /**
  * Deterministic total order for index entries: os (linux, windows, darwin, freebsd, then
- * the rest by name), architecture (common ones first), variant (newest first: v8, v7, v6),
+ * the rest by name), architecture (common ones first), variant (none first, so clients that
+ * ignore variants pick the baseline; then newest first: arm v8, v7, v6),
  * os.version, os.features; platforms that normalise alike are then ordered by their raw
  * fields, so only identical platforms compare equal.
  */
@@ -162,7 +163,8 @@ export function comparePlatforms(a: Platform, b: Platform): number {
     compareStrings(pa.os, pb.os) ||
     rank(ARCH_ORDER, pa.architecture) - rank(ARCH_ORDER, pb.architecture) ||
     compareStrings(pa.architecture, pb.architecture) ||
-    compareStrings(pb.variant ?? '', pa.variant ?? '') || // v8 before v7 before v6
+    Number(pa.variant !== undefined) - Number(pb.variant !== undefined) || // the baseline first: amd64 before amd64/v3
+    compareStrings(pb.variant ?? '', pa.variant ?? '') || // then newest first: v8 before v7 before v6
     compareStrings(pa['os.version'] ?? '', pb['os.version'] ?? '') ||
     compareStrings(platformKey(pa), platformKey(pb)) ||
     compareStrings(a.os, b.os) ||

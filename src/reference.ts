@@ -79,7 +79,8 @@ function checkPath(input: string, path: string): void {
  *
  * Accepts exactly what distribution/reference's ReferenceRegexp accepts, with docker's extra
  * rules (repository path at most 255 characters after `library/` is added; a bare 64-hex image
- * ID is refused) and these intentional differences:
+ * ID is refused; the first part is a registry only with ".", ":" or as `localhost`, so `[0]/a`
+ * is refused) and these intentional differences (each tested in __tests__/reference.test.ts):
  * - surrounding white space is ignored (inputs come from YAML and shell);
  * - the digest must be sha256 with 64 lower-case hex characters (go-digest also refuses
  *   upper-case hex; other algorithms it accepts are refused because every manifest is verified

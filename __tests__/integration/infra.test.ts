@@ -4,7 +4,7 @@ import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { mkdtemp, rm, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startRegistry, type RunningRegistry, type RegistryEndpoint } from '../../scripts/support/registry.js';
+import { startRegistry, ensureTool, freePort, type RunningRegistry, type RegistryEndpoint } from '../../scripts/support/registry.js';
 import { startTokenServer, decodeJwt, type TokenServer } from '../../scripts/support/token-server.js';
 import { startFaultProxy, classifyRequest, type FaultProxy } from '../../scripts/support/fault-proxy.js';
 import {
@@ -15,8 +15,10 @@ import {
   pushOciImage,
   pushDockerImage,
   pushIndex,
+  pushLargeImage,
   pushSchema1,
   getManifest,
+  getBlob,
   hasBlob,
   deleteBlob,
   seedCase,
@@ -69,6 +71,14 @@ describe('registry launcher', () => {
     expect(htpasswd.credentials).toEqual({ username: 'alice', password: 'alice-secret' });
   });
 
+  it('finds the tools and picks free ports', async () => {
+    expect(await ensureTool('docker-registry')).toMatch(/(docker-)?registry$/);
+    expect(await ensureTool('skopeo')).toMatch(/skopeo$/);
+    const [a, b] = await Promise.all([freePort(), freePort()]);
+    expect(a).toBeGreaterThan(0);
+    expect(b).toBeGreaterThan(0);
+  });
+
   it('stop() ends the process and removes its data', async () => {
     const extra = await startRegistry({ name: 'short-lived' });
     const { pid, dataDir } = extra;
@@ -109,9 +119,10 @@ describe.each([
     expect(ociIndex.manifests.map((m) => m.digest)).toContain(pushed.digest);
   });
 
-  it('refuses anonymous reads', async () => {
-    if (_mode === 'plain') return;
-    await expect(skopeoInspectRaw(`${endpoint().host}/acme/app:sha-0`)).rejects.toThrow(SkopeoError);
+  it(_mode === 'plain' ? 'serves anonymous reads' : 'refuses anonymous reads', async () => {
+    const anonymous = skopeoInspectRaw(`${endpoint().host}/acme/app:sha-0`);
+    if (_mode === 'plain') await expect(anonymous).resolves.toBeInstanceOf(Buffer);
+    else await expect(anonymous).rejects.toThrow(SkopeoError);
   });
 });
 
@@ -304,6 +315,21 @@ describe('fixtures', () => {
     expect(fetched.mediaType).toBe(MT.DockerManifestList);
     expect(fetched.bytes.equals(list.manifestBytes)).toBe(true);
     await skopeoCopyAllToOciLayout(`${plain.host}/acme/variety:list`, join(scratch, 'list'));
+  });
+
+  it('streams a large layer through the proxy (pushLargeImage) that skopeo copies whole', async () => {
+    const proxy = await startFaultProxy({ target: htpasswd.url });
+    try {
+      const viaProxy: RegistryEndpoint = { host: proxy.host, url: proxy.url, credentials: htpasswd.credentials };
+      const pushed = await pushLargeImage(viaProxy, 'acme/large', 'v1', { platform: 'linux/amd64', seed: 'large', layerBytes: 8 * 1024 * 1024 + 3 });
+      expect(proxy.counts().byKind).toMatchObject({ 'PATCH upload': 1 });
+      const layer = pushed.layers[0];
+      expect(layer.size).toBeGreaterThan(8 * 1024 * 1024);
+      expect(sha256(await getBlob(htpasswd, 'acme/large', layer.digest))).toBe(layer.digest);
+      await skopeoCopyAllToOciLayout(`${htpasswd.host}/acme/large:v1`, join(scratch, 'large'), { creds: htpasswd.credentials, preserveDigests: true });
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it('pushes a signed schema 1 manifest when the registry allows it', async () => {

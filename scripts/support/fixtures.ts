@@ -2,7 +2,11 @@
 // fetch; deliberately NOT the product's src/registry client, so tests never verify the
 // client with itself). Content is deterministic per `seed` and distinct across seeds.
 import { createHash, createPrivateKey, generateKeyPairSync, createPublicKey, sign as cryptoSign, type KeyObject } from 'node:crypto';
-import { gzipSync } from 'node:zlib';
+import { gzipSync, createGzip } from 'node:zlib';
+import { Readable, Transform } from 'node:stream';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { pipeline } from 'node:stream/promises';
 import type { RegistryEndpoint } from './registry.js';
 
 export const MT = {
@@ -153,7 +157,7 @@ export interface FixtureRequest {
  */
 export async function registryRequest(registry: RegistryEndpoint, request: FixtureRequest): Promise<Response> {
   const url = /^https?:\/\//.test(request.path) ? new URL(request.path) : new URL(request.path, registry.url);
-  const authKey = `${registry.url}|${request.repository ?? ''}|${request.push ? 'push' : 'pull'}`;
+  const key = authKey(registry, request.repository, request.push ?? false);
   const send = (authorization: string | undefined) =>
     fetch(url, {
       method: request.method ?? 'GET',
@@ -161,7 +165,7 @@ export async function registryRequest(registry: RegistryEndpoint, request: Fixtu
       body: request.body,
       redirect: 'follow',
     });
-  let response = await send(lastAuthorization.get(authKey));
+  let response = await send(lastAuthorization.get(key));
   if (response.status !== 401) return response;
   const header = response.headers.get('www-authenticate');
   await response.arrayBuffer();
@@ -176,12 +180,13 @@ export async function registryRequest(registry: RegistryEndpoint, request: Fixtu
   } else {
     throw new Error(`fixtures: unsupported auth scheme in ${header}`);
   }
-  lastAuthorization.set(authKey, authorization);
+  lastAuthorization.set(key, authorization);
   response = await send(authorization);
   return response;
 }
 
 const lastAuthorization = new Map<string, string>();
+const authKey = (registry: RegistryEndpoint, repository: string | undefined, push: boolean) => `${registry.url}|${repository ?? ''}|${push ? 'push' : 'pull'}`;
 
 async function expectStatus(response: Response, ok: number[], what: string): Promise<Response> {
   if (ok.includes(response.status)) return response;
@@ -262,19 +267,22 @@ export async function putManifest(
     `PUT ${repository} manifest ${ref}`,
   );
   await response.arrayBuffer();
-  const answered = response.headers.get('docker-content-digest');
-  if (answered && answered !== digest && mediaType !== MT.DockerSchema1Signed) {
+  const answered = response.headers.get('docker-content-digest') ?? undefined;
+  // A signed schema 1 manifest's digest is over its payload without signatures: take the registry's word.
+  const isSchema1 = mediaType === MT.DockerSchema1Signed;
+  if (answered && answered !== digest && !isSchema1) {
     throw new Error(`fixtures: registry says ${repository}:${ref} has digest ${answered}, we computed ${digest}`);
   }
+  const finalDigest = isSchema1 && answered ? answered : digest;
   return {
     repository,
     tag: reference && !reference.includes(':') ? reference : undefined,
-    digest: answered && mediaType === MT.DockerSchema1Signed ? answered : digest,
+    digest: finalDigest,
     size: bytes.length,
     mediaType,
     manifestBytes: Buffer.from(bytes),
-    reference: `${registry.host}/${repository}@${answered && mediaType === MT.DockerSchema1Signed ? answered : digest}`,
-    descriptor: { mediaType, digest, size: bytes.length },
+    reference: `${registry.host}/${repository}@${finalDigest}`,
+    descriptor: { mediaType, digest: finalDigest, size: bytes.length },
   };
 }
 
@@ -469,6 +477,21 @@ async function pushImage(
   const layerSize = options.layerSize ?? 2048;
   const layerType = kind === 'oci' ? MT.OciLayerGzip : MT.DockerLayerGzip;
   const layers = Array.from({ length: layerCount }, (_, i) => makeLayer(`${options.seed}|${platformString(platform)}`, i, layerSize, layerType));
+  await Promise.all(layers.map((layer) => pushBlob(registry, repository, layer.bytes, layer.mediaType)));
+  const image = await putImage(registry, repository, tag, { ...options, platform }, kind, layers);
+  return { ...image, layers };
+}
+
+/** Pushes the config and the manifest of an image whose layers are already in `repository`. */
+async function putImage(
+  registry: RegistryEndpoint,
+  repository: string,
+  tag: string | undefined,
+  options: ImageOptions & { platform: FixturePlatform },
+  kind: 'oci' | 'docker',
+  layers: Array<FixtureDescriptor & { diffId: string }>,
+): Promise<Omit<PushedImage, 'layers'>> {
+  const platform = options.platform;
   const foreign: FixtureDescriptor[] = Array.from({ length: options.foreignLayers ?? 0 }, (_, i) => {
     const digest = sha256(`foreign|${options.seed}|${i}`);
     return {
@@ -483,8 +506,6 @@ async function pushImage(
   const configJson = imageConfig(platform, options.seed, diffIds);
   const configBytes = Buffer.from(JSON.stringify(configJson));
   const configMediaType = options.configMediaType ?? (kind === 'oci' ? MT.OciConfig : MT.DockerConfig);
-
-  await Promise.all(layers.map((layer) => pushBlob(registry, repository, layer.bytes, layer.mediaType)));
   const config = await pushBlob(registry, repository, configBytes, configMediaType);
 
   const layerDescriptors: FixtureDescriptor[] = [...foreign, ...layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size }))];
@@ -502,10 +523,117 @@ async function pushImage(
     descriptor: { ...pushed.descriptor, platform },
     platform,
     config: { ...config, json: configJson },
-    layers,
     layerDescriptors,
     manifest,
   };
+}
+
+export interface StreamedLayer extends FixtureDescriptor {
+  diffId: string;
+}
+
+export interface PushedLargeImage extends Omit<PushedImage, 'layers'> {
+  layers: StreamedLayer[];
+}
+
+/**
+ * Streams one seeded tar of `size` bytes through gzip (level 0 unless asked) straight into a chunked
+ * upload (POST, one streaming PATCH, PUT ?digest=), never holding it in memory: for
+ * benchmarks with large layers (1 GiB and up). Deterministic per (seed, size).
+ */
+export async function pushLargeBlob(
+  registry: RegistryEndpoint,
+  repository: string,
+  seed: string,
+  size: number,
+  mediaType: string = MT.OciLayerGzip,
+  options: { gzipLevel?: number } = {},
+): Promise<StreamedLayer> {
+  const start = await expectStatus(
+    await registryRequest(registry, { method: 'POST', path: `/v2/${repository}/blobs/uploads/`, repository, push: true, headers: { 'content-length': '0' } }),
+    [202],
+    `POST ${repository} blob upload`,
+  );
+  await start.arrayBuffer();
+  const location = start.headers.get('location');
+  if (!location) throw new Error(`fixtures: upload start for ${repository} gave no Location`);
+  const authorization = lastAuthorization.get(authKey(registry, repository, true));
+
+  const tarHash = createHash('sha256');
+  const gzHash = createHash('sha256');
+  let gzSize = 0;
+  const block = 1024 * 1024;
+  const base = seededBytes(`${seed}/large/base`, block);
+  async function* tar(): AsyncGenerator<Buffer> {
+    const emit = (chunk: Buffer) => {
+      tarHash.update(chunk);
+      return chunk;
+    };
+    yield emit(tarHeader(`fixture/${seed.replace(/[^a-zA-Z0-9._-]/g, '_')}/large.bin`, size));
+    for (let offset = 0, i = 0; offset < size; offset += block, i++) {
+      const chunk = Buffer.allocUnsafe(Math.min(block, size - offset));
+      base.copy(chunk);
+      // every MiB differs: no long-range repetition for gzip or dedup to exploit
+      createHash('sha256').update(`${seed}\0${i}`).digest().copy(chunk, 0, 0, Math.min(32, chunk.length));
+      yield emit(chunk);
+    }
+    yield emit(Buffer.alloc((512 - (size % 512)) % 512 + 1024));
+  }
+  // level 0 (stored blocks) by default: still a valid gzip, and not CPU-bound on random data
+  const gzip = createGzip({ level: options.gzipLevel ?? 0, chunkSize: 256 * 1024 });
+  const hashing = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      gzHash.update(chunk);
+      gzSize += chunk.length;
+      callback(null, chunk);
+    },
+  });
+  // node:http rather than fetch: a streamed request body with real backpressure (flat memory).
+  const target = new URL(location, registry.url);
+  const patch = (target.protocol === 'https:' ? httpsRequest : httpRequest)(target, {
+    method: 'PATCH',
+    headers: { 'content-type': 'application/octet-stream', ...(authorization ? { authorization } : {}) },
+  });
+  const answered = new Promise<IncomingMessage>((resolve, reject) => {
+    patch.once('response', resolve);
+    patch.once('error', reject);
+  });
+  await pipeline(Readable.from(tar()), gzip, hashing, patch);
+  const patched = await answered;
+  const patchBody = await new Promise<string>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    patched.on('data', (c: Buffer) => chunks.push(c));
+    patched.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    patched.once('error', reject);
+  });
+  if (patched.statusCode !== 202) throw new Error(`fixtures: PATCH ${repository} blob upload answered ${patched.statusCode}: ${patchBody.slice(0, 500)}`);
+  const nextLocation = patched.headers.location;
+  const digest = `sha256:${gzHash.digest('hex')}`;
+  const put = new URL(nextLocation ?? location, registry.url);
+  put.searchParams.set('digest', digest);
+  const done = await expectStatus(
+    await registryRequest(registry, { method: 'PUT', path: put.toString(), repository, push: true, headers: { 'content-length': '0' } }),
+    [201],
+    `PUT ${repository} blob ${digest}`,
+  );
+  await done.arrayBuffer();
+  return { mediaType, digest, size: gzSize, diffId: `sha256:${tarHash.digest('hex')}` };
+}
+
+/** An image with one large streamed layer (see pushLargeBlob), OCI or Docker media types. */
+export async function pushLargeImage(
+  registry: RegistryEndpoint,
+  repository: string,
+  tag: string | undefined,
+  options: { platform: PlatformInput; seed: string; layerBytes: number; kind?: 'oci' | 'docker'; gzipLevel?: number },
+): Promise<PushedLargeImage> {
+  const kind = options.kind ?? 'oci';
+  const platform = toPlatform(options.platform);
+  const layer = await pushLargeBlob(registry, repository, `${options.seed}|${platformString(platform)}`, options.layerBytes, kind === 'oci' ? MT.OciLayerGzip : MT.DockerLayerGzip, {
+    gzipLevel: options.gzipLevel,
+  });
+  const image = await putImage(registry, repository, tag, { platform, seed: options.seed }, kind, [layer]);
+  return { ...image, layers: [layer] };
 }
 
 /** An OCI image manifest (what buildx pushes with `provenance=false`, oci-mediatypes=true). */

@@ -2,7 +2,7 @@
 // top of the transport in http.ts (auth, retries, redirects) and auth.ts (tokens).
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, pipeline, type TransformCallback } from 'node:stream';
-import { DigestMismatchError, HttpError, ManifestMergeError, TooLargeError, UnsupportedMediaTypeError } from '../errors.js';
+import { DigestMismatchError, HttpError, ManifestMergeError, TimeoutError, TooLargeError, UnsupportedMediaTypeError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, MediaType, isDigest, type Descriptor } from '../oci.js';
 import { formatRepository, sameRepository, type RepositoryRef } from '../reference.js';
@@ -393,9 +393,7 @@ class Client implements RegistryClient {
       const session = this.uploadSession(response, what);
       this.logger.debug(`${what}: the registry declined the mount; streaming the blob instead`);
       const source = await this.openSource(from, descriptor, scopes);
-      await this.upload(to, descriptor, scopes, { source, session }, () =>
-        Promise.all([this.openSource(from, descriptor, scopes), this.startUpload(to, scopes, what)]),
-      );
+      await this.upload(to, descriptor, scopes, { source, session }, () => this.openBoth(from, to, descriptor, scopes, scopes, what));
       return 'copied';
     });
   }
@@ -523,7 +521,10 @@ class Client implements RegistryClient {
     source.response.body.destroy();
     verifier.destroy();
     if (verifier.failure) return verifier.failure;
-    if (error instanceof DigestMismatchError) return error;
+    if (error instanceof DigestMismatchError || error instanceof TimeoutError) return error;
+    if (source.error !== undefined && source.response.signal?.aborted) {
+      return new TimeoutError(`${source.request.what}: reading the blob did not finish before the deadline`, { cause: source.error });
+    }
     if (source.error !== undefined && !(source.error instanceof ManifestMergeError)) {
       const failure = this.http.networkError(source.request, source.response.url, source.error, 'reading the blob failed');
       return isTransientNetworkError(source.error) ? new Transient(failure, `reading the source blob failed: ${failure.message}`) : failure;

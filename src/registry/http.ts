@@ -217,6 +217,7 @@ export class RegistryTransport {
   private readonly dispatcher: Dispatcher;
   private readonly ownAgent?: Agent;
   private insecureAgent?: Agent;
+  private closed = false;
   private readonly registries = new Map<string, RegistryState>();
   private readonly counters: RequestStats = { requests: 0, byKind: {}, retries: 0 };
 
@@ -242,6 +243,8 @@ export class RegistryTransport {
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     await Promise.all([this.ownAgent?.close(), this.insecureAgent?.close()]);
   }
 
@@ -254,9 +257,14 @@ export class RegistryTransport {
     return state;
   }
 
-  /** Whether `registry` may be spoken to over plain HTTP (loopback, or listed insecure). */
+  /** Whether `registry` may be spoken to over plain HTTP (loopback, or listed insecure as host[:port], scheme and path ignored). */
   mayUsePlainHttp(registry: string): boolean {
-    return isLoopbackRegistry(registry) || this.options.insecureRegistries.includes(registry);
+    if (isLoopbackRegistry(registry)) return true;
+    const wanted = registry.toLowerCase();
+    return this.options.insecureRegistries.some((entry) => {
+      const host = entry.trim().toLowerCase().replace(/^[a-z]+:\/\//, '').replace(/\/.*$/, '');
+      return host === wanted || (!host.includes(':') && wanted.startsWith(`${host}:`));
+    });
   }
 
   /** `https://host` (or `http://host` once a plain-HTTP registry was found to speak only that). */
@@ -329,9 +337,10 @@ export class RegistryTransport {
     }
   }
 
-  private count(kind: string): void {
-    this.counters.requests++;
-    this.counters.byKind[kind] = (this.counters.byKind[kind] ?? 0) + 1;
+  private count(kind: string, delta = 1): void {
+    this.counters.requests += delta;
+    this.counters.byKind[kind] = (this.counters.byKind[kind] ?? 0) + delta;
+    if (this.counters.byKind[kind] === 0) delete this.counters.byKind[kind];
   }
 
   private async send(req: HttpRequest): Promise<HttpResponse> {
@@ -399,10 +408,11 @@ export class RegistryTransport {
     return this.auth.authorize(req.registry, challenge, req.scopes);
   }
 
+  /** Every challenge the registry sent, as one header value (auth.ts parses several and picks). */
   private pickChallenge(header: string | string[] | undefined): string | undefined {
     if (header === undefined) return undefined;
-    const values = Array.isArray(header) ? header : [header];
-    return values.find((v) => /^\s*bearer\s/i.test(v)) ?? values[0];
+    const value = (Array.isArray(header) ? header : [header]).map((v) => v.trim()).filter(Boolean).join(', ');
+    return value || undefined;
   }
 
   private isRegistryOrigin(registry: string, url: string): boolean {
@@ -425,6 +435,8 @@ export class RegistryTransport {
       const failure = error instanceof Transient ? error.final : error;
       if (!probing || signal?.aborted || !(failure instanceof NetworkError)) throw error;
       const plain = url.replace(/^https:/i, 'http:');
+      // the HTTPS probe never became an HTTP exchange: it is not a request to count
+      this.count(req.kind, -1);
       this.options.logger.debug(`${req.registry}: HTTPS failed (${reasonOf(failure.cause)}); trying plain HTTP`);
       const response = await this.exchange(req, plain, authorization, signal);
       state.scheme = 'http';
