@@ -29675,6 +29675,18 @@ function createClientForInputs(inputs, setup) {
     userAgent: USER_AGENT
   });
 }
+function mergeRequestFor(inputs) {
+  return {
+    sources: inputs.sources,
+    tags: inputs.tags,
+    platforms: inputs.platforms,
+    attestations: inputs.attestations,
+    format: inputs.format,
+    push: inputs.push,
+    append: inputs.append,
+    annotations: inputs.annotations
+  };
+}
 
 // src/cli.ts
 var VERSION = true ? "0.1.0" : "dev";
@@ -29817,11 +29829,7 @@ async function merge(args) {
   for (const skipped of inputs.skippedAnnotations) logger.warning(`annotation skipped: ${skipped}`);
   const client = createClientForInputs(inputs, { logger, onSecret: () => void 0 });
   try {
-    const result2 = await runMerge(
-      { sources: inputs.sources, tags: inputs.tags, platforms: inputs.platforms, attestations: inputs.attestations, format: inputs.format, push: inputs.push, append: inputs.append, annotations: inputs.annotations },
-      client,
-      logger
-    );
+    const result2 = await runMerge(mergeRequestFor(inputs), client, logger);
     if (values.json) process.stdout.write(`${JSON.stringify(buildMetadata(result2), null, 2)}
 `);
     else if (quiet) process.stdout.write(`${result2.digest}

@@ -49897,6 +49897,18 @@ function createClientForInputs(inputs, setup) {
     userAgent: USER_AGENT
   });
 }
+function mergeRequestFor(inputs) {
+  return {
+    sources: inputs.sources,
+    tags: inputs.tags,
+    platforms: inputs.platforms,
+    attestations: inputs.attestations,
+    format: inputs.format,
+    push: inputs.push,
+    append: inputs.append,
+    annotations: inputs.annotations
+  };
+}
 
 // src/summary.ts
 function buildMetadata(result2) {
@@ -49999,20 +50011,7 @@ async function run() {
     if (inputs.password) setSecret(inputs.password);
     for (const skipped of inputs.skippedAnnotations) warning(`Annotation skipped: ${skipped}`);
     client = createClientForInputs(inputs, { logger: actionsLogger, onSecret: (s) => setSecret(s), runner: actionsExecRunner });
-    const result2 = await runMerge(
-      {
-        sources: inputs.sources,
-        tags: inputs.tags,
-        platforms: inputs.platforms,
-        attestations: inputs.attestations,
-        format: inputs.format,
-        push: inputs.push,
-        append: inputs.append,
-        annotations: inputs.annotations
-      },
-      client,
-      actionsLogger
-    );
+    const result2 = await runMerge(mergeRequestFor(inputs), client, actionsLogger);
     info(renderReport(result2));
     const metadata = buildMetadata(result2);
     setOutput("digest", result2.digest);

@@ -9,7 +9,7 @@ import { getInputs } from './inputs.js';
 import type { Logger } from './logger.js';
 import { parseReference } from './reference.js';
 import type { RegistryClient } from './registry/types.js';
-import { createClientForInputs } from './setup.js';
+import { createClientForInputs, mergeRequestFor } from './setup.js';
 import { buildMetadata, renderReport } from './summary.js';
 
 declare const MANIFEST_MERGE_VERSION: string | undefined;
@@ -143,11 +143,7 @@ async function merge(args: string[]): Promise<number> {
   for (const skipped of inputs.skippedAnnotations) logger.warning(`annotation skipped: ${skipped}`);
   const client = createClientForInputs(inputs, { logger, onSecret: () => undefined });
   try {
-    const result = await runMerge(
-      { sources: inputs.sources, tags: inputs.tags, platforms: inputs.platforms, attestations: inputs.attestations, format: inputs.format, push: inputs.push, append: inputs.append, annotations: inputs.annotations },
-      client,
-      logger,
-    );
+    const result = await runMerge(mergeRequestFor(inputs), client, logger);
     if (values.json) process.stdout.write(`${JSON.stringify(buildMetadata(result), null, 2)}\n`);
     else if (quiet) process.stdout.write(`${result.digest}\n`);
     else {

@@ -8,7 +8,7 @@ import { getInputs } from './inputs.js';
 import type { Logger } from './logger.js';
 import type { CommandRunner } from './registry/credentials.js';
 import type { RegistryClient } from './registry/types.js';
-import { createClientForInputs } from './setup.js';
+import { createClientForInputs, mergeRequestFor } from './setup.js';
 import { buildMetadata, renderReport, renderSummaryMarkdown } from './summary.js';
 
 const actionsLogger: Logger = {
@@ -32,20 +32,7 @@ export async function run(): Promise<void> {
     if (inputs.password) core.setSecret(inputs.password);
     for (const skipped of inputs.skippedAnnotations) core.warning(`Annotation skipped: ${skipped}`);
     client = createClientForInputs(inputs, { logger: actionsLogger, onSecret: (s) => core.setSecret(s), runner: actionsExecRunner });
-    const result = await runMerge(
-      {
-        sources: inputs.sources,
-        tags: inputs.tags,
-        platforms: inputs.platforms,
-        attestations: inputs.attestations,
-        format: inputs.format,
-        push: inputs.push,
-        append: inputs.append,
-        annotations: inputs.annotations,
-      },
-      client,
-      actionsLogger,
-    );
+    const result = await runMerge(mergeRequestFor(inputs), client, actionsLogger);
     core.info(renderReport(result));
     const metadata = buildMetadata(result);
     core.setOutput('digest', result.digest);

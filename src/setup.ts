@@ -1,4 +1,5 @@
 // Builds the registry client both entries use, from validated inputs.
+import type { MergeRequest } from './engine.js';
 import type { Inputs } from './inputs.js';
 import type { Logger } from './logger.js';
 import { createRegistryClient } from './registry/client.js';
@@ -33,4 +34,18 @@ export function createClientForInputs(inputs: Inputs, setup: ClientSetup): Regis
     onSecret: setup.onSecret,
     userAgent: USER_AGENT,
   });
+}
+
+/** The engine's request for validated inputs (the action and the CLI share it). */
+export function mergeRequestFor(inputs: Inputs): MergeRequest {
+  return {
+    sources: inputs.sources,
+    tags: inputs.tags,
+    platforms: inputs.platforms,
+    attestations: inputs.attestations,
+    format: inputs.format,
+    push: inputs.push,
+    append: inputs.append,
+    annotations: inputs.annotations,
+  };
 }

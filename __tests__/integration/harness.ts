@@ -3,10 +3,10 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type MergeRequest, type MergeResult, runMerge } from '../../src/engine.js';
+import { type MergeResult, runMerge } from '../../src/engine.js';
 import { getInputs } from '../../src/inputs.js';
 import { createMemoryLogger } from '../../src/logger.js';
-import { createClientForInputs } from '../../src/setup.js';
+import { createClientForInputs, mergeRequestFor } from '../../src/setup.js';
 
 export interface MergeRun {
   result: MergeResult;
@@ -25,17 +25,7 @@ export async function merge(values: Record<string, string>, options: { configDir
   const configDir = options.configDir ?? (await emptyDockerConfig());
   const client = createClientForInputs(inputs, { logger, onSecret: () => undefined, configDir });
   try {
-    const request: MergeRequest = {
-      sources: inputs.sources,
-      tags: inputs.tags,
-      platforms: inputs.platforms,
-      attestations: inputs.attestations,
-      format: inputs.format,
-      push: inputs.push,
-      append: inputs.append,
-      annotations: inputs.annotations,
-    };
-    const result = await runMerge(request, client, logger);
+    const result = await runMerge(mergeRequestFor(inputs), client, logger);
     return { result, logs: logger.lines };
   } finally {
     await client.close();
@@ -49,11 +39,7 @@ export async function mergeFailure(values: Record<string, string>, options: { co
     const inputs = getInputs((name) => values[name] ?? '');
     const client = createClientForInputs(inputs, { logger, onSecret: () => undefined, configDir: options.configDir ?? (await emptyDockerConfig()) });
     try {
-      await runMerge(
-        { sources: inputs.sources, tags: inputs.tags, platforms: inputs.platforms, attestations: inputs.attestations, format: inputs.format, push: inputs.push, append: inputs.append, annotations: inputs.annotations },
-        client,
-        logger,
-      );
+      await runMerge(mergeRequestFor(inputs), client, logger);
     } finally {
       await client.close();
     }

@@ -205,7 +205,7 @@ export async function pushBlob(registry: RegistryEndpoint, repository: string, b
   await head.arrayBuffer();
   if (head.status !== 200) {
     const start = await expectStatus(
-      await registryRequest(registry, { method: 'POST', path: `/v2/${repository}/blobs/uploads/`, repository, push: true, headers: { 'content-length': '0' } }),
+      await registryRequest(registry, { method: 'POST', path: `/v2/${repository}/blobs/uploads/`, repository, push: true }),
       [202],
       `POST ${repository} blob upload`,
     );
@@ -220,7 +220,7 @@ export async function pushBlob(registry: RegistryEndpoint, repository: string, b
         path: put.toString(),
         repository,
         push: true,
-        headers: { 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) },
+        headers: { 'content-type': 'application/octet-stream' },
         body: bytes,
       }),
       [201],
@@ -550,7 +550,7 @@ export async function pushLargeBlob(
   options: { gzipLevel?: number } = {},
 ): Promise<StreamedLayer> {
   const start = await expectStatus(
-    await registryRequest(registry, { method: 'POST', path: `/v2/${repository}/blobs/uploads/`, repository, push: true, headers: { 'content-length': '0' } }),
+    await registryRequest(registry, { method: 'POST', path: `/v2/${repository}/blobs/uploads/`, repository, push: true }),
     [202],
     `POST ${repository} blob upload`,
   );
@@ -612,7 +612,7 @@ export async function pushLargeBlob(
   const put = new URL(nextLocation ?? location, registry.url);
   put.searchParams.set('digest', digest);
   const done = await expectStatus(
-    await registryRequest(registry, { method: 'PUT', path: put.toString(), repository, push: true, headers: { 'content-length': '0' } }),
+    await registryRequest(registry, { method: 'PUT', path: put.toString(), repository, push: true }),
     [201],
     `PUT ${repository} blob ${digest}`,
   );
