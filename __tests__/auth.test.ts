@@ -362,6 +362,28 @@ describe('RegistryAuth cache', () => {
     expect(requests).toEqual(['GET token', 'GET token']);
   });
 
+  it('hands out the token a concurrent refused request already fetched, instead of asking again', async () => {
+    tokenEndpoint({ json: { token: 'first', expires_in: 300 } }, { times: 1 });
+    tokenEndpoint({ json: { token: 'second', expires_in: 300 } }, { times: 1 });
+    const { auth } = makeAuth(basicCreds);
+    await auth.authorize('registry.example.com', bearer(), [pull('a')]);
+    // two requests went out with 'first'; the registry refused both (expired); the first 401 gets 'second'…
+    await expect(auth.authorize('registry.example.com', bearer('repository:a:pull', ',error="invalid_token"'), [pull('a')], 'Bearer first')).resolves.toBe('Bearer second');
+    // …and the later 401 for the same old token gets 'second' too, without a third token request
+    await expect(auth.authorize('registry.example.com', bearer('repository:a:pull', ',error="invalid_token"'), [pull('a')], 'Bearer first')).resolves.toBe('Bearer second');
+    expect(requests).toEqual(['GET token', 'GET token']);
+  });
+
+  it('asks again when the refused header is the newest token (one re-request on insufficient_scope)', async () => {
+    tokenEndpoint({ json: { token: 'narrow', expires_in: 300 } }, { times: 1 });
+    tokenEndpoint({ json: { token: 'wide', expires_in: 300 } }, { times: 1 });
+    const { auth } = makeAuth(basicCreds);
+    await auth.authorize('registry.example.com', bearer(), [pullPush('a')]);
+    const header = await auth.authorize('registry.example.com', bearer('repository:a:pull,push', ',error="insufficient_scope"'), [pullPush('a')], 'Bearer narrow');
+    expect(header).toBe('Bearer wide');
+    expect(queryOf(captured[1].path).getAll('scope')).toEqual(['repository:a:pull,push']);
+  });
+
   it('shares one token request between concurrent calls (single flight)', async () => {
     tokenEndpoint({ json: { token: 'shared', expires_in: 300 } }, { times: 1, delay: 20 });
     const { auth } = makeAuth(basicCreds);
@@ -380,6 +402,83 @@ describe('RegistryAuth cache', () => {
     const { auth } = makeAuth(basicCreds);
     await auth.authorize('one.example.com', bearer(), [pull('a')]);
     expect(auth.cachedAuthorization('two.example.com', [pull('a')])).toBeUndefined();
+  });
+});
+
+describe('RegistryAuth credentialSource', () => {
+  it('is undefined while anonymous, then names where the credentials came from', async () => {
+    tokenEndpoint({ json: { token: 'anon' } });
+    const anonymous = makeAuth(undefined).auth;
+    await anonymous.authorize('registry.example.com', bearer(), [pull('a')]);
+    expect(anonymous.credentialSource('registry.example.com')).toBeUndefined();
+
+    const { auth } = makeAuth(basicCreds);
+    expect(auth.credentialSource('localhost:5000')).toBeUndefined();
+    await auth.authorize('localhost:5000', 'Basic realm="r"', [pull('a')]);
+    expect(auth.credentialSource('localhost:5000')).toBe(basicCreds.source);
+  });
+});
+
+describe('RegistryAuth when the credential lookup fails (a broken credential helper)', () => {
+  const helperError = () => new CredentialsError('Credential helper docker-credential-desktop failed for registry.example.com (configured by credsStore in /home/u/.docker/config.json; exit code 1)');
+
+  function failingAuth(error: Error = helperError()): RegistryAuth {
+    return new RegistryAuth({
+      credentials: {
+        credentialsFor: () => Promise.reject(error),
+        describeLookup: () => 'credsStore "desktop"',
+      },
+      dispatcher: agent,
+      logger,
+      insecureRegistries: [],
+      onRequest: (kind) => requests.push(kind),
+      retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 },
+      now: () => clock,
+    });
+  }
+
+  it('tries an anonymous token for a pull, warning once naming the helper and the registry', async () => {
+    tokenEndpoint({ json: { token: 'anon', expires_in: 300 } }, { times: 1 });
+    const auth = failingAuth();
+    await expect(auth.authorize('registry.example.com', bearer('repository:public/app:pull'), [pull('public/app')])).resolves.toBe('Bearer anon');
+    expect(captured[0].headers.authorization).toBeUndefined();
+    // another anonymous 401 (a concurrent request) gets the cached token, with no second warning
+    await expect(auth.authorize('registry.example.com', bearer('repository:public/app:pull'), [pull('public/app')])).resolves.toBe('Bearer anon');
+    const warnings = logger.lines.filter((l) => l.startsWith('warning:'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('docker-credential-desktop');
+    expect(warnings[0]).toContain('registry.example.com');
+    expect(warnings[0]).toContain('anonymous');
+    expect(requests).toEqual(['GET token']);
+  });
+
+  it('throws the helper error when the registry refuses the anonymous token', async () => {
+    tokenEndpoint({ status: 401, json: { details: 'access denied' } }, { times: 1 });
+    await expect(failingAuth().authorize('registry.example.com', bearer(), [pull('private/app')])).rejects.toThrow(/docker-credential-desktop failed for registry\.example\.com/);
+  });
+
+  it('throws the helper error when the anonymous token was not enough (the registry refused it)', async () => {
+    tokenEndpoint({ json: { token: 'anon', expires_in: 300 } }, { times: 1 });
+    const auth = failingAuth();
+    await auth.authorize('registry.example.com', bearer(), [pull('private/app')]);
+    await expect(auth.authorize('registry.example.com', bearer('repository:private/app:pull', ',error="insufficient_scope"'), [pull('private/app')], 'Bearer anon')).rejects.toBeInstanceOf(
+      CredentialsError,
+    );
+    expect(requests).toEqual(['GET token']);
+  });
+
+  it.each([
+    ['a push', bearer(), [pullPush('acme/app')]],
+    ['a push the challenge asks for', bearer('repository:acme/app:pull,push'), [pull('acme/app')]],
+    ['a Basic challenge', 'Basic realm="r"', [pull('acme/app')]],
+  ])('throws the helper error at once for %s, asking for no token', async (_name, challenge, scopes) => {
+    await expect(failingAuth().authorize('registry.example.com', challenge, scopes)).rejects.toBeInstanceOf(CredentialsError);
+    expect(requests).toEqual([]);
+  });
+
+  it('rethrows anything that is not a CredentialsError', async () => {
+    await expect(failingAuth(new Error('bug')).authorize('registry.example.com', bearer(), [pull('a')])).rejects.toThrow('bug');
+    expect(requests).toEqual([]);
   });
 });
 
@@ -452,6 +551,15 @@ describe('RegistryAuth failures', () => {
     const { auth } = makeAuth(basicCreds, { insecureRegistries: insecure });
     await expect(auth.authorize('registry.example.com', `Bearer realm="${origin}/token",service="s"`, [pull('a')])).resolves.toBe('Bearer plain');
     expect(captured[0].headers.authorization).toBe(`Basic ${BASIC_B64}`);
+  });
+
+  it('sends credentials over http to a realm on the host of a registry listed as insecure', async () => {
+    tokenEndpoint({ json: { token: 'beside' } }, { origin: 'http://registry.internal:5001' });
+    const { auth } = makeAuth(basicCreds, { insecureRegistries: ['registry.internal:5000'] });
+    await expect(auth.authorize('registry.internal:5000', 'Bearer realm="http://registry.internal:5001/token",service="s"', [pull('a')])).resolves.toBe('Bearer beside');
+    // …but not to another host, even for that registry
+    await expect(auth.authorize('registry.internal:5000', 'Bearer realm="http://auth.elsewhere:5001/token",service="s"', [pull('b')])).rejects.toBeInstanceOf(CredentialsError);
+    expect(captured).toHaveLength(1);
   });
 
   it('asks a plain-http realm for an anonymous token (no credentials to protect)', async () => {

@@ -184,7 +184,8 @@ describe('fetchManifest', () => {
     expect(http.status).toBe(404);
     expect(http.registryErrors[0]?.code).toBe('MANIFEST_UNKNOWN');
     expect(http.message).toBe(
-      `Manifest ${REGISTRY}/acme/app:1.0 not found (MANIFEST_UNKNOWN): GET ${ORIGIN}/v2/acme/app/manifests/1.0 returned 404 Not Found: MANIFEST_UNKNOWN: manifest unknown`,
+      `Manifest ${REGISTRY}/acme/app:1.0 not found (MANIFEST_UNKNOWN): GET ${ORIGIN}/v2/acme/app/manifests/1.0 returned 404 Not Found: MANIFEST_UNKNOWN: manifest unknown. ` +
+        'Check the reference (registry, repository, tag or digest), and that the job that builds the image pushed it before this step',
     );
     expect(http.request).toEqual({ method: 'GET', url: `${ORIGIN}/v2/acme/app/manifests/1.0` });
     expect(client.stats().retries).toBe(0);
@@ -417,6 +418,104 @@ describe('authentication', () => {
     expect(tokenScopes[0]).toContain('repository:acme/app:pull,push');
     expect(client.stats().byKind).toEqual({ 'PUT manifest': 3, 'GET token': 2 });
   });
+
+  it('replaces a cached token the registry refuses without error= (expired): the refused header is passed to auth', async () => {
+    const { agent, registry, client } = setup({ credentials: basicCredentials() });
+    let issued = 0;
+    agent
+      .get(AUTH_ORIGIN)
+      .intercept({ path: (p) => p.startsWith('/token?'), method: 'GET' })
+      .reply(200, () => ({ token: `${TOKEN}-${++issued}`, expires_in: 300 }))
+      .persist();
+    const sent: Array<string | undefined> = [];
+    let served = 0;
+    registry
+      .intercept({ path: manifestPath('1.0'), method: 'GET' })
+      .reply((opts) => {
+        const authorization = header(opts, 'authorization');
+        sent.push(authorization);
+        // the first token works once, then the registry considers it expired (a bare challenge, no error=)
+        const valid = authorization === `Bearer ${TOKEN}-2` || (authorization === `Bearer ${TOKEN}-1` && served++ === 0);
+        if (valid) return { statusCode: 200, data: MANIFEST, responseOptions: { headers: { 'content-type': MediaType.OciManifest } } };
+        return { statusCode: 401, data: '', responseOptions: { headers: { 'www-authenticate': bearerChallenge('repository:acme/app:pull') } } };
+      })
+      .persist();
+    expect((await client.fetchManifest(APP, '1.0')).digest).toBe(MANIFEST_DIGEST);
+    expect((await client.fetchManifest(APP, '1.0')).digest).toBe(MANIFEST_DIGEST);
+    expect(sent).toEqual([undefined, `Bearer ${TOKEN}-1`, `Bearer ${TOKEN}-1`, `Bearer ${TOKEN}-2`]);
+    expect(client.stats().byKind).toEqual({ 'GET manifest': 4, 'GET token': 2 });
+  });
+
+  it('asks for a wider token only once per request; still insufficient_scope is DENIED naming the credentials and the scope', async () => {
+    const { agent, registry, client, logger } = setup({ credentials: basicCredentials() });
+    let issued = 0;
+    agent
+      .get(AUTH_ORIGIN)
+      .intercept({ path: (p) => p.startsWith('/token?'), method: 'GET' })
+      .reply(200, () => ({ token: `${TOKEN}-${++issued}` }))
+      .persist();
+    registry
+      .intercept({ path: manifestPath('1.0'), method: 'PUT' })
+      .reply((opts) => {
+        const error = header(opts, 'authorization') ? ',error="insufficient_scope"' : '';
+        return {
+          statusCode: 401,
+          data: { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] },
+          responseOptions: { headers: { 'www-authenticate': bearerChallenge('repository:acme/app:pull,push', error) } },
+        };
+      })
+      .persist();
+    const error = (await caught(client.putManifest(APP, '1.0', { bytes: MANIFEST, mediaType: MediaType.OciManifest }))) as HttpError;
+    expect(error).toBeInstanceOf(HttpError);
+    expect(error.code).toBe('DENIED');
+    expect(error.status).toBe(401);
+    expect(error.message).toContain(`${REGISTRY} denied access: the credentials from the username/password inputs do not grant pull,push on acme/app (insufficient_scope)`);
+    expect(error.message).toContain('packages: write');
+    // anonymous probe, first token, one wider token: then no more
+    expect(client.stats().byKind).toEqual({ 'PUT manifest': 3, 'GET token': 2 });
+    expectNoSecrets([error.message, ...logger.lines]);
+  });
+
+  it('an anonymous token short of a scope stays UNAUTHORIZED, with the log-in hint', async () => {
+    const { agent, registry, client } = setup();
+    agent.get(AUTH_ORIGIN).intercept({ path: (p) => p.startsWith('/token?'), method: 'GET' }).reply(200, { token: 'anonymous' }).persist();
+    registry
+      .intercept({ path: manifestPath('1.0'), method: 'GET' })
+      .reply((opts) => {
+        const error = header(opts, 'authorization') ? ',error="insufficient_scope"' : '';
+        return { statusCode: 401, data: '', responseOptions: { headers: { 'www-authenticate': bearerChallenge('repository:acme/app:pull', error) } } };
+      })
+      .persist();
+    const error = (await caught(client.fetchManifest(APP, '1.0'))) as HttpError;
+    expect(error.code).toBe('UNAUTHORIZED');
+    expect(error.message).toContain('docker/login-action');
+  });
+
+  it('never answers a challenge from another origin (object storage after a redirect): no token request, no credentials', async () => {
+    const { agent, registry, client } = setup({ credentials: basicCredentials() });
+    const { descriptor } = blob(100);
+    const storageAuth: Array<string | undefined> = [];
+    registry
+      .intercept({ path: `/v2/acme/app/blobs/${descriptor.digest}`, method: 'GET' })
+      .reply((opts) =>
+        header(opts, 'authorization')
+          ? { statusCode: 307, data: '', responseOptions: { headers: { location: `${STORAGE_ORIGIN}/blob` } } }
+          : { statusCode: 401, data: '', responseOptions: { headers: { 'www-authenticate': 'Basic realm="Registry Realm"' } } },
+      )
+      .times(2);
+    agent
+      .get(STORAGE_ORIGIN)
+      .intercept({ path: '/blob', method: 'GET' })
+      .reply((opts) => {
+        storageAuth.push(header(opts, 'authorization'));
+        return { statusCode: 401, data: '', responseOptions: { headers: { 'www-authenticate': `Bearer realm="${STORAGE_ORIGIN}/token",service="storage"` } } };
+      });
+    const error = (await caught(client.fetchBlob(APP, descriptor))) as HttpError;
+    expect(error).toBeInstanceOf(HttpError);
+    expect(error.status).toBe(401);
+    expect(storageAuth).toEqual([undefined]);
+    expect(client.stats().byKind).toEqual({ 'GET blob': 3 });
+  });
 });
 
 describe('manifests: HEAD and PUT', () => {
@@ -629,6 +728,47 @@ describe('copyBlob', () => {
     expect(received?.bytes.equals(bytes)).toBe(true);
     expect(contentType).toBe('application/octet-stream');
     expect(client.stats()).toEqual({ requests: 3, byKind: { 'GET blob': 1, 'POST upload': 1, 'PUT upload': 1 }, retries: 0 });
+  });
+
+  it("keeps each registry's credentials to itself, and sends none to an upload Location on another origin or over plain HTTP", async () => {
+    const sourceBasic = Buffer.from('src-user:src-secret-pw').toString('base64');
+    const { registry, source, agent, client } = copySetup({
+      credentials: credentials({
+        [REGISTRY]: { kind: 'basic', username: 'ci', password: PASSWORD, source: 'inputs' },
+        [SOURCE_REGISTRY]: { kind: 'basic', username: 'src-user', password: 'src-secret-pw', source: 'config.json' },
+      }),
+    });
+    const { bytes, descriptor } = blob(5000, 9);
+    const seen: Record<string, Array<string | undefined>> = { source: [], target: [], upload: [] };
+    const basicChallenge = { statusCode: 401, data: '', responseOptions: { headers: { 'www-authenticate': 'Basic realm="r"' } } };
+    source
+      .intercept({ path: `/v2/acme/base/blobs/${descriptor.digest}`, method: 'GET' })
+      .reply((opts) => {
+        seen.source.push(header(opts, 'authorization'));
+        return header(opts, 'authorization') ? { statusCode: 200, data: bytes, responseOptions: { headers: { 'content-length': String(bytes.length) } } } : basicChallenge;
+      })
+      .times(2);
+    registry
+      .intercept({ path: '/v2/acme/app/blobs/uploads/', method: 'POST' })
+      .reply((opts) => {
+        seen.target.push(header(opts, 'authorization'));
+        // a registry behind a proxy that gets its own scheme wrong
+        return header(opts, 'authorization') ? { statusCode: 202, data: '', responseOptions: { headers: { location: `http://${REGISTRY}/v2/acme/app/blobs/uploads/u-9` } } } : basicChallenge;
+      })
+      .times(2);
+    agent
+      .get(`http://${REGISTRY}`)
+      .intercept({ path: `/v2/acme/app/blobs/uploads/u-9?digest=${encodeURIComponent(descriptor.digest)}`, method: 'PUT' })
+      .reply(
+        201,
+        asyncData(async (opts) => {
+          seen.upload.push(header(opts, 'authorization'));
+          await consume(opts.body);
+          return '';
+        }),
+      );
+    expect(await client.copyBlob(SOURCE, APP, descriptor)).toBe('copied');
+    expect(seen).toEqual({ source: [undefined, `Basic ${sourceBasic}`], target: [undefined, `Basic ${BASIC_VALUE}`], upload: [undefined] });
   });
 
   it('fails the upload when the source serves other bytes, without letting the registry receive the whole blob', async () => {

@@ -273,6 +273,20 @@ describe('credential helpers', () => {
     expect(error.message).toContain('keychain locked');
   });
 
+  it('runs a failing helper once per registry, however often its credentials are asked for (every 401 asks)', async () => {
+    let runs = 0;
+    const runner: CommandRunner = {
+      async run() {
+        runs++;
+        return { exitCode: 1, stdout: '', stderr: 'keychain locked' };
+      },
+    };
+    const { provider } = make({ credsStore: 'desktop' }, { runner });
+    const errors = await Promise.all([1, 2, 3].map(() => rejection(provider.credentialsFor('ghcr.io'))));
+    expect(errors.every((e) => e instanceof CredentialsError && e.message.includes('docker-credential-desktop'))).toBe(true);
+    expect(runs).toBe(1);
+  });
+
   it('reports a missing helper naming helper and host', async () => {
     const { provider } = make({ credsStore: 'not-installed' });
     const error = await rejection(provider.credentialsFor('ghcr.io'));

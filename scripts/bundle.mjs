@@ -1,12 +1,60 @@
 // Bundles the two entries (action and CLI) into dist/ as self-contained ESM files.
 // undici and @actions/* include CommonJS that calls require(), hence the banner.
+//
+// Lean on purpose (start-up is on every release's critical path; see BENCHMARKS.md):
+// - of undici, only what src/ uses at run time: the Agent and the dispatcher API
+//   (`dispatcher.request`). Its index also loads fetch, WebSocket, cookies, caches and mocks,
+//   which cost more start-up time than the rest of the program.
+// - @actions/core without its OIDC client (`core.getIDToken`, unused here), which is the
+//   only user of @actions/http-client and a second copy of undici.
+// - whitespace and syntax minified; names kept, so stack traces stay readable.
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+const root = fileURLToPath(new URL('..', import.meta.url));
 
 const banner = {
   js: "import { createRequire as __mmCreateRequire } from 'node:module'; const require = __mmCreateRequire(import.meta.url);",
+};
+
+const UNDICI_SLIM = `'use strict'
+const Dispatcher = require('undici/lib/dispatcher/dispatcher')
+const Agent = require('undici/lib/dispatcher/agent')
+Object.assign(Dispatcher.prototype, require('undici/lib/api'))
+module.exports = { Agent, Dispatcher }
+`;
+
+const OIDC_STUB = `export class OidcClient {
+  static async getIDToken() {
+    throw new Error('manifest-merge does not bundle the OIDC client of @actions/core');
+  }
+}
+`;
+
+// Fail the build, not a run, if undici's layout changes under the shim.
+{
+  const require = createRequire(import.meta.url);
+  const Dispatcher = require('undici/lib/dispatcher/dispatcher');
+  const Agent = require('undici/lib/dispatcher/agent');
+  const api = require('undici/lib/api');
+  if (typeof Agent !== 'function' || typeof api.request !== 'function' || !(Agent.prototype instanceof Dispatcher)) {
+    throw new Error('scripts/bundle.mjs: undici/lib/dispatcher/agent or undici/lib/api moved; update the undici shim');
+  }
+}
+
+/** @type {import('esbuild').Plugin} */
+const lean = {
+  name: 'lean',
+  setup(b) {
+    b.onResolve({ filter: /^undici$/ }, (args) => (args.importer.includes('node_modules') ? undefined : { path: 'undici-slim', namespace: 'lean' }));
+    b.onResolve({ filter: /^\.\/oidc-utils\.js$/ }, (args) => (args.importer.includes('@actions/core') ? { path: 'oidc-stub', namespace: 'lean' } : undefined));
+    b.onLoad({ filter: /^undici-slim$/, namespace: 'lean' }, () => ({ contents: UNDICI_SLIM, loader: 'js', resolveDir: root }));
+    b.onLoad({ filter: /^oidc-stub$/, namespace: 'lean' }, () => ({ contents: OIDC_STUB, loader: 'js', resolveDir: dirname(root) }));
+  },
 };
 
 const shared = {
@@ -16,6 +64,10 @@ const shared = {
   target: 'node20',
   legalComments: 'none',
   logLevel: 'warning',
+  minifyWhitespace: true,
+  minifySyntax: true,
+  keepNames: true,
+  plugins: [lean],
   banner,
   define: { MANIFEST_MERGE_VERSION: JSON.stringify(version) },
 };

@@ -7,7 +7,7 @@ import { InputError, describeError, isExpectedError } from './errors.js';
 import { checkReference, inspectReference, renderInspection } from './inspect.js';
 import { getInputs } from './inputs.js';
 import type { Logger } from './logger.js';
-import { parseReference } from './reference.js';
+import { manifestReference, parseReference } from './reference.js';
 import type { RegistryClient } from './registry/types.js';
 import { createClientForInputs, mergeRequestFor } from './setup.js';
 import { buildMetadata, renderReport } from './summary.js';
@@ -19,48 +19,72 @@ const HELP = `manifest-merge ${VERSION}: merge per-platform images into one mult
 
 Usage:
   manifest-merge merge --tag TAG [--tag TAG ...] [options] SOURCE...
-  manifest-merge inspect [--raw | --check] REF
+  manifest-merge inspect [--raw | --check] [options] REF
   manifest-merge --version | --help
 
 Commands:
   merge      merge SOURCE images (tags or repo@sha256:… digests) and push the index to every --tag
-  inspect    show a manifest (every manifest type); --raw prints its exact bytes;
+  inspect    show a manifest (asked for with every manifest type); --raw prints its exact bytes;
              --check also verifies every child manifest and blob exists in REF's repository
 
 Run "manifest-merge COMMAND --help" for a command's options.
-Credentials come from docker login ($DOCKER_CONFIG/config.json, credential helpers) or --username/--password-stdin.`;
+Credentials come from docker login ($DOCKER_CONFIG/config.json, credential helpers) or --username/--password-stdin.
+Exit codes: 0 done, 1 failed (or, for inspect --check, something is missing), 2 usage error.`;
 
 const MERGE_HELP = `Usage: manifest-merge merge --tag TAG [--tag TAG ...] [options] SOURCE...
 
+Merges SOURCE images (tags or repo@sha256:… digests; indexes are unwrapped, attestations kept)
+into one index and pushes it to every --tag. Progress goes to stderr; the digest to stdout.
+
 Options:
-  -t, --tag TAG                 tag to push the index to (repeatable; may span repositories/registries)
+  -t, --tag TAG                 tag to push the index to (repeatable; may span repositories and registries)
   -p, --platforms LIST          platforms the index must hold exactly, e.g. linux/amd64,linux/arm64
       --attestations keep|strip carry attestation manifests along (keep, default) or drop them
-      --format auto|oci|docker  index type (default auto)
-      --dry-run                 plan and print, write nothing
-      --annotation A            key=value, index:key=value or manifest-descriptor[os/arch]:key=value (repeatable)
-      --append                  merge into the index the first tag already points at
-      --insecure-registry HOST  allow plain HTTP to HOST (repeatable; loopback always may)
-      --timeout DURATION        time budget, e.g. 10m (default 10m)
+      --format auto|oci|docker  index type (default auto: a Docker list only when every child is Docker schema 2)
+      --dry-run                 read and plan everything, print the index and what would be done; write nothing
+      --annotation A            key=value, index:key=value, manifest-descriptor:key=value or
+                                manifest-descriptor[os/arch]:key=value (repeatable; OCI index only)
+      --append                  merge into the index the first --tag already points at (same platforms are replaced)
+      --insecure-registry HOST  allow plain HTTP (and unverified TLS) to HOST (repeatable; loopback always may)
+      --timeout DURATION        time budget, e.g. 90s, 10m, 1h30m (default 10m)
       --username USER           username for --registry (default: the first tag's registry)
       --password-stdin          read the password or token from standard input
-      --registry HOST           registry the username/password are for
-      --json                    print the metadata JSON (as the action's metadata output)
+      --registry HOST           registry --username/--password-stdin are for
+      --json                    print the metadata JSON (the action's metadata output) instead of the digest
   -q, --quiet                   print only the digest; no progress
+  -v, --verbose                 print every request (debug) on stderr
   -h, --help                    this help`;
 
 const INSPECT_HELP = `Usage: manifest-merge inspect [options] REF
 
+Prints REF's manifest as a tree: type, digest, size; for an index each entry with its platform and
+size, attestations marked with the image they describe; for a bare image its platform (from its config).
+
 Options:
       --raw                     print the manifest's exact bytes (byte-identical to what the registry serves)
-      --check                   also check that every child manifest and blob exists in REF's repository; exit 1 if not
+      --check                   also check that every child manifest and blob exists in REF's repository;
+                                list what is missing and exit 1 if anything is
       --json                    print the result as JSON
-      --insecure-registry HOST  allow plain HTTP to HOST (repeatable; loopback always may)
+      --insecure-registry HOST  allow plain HTTP (and unverified TLS) to HOST (repeatable; loopback always may)
       --timeout DURATION        time budget (default 10m)
-      --username USER, --password-stdin, --registry HOST   credentials, as for merge
+      --username USER           username for REF's registry (or --registry)
+      --password-stdin          read the password or token from standard input
+      --registry HOST           registry --username/--password-stdin are for
+  -v, --verbose                 print every request (debug) on stderr
   -h, --help                    this help`;
 
 class UsageError extends Error {}
+
+/** Writes bytes to stdout; a reader that closed the pipe early (`| head -c 100`) is not a failure. */
+function writeStdout(bytes: Buffer): Promise<number> {
+  return new Promise((resolve, reject) =>
+    process.stdout.write(bytes, (error) => {
+      if (!error) resolve(0);
+      else if ((error as NodeJS.ErrnoException).code === 'EPIPE') resolve(0);
+      else reject(error);
+    }),
+  );
+}
 
 function stderrLogger(quiet: boolean, verbose: boolean): Logger {
   return {
@@ -121,7 +145,7 @@ async function merge(args: string[]): Promise<number> {
   if (!values.tag?.length) throw new UsageError('merge needs at least one --tag');
   if (values.username && !values['password-stdin']) throw new UsageError('--username needs --password-stdin');
   const quiet = values.quiet ?? false;
-  const logger = stderrLogger(quiet || (values.json ?? false), values.verbose ?? false);
+  const logger = stderrLogger(quiet, values.verbose ?? false);
   const inputs = getInputs((name) => {
     switch (name) {
       case 'sources': return positionals.join('\n');
@@ -140,7 +164,7 @@ async function merge(args: string[]): Promise<number> {
       default: return '';
     }
   });
-  for (const skipped of inputs.skippedAnnotations) logger.warning(`annotation skipped: ${skipped}`);
+  if (inputs.annotationsWarning) logger.warning(inputs.annotationsWarning);
   const client = createClientForInputs(inputs, { logger, onSecret: () => undefined });
   try {
     const result = await runMerge(mergeRequestFor(inputs), client, logger);
@@ -182,11 +206,12 @@ async function inspect(args: string[]): Promise<number> {
   const client: RegistryClient = createClientForInputs(inputs, { logger, onSecret: () => undefined });
   try {
     client.declareScopes(reference.registry, [{ repository: reference.repository, actions: ['pull'] }]);
-    const inspection = await inspectReference(reference, client);
     if (values.raw) {
-      await new Promise<void>((resolve, reject) => process.stdout.write(inspection.manifest.bytes, (e) => (e ? reject(e) : resolve())));
-      return 0;
+      // One request: the bytes as served (digest-checked), nothing else on stdout.
+      const manifest = await client.fetchManifest(reference, manifestReference(reference));
+      return await writeStdout(manifest.bytes);
     }
+    const inspection = await inspectReference(reference, client);
     const missing = values.check ? await checkReference(inspection, reference, client, logger) : undefined;
     if (values.json) {
       const out = {
@@ -194,6 +219,8 @@ async function inspect(args: string[]): Promise<number> {
         mediaType: inspection.manifest.mediaType,
         digest: inspection.manifest.digest,
         size: inspection.manifest.size,
+        ...(inspection.parsed.kind === 'index' && inspection.parsed.index!.annotations ? { annotations: inspection.parsed.index!.annotations } : {}),
+        ...(inspection.parsed.kind === 'image' ? { platform: inspection.entries[0].platform ?? null } : {}),
         entries: inspection.entries.map((e) => ({ ...e.descriptor, ...(e.describes ? { describes: e.describes } : {}) })),
         ...(missing ? { missing } : {}),
         requests: client.stats().requests,
@@ -217,6 +244,10 @@ async function inspect(args: string[]): Promise<number> {
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  // A reader that stops early (`inspect --raw REF | head -c 100`) closes the pipe: not an error.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
   try {
     if (command === '--version' || command === '-V' || command === 'version') {
       process.stdout.write(`${VERSION}\n`);

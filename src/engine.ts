@@ -230,17 +230,21 @@ function isImageManifestEntryWithoutPlatform(descriptor: Descriptor): boolean {
 
 async function resolveAppendBase(tag: ImageReference, reader: ManifestReader, concurrency: number, logger: Logger): Promise<ResolvedSource | undefined> {
   const input = formatReference(tag);
+  const repository = { registry: tag.registry, repository: tag.repository };
+  let top: { fetched: FetchedManifest; parsed: ParsedManifest };
   try {
-    const base = await resolveSource(tag, input, reader, concurrency);
-    logger.info(`Appending to ${input} (${base.digest}, ${base.entries.length} entries)`);
-    return { ...base, isBase: true };
+    top = await reader.read(repository, manifestReference(tag), input);
   } catch (error) {
+    // Only the tag itself may be missing; a missing child of an existing index is an error.
     if (error instanceof HttpError && error.code === 'NOT_FOUND') {
       logger.info(`${input} does not exist yet: append is a plain merge`);
       return undefined;
     }
     throw error;
   }
+  const base = await resolveSource(tag, input, reader, concurrency); // the read above is cached
+  logger.info(`Appending to ${input} (${base.digest}, ${base.entries.length} entries)`);
+  return { ...base, isBase: true, annotations: top.parsed.index?.annotations };
 }
 
 interface TargetTransfer {

@@ -14,8 +14,10 @@ export interface Inputs {
   push: boolean;
   append: boolean;
   annotations: Annotations;
-  /** annotation lines that cannot apply here (e.g. `manifest:`), with the reason; warned about once */
+  /** annotation lines that cannot apply here (e.g. `manifest:`), with the reason */
   skippedAnnotations: string[];
+  /** the one warning naming every skipped annotation line and why (undefined when none was skipped) */
+  annotationsWarning?: string;
   insecureRegistries: string[];
   username?: string;
   password?: string;
@@ -106,6 +108,11 @@ export function parsePlatformList(items: string[]): Platform[] | undefined {
   });
 }
 
+const SKIP_REASONS: Record<string, string> = {
+  manifest: "manifest: annotations live inside each image manifest, and changing one would change that image's digest; set them when building, e.g. with docker/build-push-action's annotations input",
+  'index-descriptor': 'index-descriptor: annotations describe an index inside a parent index, which a merge does not write',
+};
+
 const ANNOTATION_LINE = /^(?:([a-z-]+)(?:\[([^\]]*)\])?:)?([^=\s][^=]*)=(.*)$/s;
 
 /**
@@ -114,9 +121,14 @@ const ANNOTATION_LINE = /^(?:([a-z-]+)(?:\[([^\]]*)\])?:)?([^=\s][^=]*)=(.*)$/s;
  * `manifest:` and `index-descriptor:` cannot apply to a merged index (a child's bytes are fixed by
  * its digest); they are returned in `skipped` rather than silently dropped.
  */
-export function parseAnnotations(lines: string[]): { annotations: Annotations; skipped: string[] } {
+export function parseAnnotations(lines: string[]): { annotations: Annotations; skipped: string[]; warning?: string } {
   const annotations: Annotations = { index: {}, descriptors: [] };
   const skipped: string[] = [];
+  const skippedKeys = new Map<string, string[]>();
+  const skip = (level: string, key: string, line: string) => {
+    skipped.push(`${line} (${SKIP_REASONS[level]})`);
+    skippedKeys.set(level, [...(skippedKeys.get(level) ?? []), `${level}:${key}`]);
+  };
   for (const line of lines) {
     const match = ANNOTATION_LINE.exec(line);
     if (!match) throw new InputError(`\`annotations\`: "${line}" is not key=value`, { hint: 'Write key=value, optionally prefixed with index: or manifest-descriptor[os/arch]:' });
@@ -143,16 +155,20 @@ export function parseAnnotations(lines: string[]): { annotations: Annotations; s
         break;
       }
       case 'manifest':
-        skipped.push(`${line} (manifest annotations live inside each image manifest; changing them would change the image's digest, so they must be set when building)`);
-        break;
       case 'index-descriptor':
-        skipped.push(`${line} (index-descriptor annotations describe this index inside a parent index, which a merge does not write)`);
+        skip(level, key, line);
         break;
       default:
         throw new InputError(`\`annotations\`: "${line}" has unknown level "${level}"`, { hint: 'Use index: (default) or manifest-descriptor:' });
     }
   }
-  return { annotations, skipped };
+  if (skipped.length === 0) return { annotations, skipped };
+  // One warning for all of them (docker/metadata-action writes several `manifest:` lines at once).
+  const groups = [...skippedKeys].map(([level, keys]) => `${keys.join(', ')} (${SKIP_REASONS[level]})`);
+  const applied = lines.length - skipped.length;
+  const rest = applied === 0 ? 'No other annotation was given' : `The other ${applied} line${applied === 1 ? '' : 's'} (index:, manifest-descriptor:) appl${applied === 1 ? 'ies' : 'y'}`;
+  const warning = `${skipped.length} annotation line${skipped.length === 1 ? '' : 's'} skipped, as ${skipped.length === 1 ? 'it cannot' : 'they cannot'} apply to a merged index: ${groups.join('; ')}. ${rest}.`;
+  return { annotations, skipped, warning };
 }
 
 /** `https://index.docker.io/v1/`, `ghcr.io/`, `localhost:5000` → the registry as references name it. */
@@ -175,7 +191,7 @@ export function getInputs(getInput: InputGetter): Inputs {
   if (tagItems.length === 0) throw new InputError('Input `tags` is empty', { hint: 'List the tags to push the index to, one per line (e.g. ghcr.io/acme/app:latest)' });
   const sources = parseReferences('sources', sourceItems);
   const tags = parseTargetTags(tagItems);
-  const { annotations, skipped } = parseAnnotations(parseList(getInput('annotations'), { commas: false }));
+  const { annotations, skipped, warning: annotationsWarning } = parseAnnotations(parseList(getInput('annotations'), { commas: false }));
   const username = getInput('username').trim() || undefined;
   const password = getInput('password') || undefined;
   if ((username === undefined) !== (password === undefined)) {
@@ -193,6 +209,7 @@ export function getInputs(getInput: InputGetter): Inputs {
     append: parseBoolean('append', getInput('append'), false),
     annotations,
     skippedAnnotations: skipped,
+    annotationsWarning,
     insecureRegistries: parseList(getInput('insecure-registries')).map((r) => normalizeRegistryInput('insecure-registries', r)),
     username,
     password,

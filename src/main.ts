@@ -29,8 +29,10 @@ export async function run(): Promise<void> {
   let client: RegistryClient | undefined;
   try {
     const inputs = getInputs((name) => core.getInput(name));
+    // both credential inputs are secrets (the issue's contract; the README says they are masked)
+    if (inputs.username) core.setSecret(inputs.username);
     if (inputs.password) core.setSecret(inputs.password);
-    for (const skipped of inputs.skippedAnnotations) core.warning(`Annotation skipped: ${skipped}`);
+    if (inputs.annotationsWarning) core.warning(inputs.annotationsWarning);
     client = createClientForInputs(inputs, { logger: actionsLogger, onSecret: (s) => core.setSecret(s), runner: actionsExecRunner });
     const result = await runMerge(mergeRequestFor(inputs), client, actionsLogger);
     core.info(renderReport(result));

@@ -166,7 +166,7 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
   if (!isKnownManifestMediaType(mediaType)) {
     throw new UnsupportedMediaTypeError(
       `${subject} has media type "${mediaType ?? '(none)'}", which is not an image manifest or index`,
-      { hint: `Supported types: ${MANIFEST_ACCEPT.join(', ')}` },
+      { hint: `Only container images (and indexes of them) can be merged: check that the reference names an image, not another kind of artifact. Supported types: ${MANIFEST_ACCEPT.join(', ')}` },
     );
   }
   if (record.schemaVersion !== 2) {

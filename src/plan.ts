@@ -41,6 +41,8 @@ export interface ResolvedSource {
   entries: SourceEntry[];
   /** set for the index an `append` merges into: its entries lose to the sources' ones */
   isBase?: boolean;
+  /** for the index an `append` merges into: its own annotations, kept unless `annotations` sets the same key */
+  annotations?: Record<string, string>;
 }
 
 export interface DescriptorAnnotation {
@@ -124,8 +126,9 @@ export function planMerge(sources: ResolvedSource[], options: MergeOptions): Mer
     for (const entry of source.entries) {
       if (entry.kind !== 'image' || !entry.platform) continue;
       const key = platformKey(entry.platform);
-      if (images.has(key)) replacedDigests.add(entry.descriptor.digest);
-      else images.set(key, { entry, source });
+      const fresher = images.get(key);
+      if (!fresher) images.set(key, { entry, source });
+      else if (fresher.entry.descriptor.digest !== entry.descriptor.digest) replacedDigests.add(entry.descriptor.digest);
     }
   }
 
@@ -169,8 +172,12 @@ export function planMerge(sources: ResolvedSource[], options: MergeOptions): Mer
   extras.sort((a, b) => (imageOrder.get(a.subject ?? '') ?? planned.length) - (imageOrder.get(b.subject ?? '') ?? planned.length));
   planned.push(...extras);
 
-  const annotations = options.annotations ?? { index: {}, descriptors: [] };
-  const { mediaType, reason } = chooseFormat(planned, options.format, annotations);
+  const requested = options.annotations ?? { index: {}, descriptors: [] };
+  checkDescriptorSelectors(requested.descriptors, planned);
+  // append: the index keeps its annotations; the ones asked for now win on the same key.
+  const kept = Object.assign({}, ...base.map((b) => b.annotations ?? {})) as Record<string, string>;
+  const annotations: Annotations = { index: { ...kept, ...requested.index }, descriptors: requested.descriptors };
+  const { mediaType, reason } = chooseFormat(planned, options.format, annotations, Object.keys(kept));
   const manifests = planned.map((p) => finalDescriptor(p, mediaType, annotations));
   planned.forEach((p, i) => (p.descriptor = manifests[i]));
   const index: ImageIndex = { schemaVersion: 2, mediaType, manifests };
@@ -208,7 +215,19 @@ function checkExpectedPlatforms(images: Array<{ entry: SourceEntry; source: Reso
   }
 }
 
-function chooseFormat(entries: PlannedEntry[], format: OutputFormat, annotations: Annotations): { mediaType: string; reason: string } {
+/** A platform-selected descriptor annotation that matches no image would be dropped silently: refuse it. */
+function checkDescriptorSelectors(descriptors: DescriptorAnnotation[], planned: PlannedEntry[]): void {
+  const platforms = planned.filter((p) => p.kind === 'image' && p.descriptor.platform).map((p) => p.descriptor.platform!);
+  for (const a of descriptors) {
+    if (a.platform && !platforms.some((p) => platformMatches(a.platform!, p))) {
+      throw new InputError(`Annotation manifest-descriptor[${formatPlatform(a.platform)}]:${a.key} matches no image of the index (platforms: ${platforms.map(formatPlatform).join(', ') || 'none'})`, {
+        hint: 'Fix the platform in the selector, or drop that annotation',
+      });
+    }
+  }
+}
+
+function chooseFormat(entries: PlannedEntry[], format: OutputFormat, annotations: Annotations, keptFromBase: string[] = []): { mediaType: string; reason: string } {
   const ociChildren = entries.filter((e) => e.descriptor.mediaType !== MediaType.DockerManifest);
   const hasAnnotations = Object.keys(annotations.index).length > 0 || annotations.descriptors.length > 0;
   if (format === 'oci') return { mediaType: MediaType.OciIndex, reason: 'format: oci' };
@@ -221,7 +240,11 @@ function chooseFormat(entries: PlannedEntry[], format: OutputFormat, annotations
       });
     }
     if (hasAnnotations) {
-      throw new UnsupportedMediaTypeError('format: docker cannot carry annotations: a Docker manifest list has no annotations field', { hint: 'Use format: oci (or auto), or drop the annotations' });
+      const fromBase = keptFromBase.length > 0 && Object.keys(annotations.index).every((k) => keptFromBase.includes(k)) && annotations.descriptors.length === 0;
+      throw new UnsupportedMediaTypeError(
+        `format: docker cannot carry annotations${fromBase ? ` (the index being appended to has ${keptFromBase.join(', ')})` : ''}: a Docker manifest list has no annotations field`,
+        { hint: fromBase ? 'Use format: oci (or auto) to append to an annotated OCI index' : 'Use format: oci (or auto), or drop the annotations' },
+      );
     }
     return { mediaType: MediaType.DockerManifestList, reason: 'format: docker' };
   }

@@ -4,7 +4,7 @@ import type { Inputs } from './inputs.js';
 import type { Logger } from './logger.js';
 import { createRegistryClient } from './registry/client.js';
 import { type CommandRunner, createDockerCredentialProvider } from './registry/credentials.js';
-import type { RegistryClient } from './registry/types.js';
+import type { RegistryClient, RetryOptions } from './registry/types.js';
 
 export const USER_AGENT = 'manifest-merge (+https://github.com/acme/manifest-merge)';
 
@@ -15,6 +15,10 @@ export interface ClientSetup {
   runner?: CommandRunner;
   /** directory of config.json (default $DOCKER_CONFIG or ~/.docker) */
   configDir?: string;
+  /** retry policy (default: the client's, 5 attempts from 200 ms up to 10 s); tests shorten it */
+  retry?: RetryOptions;
+  /** per-request timeout for headers and for each pause in a body (default 60 s); tests shorten it */
+  requestTimeoutMs?: number;
 }
 
 export function createClientForInputs(inputs: Inputs, setup: ClientSetup): RegistryClient {
@@ -33,6 +37,8 @@ export function createClientForInputs(inputs: Inputs, setup: ClientSetup): Regis
     deadline: Date.now() + inputs.timeoutMs,
     onSecret: setup.onSecret,
     userAgent: USER_AGENT,
+    retry: setup.retry,
+    requestTimeoutMs: setup.requestTimeoutMs,
   });
 }
 

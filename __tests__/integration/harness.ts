@@ -6,11 +6,19 @@ import { join } from 'node:path';
 import { type MergeResult, runMerge } from '../../src/engine.js';
 import { getInputs } from '../../src/inputs.js';
 import { createMemoryLogger } from '../../src/logger.js';
+import type { RetryOptions } from '../../src/registry/types.js';
 import { createClientForInputs, mergeRequestFor } from '../../src/setup.js';
 
 export interface MergeRun {
   result: MergeResult;
   logs: string[];
+}
+
+/** How the harness builds the client: where config.json is, and a retry policy (tests shorten the delays). */
+export interface HarnessOptions {
+  configDir?: string;
+  retry?: RetryOptions;
+  requestTimeoutMs?: number;
 }
 
 export interface MergeError {
@@ -19,11 +27,11 @@ export interface MergeError {
 }
 
 /** Action inputs (as names → values), run through the same parsing the action does, then the engine. */
-export async function merge(values: Record<string, string>, options: { configDir?: string } = {}): Promise<MergeRun> {
+export async function merge(values: Record<string, string>, options: HarnessOptions = {}): Promise<MergeRun> {
   const inputs = getInputs((name) => values[name] ?? '');
   const logger = createMemoryLogger();
   const configDir = options.configDir ?? (await emptyDockerConfig());
-  const client = createClientForInputs(inputs, { logger, onSecret: () => undefined, configDir });
+  const client = createClientForInputs(inputs, { logger, onSecret: () => undefined, configDir, retry: options.retry, requestTimeoutMs: options.requestTimeoutMs });
   try {
     const result = await runMerge(mergeRequestFor(inputs), client, logger);
     return { result, logs: logger.lines };
@@ -33,11 +41,11 @@ export async function merge(values: Record<string, string>, options: { configDir
 }
 
 /** Runs a merge that must fail; returns the error and the logs. */
-export async function mergeFailure(values: Record<string, string>, options: { configDir?: string } = {}): Promise<MergeError> {
+export async function mergeFailure(values: Record<string, string>, options: HarnessOptions = {}): Promise<MergeError> {
   const logger = createMemoryLogger();
   try {
     const inputs = getInputs((name) => values[name] ?? '');
-    const client = createClientForInputs(inputs, { logger, onSecret: () => undefined, configDir: options.configDir ?? (await emptyDockerConfig()) });
+    const client = createClientForInputs(inputs, { logger, onSecret: () => undefined, configDir: options.configDir ?? (await emptyDockerConfig()), retry: options.retry, requestTimeoutMs: options.requestTimeoutMs });
     try {
       await runMerge(mergeRequestFor(inputs), client, logger);
     } finally {

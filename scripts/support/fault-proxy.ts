@@ -12,7 +12,8 @@ import { pipeline } from 'node:stream/promises';
 export type Fault =
   | { kind: 'status'; status: number; retryAfter?: string; body?: string; headers?: Record<string, string> }
   | { kind: 'reset' }
-  | { kind: 'truncate'; bytes: number }
+  /** the first `bytes` of the body, then FIN (or, with `reset`, an RST: a connection reset mid-body) */
+  | { kind: 'truncate'; bytes: number; reset?: boolean }
   | { kind: 'alter' }
   | { kind: 'delay'; ms: number };
 
@@ -69,6 +70,8 @@ export interface StartFaultProxyOptions {
   /** added before forwarding each request (default 0) */
   latencyMs?: number;
   rules?: FaultRule[];
+  /** source of the numbers `probability` is tested against (default Math.random); pass a seeded generator for repeatable runs */
+  random?: () => number;
 }
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate']);
@@ -98,7 +101,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * still promises the whole body), then closes the connection once they are flushed:
  * the client sees a body cut short. A body shorter than `limit` goes through whole.
  */
-function truncateInto(response: IncomingMessage, res: ServerResponse, limit: number): Promise<void> {
+function truncateInto(response: IncomingMessage, res: ServerResponse, limit: number, reset = false): Promise<void> {
   return new Promise<void>((resolve) => {
     let sent = 0;
     let cut = false;
@@ -107,8 +110,11 @@ function truncateInto(response: IncomingMessage, res: ServerResponse, limit: num
       cut = true;
       response.destroy();
       if (!res.headersSent) res.flushHeaders();
-      // end() flushes what was queued, then sends FIN (not RST): the bytes arrive, the rest never does
-      res.socket?.end();
+      // end() flushes what was queued, then sends FIN (not RST): the bytes arrive, the rest never does;
+      // with `reset`, an RST once the queued bytes are flushed (ECONNRESET mid-body)
+      const socket = res.socket;
+      if (reset && socket) socket.write('', () => socket.resetAndDestroy());
+      else socket?.end();
       resolve();
     };
     if (limit <= 0) return close();
@@ -168,6 +174,7 @@ export async function startFaultProxy(options: StartFaultProxyOptions): Promise<
   if (target.protocol !== 'http:') throw new Error(`fault proxy: only http targets are supported, got ${options.target}`);
   const targetOrigin = target.origin;
   let latencyMs = options.latencyMs ?? 0;
+  const random = options.random ?? Math.random;
   let rules: Array<FaultRule & { remaining: number }> = [];
   const setRules = (next: FaultRule[]) => {
     rules = next.map((r) => ({ ...r, remaining: r.times ?? Number.POSITIVE_INFINITY }));
@@ -184,7 +191,7 @@ export async function startFaultProxy(options: StartFaultProxyOptions): Promise<
       if (rule.method && rule.method.toUpperCase() !== method) continue;
       if (rule.requestKind && rule.requestKind !== kind) continue;
       if (rule.path && !rule.path.test(path)) continue;
-      if (rule.probability !== undefined && Math.random() >= rule.probability) continue;
+      if (rule.probability !== undefined && random() >= rule.probability) continue;
       rule.remaining -= 1;
       return rule.fault;
     }
@@ -261,7 +268,7 @@ export async function startFaultProxy(options: StartFaultProxyOptions): Promise<
     res.writeHead(response.statusCode ?? 502, response.statusMessage, responseHeaders(response.headers));
     const hasBody = method !== 'HEAD' && response.statusCode !== 204 && response.statusCode !== 304;
     if (fault?.kind === 'truncate' && hasBody) {
-      await truncateInto(response, res, fault.bytes);
+      await truncateInto(response, res, fault.bytes, fault.reset);
       return;
     }
     if (fault?.kind === 'alter' && hasBody) {

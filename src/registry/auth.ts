@@ -254,6 +254,10 @@ interface RegistryState {
   /** `Bearer <registrytoken>`, used for every request */
   staticBearer?: string;
   tokens: CachedToken[];
+  /** where the credentials answering this registry's challenges came from */
+  credentialSource?: string;
+  /** a failed credential lookup was reported (once) */
+  lookupFailureReported?: boolean;
 }
 
 type TokenAttempt =
@@ -298,11 +302,22 @@ export class RegistryAuth {
     return this.findToken(state, scopeSetFrom(scopes))?.header;
   }
 
+  /** Where the credentials used for `registry` came from (e.g. `config.json auths["ghcr.io"]`), once a challenge was answered with them; undefined while anonymous. */
+  credentialSource(registry: string): string | undefined {
+    return this.states.get(registry)?.credentialSource;
+  }
+
   /**
    * Called after a 401: answers the challenge in `wwwAuthenticate` with a header value to retry
    * with, or undefined when there is nothing to retry with (no credentials and no anonymous token).
    * `sentAuthorization` (optional) is the header the refused request carried: a cached token equal to
-   * it is never handed out again (without it, a challenge carrying `error=` says the same).
+   * it is never handed out again, even when the challenge carries no `error=` (an expired token), and a
+   * newer cached token covering the request is handed out instead of asking again.
+   *
+   * A credential helper that fails (a CredentialsError from the provider) is not a reason to stop a
+   * read that the registry lets through anonymously: for a Bearer challenge asking only for pulls the
+   * helper's failure is logged as a warning and an anonymous token is tried; if the registry refuses
+   * that too, or the request needs a push, the helper's error is thrown.
    */
   async authorize(registry: string, wwwAuthenticate: string, scopes: Scope[], sentAuthorization?: string): Promise<string | undefined> {
     const challenges = parseWwwAuthenticate(wwwAuthenticate);
@@ -314,9 +329,22 @@ export class RegistryAuth {
       return undefined;
     }
 
-    const credentials = await this.options.credentials.credentialsFor(registry);
-    this.registerCredentialSecrets(credentials);
     const state = this.state(registry);
+    let credentials: Credentials | undefined;
+    try {
+      credentials = await this.options.credentials.credentialsFor(registry);
+    } catch (error) {
+      if (!(error instanceof CredentialsError) || !bearer || !this.mayTryAnonymously(bearer, scopes, sentAuthorization)) throw error;
+      if (!state.lookupFailureReported) {
+        state.lookupFailureReported = true;
+        this.options.logger.warning(`${error.message}. Trying anonymous access to ${registry}, which is enough only for public images`);
+      }
+      const header = await this.authorizeBearer(registry, state, bearer, scopes, undefined, sentAuthorization);
+      if (header === undefined) throw error;
+      return header;
+    }
+    this.registerCredentialSecrets(credentials);
+    if (credentials) state.credentialSource = credentials.source;
 
     if (credentials?.kind === 'registry-token') {
       // docker sends a registrytoken as is, whatever the challenge
@@ -344,8 +372,15 @@ export class RegistryAuth {
       this.options.logger.warning(`The credentials for ${registry} from ${credentials.source} lack a username or password; asking for an anonymous token`);
       tokenCredentials = undefined;
     }
-    if (sentAuthorization) state.tokens = state.tokens.filter((t) => t.header !== sentAuthorization);
-    return this.authorizeBearer(registry, state, bearer, scopes, tokenCredentials);
+    return this.authorizeBearer(registry, state, bearer, scopes, tokenCredentials, sentAuthorization);
+  }
+
+  /** After a failed credential lookup: only a first answer to a pull-only request may go anonymous. */
+  private mayTryAnonymously(challenge: AuthChallenge, scopes: Scope[], sentAuthorization: string | undefined): boolean {
+    if (challenge.params.error || sentAuthorization) return false; // an anonymous token was tried already
+    const needed = unionScopeSets(scopeSetFrom(scopes), parseScopeParam(challenge.params.scope));
+    for (const actions of needed.values()) for (const action of actions) if (action !== 'pull') return false;
+    return true;
   }
 
   private async authorizeBearer(
@@ -354,13 +389,20 @@ export class RegistryAuth {
     challenge: AuthChallenge,
     scopes: Scope[],
     credentials: Credentials | undefined,
+    sentAuthorization: string | undefined,
   ): Promise<string | undefined> {
     const realm = parseRealm(registry, challenge.params.realm);
     const service = challenge.params.service;
     const needed = unionScopeSets(scopeSetFrom(scopes), parseScopeParam(challenge.params.scope));
     const wanted = unionScopeSets(needed, state.declared);
 
-    if (challenge.params.error) {
+    if (sentAuthorization) {
+      // the registry refused this very header (expired, revoked, or short of a scope): never again;
+      // a token fetched meanwhile (by a concurrent request refused the same way) is the answer
+      state.tokens = state.tokens.filter((t) => t.header !== sentAuthorization);
+      const newer = this.findToken(state, needed);
+      if (newer) return newer.header;
+    } else if (challenge.params.error) {
       // the request carried a token and the registry rejected it (insufficient_scope, invalid_token):
       // a cached token covering the same scopes is no good, whatever our records say
       state.tokens = state.tokens.filter((t) => !coversScopes(t.scopes, needed));
@@ -552,13 +594,20 @@ export class RegistryAuth {
     }
   }
 
-  /** Credentials go only to an https realm, or a plain-http one on loopback or listed as insecure. */
+  /**
+   * Credentials go only to an https realm, or a plain-http one that is on loopback, listed as insecure
+   * (host[:port] or host), or on the same host as a registry that is itself loopback or listed insecure
+   * (a private registry whose token service runs beside it on another port).
+   */
   private assertSafeRealm(registry: string, realm: URL, credentials: Credentials): void {
     if (realm.protocol === 'https:') return;
     const host = realm.host.toLowerCase();
     const hostname = realm.hostname.toLowerCase();
     const insecure = this.options.insecureRegistries.map((r) => r.trim().toLowerCase().replace(/^[a-z]+:\/\//, '').replace(/\/.*$/, ''));
     if (isLoopbackRegistry(host) || insecure.includes(host) || insecure.includes(hostname)) return;
+    const registryHost = registry.toLowerCase();
+    const registryHostname = URL.canParse(`http://${registryHost}`) ? new URL(`http://${registryHost}`).hostname : registryHost;
+    if (registryHostname === hostname && (isLoopbackRegistry(registryHost) || insecure.includes(registryHost) || insecure.includes(registryHostname))) return;
     throw new CredentialsError(
       `Refusing to send the credentials for ${registry} (from ${credentials.source}) to the token service ${displayUrl(realm)} over plain HTTP`,
       { hint: `Serve the token realm over https, or, if this network is trusted, list ${host} in insecure-registries` },

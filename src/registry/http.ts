@@ -24,7 +24,10 @@ export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH';
 export interface Authorizer {
   declareScopes(registry: string, scopes: Scope[]): void;
   cachedAuthorization(registry: string, scopes: Scope[]): string | undefined;
-  authorize(registry: string, wwwAuthenticate: string, scopes: Scope[]): Promise<string | undefined>;
+  /** `sentAuthorization`: the header the refused request carried (so a rejected token is never reused) */
+  authorize(registry: string, wwwAuthenticate: string, scopes: Scope[], sentAuthorization?: string): Promise<string | undefined>;
+  /** where the credentials answering `registry`'s challenges came from; undefined while anonymous */
+  credentialSource?(registry: string): string | undefined;
 }
 
 export interface HttpRequest {
@@ -85,6 +88,10 @@ export interface TransportOptions {
   deadline?: number;
   userAgent: string;
 }
+
+/** What to do when the overall time budget runs out (every TimeoutError carries it). */
+export const TIME_BUDGET_HINT =
+  'The step must finish within its time budget (input `timeout`, CLI --timeout; default 10m). Check the registry\'s status page and retry later, or raise the budget';
 
 const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
@@ -295,7 +302,7 @@ export class RegistryTransport {
         const delay = error.retryAfterMs === undefined ? backoff : Math.min(error.retryAfterMs, maxDelayMs);
         const deadline = this.options.deadline;
         if (deadline !== undefined && Date.now() + delay >= deadline) {
-          throw new TimeoutError(`${error.final.message} (no time left to retry before the deadline)`, { cause: error.final });
+          throw new TimeoutError(`${error.final.message} (no time left to retry within the time budget)`, { cause: error.final, hint: TIME_BUDGET_HINT });
         }
         this.counters.retries++;
         const why = error.retryAfterMs === undefined ? '' : ` (Retry-After ${Math.round(error.retryAfterMs / 1000)} s)`;
@@ -308,7 +315,7 @@ export class RegistryTransport {
   private checkDeadline(what: string): void {
     const deadline = this.options.deadline;
     if (deadline !== undefined && Date.now() >= deadline) {
-      throw new TimeoutError(`${what}: the time budget ran out before the request could be made`);
+      throw new TimeoutError(`${what}: the time budget ran out before the request could be made`, { hint: TIME_BUDGET_HINT });
     }
   }
 
@@ -365,17 +372,18 @@ export class RegistryTransport {
         const insufficient = /insufficient_scope/i.test(challenge ?? '') || errors.some((e) => /insufficient_scope/i.test(`${e.code} ${e.message ?? ''}`));
         const mayAuthorize = challenge !== undefined && (authorized === 0 || (insufficient && !insufficientScopeRetried));
         if (mayAuthorize) {
-          if (authorized > 0) insufficientScopeRetried = true;
+          // insufficient_scope is answered by one wider token per request, however it came about
+          if (insufficient) insufficientScopeRetried = true;
           authorized++;
-          const value = await this.authorize(req, challenge);
+          const value = await this.authorize(req, challenge, authorization);
           if (value !== undefined && value !== authorization) {
             authorization = value;
             if (replayable) continue;
             // a streamed body is spent: the whole sequence starts again, now with the new token
-            throw new Transient(this.statusError(req, url, status, errors), 'the registry asked for authentication during a streamed upload');
+            throw new Transient(this.statusError(req, url, status, errors, insufficient), 'the registry asked for authentication during a streamed upload');
           }
         }
-        throw this.statusError(req, url, status, errors);
+        throw this.statusError(req, url, status, errors, insufficient);
       }
 
       if (req.followRedirects && REDIRECT_STATUS.has(status)) {
@@ -404,8 +412,8 @@ export class RegistryTransport {
   }
 
   /** auth.ts retries its own token requests; what it throws is final. */
-  private authorize(req: HttpRequest, challenge: string): Promise<string | undefined> {
-    return this.auth.authorize(req.registry, challenge, req.scopes);
+  private authorize(req: HttpRequest, challenge: string, sent: string | undefined): Promise<string | undefined> {
+    return this.auth.authorize(req.registry, challenge, req.scopes, sent);
   }
 
   /** Every challenge the registry sent, as one header value (auth.ts parses several and picks). */
@@ -532,13 +540,35 @@ export class RegistryTransport {
     return parseRegistryErrors(Buffer.concat(chunks).toString('utf8'));
   }
 
-  statusError(req: Pick<HttpRequest, 'what' | 'method' | 'registry'>, url: string, status: number, errors: RegistryErrorDetail[]): HttpError {
+  statusError(
+    req: Pick<HttpRequest, 'what' | 'method' | 'registry'> & { scopes?: Scope[] },
+    url: string,
+    status: number,
+    errors: RegistryErrorDetail[],
+    insufficientScope = false,
+  ): HttpError {
     const codes = errors.map((e) => e.code);
     let head: string;
     let hint: string | undefined;
+    let code = errorCodeForStatus(status);
     const registry = req.registry;
-    if (status === 404) head = `${req.what} not found`;
-    else if (status === 401) {
+    // 401 insufficient_scope to a token obtained with credentials: they work, but lack a permission
+    const source = status === 401 && insufficientScope ? this.auth.credentialSource?.(registry) : undefined;
+    if (status === 404) {
+      head = `${req.what} not found`;
+      const reading = req.method === 'GET' || req.method === 'HEAD';
+      if (reading && (/^Blob /.test(req.what) || codes.includes('BLOB_UNKNOWN'))) hint = 'The image lists a blob that its repository does not have; push the image again';
+      else if (reading) hint = 'Check the reference (registry, repository, tag or digest), and that the job that builds the image pushed it before this step';
+      else hint = 'The registry does not create this repository on push; create it first, or check its name';
+    } else if (source !== undefined) {
+      code = 'DENIED';
+      const push = (req.scopes ?? []).some((s) => s.actions.includes('push'));
+      const wanted = (req.scopes ?? []).map((s) => `${s.actions.join(',')} on ${s.repository}`).join(', ');
+      head = `${req.what}: ${registry} denied access: the credentials from ${source} do not grant ${wanted || 'what this request needs'} (insufficient_scope)`;
+      hint =
+        `Check that they may ${push ? 'push to' : 'pull from'} these repositories (credentials were looked for in: ${this.options.credentials.describeLookup(registry)})` +
+        (push ? '; for ghcr.io with GITHUB_TOKEN, give the job `permissions: packages: write`' : '');
+    } else if (status === 401) {
       head = `${req.what}: ${registry} refused the request as unauthenticated`;
       hint =
         `Credentials for ${registry} were looked for in: ${this.options.credentials.describeLookup(registry)}. ` +
@@ -553,11 +583,14 @@ export class RegistryTransport {
     } else if (status === 429) {
       head = `${req.what}: ${registry} is rate limiting requests`;
       hint = 'Retry later; for Docker Hub, logging in raises the pull limit';
-    } else head = `${req.what}: unexpected response`;
+    } else {
+      head = `${req.what}: unexpected response`;
+      if (status >= 500) hint = 'The registry kept failing with a server error after retries with backoff; check its status and re-run the job';
+    }
     if (codes.length > 0) head += ` (${codes.join(', ')})`;
     const details = errors.map((e) => (e.message ? `${e.code}: ${e.message}` : e.code)).join('; ');
     const message = `${head}: ${req.method} ${redactUrl(url)} returned ${status} ${STATUS_CODES[status] ?? ''}`.trimEnd() + (details ? `: ${details}` : '');
-    return new HttpError(errorCodeForStatus(status), message, { method: req.method, url: redactUrl(url) }, status, errors, hint ? { hint } : {});
+    return new HttpError(code, message, { method: req.method, url: redactUrl(url) }, status, errors, hint ? { hint } : {});
   }
 
   networkError(req: Pick<HttpRequest, 'what' | 'method'>, url: string, cause: unknown, doing = 'the request failed'): NetworkError {
@@ -567,11 +600,11 @@ export class RegistryTransport {
         ? 'Check the registry host name'
         : code && /CERT|SSL|TLS|SELF_SIGNED/i.test(code)
           ? 'The registry presented a TLS certificate that is not trusted; if it is a private registry on plain HTTP or with a private CA, list it as insecure'
-          : undefined;
-    return new NetworkError(`${req.what}: ${req.method} ${redactUrl(url)}: ${doing}: ${reasonOf(cause)}`, { method: req.method, url: redactUrl(url) }, { cause, ...(hint ? { hint } : {}) });
+          : 'Connection failures are retried with backoff; this one persisted. Check the network path to the registry (proxy, firewall, VPN) and the registry\'s status, then re-run the job';
+    return new NetworkError(`${req.what}: ${req.method} ${redactUrl(url)}: ${doing}: ${reasonOf(cause)}`, { method: req.method, url: redactUrl(url) }, { cause, hint });
   }
 
   private timeoutError(req: Pick<HttpRequest, 'what' | 'method'>, url: string, cause: unknown): TimeoutError {
-    return new TimeoutError(`${req.what}: ${req.method} ${redactUrl(url)} did not finish before the deadline`, { cause });
+    return new TimeoutError(`${req.what}: ${req.method} ${redactUrl(url)} did not finish within the time budget`, { cause, hint: TIME_BUDGET_HINT });
   }
 }

@@ -1,0 +1,171 @@
+// `--append` / `append: true` end to end with the built CLI: merge twice and compare entries, as
+// read back with skopeo; the base index's children must reach every other target repository too.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { sha256Digest } from '../../src/oci.js';
+import { pushBuildxImage, type PushedBuildxImage } from '../../scripts/support/fixtures.js';
+import { type RunningRegistry, startRegistry } from '../../scripts/support/registry.js';
+import { skopeoCopyAllToOciLayout, skopeoInspectRaw } from '../../scripts/support/skopeo.js';
+
+const CLI = resolve('dist/cli.js');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+interface Index {
+  mediaType: string;
+  annotations?: Record<string, string>;
+  manifests: Array<{ mediaType: string; digest: string; size: number; platform?: { os: string; architecture: string }; annotations?: Record<string, string> }>;
+}
+
+interface Metadata {
+  digest: string;
+  dropped: Array<{ kind: string; digest: string }>;
+  targets: Array<{ repository: string; manifestsPushed: number; blobs: { mounted: number; copied: number; existing: number } }>;
+}
+
+let home: string;
+
+function cli(args: string[]): Promise<Run> {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', HOME: home, DOCKER_CONFIG: home } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdin.end();
+  return new Promise((done) => child.on('close', (code) => done({ code, stdout, stderr })));
+}
+
+async function served(ref: string): Promise<{ digest: string; index: Index }> {
+  const bytes = await skopeoInspectRaw(ref, { tlsVerify: false });
+  return { digest: sha256Digest(bytes), index: JSON.parse(bytes.toString('utf8')) as Index };
+}
+
+let registry: RunningRegistry;
+let other: RunningRegistry;
+let amd64: PushedBuildxImage;
+let arm64Old: PushedBuildxImage;
+let arm64New: PushedBuildxImage;
+let s390x: PushedBuildxImage;
+const src: Record<'amd64' | 'arm64Old' | 'arm64New' | 's390x', string> = { amd64: '', arm64Old: '', arm64New: '', s390x: '' };
+
+beforeAll(async () => {
+  if (!existsSync(CLI)) throw new Error('dist/cli.js is missing: run npm run build');
+  home = await mkdtemp(join(tmpdir(), 'mm-append-'));
+  await writeFile(join(home, 'config.json'), '{}');
+  [registry, other] = await Promise.all([startRegistry({ name: 'append' }), startRegistry({ name: 'append-other' })]);
+  [amd64, arm64Old, arm64New, s390x] = await Promise.all([
+    pushBuildxImage(registry, 'acme/build', 'amd64-1', { platform: 'linux/amd64', seed: 'append-amd64' }),
+    pushBuildxImage(registry, 'acme/build', 'arm64-1', { platform: 'linux/arm64', seed: 'append-arm64-first' }),
+    pushBuildxImage(registry, 'acme/build', 'arm64-2', { platform: 'linux/arm64', seed: 'append-arm64-second' }),
+    pushBuildxImage(registry, 'acme/build-s390x', '1', { platform: 'linux/s390x', seed: 'append-s390x' }),
+  ]);
+  src.amd64 = `${registry.host}/acme/build:amd64-1`;
+  src.arm64Old = `${registry.host}/acme/build:arm64-1`;
+  src.arm64New = `${registry.host}/acme/build:arm64-2`;
+  src.s390x = `${registry.host}/acme/build-s390x:1`;
+});
+
+afterAll(async () => {
+  await Promise.all([registry?.stop(), other?.stop()]);
+});
+
+describe('--append: merge twice and compare entries', () => {
+  let first: { digest: string; index: Index };
+  let second: { digest: string; index: Index };
+  let metadata: Metadata;
+  const app = () => `${registry.host}/acme/app:latest`;
+  const mirror = () => `${registry.host}/acme/mirror:latest`;
+  const elsewhere = () => `${other.host}/acme/app:latest`;
+
+  beforeAll(async () => {
+    const one = await cli(['merge', '-q', '-t', app(), '--annotation', 'index:org.opencontainers.image.version=1', src.amd64, src.arm64Old]);
+    expect(one.code).toBe(0);
+    first = await served(app());
+    // Second run: a NEW arm64 build and an s390x one, appended; also pushed to another repository
+    // and another registry, neither of which has ever held the base index's children.
+    const two = await cli(['merge', '--json', '--append', '-t', app(), '-t', mirror(), '-t', elsewhere(), '--annotation', 'index:org.opencontainers.image.revision=2', src.arm64New, src.s390x]);
+    expect(two.stderr).toContain(`Appending to ${app()} (${first.digest}, 4 entries)`);
+    expect(two.code).toBe(0);
+    metadata = JSON.parse(two.stdout) as Metadata;
+    second = await served(app());
+  });
+
+  it('keeps amd64 (with its attestation), replaces arm64 and its attestation, adds s390x', () => {
+    expect(first.index.manifests.map((m) => m.digest)).toEqual([amd64.imageDigest, arm64Old.imageDigest, amd64.attestationDigest, arm64Old.attestationDigest]);
+    expect(second.digest).toBe(metadata.digest);
+    expect(second.index.manifests.map((m) => m.digest)).toEqual([
+      amd64.imageDigest,
+      arm64New.imageDigest,
+      s390x.imageDigest,
+      amd64.attestationDigest,
+      arm64New.attestationDigest,
+      s390x.attestationDigest,
+    ]);
+    // The kept entries are the same descriptors as before.
+    const before = new Map(first.index.manifests.map((m) => [m.digest, m]));
+    for (const m of second.index.manifests.filter((x) => before.has(x.digest))) expect(m).toEqual(before.get(m.digest));
+    const digests = second.index.manifests.map((m) => m.digest);
+    expect(digests).not.toContain(arm64Old.imageDigest);
+    expect(digests).not.toContain(arm64Old.attestationDigest);
+    expect(metadata.dropped.map((d) => [d.kind, d.digest]).sort()).toEqual(
+      [
+        ['attestation', arm64Old.attestationDigest],
+        ['image', arm64Old.imageDigest],
+      ].sort(),
+    );
+  });
+
+  it("keeps the index's annotations; the new ones are added", () => {
+    expect(first.index.annotations).toEqual({ 'org.opencontainers.image.version': '1' });
+    expect(second.index.annotations).toEqual({ 'org.opencontainers.image.revision': '2', 'org.opencontainers.image.version': '1' });
+  });
+
+  it("brings the base index's children into the other repository and the other registry (skopeo copy --all)", async () => {
+    for (const ref of [mirror(), elsewhere()]) {
+      expect((await served(ref)).digest).toBe(second.digest);
+      // skopeo reads every child manifest and every blob from that repository, checking digests.
+      await skopeoCopyAllToOciLayout(ref, await mkdtemp(join(tmpdir(), 'mm-append-layout-')));
+    }
+    const copied = metadata.targets.find((t) => t.repository === `${other.host}/acme/app`);
+    expect(copied?.manifestsPushed).toBe(6);
+    expect(copied?.blobs.copied).toBeGreaterThan(0);
+  });
+
+  it('appending the same sources again changes nothing and drops nothing', async () => {
+    const again = await cli(['merge', '--json', '--append', '--dry-run', '-t', app(), '--annotation', 'index:org.opencontainers.image.revision=2', src.arm64New, src.s390x]);
+    expect(again.code).toBe(0);
+    const meta = JSON.parse(again.stdout) as Metadata;
+    expect(meta.digest).toBe(second.digest);
+    expect(meta.dropped).toEqual([]);
+  });
+
+  it('format docker cannot append to an annotated OCI index, and says so', async () => {
+    const run = await cli(['merge', '-q', '--dry-run', '--append', '--attestations', 'strip', '--format', 'docker', '-t', app(), src.s390x]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/format: docker cannot (carry annotations \(the index being appended to has org\.opencontainers\.image\.revision, org\.opencontainers\.image\.version\)|hold)/);
+  });
+});
+
+describe('--append to a tag that does not exist yet', () => {
+  it('is a plain merge: the same index as without --append', async () => {
+    const target = `${registry.host}/acme/fresh:latest`;
+    const [appended, plain] = await Promise.all([
+      cli(['merge', '--append', '-t', target, src.amd64, src.s390x]),
+      cli(['merge', '-q', '--dry-run', '-t', `${registry.host}/acme/fresh-plain:latest`, src.amd64, src.s390x]),
+    ]);
+    expect([appended.code, plain.code]).toEqual([0, 0]);
+    expect(appended.stderr).toContain(`${target} does not exist yet: append is a plain merge`);
+    expect(appended.stdout.trim()).toBe(plain.stdout.trim());
+    const { digest, index } = await served(target);
+    expect(digest).toBe(plain.stdout.trim());
+    expect(index.manifests.map((m) => m.digest)).toEqual([amd64.imageDigest, s390x.imageDigest, amd64.attestationDigest, s390x.attestationDigest]);
+  });
+});

@@ -1,0 +1,98 @@
+// npm run bench: manifest-merge against docker manifest, buildah and skopeo on the same work,
+// through a latency-injecting proxy that counts every request; writes BENCHMARKS.md.
+//
+//   npm run bench                     every scenario, median of 5, peers when installed
+//   npm run bench -- --quick          one run of a reduced set (N=2, 2 platforms, 1 MiB, 1 and 3 targets)
+//   options: --runs N  --latency MS  --only a,b,c,d,startup  --no-peers  --no-write  --out FILE  --cli PATH
+// BENCH_QUICK=1 is the same as --quick.
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { machineInfo, startSite, stopSite, versionOf, type Site } from './bench/lab.js';
+import { containersCacheIsolation } from './bench/measure.js';
+import { checkTargets, renderText, writeMarkdown, type BenchReport } from './bench/report.js';
+import { MiB, scenarioA, scenarioB, scenarioC, scenarioD, type BenchContext, type Row } from './bench/scenarios.js';
+import { measureStartup } from './bench/startup.js';
+import { findTools } from './bench/tools.js';
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean' },
+    runs: { type: 'string' },
+    latency: { type: 'string' },
+    only: { type: 'string' },
+    'no-peers': { type: 'boolean' },
+    'no-write': { type: 'boolean' },
+    out: { type: 'string' },
+    cli: { type: 'string' },
+  },
+});
+const quick = values.quick === true || process.env.BENCH_QUICK === '1';
+const runs = Number(values.runs ?? (quick ? 1 : 5));
+const latencyMs = Number(values.latency ?? 50);
+const only = new Set((values.only ?? 'a,b,c,d,startup').split(',').map((s) => s.trim()));
+const peers = values['no-peers'] !== true;
+const cli = resolve(values.cli ?? 'dist/cli.js');
+const bundle = resolve('dist/index.js');
+const out = resolve(values.out ?? 'BENCHMARKS.md');
+if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer, got ${values.runs}`);
+if (!Number.isFinite(latencyMs) || latencyMs < 0) throw new Error(`--latency must be milliseconds, got ${values.latency}`);
+if (!existsSync(cli)) throw new Error(`${cli} does not exist: run npm run build first`);
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const tools = findTools(cli, peers);
+const ctx: BenchContext = { tools, runs, latencyMs, log };
+const machine = machineInfo();
+const versions: Record<string, string> = { 'manifest-merge': versionOf(process.execPath, [cli, '--version']) ?? '?', 'docker-registry': versionOf('docker-registry', ['--version'])?.replace(/^\S+\s+/, '') ?? '?' };
+if (tools.docker) versions.docker = versionOf(tools.docker, ['--version'])?.replace(/^Docker version /, '') ?? '?';
+if (tools.buildah) versions.buildah = versionOf(tools.buildah, ['--version'])?.replace(/^buildah version /, '') ?? '?';
+if (tools.skopeo) versions.skopeo = versionOf(tools.skopeo, ['--version'])?.replace(/^skopeo version /, '') ?? '?';
+const notes: string[] = [];
+if (peers) {
+  const missing = (['docker', 'buildah', 'skopeo'] as const).filter((t) => !tools[t]);
+  if (missing.length) notes.push(`Not installed here, so not measured: ${missing.join(', ')}.`);
+  notes.push('regctl and crane are not measured: they are Go programs with no package in the registries this machine can reach.');
+  if (!(await containersCacheIsolation())) notes.push('buildah and skopeo ran with their shared blob-info cache (no private mount namespace here): later runs may mount what earlier runs copied.');
+}
+
+const rows: Row[] = [];
+const sites: Site[] = [];
+const site = async (name: string) => {
+  const s = await startSite(name, latencyMs);
+  sites.push(s);
+  return s;
+};
+let startup: BenchReport['startup'];
+const started = performance.now();
+try {
+  if (only.has('a') || only.has('b')) {
+    const main = await site('main');
+    if (only.has('a')) rows.push(...(await scenarioA(ctx, main, quick ? [2] : [2, 4, 8])));
+    if (only.has('b')) rows.push(...(await scenarioB(ctx, main, quick ? [2] : [2, 8])));
+  }
+  if (only.has('c') || only.has('d')) {
+    const source = await site('source');
+    if (only.has('c')) rows.push(...(await scenarioC(ctx, source, quick ? [1 * MiB] : [1 * MiB, 64 * MiB, 512 * MiB])));
+    if (only.has('d')) {
+      const targets = [await site('target-1'), await site('target-2'), await site('target-3')];
+      rows.push(...(await scenarioD(ctx, source, targets)));
+    }
+  }
+  if (only.has('startup')) {
+    if (!existsSync(bundle)) throw new Error(`${bundle} does not exist: run npm run build first`);
+    log('Action start-up');
+    startup = await measureStartup(bundle, statSync(bundle).size, quick ? 5 : 21);
+  }
+} finally {
+  await Promise.all(sites.map(stopSite));
+}
+
+const args = process.argv.slice(2).filter((a) => a !== '--no-write');
+const report: BenchReport = { machine, command: `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`, latencyMs, runs, versions, rows, startup, notes };
+process.stdout.write(`${renderText(report)}\n`);
+log(`bench finished in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+if (values['no-write'] !== true) {
+  await writeMarkdown(out, report);
+  log(`wrote ${out}`);
+}
+process.exitCode = checkTargets(report).some((c) => !c.met) && process.env.BENCH_STRICT === '1' ? 1 : 0;
