@@ -7,9 +7,12 @@
 //   which cost more start-up time than the rest of the program.
 // - @actions/core without its OIDC client (`core.getIDToken`, unused here), which is the
 //   only user of @actions/http-client and a second copy of undici.
+// - Node built-ins loaded with require(), also where ESM code imports them: an ESM import of a
+//   built-in builds a facade that reads every export, and on Node 24 reading node:http's
+//   exports loads Node's own copy of undici (for its lazy WebSocket and fetch globals).
 // - whitespace and syntax minified; names kept, so stack traces stay readable.
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { builtinModules, createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -46,12 +49,18 @@ const OIDC_STUB = `export class OidcClient {
   }
 }
 
+const BUILTINS = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
+
 /** @type {import('esbuild').Plugin} */
 const lean = {
   name: 'lean',
   setup(b) {
     b.onResolve({ filter: /^undici$/ }, (args) => (args.importer.includes('node_modules') ? undefined : { path: 'undici-slim', namespace: 'lean' }));
     b.onResolve({ filter: /^\.\/oidc-utils\.js$/ }, (args) => (args.importer.includes('@actions/core') ? { path: 'oidc-stub', namespace: 'lean' } : undefined));
+    b.onResolve({ filter: /^[a-z_:/]+$/ }, (args) =>
+      args.kind === 'import-statement' && BUILTINS.has(args.path) ? { path: args.path.replace(/^node:/, ''), namespace: 'builtin' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(`node:${args.path}`)});`, loader: 'js' }));
     b.onLoad({ filter: /^undici-slim$/, namespace: 'lean' }, () => ({ contents: UNDICI_SLIM, loader: 'js', resolveDir: root }));
     b.onLoad({ filter: /^oidc-stub$/, namespace: 'lean' }, () => ({ contents: OIDC_STUB, loader: 'js', resolveDir: dirname(root) }));
   },

@@ -405,8 +405,11 @@ describe('across registries', () => {
   it('tags on three registries (token, htpasswd, plain) in one merge: each gets its own plan and every tag is read back', async () => {
     const tags = [`${tokenRegistry.host}/acme/everywhere:v1`, `${basicRegistry.host}/acme/everywhere:v1`, `${plainRegistry.host}/acme/everywhere:v1`, `${plainRegistry.host}/acme/everywhere:latest`];
     const config = { auths: { [tokenRegistry.host]: { auth: basic64(CI.username, CI.password) }, [basicRegistry.host]: { auth: basic64(ALICE.username, ALICE.password) } } };
+    tokenServer.reset();
     const { result } = await succeed({ sources: seed.sources.join('\n'), tags: tags.join('\n') }, config);
 
+    // one token for the token-auth registry (sources pull, its target pull,push); Basic needs none
+    expect(tokenServer.requests.map((r) => [r.user, r.status])).toEqual([[CI.username, 200]]);
     expect(result.images).toEqual(tags.map((t) => `${t}@${result.digest}`));
     const byRepository = Object.fromEntries(result.targets.map((t) => [t.repository, t]));
     expect(Object.keys(byRepository).sort()).toEqual([`${basicRegistry.host}/acme/everywhere`, `${plainRegistry.host}/acme/everywhere`, `${tokenRegistry.host}/acme/everywhere`].sort());

@@ -12,7 +12,7 @@ for (let run = 0; run < Number(process.env.RUNS ?? 3); run++) {
   site.proxy.reset();
   const t0 = Date.now();
   const extra = (process.env.NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(node, [...extra, cli, 'merge', '-q', '--tag', `${site.host}/bench/p-t${run}:v1`, `${site.host}/bench/p-src0:v1`, `${site.host}/bench/p-src1:v1`], { env: { ...process.env, DOCKER_CONFIG: dir }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn('/usr/bin/time', ['-f', 'cpu %U+%S rss %M', node, ...extra, cli, 'merge', '-q', '--tag', `${site.host}/bench/p-t${run}:v1`, `${site.host}/bench/p-src0:v1`, `${site.host}/bench/p-src1:v1`], { env: { ...process.env, DOCKER_CONFIG: dir }, stdio: ['ignore', 'ignore', 'inherit'] });
   await new Promise((r) => child.on('exit', r));
   const end = Date.now() - t0;
   const reqs = site.proxy.requests();
