@@ -119,8 +119,11 @@ describe('planMerge', () => {
     expect(plan.index.manifests[1].annotations).toEqual({ a: 'all', arm: 'yes' });
     expect(plan.index.manifests[2].annotations?.a).toBeUndefined();
     const docker = [source('a', 'a', [image(1, 'linux/amd64', MediaType.DockerManifest)])];
-    expect(planMerge(docker, { attestations: 'keep', format: 'auto', annotations }).mediaType).toBe(MediaType.OciIndex);
-    expect(() => planMerge(docker, { attestations: 'keep', format: 'docker', annotations })).toThrow(/cannot carry annotations/);
+    // A selector that matches no image would be dropped silently: refused.
+    expect(() => planMerge(docker, { attestations: 'keep', format: 'auto', annotations })).toThrow(/manifest-descriptor\[linux\/arm64\]:arm matches no image of the index \(platforms: linux\/amd64\)/);
+    const unselected = { ...annotations, descriptors: [{ key: 'a', value: 'all' }] };
+    expect(planMerge(docker, { attestations: 'keep', format: 'auto', annotations: unselected }).mediaType).toBe(MediaType.OciIndex);
+    expect(() => planMerge(docker, { attestations: 'keep', format: 'docker', annotations: unselected })).toThrow(/cannot carry annotations/);
   });
 
   it('append: keeps base entries of other platforms, replaces same-platform ones with their attestations', () => {

@@ -5,6 +5,8 @@
 // - of undici, only what src/ uses at run time: the Agent and the dispatcher API
 //   (`dispatcher.request`). Its index also loads fetch, WebSocket, cookies, caches and mocks,
 //   which cost more start-up time than the rest of the program.
+// - undici's HTTP/2 client (and node:http2 with it) loaded only if a registry negotiates h2,
+//   which undici never offers unless asked (allowH2): never, here.
 // - @actions/core without its OIDC client (`core.getIDToken`, unused here), which is the
 //   only user of @actions/http-client and a second copy of undici.
 // - Node built-ins loaded with require(), also where ESM code imports them: an ESM import of a
@@ -13,7 +15,7 @@
 // - whitespace and syntax minified; names kept, so stack traces stay readable.
 import { readFileSync } from 'node:fs';
 import { builtinModules, createRequire } from 'node:module';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -57,6 +59,14 @@ const lean = {
   setup(b) {
     b.onResolve({ filter: /^undici$/ }, (args) => (args.importer.includes('node_modules') ? undefined : { path: 'undici-slim', namespace: 'lean' }));
     b.onResolve({ filter: /^\.\/oidc-utils\.js$/ }, (args) => (args.importer.includes('@actions/core') ? { path: 'oidc-stub', namespace: 'lean' } : undefined));
+    b.onResolve({ filter: /^\.\/client-h2\.js$/ }, (args) =>
+      args.importer.endsWith(join('undici', 'lib', 'dispatcher', 'client.js')) ? { path: 'undici-client-h2', namespace: 'lean', pluginData: dirname(args.importer) } : undefined,
+    );
+    b.onLoad({ filter: /^undici-client-h2$/, namespace: 'lean' }, (args) => ({
+      contents: "module.exports = function connectH2(...args) { return require('./client-h2.js')(...args); };",
+      loader: 'js',
+      resolveDir: args.pluginData,
+    }));
     b.onResolve({ filter: /^[a-z_:/]+$/ }, (args) =>
       args.kind === 'import-statement' && BUILTINS.has(args.path) ? { path: args.path.replace(/^node:/, ''), namespace: 'builtin' } : undefined,
     );

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pushBuildxImage, type PushedBuildxImage } from '../../scripts/support/fixtures.js';
@@ -77,7 +77,7 @@ describe('npm pack → npm install (offline) → the installed bin', () => {
 
   beforeAll(async () => {
     app = join(work, 'app');
-    await (await import('node:fs/promises')).mkdir(app);
+    await mkdir(app);
     const installed = await run('npm', ['install', '--offline', '--no-audit', '--no-fund', tarball], { cwd: app, env });
     expect(installed.stderr).not.toMatch(/ERR!/);
     expect(installed.code).toBe(0);

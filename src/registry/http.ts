@@ -121,6 +121,10 @@ interface RegistryState {
   ready: boolean;
   /** the first request in flight; others wait for it */
   pioneer?: Promise<void>;
+  /** lets the waiters go as soon as the pioneer holds an Authorization (before its retry is answered) */
+  release?: () => void;
+  /** no credentials are configured for this registry: nothing to queue behind the pioneer for */
+  anonymous?: Promise<boolean>;
   /** the registry refused a monolithic upload once: go chunked from now on */
   chunkedUploads: boolean;
 }
@@ -326,10 +330,23 @@ export class RegistryTransport {
    */
   async request(req: HttpRequest): Promise<HttpResponse> {
     const state = this.state(req.registry);
-    while (!state.ready && state.pioneer) await state.pioneer;
+    while (!state.ready && state.pioneer) {
+      // Without credentials there is no token to wait for: go now. A registry that wants one anyway
+      // answers each request 401 and auth.ts fetches a single anonymous token for them all.
+      state.anonymous ??= this.options.credentials.credentialsFor(req.registry).then(
+        (credentials) => credentials === undefined,
+        () => false,
+      );
+      const pioneer = state.pioneer.then(() => false);
+      if (await Promise.race([pioneer, state.anonymous.then((anonymous) => anonymous || pioneer)])) return this.send(req);
+    }
     if (state.ready) return this.send(req);
     let release: () => void = () => undefined;
     state.pioneer = new Promise<void>((resolve) => (release = resolve));
+    state.release = () => {
+      state.ready = true;
+      release();
+    };
     try {
       const response = await this.send(req);
       state.ready = true;
@@ -340,6 +357,7 @@ export class RegistryTransport {
       throw error;
     } finally {
       state.pioneer = undefined;
+      state.release = undefined;
       release();
     }
   }
@@ -378,6 +396,8 @@ export class RegistryTransport {
           const value = await this.authorize(req, challenge, authorization);
           if (value !== undefined && value !== authorization) {
             authorization = value;
+            // the registry's auth is known now: requests waiting for the first one may go with it
+            this.state(req.registry).release?.();
             if (replayable) continue;
             // a streamed body is spent: the whole sequence starts again, now with the new token
             throw new Transient(this.statusError(req, url, status, errors, insufficient), 'the registry asked for authentication during a streamed upload');
@@ -490,7 +510,8 @@ export class RegistryTransport {
       keepAliveTimeout: 30_000,
       headersTimeout: this.options.requestTimeoutMs,
       bodyTimeout: this.options.requestTimeoutMs,
-      connect: { rejectUnauthorized: false },
+      // nothing is verified here, so no CA store either (loading Node's roots costs ~10-20 ms of start-up)
+      connect: { rejectUnauthorized: false, ca: [] },
     });
     return this.insecureAgent;
   }
