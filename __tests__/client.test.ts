@@ -342,6 +342,69 @@ describe('authentication', () => {
     expectNoSecrets(logger.lines);
   });
 
+  /** Resolves once `count` calls were made (or after 5 s, so that a client that serialises fails instead of hanging). */
+  function arrivals(count: number): { arrive: () => void; all: Promise<boolean> } {
+    let seen = 0;
+    let done: (all: boolean) => void = () => undefined;
+    const all = new Promise<boolean>((resolve) => (done = resolve));
+    const timer = setTimeout(() => done(false), 5_000);
+    return {
+      arrive: () => {
+        if (++seen >= count) {
+          clearTimeout(timer);
+          done(true);
+        }
+      },
+      all,
+    };
+  }
+
+  it('without credentials for the registry, parallel reads do not queue behind the first one', async () => {
+    const { registry, client } = setup();
+    const { arrive, all } = arrivals(3);
+    registry
+      .intercept({ path: (p) => /^\/v2\/acme\/[abc]\/manifests\/1\.0$/.test(p), method: 'GET' })
+      .reply(
+        200,
+        // each answer waits until all three requests are in: a client that sent one first would never get it
+        asyncData(async () => {
+          arrive();
+          return (await all) ? MANIFEST : 'serialised';
+        }),
+        { headers: { 'content-type': MediaType.OciManifest } },
+      )
+      .persist();
+    const fetched = await Promise.all(['acme/a', 'acme/b', 'acme/c'].map((repository) => client.fetchManifest({ registry: REGISTRY, repository }, '1.0')));
+    expect(fetched.map((f) => f.digest)).toEqual([MANIFEST_DIGEST, MANIFEST_DIGEST, MANIFEST_DIGEST]);
+    expect(client.stats().byKind).toEqual({ 'GET manifest': 3 });
+  });
+
+  it('with credentials, waiting reads go once the first one holds an Authorization, not after its retry is answered', async () => {
+    const { registry, client } = setup({ credentials: basicCredentials() });
+    const { arrive, all } = arrivals(3);
+    const sent: Array<string | undefined> = [];
+    registry
+      .intercept({ path: (p) => /^\/v2\/acme\/[abc]\/manifests\/1\.0$/.test(p), method: 'GET' })
+      .reply((opts) => {
+        const authorization = header(opts, 'authorization');
+        sent.push(authorization);
+        if (!authorization) return { statusCode: 401, data: '', responseOptions: { headers: { 'www-authenticate': 'Basic realm="Registry Realm"' } } };
+        return {
+          statusCode: 200,
+          data: asyncData(async () => {
+            arrive();
+            return (await all) ? MANIFEST : 'serialised';
+          }),
+          responseOptions: { headers: { 'content-type': MediaType.OciManifest } },
+        };
+      })
+      .persist();
+    const fetched = await Promise.all(['acme/a', 'acme/b', 'acme/c'].map((repository) => client.fetchManifest({ registry: REGISTRY, repository }, '1.0')));
+    expect(fetched.map((f) => f.digest)).toEqual([MANIFEST_DIGEST, MANIFEST_DIGEST, MANIFEST_DIGEST]);
+    // one anonymous probe learns the challenge; the others never go without credentials
+    expect(sent).toEqual([undefined, `Basic ${BASIC_VALUE}`, `Basic ${BASIC_VALUE}`, `Basic ${BASIC_VALUE}`]);
+  });
+
   it('reports a 401 after the token as UNAUTHORIZED naming registry, request and where credentials were looked for', async () => {
     const { agent, registry, client, logger } = setup({ credentials: basicCredentials() });
     agent.get(AUTH_ORIGIN).intercept({ path: (p) => p.startsWith('/token?'), method: 'GET' }).reply(200, { token: TOKEN }).persist();

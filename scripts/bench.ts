@@ -3,7 +3,9 @@
 //
 //   npm run bench                     every scenario, median of 5, peers when installed
 //   npm run bench -- --quick          one run of a reduced set (N=2, 2 platforms, 1 MiB, 1 and 3 targets)
-//   options: --runs N  --latency MS  --only a,b,c,d,startup  --no-peers  --no-write  --out FILE  --cli PATH
+//   options: --runs N  --latency MS  --only a,b,c,d,startup  --no-peers  --no-write  --out FILE  --cli PATH  --node PATH
+// Our CLI runs on the Node the action runs on (24, from the npx cache) unless --node says otherwise;
+// in (a) and (b) also on this machine's default Node when that is another one.
 // BENCH_QUICK=1 is the same as --quick.
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -12,7 +14,7 @@ import { machineInfo, startSite, stopSite, versionOf, type Site } from './bench/
 import { containersCacheIsolation } from './bench/measure.js';
 import { checkTargets, renderText, writeMarkdown, type BenchReport } from './bench/report.js';
 import { MiB, scenarioA, scenarioB, scenarioC, scenarioD, type BenchContext, type Row } from './bench/scenarios.js';
-import { measureStartup } from './bench/startup.js';
+import { measureStartup, runnerNode } from './bench/startup.js';
 import { findTools } from './bench/tools.js';
 
 const { values } = parseArgs({
@@ -25,6 +27,7 @@ const { values } = parseArgs({
     'no-write': { type: 'boolean' },
     out: { type: 'string' },
     cli: { type: 'string' },
+    node: { type: 'string' },
   },
 });
 const quick = values.quick === true || process.env.BENCH_QUICK === '1';
@@ -40,7 +43,7 @@ if (!Number.isFinite(latencyMs) || latencyMs < 0) throw new Error(`--latency mus
 if (!existsSync(cli)) throw new Error(`${cli} does not exist: run npm run build first`);
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
-const tools = findTools(cli, peers);
+const tools = findTools(cli, peers, values.node ?? runnerNode());
 const ctx: BenchContext = { tools, runs, latencyMs, log };
 const machine = machineInfo();
 const versions: Record<string, string> = { 'manifest-merge': versionOf(process.execPath, [cli, '--version']) ?? '?', 'docker-registry': versionOf('docker-registry', ['--version'])?.replace(/^\S+\s+/, '') ?? '?' };
@@ -81,14 +84,14 @@ try {
   if (only.has('startup')) {
     if (!existsSync(bundle)) throw new Error(`${bundle} does not exist: run npm run build first`);
     log('Action start-up');
-    startup = await measureStartup(bundle, statSync(bundle).size, quick ? 5 : 21);
+    startup = await measureStartup(bundle, statSync(bundle).size, quick ? 5 : 21, tools.node);
   }
 } finally {
   await Promise.all(sites.map(stopSite));
 }
 
 const args = process.argv.slice(2).filter((a) => a !== '--no-write');
-const report: BenchReport = { machine, command: `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`, latencyMs, runs, versions, rows, startup, notes };
+const report: BenchReport = { machine, command: `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`, latencyMs, runs, versions, rows, tools, startup, notes };
 process.stdout.write(`${renderText(report)}\n`);
 log(`bench finished in ${((performance.now() - started) / 1000).toFixed(0)} s`);
 if (values['no-write'] !== true) {

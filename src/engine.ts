@@ -3,7 +3,7 @@
 import { mapLimit, OnceByKey } from './concurrency.js';
 import { HttpError, InputError, UnsupportedMediaTypeError, VerifyError } from './errors.js';
 import type { Logger } from './logger.js';
-import { type Descriptor, type ImageManifest, type ParsedManifest, isIndexMediaType, parseManifest } from './oci.js';
+import { type Descriptor, type ImageManifest, type ParsedManifest, blobsOf, isIndexMediaType, parseManifest } from './oci.js';
 import type { Platform } from './platform.js';
 import {
   type Annotations,
@@ -22,7 +22,7 @@ import {
   platformFromConfig,
 } from './plan.js';
 import { type ImageReference, type RepositoryRef, formatReference, formatRepository, manifestReference } from './reference.js';
-import type { BlobTransfer, FetchedManifest, RegistryClient, RequestStats, Scope } from './registry/types.js';
+import type { BlobTransfer, FetchedManifest, ManifestHead, RegistryClient, RequestStats, Scope } from './registry/types.js';
 
 export interface MergeRequest {
   sources: ImageReference[];
@@ -64,6 +64,8 @@ export interface MergeResult {
 }
 
 const MAX_NESTED_INDEX_DEPTH = 4;
+/** Blobs up to this size that several targets on other registries need are read once, and uploaded from memory. */
+const SHARED_BLOB_BYTES = 1024 * 1024;
 
 export async function runMerge(request: MergeRequest, client: RegistryClient, logger: Logger): Promise<MergeResult> {
   const concurrency = request.concurrency ?? 8;
@@ -71,9 +73,17 @@ export async function runMerge(request: MergeRequest, client: RegistryClient, lo
   if (request.tags.length === 0) throw new InputError('`tags` is empty', { hint: 'List at least one tag to push the index to' });
   declareScopes(request, client);
 
-  // 1. Resolve every source (and the index an append merges into), all in parallel.
+  // 1. Resolve every source (and the index an append merges into), all in parallel. As soon as a
+  //    child manifest is known, what another registry's target will be asked about it (is the child
+  //    there? which of its blobs?) is asked too: reads only, nothing is written before the plan.
   const reader = new ManifestReader(client);
-  const resolved = await mapLimit(request.sources, concurrency, (ref) => resolveSource(ref, formatReference(ref), reader, concurrency));
+  const probes = new TargetProbes(client, reader, concurrency);
+  const probe = earlyProbes(request, probes);
+  const resolved = await mapLimit(request.sources, concurrency, async (ref) => {
+    const source = await resolveSource(ref, formatReference(ref), reader, concurrency, probe);
+    for (const entry of source.entries) probe(source.repository, entry.descriptor, `${source.input} > ${entry.descriptor.digest}`, entry.kind);
+    return source;
+  });
   if (request.append) {
     const base = await resolveAppendBase(request.tags[0], reader, concurrency, logger);
     if (base) resolved.push(base);
@@ -87,7 +97,7 @@ export async function runMerge(request: MergeRequest, client: RegistryClient, lo
   const targets = planTargets(plan, request.tags.map((t) => ({ registry: t.registry, repository: t.repository, tag: t.tag ?? 'latest' })));
 
   // 3. For each target repository: what must be brought in (child manifests and their blobs).
-  const transfers = await mapLimit(targets, concurrency, (target) => planTargetTransfer(target, reader, client, concurrency));
+  const transfers = await mapLimit(targets, concurrency, (target) => planTargetTransfer(target, reader, probes, concurrency));
   const reports = transfers.map((t) => t.report);
 
   if (!request.push) {
@@ -96,7 +106,8 @@ export async function runMerge(request: MergeRequest, client: RegistryClient, lo
   }
 
   // 4. Blobs, then child manifests, in every target; only then any tag (a failure leaves tags untouched).
-  await mapLimit(transfers, concurrency, (t) => transferBlobs(t, client, concurrency, logger));
+  const shared = new SharedBlobs(client, reader, transfers);
+  await mapLimit(transfers, concurrency, (t) => transferBlobs(t, client, shared, concurrency, logger));
   await mapLimit(transfers, concurrency, (t) => pushChildren(t, client, concurrency));
 
   // 5. The index under each tag, then read each tag back.
@@ -152,6 +163,8 @@ function declareScopes(request: MergeRequest, client: RegistryClient): void {
 /** Fetches each manifest once per (repository, digest), parsing and caching it. */
 class ManifestReader {
   private readonly once = new OnceByKey<{ fetched: FetchedManifest; parsed: ParsedManifest }>();
+  /** config blobs read for their platform, by `repository@digest`: a copy to another registry reuses them */
+  readonly configs = new Map<string, Buffer>();
 
   constructor(private readonly client: RegistryClient) {}
 
@@ -169,6 +182,7 @@ class ManifestReader {
 
   async platformOf(repository: RepositoryRef, image: ImageManifest, label: string): Promise<Platform> {
     const config = await this.client.fetchBlob(repository, image.config);
+    this.configs.set(`${formatRepository(repository)}@${image.config.digest}`, config);
     let parsed: unknown;
     try {
       parsed = JSON.parse(config.toString('utf8'));
@@ -179,10 +193,15 @@ class ManifestReader {
   }
 }
 
-async function resolveSource(ref: ImageReference, input: string, reader: ManifestReader, concurrency: number): Promise<ResolvedSource> {
+/** Called with each child manifest as soon as it is known, before its source is fully resolved. */
+type EarlyProbe = (source: RepositoryRef, descriptor: Descriptor, label: string, kind: SourceEntry['kind']) => void;
+
+async function resolveSource(ref: ImageReference, input: string, reader: ManifestReader, concurrency: number, early?: EarlyProbe): Promise<ResolvedSource> {
   const repository = { registry: ref.registry, repository: ref.repository };
   const top = await reader.read(repository, manifestReference(ref), input);
   reader.alias(repository, top);
+  // a bare image: its blobs are known before its config says which platform it is
+  if (top.parsed.kind === 'image') early?.(repository, { mediaType: top.fetched.mediaType, digest: top.fetched.digest, size: top.fetched.size }, input, 'image');
   const entries = await entriesOf(top.parsed, top.fetched, repository, input, reader, concurrency, 0);
   return { input, repository, digest: top.fetched.digest, mediaType: top.fetched.mediaType, entries };
 }
@@ -251,16 +270,97 @@ interface TargetTransfer {
   target: TargetPlan;
   /** child manifests to PUT by digest, with their bytes */
   children: Array<{ entry: PlannedEntry; fetched: FetchedManifest }>;
-  blobs: BlobTransferPlan[];
+  /** `present`: found in the target already (across registries, where it was asked) */
+  blobs: Array<BlobTransferPlan & { present: boolean }>;
   report: TargetReport;
+}
+
+/** Runs at most `limit` calls at once, in call order. */
+class Limiter {
+  private active = 0;
+  private readonly queue: Array<() => void> = [];
+
+  constructor(private readonly limit: number) {}
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active >= this.limit) await new Promise<void>((resolve) => this.queue.push(resolve));
+    this.active++;
+    try {
+      return await fn();
+    } finally {
+      this.active--;
+      this.queue.shift()?.();
+    }
+  }
+}
+
+/** Lets a promise fail unobserved (it is awaited, and its failure reported, where it is used). */
+function quietly(promise: Promise<unknown>): void {
+  promise.catch(() => undefined);
+}
+
+/**
+ * What targets in other registries than a child's source hold already: the child (HEAD manifest)
+ * and, in parallel, each of its blobs (HEAD blob). Asked once per target and digest, started as soon
+ * as the child is known so that the answers are in when the plan is; reads only.
+ */
+class TargetProbes {
+  private readonly manifests = new OnceByKey<ManifestHead | undefined>();
+  private readonly blobs = new OnceByKey<boolean>();
+  /** one per registry, as the client's connections are */
+  private readonly limiters = new Map<string, Limiter>();
+
+  constructor(
+    private readonly client: RegistryClient,
+    private readonly reader: ManifestReader,
+    private readonly concurrency: number,
+  ) {}
+
+  private limited<T>(registry: string, fn: () => Promise<T>): Promise<T> {
+    let limiter = this.limiters.get(registry);
+    if (!limiter) {
+      limiter = new Limiter(this.concurrency);
+      this.limiters.set(registry, limiter);
+    }
+    return limiter.run(fn);
+  }
+
+  manifest(target: RepositoryRef, digest: string): Promise<ManifestHead | undefined> {
+    return this.manifests.run(`${formatRepository(target)}@${digest}`, () => this.limited(target.registry, () => this.client.headManifest(target, digest)));
+  }
+
+  blob(target: RepositoryRef, digest: string): Promise<boolean> {
+    return this.blobs.run(`${formatRepository(target)}@${digest}`, () => this.limited(target.registry, () => this.client.hasBlob(target, digest)));
+  }
+
+  /** Starts, without waiting, every read `target` will need about the child `descriptor` of `source`. */
+  start(target: RepositoryRef, source: RepositoryRef, descriptor: Descriptor, label: string): void {
+    if (isIndexMediaType(descriptor.mediaType)) return;
+    quietly(this.manifest(target, descriptor.digest));
+    quietly(
+      this.reader.read(source, descriptor.digest, label).then(({ parsed }) => {
+        if (parsed.kind === 'image') for (const blob of blobsOf(parsed.image!)) quietly(this.blob(target, blob.digest));
+      }),
+    );
+  }
+}
+
+/** The early probe of a request: each child, in each target repository on another registry, unless the plan will drop it. */
+function earlyProbes(request: MergeRequest, probes: TargetProbes): EarlyProbe {
+  const targets = new Map<string, RepositoryRef>();
+  for (const t of request.tags) targets.set(formatRepository(t), { registry: t.registry, repository: t.repository });
+  return (source, descriptor, label, kind) => {
+    if (kind !== 'image' && request.attestations === 'strip') return;
+    for (const target of targets.values()) if (target.registry !== source.registry) probes.start(target, source, descriptor, label);
+  };
 }
 
 /**
  * Lists what `target` needs. Within one registry nothing is asked of the target: mounts of
- * blobs already there are no-ops. Across registries each child is first HEADed in the target
- * (present: its blobs are skipped), then each missing child's blobs are HEADed before copying.
+ * blobs already there are no-ops. Across registries each child is HEADed in the target (present:
+ * nothing to do for it) and, in parallel, each of its blobs (present: not copied); see TargetProbes.
  */
-async function planTargetTransfer(target: TargetPlan, reader: ManifestReader, client: RegistryClient, concurrency: number): Promise<TargetTransfer> {
+async function planTargetTransfer(target: TargetPlan, reader: ManifestReader, probes: TargetProbes, concurrency: number): Promise<TargetTransfer> {
   const report: TargetReport = {
     repository: formatRepository(target.repository),
     tags: target.tags,
@@ -269,40 +369,111 @@ async function planTargetTransfer(target: TargetPlan, reader: ManifestReader, cl
     manifestsExisting: 0,
     actions: [],
   };
+  const to = target.repository;
   const needed = await mapLimit(target.manifests, concurrency, async (entry) => {
-    if (entry.source.registry !== target.repository.registry) {
-      const head = await client.headManifest(target.repository, entry.descriptor.digest);
-      if (head) return undefined;
+    const label = `${entry.sourceInput} > ${entry.descriptor.digest}`;
+    if (entry.source.registry !== to.registry) {
+      probes.start(to, entry.source, entry.descriptor, label); // started already unless the plan kept what early probes skipped
+      if (await probes.manifest(to, entry.descriptor.digest)) return undefined;
     }
-    return entry;
+    const child = await reader.read(entry.source, entry.descriptor.digest, label);
+    return { entry, ...child };
   });
   const children: TargetTransfer['children'] = [];
-  const blobs: BlobTransferPlan[] = [];
+  const planned: BlobTransferPlan[] = [];
   const seen = new Set<string>();
-  for (const entry of needed) {
-    if (!entry) {
+  for (const child of needed) {
+    if (!child) {
       report.manifestsExisting++;
       continue;
     }
-    const { fetched, parsed } = await reader.read(entry.source, entry.descriptor.digest, `${entry.sourceInput} > ${entry.descriptor.digest}`);
+    const { entry, fetched, parsed } = child;
     if (parsed.kind !== 'image') throw new UnsupportedMediaTypeError(`${entry.sourceInput}: child ${entry.descriptor.digest} is an index; nested indexes cannot be copied`);
     children.push({ entry, fetched });
-    blobs.push(...planBlobs(parsed.image!, entry.source, target.repository, seen));
+    planned.push(...planBlobs(parsed.image!, entry.source, to, seen));
   }
+  const blobs = await mapLimit(planned, concurrency, async (b) => ({ ...b, present: b.method === 'copy' && (await probes.blob(to, b.descriptor.digest)) }));
   for (const b of blobs) report.actions.push(`${b.method} blob ${b.descriptor.digest} (${b.descriptor.size} bytes) from ${formatRepository(b.from)}`);
   for (const c of children) report.actions.push(`put ${c.entry.kind} manifest ${c.fetched.digest}${c.entry.platform ? ` (${c.entry.platform})` : ''}`);
   for (const tag of target.tags) report.actions.push(`put index under tag ${tag}`);
   return { target, children, blobs, report };
 }
 
-async function transferBlobs(transfer: TargetTransfer, client: RegistryClient, concurrency: number, logger: Logger): Promise<void> {
+/**
+ * Blobs going to other registries that are uploaded from memory rather than streamed: configs,
+ * read already for their platform, and small blobs that several targets need, read once. Their
+ * bytes are let go after their last upload.
+ */
+class SharedBlobs {
+  /** uploads still to come, of each blob uploaded from memory */
+  private readonly uses = new Map<string, number>();
+  private readonly bytes = new Map<string, Promise<Buffer>>();
+
+  constructor(
+    private readonly client: RegistryClient,
+    private readonly reader: ManifestReader,
+    transfers: TargetTransfer[],
+  ) {
+    const copies = transfers.flatMap((t) => t.blobs.filter((b) => b.method === 'copy' && !b.present));
+    for (const b of copies) {
+      const key = SharedBlobs.key(b.from, b.descriptor);
+      this.uses.set(key, (this.uses.get(key) ?? 0) + 1);
+    }
+    for (const b of copies) {
+      const key = SharedBlobs.key(b.from, b.descriptor);
+      if (!reader.configs.has(key) && !(b.descriptor.size <= SHARED_BLOB_BYTES && (this.uses.get(key) ?? 0) > 1)) this.uses.delete(key);
+    }
+  }
+
+  /** Whether `blob` is uploaded from memory (else it is streamed from its source, once per target). */
+  shares(blob: TargetTransfer['blobs'][number]): boolean {
+    return blob.method === 'copy' && !blob.present && this.uses.has(SharedBlobs.key(blob.from, blob.descriptor));
+  }
+
+  private static key(from: RepositoryRef, descriptor: Descriptor): string {
+    return `${formatRepository(from)}@${descriptor.digest}`;
+  }
+
+  /** The bytes, for one upload (a retry of that upload may ask again). */
+  get(from: RepositoryRef, descriptor: Descriptor): Promise<Buffer> {
+    const key = SharedBlobs.key(from, descriptor);
+    let pending = this.bytes.get(key);
+    if (!pending) {
+      const config = this.reader.configs.get(key);
+      pending = config ? Promise.resolve(config) : this.client.fetchBlob(from, descriptor, SHARED_BLOB_BYTES);
+      this.bytes.set(key, pending);
+      // a failed read is not kept: a retried upload reads again
+      const failed = pending;
+      failed.catch(() => {
+        if (this.bytes.get(key) === failed) this.bytes.delete(key);
+      });
+    }
+    return pending;
+  }
+
+  /** One upload of the blob is done; after the last one its bytes are let go. */
+  done(from: RepositoryRef, descriptor: Descriptor): void {
+    const key = SharedBlobs.key(from, descriptor);
+    const left = (this.uses.get(key) ?? 1) - 1;
+    this.uses.set(key, left);
+    if (left <= 0) this.bytes.delete(key);
+  }
+}
+
+async function transferBlobs(transfer: TargetTransfer, client: RegistryClient, shared: SharedBlobs, concurrency: number, logger: Logger): Promise<void> {
   const to = transfer.target.repository;
   await mapLimit(transfer.blobs, concurrency, async (blob) => {
     let outcome: BlobTransfer;
-    if (blob.method === 'mount') {
-      outcome = await client.mountBlob(to, blob.from, blob.descriptor);
-    } else if (await client.hasBlob(to, blob.descriptor.digest)) {
+    if (blob.present) {
       outcome = 'exists';
+    } else if (blob.method === 'mount') {
+      outcome = await client.mountBlob(to, blob.from, blob.descriptor);
+    } else if (shared.shares(blob)) {
+      try {
+        outcome = await client.uploadBlob(blob.from, to, blob.descriptor, () => shared.get(blob.from, blob.descriptor));
+      } finally {
+        shared.done(blob.from, blob.descriptor);
+      }
     } else {
       outcome = await client.copyBlob(blob.from, to, blob.descriptor);
     }

@@ -4,7 +4,7 @@ import type { Machine } from './lab.js';
 import { median } from './measure.js';
 import type { Row } from './scenarios.js';
 import type { StartupResult } from './startup.js';
-import { TOOL_LABELS } from './tools.js';
+import { toolLabel, type Tools } from './tools.js';
 
 export interface BenchReport {
   machine: Machine;
@@ -13,6 +13,7 @@ export interface BenchReport {
   runs: number;
   versions: Record<string, string>;
   rows: Row[];
+  tools: Pick<Tools, 'nodeVersion' | 'localNodeVersion'>;
   startup?: StartupResult;
   notes: string[];
 }
@@ -64,13 +65,13 @@ export function tableRows(report: BenchReport): string[][] {
     const base = ours(report.rows, row);
     const ratio = row.tool !== 'ours' && base && !row.failure ? `${(median(base.wallMs) / median(row.wallMs)).toFixed(2)}x` : '';
     if (row.failure) {
-      out.push([`(${row.scenario})`, row.case, TOOL_LABELS[row.tool], `cannot: ${row.failure.replace(/\|/g, '\\|')}`, '', '', '', '', '', '']);
+      out.push([`(${row.scenario})`, row.case, toolLabel(report.tools, row.tool), `cannot: ${row.failure.replace(/\|/g, '\\|')}`, '', '', '', '', '', '']);
       continue;
     }
     out.push([
       `(${row.scenario})`,
       row.case,
-      TOOL_LABELS[row.tool],
+      toolLabel(report.tools, row.tool),
       ms(median(row.wallMs)),
       range(row.wallMs),
       requestsCell(row),

@@ -101,7 +101,7 @@ const ref = (site: Site, repository: string, tag: string) => `${site.host}/${rep
 
 // ---- (a) ------------------------------------------------------------------------------------
 
-export async function scenarioA(ctx: BenchContext, site: Site, sizes: number[], peers: ToolId[] = ['docker', 'buildah']): Promise<Row[]> {
+export async function scenarioA(ctx: BenchContext, site: Site, sizes: number[], peers: ToolId[] = ['ours-local', 'docker', 'buildah']): Promise<Row[]> {
   const rows: Row[] = [];
   for (const n of sizes) {
     const repository = `bench/a${n}`;
@@ -110,6 +110,12 @@ export async function scenarioA(ctx: BenchContext, site: Site, sizes: number[], 
     const contenders: Contender[] = [
       { tool: 'ours', prepare: async (run) => ({ prepared: await oursMerge(ctx.tools, sources, [ref(site, repository, `ours-r${run}`)]), sites: [site], check: indexCheck(site, repository, `ours-r${run}`, n) }) },
     ];
+    if (peers.includes('ours-local') && hasTool(ctx.tools, 'ours-local')) {
+      contenders.push({
+        tool: 'ours-local',
+        prepare: async (run) => ({ prepared: await oursMerge(ctx.tools, sources, [ref(site, repository, `local-r${run}`)], ctx.tools.localNode), sites: [site], check: indexCheck(site, repository, `local-r${run}`, n) }),
+      });
+    }
     if (peers.includes('docker') && hasTool(ctx.tools, 'docker')) {
       contenders.push({ tool: 'docker', prepare: async (run) => ({ prepared: await dockerMerge(ctx.tools, sources, ref(site, repository, `docker-r${run}`)), sites: [site], check: indexCheck(site, repository, `docker-r${run}`, n) }) });
     }
@@ -127,7 +133,7 @@ export async function scenarioA(ctx: BenchContext, site: Site, sizes: number[], 
 
 // ---- (b) ------------------------------------------------------------------------------------
 
-export async function scenarioB(ctx: BenchContext, site: Site, sizes: number[], peers: ToolId[] = ['docker', 'buildah']): Promise<Row[]> {
+export async function scenarioB(ctx: BenchContext, site: Site, sizes: number[], peers: ToolId[] = ['ours-local', 'docker', 'buildah']): Promise<Row[]> {
   const rows: Row[] = [];
   for (const k of sizes) {
     await Promise.all(PLATFORMS.slice(0, k).map((platform, i) => pushDockerImage(site.registry, `bench/b${k}-src${i}`, 'v1', { platform, seed: `bench-b${k}-${i}`, layers: 3, layerSize: 4096 })));
@@ -136,6 +142,12 @@ export async function scenarioB(ctx: BenchContext, site: Site, sizes: number[], 
     const contenders: Contender[] = [
       { tool: 'ours', prepare: async (run) => ({ prepared: await oursMerge(ctx.tools, sources, [ref(site, target('ours', run), 'v1')]), sites: [site], check: indexCheck(site, target('ours', run), 'v1', k) }) },
     ];
+    if (peers.includes('ours-local') && hasTool(ctx.tools, 'ours-local')) {
+      contenders.push({
+        tool: 'ours-local',
+        prepare: async (run) => ({ prepared: await oursMerge(ctx.tools, sources, [ref(site, target('local', run), 'v1')], ctx.tools.localNode), sites: [site], check: indexCheck(site, target('local', run), 'v1', k) }),
+      });
+    }
     if (peers.includes('docker') && hasTool(ctx.tools, 'docker')) {
       contenders.push({ tool: 'docker', prepare: async (run) => ({ prepared: await dockerMerge(ctx.tools, sources, ref(site, target('docker', run), 'v1')), sites: [site], check: indexCheck(site, target('docker', run), 'v1', k) }) });
     }

@@ -4,16 +4,19 @@
 //   buildah  buildah manifest create L ; manifest add [--all] L docker://SRC ... ; manifest push --all L docker://T
 //   skopeo   skopeo copy --all docker://INDEX docker://T   (only where an index to copy exists)
 // Each run gets fresh state (docker config dir, buildah storage, empty auth files).
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findOnPath } from '../support/registry.js';
 import type { Step } from './measure.js';
 
-export type ToolId = 'ours' | 'docker' | 'buildah' | 'skopeo';
+/** `ours` runs on the action's Node (24, as action.yml says); `ours-local` on this machine's default Node, when that differs. */
+export type ToolId = 'ours' | 'ours-local' | 'docker' | 'buildah' | 'skopeo';
 
 export const TOOL_LABELS: Record<ToolId, string> = {
   ours: 'manifest-merge',
+  'ours-local': 'manifest-merge',
   docker: 'docker manifest',
   buildah: 'buildah manifest',
   skopeo: 'skopeo copy',
@@ -29,16 +32,24 @@ export interface PreparedRun {
 
 export interface Tools {
   cli: string;
+  /** the Node our CLI runs on: the action's runtime (Node 24) when npx has it, else this one */
   node: string;
+  nodeVersion: string;
+  /** this machine's default Node, when it is not `node` */
+  localNode?: string;
+  localNodeVersion?: string;
   docker?: string;
   buildah?: string;
   skopeo?: string;
 }
 
-export function findTools(cli: string, peers: boolean): Tools {
+export function findTools(cli: string, peers: boolean, node = process.execPath): Tools {
+  const version = (path: string) => spawnSync(path, ['--version'], { encoding: 'utf8' }).stdout.trim();
   return {
     cli,
-    node: process.execPath,
+    node,
+    nodeVersion: version(node),
+    ...(node !== process.execPath ? { localNode: process.execPath, localNodeVersion: process.version } : {}),
     docker: peers ? findOnPath('docker') : undefined,
     buildah: peers ? findOnPath('buildah') : undefined,
     skopeo: peers ? findOnPath('skopeo') : undefined,
@@ -46,7 +57,15 @@ export function findTools(cli: string, peers: boolean): Tools {
 }
 
 export function hasTool(tools: Tools, id: ToolId): boolean {
-  return id === 'ours' || tools[id] !== undefined;
+  if (id === 'ours') return true;
+  if (id === 'ours-local') return tools.localNode !== undefined;
+  return tools[id] !== undefined;
+}
+
+export function toolLabel(tools: Pick<Tools, 'nodeVersion' | 'localNodeVersion'>, id: ToolId): string {
+  if (id === 'ours') return `${TOOL_LABELS.ours} (Node ${tools.nodeVersion.replace(/^v/, '')})`;
+  if (id === 'ours-local') return `${TOOL_LABELS.ours} (Node ${(tools.localNodeVersion ?? '').replace(/^v/, '')})`;
+  return TOOL_LABELS[id];
 }
 
 async function scratch(prefix: string): Promise<string> {
@@ -67,11 +86,11 @@ function removing(dir: string): () => Promise<void> {
 }
 
 /** Our CLI merging `sources` into every tag of `tags` (references through the proxies). */
-export async function oursMerge(tools: Tools, sources: string[], tags: string[]): Promise<PreparedRun> {
+export async function oursMerge(tools: Tools, sources: string[], tags: string[], node = tools.node): Promise<PreparedRun> {
   const dir = await scratch('ours');
   await writeFile(join(dir, 'config.json'), '{}');
   return {
-    steps: [{ command: tools.node, args: [tools.cli, 'merge', '--quiet', ...tags.flatMap((t) => ['--tag', t]), ...sources] }],
+    steps: [{ command: node, args: [tools.cli, 'merge', '--quiet', ...tags.flatMap((t) => ['--tag', t]), ...sources] }],
     env: { ...process.env, DOCKER_CONFIG: dir },
     freshContainersCache: false,
     cleanup: removing(dir),

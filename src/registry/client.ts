@@ -1,7 +1,7 @@
 // The registry client: manifests, blobs, cross-repository mounts and streamed uploads, on
 // top of the transport in http.ts (auth, retries, redirects) and auth.ts (tokens).
 import { createHash, type Hash } from 'node:crypto';
-import { Transform, pipeline, type TransformCallback } from 'node:stream';
+import { Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
 import { DigestMismatchError, HttpError, ManifestMergeError, TimeoutError, TooLargeError, UnsupportedMediaTypeError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, MediaType, isDigest, type Descriptor } from '../oci.js';
@@ -418,6 +418,35 @@ class Client implements RegistryClient {
       await this.upload(to, descriptor, targetScopes, { source, session }, open);
       return 'copied';
     });
+  }
+
+  async uploadBlob(from: RepositoryRef, to: RepositoryRef, descriptor: Descriptor, bytes: () => Promise<Buffer>): Promise<BlobTransfer> {
+    const what = `Blob ${descriptor.digest} (copy from ${formatRepository(from)} to ${formatRepository(to)})`;
+    const scopes = [pullPush(to)];
+    const open = async (): Promise<[BlobSource, UploadSession]> => {
+      const [data, session] = await Promise.all([bytes(), this.startUpload(to, scopes, what)]);
+      return [this.bufferSource(from, descriptor, data), session];
+    };
+    return this.http.retrying(what, async (): Promise<BlobTransfer> => {
+      const [source, session] = await open();
+      await this.upload(to, descriptor, scopes, { source, session }, open);
+      return 'copied';
+    });
+  }
+
+  /** Bytes in memory, served the way a source registry's response would be (uploads read them from `response.body`). */
+  private bufferSource(from: RepositoryRef, descriptor: Descriptor, data: Buffer): BlobSource {
+    const request: HttpRequest = {
+      registry: from.registry,
+      method: 'GET',
+      target: `/v2/${from.repository}/blobs/${descriptor.digest}`,
+      kind: 'GET blob',
+      scopes: [pull(from)],
+      what: `Blob ${descriptor.digest} of ${formatRepository(from)}`,
+      expect: [200],
+    };
+    const body = Readable.from([data], { objectMode: false }) as unknown as HttpResponse['body'];
+    return { from, request, response: { status: 200, headers: {}, body, url: `${this.http.origin(from.registry)}${request.target}`, method: 'GET' } };
   }
 
   /** Opens the source stream and the upload session in parallel (one round trip); cleans up the other if one fails. */

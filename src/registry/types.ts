@@ -111,6 +111,12 @@ export interface RegistryClient {
    * (or chunked PATCH when the registry requires it), hashing on the way, never buffering the blob whole.
    */
   copyBlob(from: RepositoryRef, to: RepositoryRef, descriptor: Descriptor): Promise<BlobTransfer>;
+  /**
+   * Uploads a blob whose bytes are read once for several targets (small blobs): POST upload in
+   * parallel with `bytes()`, then PUT ?digest= (or chunked PATCH when the registry requires it),
+   * verifying the bytes on the way. `from` is where the bytes came from, for messages.
+   */
+  uploadBlob(from: RepositoryRef, to: RepositoryRef, descriptor: Descriptor, bytes: () => Promise<Buffer>): Promise<BlobTransfer>;
   stats(): RequestStats;
   close(): Promise<void>;
 }
