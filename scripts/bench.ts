@@ -60,8 +60,8 @@ if (peers) {
 
 const rows: Row[] = [];
 const sites: Site[] = [];
-const site = async (name: string) => {
-  const s = await startSite(name, latencyMs);
+const site = async (name: string, auth: 'none' | 'token' = 'none') => {
+  const s = await startSite(name, latencyMs, { auth });
   sites.push(s);
   return s;
 };
@@ -73,6 +73,8 @@ try {
     if (only.has('a')) rows.push(...(await scenarioA(ctx, main, quick ? [2] : [2, 4, 8])));
     if (only.has('b')) rows.push(...(await scenarioB(ctx, main, quick ? [2] : [2, 8])));
   }
+  // the same (b) merge where the registry wants a token, as every public registry does
+  if (only.has('b') && !quick) rows.push(...(await scenarioB(ctx, await site('token', 'token'), [2])));
   if (only.has('c') || only.has('d')) {
     const source = await site('source');
     if (only.has('c')) rows.push(...(await scenarioC(ctx, source, quick ? [1 * MiB] : [1 * MiB, 64 * MiB, 512 * MiB])));

@@ -59,7 +59,7 @@ function requestsCell(row: Row): string {
 }
 
 export function tableRows(report: BenchReport): string[][] {
-  const header = ['Scenario', 'Case', 'Tool', 'Wall (median)', 'Range', 'Requests', 'of which ping/token', 'Peak RSS', 'Throughput', 'Ours ÷ tool'];
+  const header = ['Scenario', 'Case', 'Tool', 'Wall (median)', 'Range', 'Requests', 'of which auth', 'Peak RSS', 'Throughput', 'Ours ÷ tool'];
   const out = [header];
   for (const row of report.rows) {
     const base = ours(report.rows, row);
@@ -167,7 +167,7 @@ export function renderMarkdown(report: BenchReport): string {
     BEGIN,
     '',
     `Measured ${m.date} on ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB RAM, Linux ${m.kernel}, Node ${m.node} (load average at the start: ${m.load}).`,
-    `Every request goes through a proxy adding ${report.latencyMs} ms before forwarding it to a local \`docker-registry\` (distribution 2.8, no auth); wall time is the median of ${report.runs} run${report.runs === 1 ? '' : 's'}, each from a fresh state, tools interleaved.`,
+    `Every request goes through a proxy adding ${report.latencyMs} ms before forwarding it to a local \`docker-registry\` (distribution 2.8; no auth, except in the rows marked token auth, where a token server sits behind a proxy of its own); wall time is the median of ${report.runs} run${report.runs === 1 ? '' : 's'}, each from a fresh state, tools interleaved.`,
     '',
     'Reproduce with:',
     '',

@@ -72,12 +72,21 @@ async function scratch(prefix: string): Promise<string> {
   return mkdtemp(join(tmpdir(), `mm-bench-${prefix}-`));
 }
 
-/** A hermetic containers setup: accept-anything signature policy and an empty auth file. */
-async function containersFiles(dir: string): Promise<{ policy: string; authfile: string }> {
+/** `registry host → credentials`, for registries with auth. */
+export type Logins = Record<string, { username: string; password: string }>;
+
+/** docker's config.json (and containers' auth.json, the same format), as `docker login` leaves it. */
+function authJson(logins: Logins = {}): string {
+  const auths = Object.fromEntries(Object.entries(logins).map(([host, c]) => [host, { auth: Buffer.from(`${c.username}:${c.password}`).toString('base64') }]));
+  return JSON.stringify({ auths });
+}
+
+/** A hermetic containers setup: accept-anything signature policy and an auth file. */
+async function containersFiles(dir: string, logins?: Logins): Promise<{ policy: string; authfile: string }> {
   const policy = join(dir, 'policy.json');
   const authfile = join(dir, 'auth.json');
   await writeFile(policy, JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
-  await writeFile(authfile, JSON.stringify({ auths: {} }));
+  await writeFile(authfile, authJson(logins));
   return { policy, authfile };
 }
 
@@ -86,11 +95,11 @@ function removing(dir: string): () => Promise<void> {
 }
 
 /** Our CLI merging `sources` into every tag of `tags` (references through the proxies). */
-export async function oursMerge(tools: Tools, sources: string[], tags: string[], node = tools.node): Promise<PreparedRun> {
+export async function oursMerge(tools: Tools, sources: string[], tags: string[], options: { node?: string; logins?: Logins } = {}): Promise<PreparedRun> {
   const dir = await scratch('ours');
-  await writeFile(join(dir, 'config.json'), '{}');
+  await writeFile(join(dir, 'config.json'), authJson(options.logins));
   return {
-    steps: [{ command: node, args: [tools.cli, 'merge', '--quiet', ...tags.flatMap((t) => ['--tag', t]), ...sources] }],
+    steps: [{ command: options.node ?? tools.node, args: [tools.cli, 'merge', '--quiet', ...tags.flatMap((t) => ['--tag', t]), ...sources] }],
     env: { ...process.env, DOCKER_CONFIG: dir },
     freshContainersCache: false,
     cleanup: removing(dir),
@@ -98,10 +107,10 @@ export async function oursMerge(tools: Tools, sources: string[], tags: string[],
 }
 
 /** `docker manifest create` + `push`; fails (as docker does) on index sources and across registries. */
-export async function dockerMerge(tools: Tools, sources: string[], tag: string): Promise<PreparedRun> {
+export async function dockerMerge(tools: Tools, sources: string[], tag: string, options: { logins?: Logins } = {}): Promise<PreparedRun> {
   const docker = tools.docker!;
   const dir = await scratch('docker');
-  await writeFile(join(dir, 'config.json'), '{}');
+  await writeFile(join(dir, 'config.json'), authJson(options.logins));
   return {
     steps: [
       { command: docker, args: ['manifest', 'create', '--insecure', tag, ...sources] },
@@ -114,10 +123,10 @@ export async function dockerMerge(tools: Tools, sources: string[], tag: string):
 }
 
 /** buildah's manifest list workflow into each of `tags` (one push per tag); `all` adds every entry of an index source. */
-export async function buildahMerge(tools: Tools, sources: string[], tags: string[], options: { all?: boolean } = {}): Promise<PreparedRun> {
+export async function buildahMerge(tools: Tools, sources: string[], tags: string[], options: { all?: boolean; logins?: Logins } = {}): Promise<PreparedRun> {
   const buildah = tools.buildah!;
   const dir = await scratch('buildah');
-  const { policy, authfile } = await containersFiles(dir);
+  const { policy, authfile } = await containersFiles(dir, options.logins);
   const base = ['--root', join(dir, 'root'), '--runroot', join(dir, 'runroot'), '--storage-driver', 'vfs'];
   const list = 'bench-list';
   const steps: Step[] = [{ command: buildah, args: [...base, 'manifest', 'create', list] }];
@@ -134,9 +143,9 @@ export async function buildahMerge(tools: Tools, sources: string[], tags: string
 }
 
 /** `skopeo copy --all` of an existing index (skopeo cannot merge; it copies what is there). */
-export async function skopeoCopy(tools: Tools, source: string, tag: string): Promise<PreparedRun> {
+export async function skopeoCopy(tools: Tools, source: string, tag: string, options: { logins?: Logins } = {}): Promise<PreparedRun> {
   const dir = await scratch('skopeo');
-  const { policy, authfile } = await containersFiles(dir);
+  const { policy, authfile } = await containersFiles(dir, options.logins);
   return {
     steps: [
       {
