@@ -986,6 +986,28 @@ describe('plain HTTP', () => {
     expect(client.stats()).toEqual({ requests: 2, byKind: { 'GET manifest': 2 }, retries: 0 });
   });
 
+  it('parallel anonymous reads of a loopback registry share one HTTPS attempt, then answer the challenges with one token', async () => {
+    const host = 'localhost:5000';
+    const { agent, client, logger } = setup();
+    agent.get(`https://${host}`).intercept({ path: (p) => p.startsWith('/v2/'), method: 'GET' }).replyWithError(tlsFailure()).persist();
+    agent
+      .get(`http://${host}`)
+      .intercept({ path: (p) => /^\/v2\/acme\/[abc]\/manifests\/1\.0$/.test(p), method: 'GET' })
+      .reply((opts) =>
+        header(opts, 'authorization') === `Bearer ${TOKEN}`
+          ? { statusCode: 200, data: MANIFEST, responseOptions: { headers: { 'content-type': MediaType.OciManifest } } }
+          : { statusCode: 401, data: '', responseOptions: { headers: { 'www-authenticate': `Bearer realm="${AUTH_ORIGIN}/token",service="${host}"` } } },
+      )
+      .persist();
+    agent.get(AUTH_ORIGIN).intercept({ path: (p) => p.startsWith('/token?'), method: 'GET' }).reply(200, { token: TOKEN, expires_in: 300 }).persist();
+    const repositories = ['acme/a', 'acme/b', 'acme/c'];
+    client.declareScopes(host, repositories.map((repository) => ({ repository, actions: ['pull'] })));
+    const fetched = await Promise.all(repositories.map((repository) => client.fetchManifest({ registry: host, repository }, '1.0')));
+    expect(fetched.map((f) => f.digest)).toEqual([MANIFEST_DIGEST, MANIFEST_DIGEST, MANIFEST_DIGEST]);
+    expect(logger.lines.filter((line) => line.includes('HTTPS failed'))).toHaveLength(1);
+    expect(client.stats().byKind).toEqual({ 'GET manifest': 6, 'GET token': 1 });
+  });
+
   it('never falls back to HTTP for other registries', async () => {
     const { agent, registry, client } = setup();
     registry.intercept({ path: manifestPath('1.0'), method: 'GET' }).replyWithError(tlsFailure());

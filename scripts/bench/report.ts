@@ -129,6 +129,10 @@ export function checkTargets(report: BenchReport): TargetCheck[] {
       checks.push({ target: '(b) 2 platforms: at most 0.2x the wall time of docker manifest create + push', measured: `${ms(median(b2.wallMs))} vs ${ms(median(docker.wallMs))} = ${ratio.toFixed(2)}x`, met: ratio <= 0.2 });
     }
   }
+  const b2token = find(report, 'b', '2 platforms, token auth', 'ours');
+  if (b2token) {
+    checks.push({ target: '(b) 2 platforms, token auth: auth costs one challenge and one token request, whatever the number of sources', measured: `${b2token.authRequests} of ${Math.max(...b2token.requests)} (${kinds(b2token.byKind)})`, met: b2token.authRequests <= 2 });
+  }
   for (const row of report.rows.filter((r) => r.scenario === 'c' && r.tool === 'ours' && !r.failure)) {
     const rss = median(row.peakRssKiB);
     if (row.case === '512 MiB') checks.push({ target: '(c) 512 MiB layers: peak RSS under 150 MB', measured: `${(rss / 1024).toFixed(0)} MiB (${((rss * 1024) / 1e6).toFixed(0)} MB)`, met: rss * 1024 < 150e6 });

@@ -76,6 +76,7 @@ async function runCase(ctx: BenchContext, scenario: Row['scenario'], name: strin
         for (const site of sites) resetCounts(site);
         const m = await measureSteps(prepared.steps, { env: prepared.env, freshContainersCache: prepared.freshContainersCache });
         const counts = sumCounts(sites);
+        const auth = authRequests(sites); // before the check, whose own token requests the token proxy sees
         const problem = m.exitCode !== 0 ? `exit ${m.exitCode}: ${firstLine(m.stderr)}` : await check();
         if (problem) {
           row.failure = problem;
@@ -86,7 +87,7 @@ async function runCase(ctx: BenchContext, scenario: Row['scenario'], name: strin
         row.peakRssKiB.push(m.peakRssKiB);
         row.requests.push(counts.total);
         row.byKind = counts.byKind;
-        row.authRequests = authRequests(sites);
+        row.authRequests = auth;
         ctx.log(`  (${scenario}) ${name} ${contender.tool} run ${run}: ${Math.round(m.wallMs)} ms, ${counts.total} requests, ${Math.round(m.peakRssKiB / 1024)} MiB RSS`);
       } finally {
         await prepared.cleanup();

@@ -125,6 +125,10 @@ interface RegistryState {
   release?: () => void;
   /** no credentials are configured for this registry: nothing to queue behind the pioneer for */
   anonymous?: Promise<boolean>;
+  /** an HTTPS attempt in flight on a registry that may speak plain HTTP; settles once it got an answer or failed */
+  probe?: Promise<void>;
+  /** that attempt failed: requests made meanwhile go straight to plain HTTP */
+  httpsFailed?: boolean;
   /** the registry refused a monolithic upload once: go chunked from now on */
   chunkedUploads: boolean;
 }
@@ -454,7 +458,18 @@ export class RegistryTransport {
   /** One HTTP exchange; on the very first contact with a plain-HTTP-capable registry, HTTPS then HTTP. */
   private async hop(req: HttpRequest, url: string, authorization: string | undefined, signal: AbortSignal | undefined): Promise<HttpResponse> {
     const state = this.state(req.registry);
-    const probing = state.scheme === undefined && this.mayUsePlainHttp(req.registry) && this.isRegistryOrigin(req.registry, url);
+    const mayProbe = () => state.scheme === undefined && this.mayUsePlainHttp(req.registry) && this.isRegistryOrigin(req.registry, url);
+    // Requests sent in parallel (anonymous ones do not wait for the first) share one HTTPS attempt.
+    if (mayProbe() && state.probe) await state.probe;
+    const https = `https://${registryApiHost(req.registry)}/`;
+    if (url.startsWith(https) && (state.scheme === 'http' || (mayProbe() && state.httpsFailed))) {
+      const response = await this.exchange(req, `http://${url.slice('https://'.length)}`, authorization, signal);
+      state.scheme = 'http';
+      return response;
+    }
+    const probing = mayProbe();
+    let settle = () => undefined as void;
+    if (probing) state.probe = new Promise<void>((resolve) => (settle = resolve));
     try {
       const response = await this.exchange(req, url, authorization, signal);
       if (probing || this.isRegistryOrigin(req.registry, url)) state.scheme ??= 'https';
@@ -462,6 +477,8 @@ export class RegistryTransport {
     } catch (error) {
       const failure = error instanceof Transient ? error.final : error;
       if (!probing || signal?.aborted || !(failure instanceof NetworkError)) throw error;
+      state.httpsFailed = true;
+      settle();
       const plain = url.replace(/^https:/i, 'http:');
       // the HTTPS probe never became an HTTP exchange: it is not a request to count
       this.count(req.kind, -1);
@@ -469,6 +486,12 @@ export class RegistryTransport {
       const response = await this.exchange(req, plain, authorization, signal);
       state.scheme = 'http';
       return response;
+    } finally {
+      if (probing) {
+        if (state.scheme === undefined) state.httpsFailed = undefined;
+        state.probe = undefined;
+        settle();
+      }
     }
   }
 
