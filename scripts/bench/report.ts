@@ -63,7 +63,7 @@ export function tableRows(report: BenchReport): string[][] {
   const out = [header];
   for (const row of report.rows) {
     const base = ours(report.rows, row);
-    const ratio = row.tool !== 'ours' && base && !row.failure ? `${(median(base.wallMs) / median(row.wallMs)).toFixed(2)}x` : '';
+    const ratio = row.tool !== 'ours' && row.tool !== 'ours-local' && base && !row.failure ? `${(median(base.wallMs) / median(row.wallMs)).toFixed(2)}x` : '';
     if (row.failure) {
       out.push([`(${row.scenario})`, row.case, toolLabel(report.tools, row.tool), `cannot: ${row.failure.replace(/\|/g, '\\|')}`, '', '', '', '', '', '']);
       continue;
