@@ -68,6 +68,12 @@ const site = async (name: string, auth: 'none' | 'token' = 'none') => {
 let startup: BenchReport['startup'];
 const started = performance.now();
 try {
+  // first, while no registry of ours is busy
+  if (only.has('startup')) {
+    if (!existsSync(bundle)) throw new Error(`${bundle} does not exist: run npm run build first`);
+    log('Action start-up');
+    startup = await measureStartup(bundle, statSync(bundle).size, quick ? 5 : 21, tools.node);
+  }
   if (only.has('a') || only.has('b')) {
     const main = await site('main');
     if (only.has('a')) rows.push(...(await scenarioA(ctx, main, quick ? [2] : [2, 4, 8])));
@@ -82,11 +88,6 @@ try {
       const targets = [await site('target-1'), await site('target-2'), await site('target-3')];
       rows.push(...(await scenarioD(ctx, source, targets)));
     }
-  }
-  if (only.has('startup')) {
-    if (!existsSync(bundle)) throw new Error(`${bundle} does not exist: run npm run build first`);
-    log('Action start-up');
-    startup = await measureStartup(bundle, statSync(bundle).size, quick ? 5 : 21, tools.node);
   }
 } finally {
   await Promise.all(sites.map(stopSite));

@@ -66,6 +66,12 @@ export interface MergeResult {
 const MAX_NESTED_INDEX_DEPTH = 4;
 /** Blobs up to this size that several targets on other registries need are read once, and uploaded from memory. */
 const SHARED_BLOB_BYTES = 1024 * 1024;
+/**
+ * Blobs smaller than this go to another registry without asking first whether it has them: asking
+ * costs a request and a round trip, uploading one at most two requests and this many bytes (and a
+ * fresh target, the usual case, has none of them). A child already there is never uploaded again.
+ */
+const ASK_BLOB_BYTES = 64 * 1024;
 
 export async function runMerge(request: MergeRequest, client: RegistryClient, logger: Logger): Promise<MergeResult> {
   const concurrency = request.concurrency ?? 8;
@@ -301,8 +307,8 @@ function quietly(promise: Promise<unknown>): void {
 
 /**
  * What targets in other registries than a child's source hold already: the child (HEAD manifest)
- * and, in parallel, each of its blobs (HEAD blob). Asked once per target and digest, started as soon
- * as the child is known so that the answers are in when the plan is; reads only.
+ * and, in parallel, each of its blobs but the smallest (HEAD blob). Asked once per target and
+ * digest, started as soon as the child is known so that the answers are in when the plan is; reads only.
  */
 class TargetProbes {
   private readonly manifests = new OnceByKey<ManifestHead | undefined>();
@@ -339,7 +345,7 @@ class TargetProbes {
     quietly(this.manifest(target, descriptor.digest));
     quietly(
       this.reader.read(source, descriptor.digest, label).then(({ parsed }) => {
-        if (parsed.kind === 'image') for (const blob of blobsOf(parsed.image!)) quietly(this.blob(target, blob.digest));
+        if (parsed.kind === 'image') for (const blob of blobsOf(parsed.image!)) if (blob.size >= ASK_BLOB_BYTES) quietly(this.blob(target, blob.digest));
       }),
     );
   }
@@ -358,7 +364,8 @@ function earlyProbes(request: MergeRequest, probes: TargetProbes): EarlyProbe {
 /**
  * Lists what `target` needs. Within one registry nothing is asked of the target: mounts of
  * blobs already there are no-ops. Across registries each child is HEADed in the target (present:
- * nothing to do for it) and, in parallel, each of its blobs (present: not copied); see TargetProbes.
+ * nothing to do for it) and, in parallel, each of its blobs of 64 KiB or more (present: not copied);
+ * see TargetProbes.
  */
 async function planTargetTransfer(target: TargetPlan, reader: ManifestReader, probes: TargetProbes, concurrency: number): Promise<TargetTransfer> {
   const report: TargetReport = {
@@ -392,7 +399,8 @@ async function planTargetTransfer(target: TargetPlan, reader: ManifestReader, pr
     children.push({ entry, fetched });
     planned.push(...planBlobs(parsed.image!, entry.source, to, seen));
   }
-  const blobs = await mapLimit(planned, concurrency, async (b) => ({ ...b, present: b.method === 'copy' && (await probes.blob(to, b.descriptor.digest)) }));
+  const ask = (b: BlobTransferPlan) => b.method === 'copy' && b.descriptor.size >= ASK_BLOB_BYTES;
+  const blobs = await mapLimit(planned, concurrency, async (b) => ({ ...b, present: ask(b) && (await probes.blob(to, b.descriptor.digest)) }));
   for (const b of blobs) report.actions.push(`${b.method} blob ${b.descriptor.digest} (${b.descriptor.size} bytes) from ${formatRepository(b.from)}`);
   for (const c of children) report.actions.push(`put ${c.entry.kind} manifest ${c.fetched.digest}${c.entry.platform ? ` (${c.entry.platform})` : ''}`);
   for (const tag of target.tags) report.actions.push(`put index under tag ${tag}`);

@@ -1,72 +1,18 @@
 // The real test of the action: `node dist/index.js` with INPUT_* variables and the
 // GITHUB_OUTPUT / GITHUB_STEP_SUMMARY files, exactly as the runner runs it.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { sha256Digest } from '../../src/oci.js';
 import { hasManifest, seedCase, type SeedCase } from '../../scripts/support/fixtures.js';
 import { type RunningRegistry, startRegistry } from '../../scripts/support/registry.js';
 import { skopeoInspectRaw } from '../../scripts/support/skopeo.js';
-
-const BUNDLE = resolve('dist/index.js');
-
-interface ActionRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  outputs: Record<string, string>;
-  summary: string;
-}
-
-/** Parses the GITHUB_OUTPUT file format (`name<<DELIMITER\nvalue\nDELIMITER`). */
-export function parseOutputFile(text: string): Record<string, string> {
-  const outputs: Record<string, string> = {};
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const match = /^([^<=]+)<<(.+)$/.exec(lines[i]);
-    if (match) {
-      const [, name, delimiter] = match;
-      const value: string[] = [];
-      for (i++; i < lines.length && lines[i] !== delimiter; i++) value.push(lines[i]);
-      outputs[name] = value.join('\n');
-    } else if (lines[i].includes('=')) {
-      const at = lines[i].indexOf('=');
-      outputs[lines[i].slice(0, at)] = lines[i].slice(at + 1);
-    }
-  }
-  return outputs;
-}
-
-async function runAction(inputs: Record<string, string>, env: Record<string, string> = {}): Promise<ActionRun> {
-  const dir = await mkdtemp(join(tmpdir(), 'mm-action-'));
-  const outputFile = join(dir, 'output');
-  const summaryFile = join(dir, 'summary');
-  await writeFile(outputFile, '');
-  await writeFile(summaryFile, '');
-  const dockerConfig = join(dir, 'docker');
-  const { mkdir } = await import('node:fs/promises');
-  await mkdir(dockerConfig);
-  await writeFile(join(dockerConfig, 'config.json'), '{}');
-  const inputEnv = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [`INPUT_${k.toUpperCase()}`, v]));
-  const child = spawn(process.execPath, [BUNDLE], {
-    env: { PATH: process.env.PATH ?? '', HOME: dir, DOCKER_CONFIG: dockerConfig, GITHUB_OUTPUT: outputFile, GITHUB_STEP_SUMMARY: summaryFile, RUNNER_TEMP: dir, ...inputEnv, ...env },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((done) => child.on('close', done));
-  return { code, stdout, stderr, outputs: parseOutputFile(await readFile(outputFile, 'utf8')), summary: await readFile(summaryFile, 'utf8') };
-}
+import { ACTION, runAction } from './processes.js';
 
 let registry: RunningRegistry;
 let seed: SeedCase;
 
 beforeAll(async () => {
-  if (!existsSync(BUNDLE)) throw new Error('dist/index.js is missing: run npm run build');
+  if (!existsSync(ACTION)) throw new Error('dist/index.js is missing: run npm run build');
   registry = await startRegistry({ name: 'action-plain' });
   seed = await seedCase(registry);
 });

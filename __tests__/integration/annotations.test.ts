@@ -1,24 +1,15 @@
 // Annotations end to end: the CLI (dist/cli.js) and the action (dist/index.js) as users run them,
 // against a real registry; what was pushed is read back with `skopeo inspect --raw`.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { sha256Digest } from '../../src/oci.js';
 import { MT, hasManifest, pushBuildxImage, pushDockerImage, type PushedBuildxImage, type PushedImage } from '../../scripts/support/fixtures.js';
 import { type RunningRegistry, startRegistry } from '../../scripts/support/registry.js';
 import { skopeoInspectRaw } from '../../scripts/support/skopeo.js';
-
-const CLI = resolve('dist/cli.js');
-const ACTION = resolve('dist/index.js');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+import { ACTION, CLI, runAction, runCli } from './processes.js';
 
 interface Index {
   mediaType: string;
@@ -28,26 +19,11 @@ interface Index {
 
 let home: string;
 
-function spawnNode(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH ?? '', HOME: home, DOCKER_CONFIG: home, ...env } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.stdin.end();
-  return new Promise((done) => child.on('close', (code) => done({ code, stdout, stderr })));
-}
+const cli = (args: string[]) => runCli(args, { home });
 
-const cli = (args: string[]) => spawnNode([CLI, ...args]);
-
-/** The action as the runner starts it: INPUT_* variables, GITHUB_OUTPUT file. */
-async function action(inputs: Record<string, string>): Promise<Run & { output: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'mm-annotations-action-'));
-  await writeFile(join(dir, 'output'), '');
-  const env = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [`INPUT_${k.toUpperCase()}`, v]));
-  const run = await spawnNode([ACTION], { ...env, GITHUB_OUTPUT: join(dir, 'output'), RUNNER_TEMP: dir });
-  return { ...run, output: await readFile(join(dir, 'output'), 'utf8') };
-}
+/** The action as the runner starts it: INPUT_* variables, GITHUB_OUTPUT file (no step summary); HOME and DOCKER_CONFIG are the shared home. */
+const action = (inputs: Record<string, string>) =>
+  runAction(inputs, { home, dockerConfig: home, tempPrefix: join(tmpdir(), 'mm-annotations-action-'), stepSummary: false });
 
 async function pushed(ref: string): Promise<Index> {
   return JSON.parse((await skopeoInspectRaw(ref, { tlsVerify: false })).toString('utf8')) as Index;
@@ -108,7 +84,7 @@ describe('--annotation (CLI)', () => {
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     const index = await pushed(target);
-    expect(run.stdout.trim()).toBe(sha256Digest(await skopeoInspectRaw(target, { tlsVerify: false })));
+    expect(run.stdout.toString().trim()).toBe(sha256Digest(await skopeoInspectRaw(target, { tlsVerify: false })));
     expect(index.mediaType).toBe(MT.OciIndex);
     expect(index.annotations).toEqual({ 'org.opencontainers.image.description': 'fast, small = tested', 'org.opencontainers.image.title': 'app' });
     const byDigest = new Map(index.manifests.map((m) => [m.digest, m.annotations]));
@@ -119,8 +95,8 @@ describe('--annotation (CLI)', () => {
     expect(byDigest.get(amd64.attestationDigest)).toEqual({ 'vnd.docker.reference.digest': amd64.imageDigest, 'vnd.docker.reference.type': 'attestation-manifest' });
 
     const inspect = await cli(['inspect', target]);
-    expect(inspect.stdout).toContain('  annotations:\n    org.opencontainers.image.description=fast, small = tested\n    org.opencontainers.image.title=app\n');
-    expect(inspect.stdout).toContain('      com.example.arch=arm\n');
+    expect(inspect.stdout.toString()).toContain('  annotations:\n    org.opencontainers.image.description=fast, small = tested\n    org.opencontainers.image.title=app\n');
+    expect(inspect.stdout.toString()).toContain('      com.example.arch=arm\n');
   });
 
   it('docker/metadata-action output pasted as is: index: lines apply, manifest: lines are skipped with ONE warning on stderr', async () => {
@@ -141,7 +117,7 @@ describe('--annotation (CLI)', () => {
       cli(['merge', '-q', '--dry-run', '-t', target, ...docker]),
     ]);
     expect([withLines.code, without.code]).toEqual([0, 0]);
-    expect(withLines.stdout).toBe(without.stdout);
+    expect(withLines.stdout.toString()).toBe(without.stdout.toString());
     expect(withLines.stderr.trim().split('\n')).toHaveLength(1);
   });
 
@@ -184,7 +160,7 @@ describe('annotations input (the action, node dist/index.js)', () => {
     const index = await pushed(target);
     expect(index.annotations).toEqual(METADATA_KEYS);
     expect(index.manifests.map((m) => m.digest)).toEqual([amd64.imageDigest, arm64.imageDigest, amd64.attestationDigest, arm64.attestationDigest]);
-    expect(run.output).toContain(sha256Digest(await skopeoInspectRaw(target, { tlsVerify: false })));
+    expect(run.outputText).toContain(sha256Digest(await skopeoInspectRaw(target, { tlsVerify: false })));
   });
 
   it('format: docker with annotations fails the step with the reason', async () => {

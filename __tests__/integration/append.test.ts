@@ -1,23 +1,15 @@
 // `--append` / `append: true` end to end with the built CLI: merge twice and compare entries, as
 // read back with skopeo; the base index's children must reach every other target repository too.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { sha256Digest } from '../../src/oci.js';
 import { pushBuildxImage, pushDockerImage, type PushedBuildxImage } from '../../scripts/support/fixtures.js';
 import { type RunningRegistry, startRegistry } from '../../scripts/support/registry.js';
 import { skopeoCopyAllToOciLayout, skopeoInspectRaw } from '../../scripts/support/skopeo.js';
-
-const CLI = resolve('dist/cli.js');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+import { CLI, runCli } from './processes.js';
 
 interface Index {
   mediaType: string;
@@ -33,15 +25,7 @@ interface Metadata {
 
 let home: string;
 
-function cli(args: string[]): Promise<Run> {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', HOME: home, DOCKER_CONFIG: home } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.stdin.end();
-  return new Promise((done) => child.on('close', (code) => done({ code, stdout, stderr })));
-}
+const cli = (args: string[]) => runCli(args, { home });
 
 async function served(ref: string): Promise<{ digest: string; index: Index }> {
   const bytes = await skopeoInspectRaw(ref, { tlsVerify: false });
@@ -94,7 +78,7 @@ describe('--append: merge twice and compare entries', () => {
     const two = await cli(['merge', '--json', '--append', '-t', app(), '-t', mirror(), '-t', elsewhere(), '--annotation', 'index:org.opencontainers.image.revision=2', src.arm64New, src.s390x]);
     expect(two.stderr).toContain(`Appending to ${app()} (${first.digest}, 4 entries)`);
     expect(two.code).toBe(0);
-    metadata = JSON.parse(two.stdout) as Metadata;
+    metadata = JSON.parse(two.stdout.toString()) as Metadata;
     second = await served(app());
   });
 
@@ -142,7 +126,7 @@ describe('--append: merge twice and compare entries', () => {
   it('appending the same sources again changes nothing and drops nothing', async () => {
     const again = await cli(['merge', '--json', '--append', '--dry-run', '-t', app(), '--annotation', 'index:org.opencontainers.image.revision=2', src.arm64New, src.s390x]);
     expect(again.code).toBe(0);
-    const meta = JSON.parse(again.stdout) as Metadata;
+    const meta = JSON.parse(again.stdout.toString()) as Metadata;
     expect(meta.digest).toBe(second.digest);
     expect(meta.dropped).toEqual([]);
   });
@@ -175,9 +159,9 @@ describe('--append to a tag that does not exist yet', () => {
     ]);
     expect([appended.code, plain.code]).toEqual([0, 0]);
     expect(appended.stderr).toContain(`${target} does not exist yet: append is a plain merge`);
-    expect(appended.stdout.trim()).toBe(plain.stdout.trim());
+    expect(appended.stdout.toString().trim()).toBe(plain.stdout.toString().trim());
     const { digest, index } = await served(target);
-    expect(digest).toBe(plain.stdout.trim());
+    expect(digest).toBe(plain.stdout.toString().trim());
     expect(index.manifests.map((m) => m.digest)).toEqual([amd64.imageDigest, s390x.imageDigest, amd64.attestationDigest, s390x.attestationDigest]);
   });
 });

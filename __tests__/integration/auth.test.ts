@@ -3,11 +3,10 @@
 // in htpasswd (Basic) mode, credentials from config.json, credential helpers on PATH,
 // inputs, and the action bundle; every result verified with skopeo or by read-back.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { delimiter, join, resolve } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { type MergeResult, runMerge } from '../../src/engine.js';
 import { CredentialsError, HttpError } from '../../src/errors.js';
 import { getInputs } from '../../src/inputs.js';
@@ -19,6 +18,7 @@ import { hasManifest, pushBuildxImage, seedCase, type PushedBuildxImage, type Se
 import { type RegistryEndpoint, type RunningRegistry, startRegistry } from '../../scripts/support/registry.js';
 import { cleanupSkopeo, skopeoCopyAllToOciLayout, skopeoInspectRaw } from '../../scripts/support/skopeo.js';
 import { type TokenServer, decodeJwt, startTokenServer } from '../../scripts/support/token-server.js';
+import { ACTION, type ActionRun, runAction } from './processes.js';
 
 // Every secret is distinctive, so a search for it cannot match anything else by chance.
 const CI = { username: 'ci', password: 'ci-Pa55word-7f3a9c1e' };
@@ -29,8 +29,6 @@ const READER = { username: 'reader', password: 'reader-Pa55word-6b4d2f0e' };
 const SEEDER = { username: 'seeder', password: 'seeder-Pa55word-1a2b3c4d' };
 const ALICE = { username: 'alice', password: 'alice-Pa55word-8e6c4a20' };
 const WRONG = 'wrong-Pa55word-0f1e2d3c';
-
-const BUNDLE = resolve('dist/index.js');
 
 let tokenServer: TokenServer;
 /** token-auth registry: acme/ for ci and helper-user, team/ for publisher, public/ pulls anonymously */
@@ -446,56 +444,13 @@ describe('across registries', () => {
 
 // ---- the action bundle, as the runner runs it ----------------------------------------------
 
-interface ActionRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  outputs: Record<string, string>;
-  summary: string;
-}
-
-function parseOutputFile(text: string): Record<string, string> {
-  const outputs: Record<string, string> = {};
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const match = /^([^<=]+)<<(.+)$/.exec(lines[i]);
-    if (!match) continue;
-    const value: string[] = [];
-    for (i++; i < lines.length && lines[i] !== match[2]; i++) value.push(lines[i]);
-    outputs[match[1]] = value.join('\n');
-  }
-  return outputs;
-}
-
-async function runAction(inputs: Record<string, string>, config: Record<string, unknown> = {}): Promise<ActionRun> {
-  const dir = await mkdtemp(join(scratch, 'action-'));
-  const outputFile = join(dir, 'output');
-  const summaryFile = join(dir, 'summary');
-  await writeFile(outputFile, '');
-  await writeFile(summaryFile, '');
-  const configDir = join(dir, 'docker');
-  await mkdir(configDir);
-  await writeFile(join(configDir, 'config.json'), JSON.stringify(config));
-  const inputEnv = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [`INPUT_${k.toUpperCase()}`, v]));
-  const child = spawn(process.execPath, [BUNDLE], {
-    env: {
-      PATH: `${helperDir}${delimiter}${process.env.PATH ?? ''}`,
-      HOME: dir,
-      DOCKER_CONFIG: configDir,
-      GITHUB_OUTPUT: outputFile,
-      GITHUB_STEP_SUMMARY: summaryFile,
-      RUNNER_TEMP: dir,
-      RUNNER_DEBUG: '1',
-      ...inputEnv,
-    },
+/** The bundle with helperDir first on PATH, debug logging on, and config as its config.json. */
+const action = (inputs: Record<string, string>, config: Record<string, unknown> = {}): Promise<ActionRun> =>
+  runAction(inputs, {
+    dockerConfig: config,
+    tempPrefix: join(scratch, 'action-'),
+    env: { PATH: `${helperDir}${delimiter}${process.env.PATH ?? ''}`, RUNNER_DEBUG: '1' },
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((done) => child.on('close', done));
-  return { code, stdout, stderr, outputs: parseOutputFile(await readFile(outputFile, 'utf8')), summary: await readFile(summaryFile, 'utf8') };
-}
 
 /** The values the action registered with `::add-mask::` (the runner's masking protocol). */
 function masked(stdout: string): string[] {
@@ -517,12 +472,12 @@ function visibleText(runResult: ActionRun): string[] {
 
 describe('node dist/index.js with credentials', () => {
   beforeAll(() => {
-    if (!existsSync(BUNDLE)) throw new Error('dist/index.js is missing: run npm run build');
+    if (!existsSync(ACTION)) throw new Error('dist/index.js is missing: run npm run build');
   });
 
   it('INPUT_USERNAME/INPUT_PASSWORD: merges, masks the password and every token, and prints none of them anywhere else (log, outputs, summary)', async () => {
     const target = `${tokenRegistry.host}/acme/action-inputs:v1`;
-    const runResult = await runAction({ sources: seed.sources.join('\n'), tags: target, username: CI.username, password: CI.password });
+    const runResult = await action({ sources: seed.sources.join('\n'), tags: target, username: CI.username, password: CI.password });
     expect(runResult.stderr).toBe('');
     expect(runResult.code).toBe(0);
     expect(runResult.outputs.digest).toBe(await servedDigest(target, CI));
@@ -540,7 +495,7 @@ describe('node dist/index.js with credentials', () => {
   });
 
   it('a wrong INPUT_PASSWORD fails with one error naming the registry, never printing the password', async () => {
-    const runResult = await runAction({ sources: seed.sources.join('\n'), tags: `${tokenRegistry.host}/acme/action-wrong:v1`, username: CI.username, password: WRONG });
+    const runResult = await action({ sources: seed.sources.join('\n'), tags: `${tokenRegistry.host}/acme/action-wrong:v1`, username: CI.username, password: WRONG });
     expect(runResult.code).toBe(1);
     const errors = runResult.stdout.split('\n').filter((l) => l.startsWith('::error::'));
     expect(errors).toHaveLength(1);
@@ -554,7 +509,7 @@ describe('node dist/index.js with credentials', () => {
   it('a credential helper through @actions/exec: found on PATH, run silently (its answer is a secret)', async () => {
     const before = (await helperCalls()).length;
     const target = `${tokenRegistry.host}/acme/action-helper:v1`;
-    const runResult = await runAction({ sources: seed.sources.join('\n'), tags: target }, { credHelpers: { [tokenRegistry.host]: 'mm-basic' } });
+    const runResult = await action({ sources: seed.sources.join('\n'), tags: target }, { credHelpers: { [tokenRegistry.host]: 'mm-basic' } });
     expect(runResult.code).toBe(0);
     expect((await helperCalls()).slice(before)).toEqual([`mm-basic get ${tokenRegistry.host}`]);
     expect(masked(runResult.stdout)).toContain(HELPER.password);

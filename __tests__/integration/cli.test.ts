@@ -1,11 +1,10 @@
 // The CLI as a user runs it: the built bin (dist/cli.js) as a subprocess against a real registry,
 // on every fixture type, with results checked by skopeo (never by the product's own client).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { sha256Digest } from '../../src/oci.js';
 import {
@@ -23,31 +22,14 @@ import {
 import { type FaultProxy, startFaultProxy } from '../../scripts/support/fault-proxy.js';
 import { type RunningRegistry, startRegistry } from '../../scripts/support/registry.js';
 import { skopeoCopyAllToOciLayout, skopeoInspectRaw, writeDockerConfig } from '../../scripts/support/skopeo.js';
-
-const BIN = resolve('dist/cli.js');
-
-export interface CliRun {
-  code: number | null;
-  stdout: Buffer;
-  stderr: string;
-}
+import { CLI, type CliOptions, type NodeRun, runCli } from './processes.js';
 
 let dockerConfig: string;
 
-function cli(args: string[], options: { stdin?: string; env?: Record<string, string>; nodeArgs?: string[] } = {}): Promise<CliRun> {
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), BIN, ...args], {
-    env: { PATH: process.env.PATH ?? '', HOME: dockerConfig, DOCKER_CONFIG: dockerConfig, ...options.env },
-  });
-  const out: Buffer[] = [];
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => out.push(d));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.stdin.end(options.stdin ?? '');
-  return new Promise((done) => child.on('close', (code) => done({ code, stdout: Buffer.concat(out), stderr })));
-}
+const cli = (args: string[], options: Omit<CliOptions, 'home'> = {}) => runCli(args, { home: dockerConfig, ...options });
 
 const raw = (ref: string) => skopeoInspectRaw(ref, { tlsVerify: false });
-const json = <T>(run: CliRun): T => JSON.parse(run.stdout.toString()) as T;
+const json = <T>(run: NodeRun): T => JSON.parse(run.stdout.toString()) as T;
 interface Index {
   mediaType: string;
   manifests: Array<{ mediaType: string; digest: string; platform?: { os: string; architecture: string; variant?: string }; annotations?: Record<string, string> }>;
@@ -58,7 +40,7 @@ let seed: SeedCase;
 let variety: VarietyCase;
 
 beforeAll(async () => {
-  if (!existsSync(BIN)) throw new Error('dist/cli.js is missing: run npm run build');
+  if (!existsSync(CLI)) throw new Error('dist/cli.js is missing: run npm run build');
   dockerConfig = await mkdtemp(join(tmpdir(), 'mm-cli-'));
   await writeFile(join(dockerConfig, 'config.json'), '{}');
   registry = await startRegistry({ name: 'cli', deleteEnabled: true });
