@@ -3,7 +3,7 @@
 import { InputError, ManifestMergeError } from './errors.js';
 import { type Platform, formatPlatform, parsePlatform, platformKey } from './platform.js';
 import type { Annotations, AttestationMode, DescriptorAnnotation, OutputFormat } from './plan.js';
-import { type ImageReference, formatReference, parseReference } from './reference.js';
+import { type ImageReference, parseReference } from './reference.js';
 
 export interface Inputs {
   sources: ImageReference[];
@@ -217,9 +217,4 @@ export function getInputs(getInput: InputGetter): Inputs {
     timeoutMs: parseDuration('timeout', getInput('timeout'), DEFAULT_TIMEOUT_MS),
     summary: parseBoolean('summary', getInput('summary'), true),
   };
-}
-
-/** For messages: the fully qualified form of each reference. */
-export function describeReferences(refs: ImageReference[]): string {
-  return refs.map(formatReference).join(', ');
 }

@@ -302,11 +302,6 @@ export function platformFromConfig(config: unknown, subject: string): Platform {
   return normalizePlatform(platform);
 }
 
-/** A child manifest that must be brought into a target repository, and the blobs it needs there. */
-export interface ManifestTransfer {
-  entry: PlannedEntry;
-}
-
 export interface BlobTransferPlan {
   descriptor: Descriptor;
   from: RepositoryRef;

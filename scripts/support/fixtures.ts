@@ -198,21 +198,26 @@ export interface PushedBlob extends FixtureDescriptor {
   bytes: Buffer;
 }
 
+/** Opens a blob upload session in `repository`; returns its Location (possibly relative). */
+async function startUpload(registry: RegistryEndpoint, repository: string): Promise<string> {
+  const start = await expectStatus(
+    await registryRequest(registry, { method: 'POST', path: `/v2/${repository}/blobs/uploads/`, repository, push: true }),
+    [202],
+    `POST ${repository} blob upload`,
+  );
+  await start.arrayBuffer();
+  const location = start.headers.get('location');
+  if (!location) throw new Error(`fixtures: upload start for ${repository} gave no Location`);
+  return location;
+}
+
 /** Uploads a blob (POST then monolithic PUT) unless the registry already has it in `repository`. */
 export async function pushBlob(registry: RegistryEndpoint, repository: string, bytes: Uint8Array, mediaType = 'application/octet-stream'): Promise<PushedBlob> {
   const digest = sha256(bytes);
   const head = await registryRequest(registry, { method: 'HEAD', path: `/v2/${repository}/blobs/${digest}`, repository, push: true });
   await head.arrayBuffer();
   if (head.status !== 200) {
-    const start = await expectStatus(
-      await registryRequest(registry, { method: 'POST', path: `/v2/${repository}/blobs/uploads/`, repository, push: true }),
-      [202],
-      `POST ${repository} blob upload`,
-    );
-    await start.arrayBuffer();
-    const location = start.headers.get('location');
-    if (!location) throw new Error(`fixtures: upload start for ${repository} gave no Location`);
-    const put = new URL(location, registry.url);
+    const put = new URL(await startUpload(registry, repository), registry.url);
     put.searchParams.set('digest', digest);
     const done = await expectStatus(
       await registryRequest(registry, {
@@ -549,14 +554,7 @@ export async function pushLargeBlob(
   mediaType: string = MT.OciLayerGzip,
   options: { gzipLevel?: number } = {},
 ): Promise<StreamedLayer> {
-  const start = await expectStatus(
-    await registryRequest(registry, { method: 'POST', path: `/v2/${repository}/blobs/uploads/`, repository, push: true }),
-    [202],
-    `POST ${repository} blob upload`,
-  );
-  await start.arrayBuffer();
-  const location = start.headers.get('location');
-  if (!location) throw new Error(`fixtures: upload start for ${repository} gave no Location`);
+  const location = await startUpload(registry, repository);
   const authorization = lastAuthorization.get(authKey(registry, repository, true));
 
   const tarHash = createHash('sha256');
