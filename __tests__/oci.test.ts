@@ -1,6 +1,7 @@
 import { describe, it, expect } from '@jest/globals';
 import fc from 'fast-check';
 import { ManifestMergeError, TooLargeError, UnsupportedMediaTypeError } from '../src/errors.js';
+import { isDigest, isSha256Digest, sha256Digest } from '../src/digest.js';
 import {
   ATTESTATION_REFERENCE_TYPE,
   AnnotationKey,
@@ -10,13 +11,10 @@ import {
   blobsOf,
   isAttestationDescriptor,
   isDescriptor,
-  isDigest,
   isDockerMediaType,
   isImageManifestMediaType,
   isIndexMediaType,
-  isSha256Digest,
   parseManifest,
-  sha256Digest,
   type Descriptor,
   type ImageManifest,
 } from '../src/oci.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { MediaType, type Descriptor, sha256Digest } from '../src/oci.js';
+import { sha256Digest } from '../src/digest.js';
+import { MediaType, type Descriptor } from '../src/oci.js';
 import { parsePlatform } from '../src/platform.js';
 import { type ResolvedSource, type SourceEntry, classifyIndexEntry, planBlobs, planMerge, planTargets, platformFromConfig } from '../src/plan.js';
 

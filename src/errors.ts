@@ -1,27 +1,57 @@
-// Every error kind manifest-merge raises, in one place. Callers branch on `code`
-// (or instanceof), never on message text. Messages are written for the person
-// reading a failed CI step: what was wrong, which image/input, and what to do.
+// Every error kind manifest-merge raises, in one place (regclient's types/errs is the model).
+// An error carries facts (kind, registry, repository, reference, status, registry error codes)
+// and a surface-neutral hint; `renderError(error, surface)` turns them into the one message a
+// user reads, with advice worded for where they are: the action speaks of inputs and
+// docker/login-action, the CLI of flags and `docker login`. Callers branch on kind through the
+// predicates at the bottom, never on message text.
+import { redactSecrets } from './redact.js';
 
 export type ErrorCode =
-  | 'INPUT' // an action input or CLI flag is missing or malformed
+  | 'USAGE' // the CLI's command line does not parse (exit 2)
+  | 'INPUT' // an action input or CLI flag value is missing or malformed
   | 'REFERENCE' // an image reference does not parse
   | 'PLATFORM' // malformed, duplicate, missing or extra platform
   | 'UNSUPPORTED_MEDIA_TYPE' // schema 1, unknown manifest type, or a type the chosen format cannot hold
-  | 'DIGEST_MISMATCH' // bytes read do not hash to the digest they were asked for
-  | 'TOO_LARGE' // a manifest over the size limit
+  | 'INVALID_MANIFEST' // a registry served a manifest that contradicts itself or its descriptor
+  | 'DIGEST_MISMATCH' // bytes read do not hash to (or are not the size of) what they were asked for
+  | 'TOO_LARGE' // a manifest, blob read whole, or a registry's chunk demand over its limit
   | 'HTTP' // a registry answered with an unexpected status
   | 'UNAUTHORIZED' // 401: no or wrong credentials
-  | 'DENIED' // 403 / DENIED: credentials lack the permission
+  | 'DENIED' // 403 / DENIED / insufficient_scope: credentials lack the permission
   | 'NOT_FOUND' // 404: manifest or blob unknown
   | 'RATE_LIMITED' // 429 after all retries
-  | 'NETWORK' // connection failed / reset / timed out after all retries
+  | 'NETWORK' // connection failed / reset after all retries
   | 'CREDENTIALS' // a credential helper or config.json could not be used
   | 'VERIFY' // read-back of a pushed tag gave another digest
-  | 'TIMEOUT'; // the overall time budget ran out
+  | 'CONFLICT' // another writer changed a tag while this run was writing it (append race)
+  | 'TIMEOUT'; // the time budget (or one wait within it) ran out
 
-export interface ErrorOptions {
+/** Where an error is shown: the advice is worded for it. */
+export type Surface = 'action' | 'cli';
+
+/** What an error is about. Every field is optional: each error fills in what it knows. */
+export interface ErrorFacts {
+  registry?: string;
+  repository?: string;
+  /** tag or digest */
+  reference?: string;
+  /** HTTP method and URL of the failing request (URL without credentials or signed query parameters) */
+  method?: string;
+  url?: string;
+  status?: number;
+  /** the registry's own `errors[].code` values */
+  registryCodes?: string[];
+  /** which wait timed out: 'registry' | 'token service' | 'credential helper' | … */
+  wait?: string;
+}
+
+export interface ErrorOptions extends ErrorFacts {
   cause?: unknown;
-  /** what the user should do about it; appended to the message */
+  /**
+   * What the user should do about it. May use `{term}` placeholders from the advice vocabulary
+   * below ({login}, {credentials}, {timeout}, {insecure}, {platforms}, {append}, {attestations},
+   * {format}, {username}, {password}, {rerun}); `renderError` words them for the surface.
+   */
   hint?: string;
 }
 
@@ -29,16 +59,34 @@ export interface ErrorOptions {
 export class ManifestMergeError extends Error {
   readonly code: ErrorCode;
   readonly hint?: string;
+  readonly facts: ErrorFacts;
+  /** the message without advice */
+  readonly summary: string;
 
   constructor(code: ErrorCode, message: string, options: ErrorOptions = {}) {
-    super(options.hint ? `${message}. ${options.hint}` : message, options.cause === undefined ? undefined : { cause: options.cause });
+    // `message` keeps the action's wording of the advice, so a plain `error.message` still reads whole
+    super(options.hint ? `${message}. ${capitalise(renderHint(options.hint, 'action'))}` : message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
+    this.summary = message;
     this.hint = options.hint;
+    const { cause: _cause, hint: _hint, ...facts } = options;
+    this.facts = facts;
+  }
+
+  get status(): number | undefined {
+    return this.facts.status;
   }
 }
 
-/** A bad action input or CLI flag. */
+/** The CLI's command line does not parse: unknown flag, missing argument (exit 2). */
+export class UsageError extends ManifestMergeError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super('USAGE', message, options);
+  }
+}
+
+/** A bad action input or CLI flag value. */
 export class InputError extends ManifestMergeError {
   constructor(message: string, options: ErrorOptions = {}) {
     super('INPUT', message, options);
@@ -46,7 +94,7 @@ export class InputError extends ManifestMergeError {
 }
 
 /** An image reference that does not follow the distribution reference grammar. */
-export class ReferenceError extends ManifestMergeError {
+export class InvalidReferenceError extends ManifestMergeError {
   constructor(message: string, options: ErrorOptions = {}) {
     super('REFERENCE', message, options);
   }
@@ -62,6 +110,13 @@ export class PlatformError extends ManifestMergeError {
 export class UnsupportedMediaTypeError extends ManifestMergeError {
   constructor(message: string, options: ErrorOptions = {}) {
     super('UNSUPPORTED_MEDIA_TYPE', message, options);
+  }
+}
+
+/** A registry served a manifest that contradicts its own headers or the descriptor it was reached by. */
+export class InvalidManifestError extends ManifestMergeError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super('INVALID_MANIFEST', message, options);
   }
 }
 
@@ -97,9 +152,16 @@ export class VerifyError extends ManifestMergeError {
   }
 }
 
+/** Another writer changed the tag between this run's read and its write, and kept winning. */
+export class ConflictError extends ManifestMergeError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super('CONFLICT', message, options);
+  }
+}
+
 export class TimeoutError extends ManifestMergeError {
   constructor(message: string, options: ErrorOptions = {}) {
-    super('TIMEOUT', message, options);
+    super('TIMEOUT', message, { hint: TIME_BUDGET_HINT, ...options });
   }
 }
 
@@ -109,7 +171,7 @@ export class NetworkError extends ManifestMergeError {
     readonly request: { method: string; url: string },
     options: ErrorOptions = {},
   ) {
-    super('NETWORK', message, options);
+    super('NETWORK', message, { method: request.method, url: request.url, ...options });
   }
 }
 
@@ -121,21 +183,38 @@ export interface RegistryErrorDetail {
 }
 
 /**
- * A registry answered with a status the operation did not expect. The subclass
- * follows the status (401 Unauthorized, 403 Denied, 404 NotFound, 429 RateLimited);
- * the message names the request (method, URL without credentials), the status and
- * the registry's own error codes.
+ * A registry answered with a status the operation did not expect. `code` follows the status
+ * (401 UNAUTHORIZED, 403 DENIED, 404 NOT_FOUND, 429 RATE_LIMITED, else HTTP); the message names
+ * the request (method, URL without credentials), the status and the registry's own error codes.
  */
 export class HttpError extends ManifestMergeError {
   constructor(
     code: ErrorCode,
     message: string,
     readonly request: { method: string; url: string },
-    readonly status: number,
+    status: number,
     readonly registryErrors: RegistryErrorDetail[] = [],
     options: ErrorOptions = {},
   ) {
-    super(code, message, options);
+    super(code, message, { method: request.method, url: request.url, status, registryCodes: registryErrors.map((e) => e.code), ...options });
+  }
+
+  override get status(): number {
+    return this.facts.status!;
+  }
+}
+
+/**
+ * A failure worth another attempt (a 5xx, a 429, a reset connection). Raised inside the retry
+ * layer only, which retries it and, once attempts or time run out, throws `final` instead.
+ */
+export class TransientError extends ManifestMergeError {
+  constructor(
+    readonly final: ManifestMergeError,
+    readonly reason: string,
+    readonly retryAfterMs?: number,
+  ) {
+    super(final.code, final.summary, { ...final.facts, hint: final.hint, cause: final });
   }
 }
 
@@ -147,14 +226,107 @@ export function errorCodeForStatus(status: number): ErrorCode {
   return 'HTTP';
 }
 
+// ---- predicates: branch on these, never on `code` strings or statuses -----------------------
+
+function codeOf(error: unknown): ErrorCode | undefined {
+  return error instanceof ManifestMergeError ? error.code : undefined;
+}
+
+export const isNotFound = (error: unknown): boolean => codeOf(error) === 'NOT_FOUND';
+export const isUnauthorized = (error: unknown): boolean => codeOf(error) === 'UNAUTHORIZED';
+export const isDenied = (error: unknown): boolean => codeOf(error) === 'DENIED';
+export const isRateLimited = (error: unknown): boolean => codeOf(error) === 'RATE_LIMITED';
+export const isTimeout = (error: unknown): boolean => codeOf(error) === 'TIMEOUT';
+export const isNetwork = (error: unknown): boolean => codeOf(error) === 'NETWORK';
+export const isDigestMismatch = (error: unknown): boolean => codeOf(error) === 'DIGEST_MISMATCH';
+export const isConflict = (error: unknown): boolean => codeOf(error) === 'CONFLICT';
+export const isTransient = (error: unknown): error is TransientError => error instanceof TransientError;
+/** A status error from a registry (any status), with the request it answered. */
+export const isHttpError = (error: unknown): error is HttpError => error instanceof HttpError;
+/** The user's own input or command line is wrong (the CLI exits 2). */
+export const isUsageOrInput = (error: unknown): boolean => codeOf(error) === 'USAGE' || codeOf(error) === 'INPUT';
+
 /** True for failures we raised on purpose: shown as one message, no stack trace. */
 export function isExpectedError(error: unknown): error is ManifestMergeError {
   return error instanceof ManifestMergeError;
 }
 
-/** Message for the user: the error's message, plus its cause's when it adds something. */
+// ---- advice per surface ------------------------------------------------------------------------
+
+/** What the time budget is and how to raise it; every TimeoutError carries it unless it says more. */
+export const TIME_BUDGET_HINT = 'The step must finish within its time budget ({timeout}; default 10m). Check the registry\'s status page and retry later, or raise the budget';
+
+type Term = 'login' | 'credentials' | 'timeout' | 'insecure' | 'platforms' | 'append' | 'attestations' | 'format' | 'username' | 'password' | 'rerun' | 'sources' | 'tags' | 'annotations';
+
+/** The same advice, in the words of each surface. */
+const VOCABULARY: Record<Surface, Record<Term, string>> = {
+  action: {
+    login: 'log in with docker/login-action before this step (or pass the username and password inputs)',
+    credentials: 'the username and password inputs',
+    timeout: 'input `timeout`',
+    insecure: 'input `insecure-registries`',
+    platforms: 'input `platforms`',
+    append: 'input `append`',
+    attestations: 'input `attestations`',
+    format: 'input `format`',
+    username: 'input `username`',
+    password: 'input `password`',
+    rerun: 're-run the job',
+    sources: 'input `sources`',
+    tags: 'input `tags`',
+    annotations: 'input `annotations`',
+  },
+  cli: {
+    login: 'run `docker login` for that registry first (or pass --username with --password-stdin)',
+    credentials: '--username with --password-stdin',
+    timeout: '--timeout',
+    insecure: '--insecure-registry',
+    platforms: '--platforms',
+    append: '--append',
+    attestations: '--attestations',
+    format: '--format',
+    username: '--username',
+    password: '--password-stdin',
+    rerun: 'run the command again',
+    sources: 'the SOURCE arguments',
+    tags: '--tag',
+    annotations: '--annotation',
+  },
+};
+
+/** Words a hint's `{term}` placeholders for `surface`; unknown placeholders are left as written. */
+export function renderHint(hint: string, surface: Surface): string {
+  const words = VOCABULARY[surface];
+  return hint.replace(/\{([a-z]+)\}/g, (whole, term: string) => (Object.hasOwn(words, term) ? words[term as Term] : whole));
+}
+
+/** The advice for `error` on `surface`, or undefined when it has none. */
+export function adviceFor(error: unknown, surface: Surface): string | undefined {
+  return error instanceof ManifestMergeError && error.hint ? renderHint(error.hint, surface) : undefined;
+}
+
+/**
+ * The one message a user reads: what went wrong and what to do, worded for `surface`, with every
+ * known secret and anything shaped like a credential redacted (a registry may echo them).
+ */
+export function renderError(error: unknown, surface: Surface): string {
+  let text: string;
+  if (error instanceof ManifestMergeError) {
+    const advice = adviceFor(error, surface);
+    text = advice ? `${error.summary}. ${capitalise(advice)}` : error.summary;
+  } else if (error instanceof Error) {
+    text = error.message;
+  } else {
+    text = String(error);
+  }
+  return redactSecrets(text);
+}
+
+/** The message for the action surface (kept for callers that have no surface of their own: logs, tests). */
 export function describeError(error: unknown): string {
-  if (error instanceof ManifestMergeError) return error.message;
-  if (error instanceof Error) return error.message;
-  return String(error);
+  return renderError(error, 'action');
+}
+
+function capitalise(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }

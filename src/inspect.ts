@@ -8,7 +8,7 @@ import { formatPlatform } from './platform.js';
 import { platformFromConfig } from './plan.js';
 import { type ImageReference, type RepositoryRef, formatReference, manifestReference } from './reference.js';
 import type { FetchedManifest, RegistryClient } from './registry/types.js';
-import { formatBytes } from './summary.js';
+import { formatBytes } from './bytes.js';
 
 export interface InspectedEntry {
   descriptor: Descriptor;

@@ -1,6 +1,6 @@
 // Media types, descriptor / manifest / index shapes and guards (OCI image spec v1.1
 // and Docker image manifest v2 schema 2). Pure: no I/O.
-import { createHash } from 'node:crypto';
+import { isDigest } from './digest.js';
 import { TooLargeError, UnsupportedMediaTypeError } from './errors.js';
 import type { Platform } from './platform.js';
 
@@ -71,34 +71,6 @@ export function isImageManifestMediaType(mediaType: string): boolean {
 
 export function isDockerMediaType(mediaType: string): boolean {
   return mediaType === MediaType.DockerManifest || mediaType === MediaType.DockerManifestList;
-}
-
-export function sha256Digest(bytes: Uint8Array): string {
-  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-}
-
-const DIGEST_PATTERN = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
-const SHA256_PATTERN = /^sha256:[a-f0-9]{64}$/;
-/** Encodings the OCI image spec fixes for its registered algorithms. */
-const REGISTERED_ENCODING: Record<string, RegExp> = {
-  sha256: /^[a-f0-9]{64}$/,
-  sha512: /^[a-f0-9]{128}$/,
-};
-
-/**
- * True for a digest as the OCI image spec defines it: `algorithm:encoded` by the
- * grammar, and for the registered algorithms (sha256, sha512) the exact lower-case
- * hex length. Unregistered algorithms pass on the grammar alone, as the spec asks.
- */
-export function isDigest(value: string): boolean {
-  if (!DIGEST_PATTERN.test(value)) return false;
-  const at = value.indexOf(':');
-  const encoding = REGISTERED_ENCODING[value.slice(0, at)];
-  return !encoding || encoding.test(value.slice(at + 1));
-}
-
-export function isSha256Digest(value: string): boolean {
-  return SHA256_PATTERN.test(value);
 }
 
 /** A manifest as read from a registry: exact bytes plus what they parse to. */

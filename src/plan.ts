@@ -10,8 +10,8 @@ import {
   blobsOf,
   isAttestationDescriptor,
   isImageManifestMediaType,
-  sha256Digest,
 } from './oci.js';
+import { sha256Digest } from './digest.js';
 import { type Platform, comparePlatforms, formatPlatform, isUnknownPlatform, normalizePlatform, platformKey, platformMatches } from './platform.js';
 import { type RepositoryRef, formatRepository, sameRepository } from './reference.js';
 

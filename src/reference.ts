@@ -3,13 +3,9 @@
 //   reference := name [ ":" tag ] [ "@" digest ]
 //   name      := [domain "/"] path-component ["/" path-component]*
 //   domain    := host [":" port]   host := domain-name | IPv4 | "[" IPv6 "]"
-import { ReferenceError } from './errors.js';
+import { InvalidReferenceError } from './errors.js';
 
-export const DOCKER_HUB = 'docker.io';
-/** Where Docker Hub's registry API actually lives. */
-export const DOCKER_HUB_API_HOST = 'registry-1.docker.io';
-/** The key docker login writes for Docker Hub in config.json. */
-export const DOCKER_HUB_CONFIG_KEY = 'https://index.docker.io/v1/';
+import { DOCKER_HUB } from './hosts.js';
 
 export interface ImageReference {
   /** Registry host as users name it, normalised: `docker.io` for Docker Hub, `ghcr.io`, `localhost:5000`, `[::1]:5000`. */
@@ -47,7 +43,7 @@ const ALLOWED_COMPONENT = 'each "/"-separated part of a repository is lower-case
 const ALLOWED_HOST = 'a registry is a host name, IPv4 address or [IPv6] address, optionally followed by ":port"';
 
 function fail(input: string, why: string): never {
-  throw new ReferenceError(`Invalid image reference "${input}": ${why}`, {
+  throw new InvalidReferenceError(`Invalid image reference "${input}": ${why}`, {
     hint: 'Expected [registry[:port]/]repository[:tag][@sha256:digest], e.g. ghcr.io/acme/app:1.0 or ghcr.io/acme/app@sha256:…',
   });
 }
@@ -165,18 +161,7 @@ export function manifestReference(reference: ImageReference): string {
   return reference.digest ?? reference.tag ?? 'latest';
 }
 
-/** Host to open connections to: Docker Hub's API host for docker.io, the registry itself otherwise. */
-export function registryApiHost(registry: string): string {
-  return registry === DOCKER_HUB ? DOCKER_HUB_API_HOST : registry;
-}
-
 export function sameRepository(a: RepositoryRef, b: RepositoryRef): boolean {
   return a.registry === b.registry && a.repository === b.repository;
 }
 
-/** Loopback hosts may fall back to plain HTTP without being listed as insecure. */
-export function isLoopbackRegistry(registry: string): boolean {
-  const lower = registry.toLowerCase();
-  const host = lower.startsWith('[') ? lower.slice(0, lower.indexOf(']') + 1) : lower.split(':')[0];
-  return host === 'localhost' || /^\[(?:0{0,4}:){2,7}0{0,3}1\]$/.test(host) || /^127(?:\.\d{1,3}){3}$/.test(host);
-}

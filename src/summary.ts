@@ -1,5 +1,6 @@
 // What a merge did, as machine-readable metadata (the `metadata` output, the CLI's --json)
 // and as a job summary table for people. Pure.
+import { formatBytes } from './bytes.js';
 import type { MergeResult } from './engine.js';
 
 export interface MergeMetadata {
@@ -42,18 +43,6 @@ export function buildMetadata(result: MergeResult): MergeMetadata {
     targets: result.targets.map((t) => ({ repository: t.repository, tags: t.tags, blobs: t.blobs, manifestsPushed: t.manifestsPushed, manifestsExisting: t.manifestsExisting })),
     requests: { total: result.requests.requests, retries: result.requests.retries, byKind: result.requests.byKind },
   };
-}
-
-export function formatBytes(size: number): string {
-  if (size < 1024) return `${size} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let value = size / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
 }
 
 function shortDigest(digest: string): string {

@@ -11,7 +11,7 @@ import { type MergeResult, runMerge } from '../../src/engine.js';
 import { CredentialsError, HttpError } from '../../src/errors.js';
 import { getInputs } from '../../src/inputs.js';
 import { createMemoryLogger } from '../../src/logger.js';
-import { sha256Digest } from '../../src/oci.js';
+import { sha256Digest } from '../../src/digest.js';
 import { createChildProcessRunner } from '../../src/registry/credentials.js';
 import { createClientForInputs, mergeRequestFor } from '../../src/setup.js';
 import { hasManifest, pushBuildxImage, seedCase, type PushedBuildxImage, type SeedCase } from '../../scripts/support/fixtures.js';

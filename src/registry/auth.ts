@@ -7,7 +7,7 @@
 import type { Dispatcher } from 'undici';
 import { CredentialsError, HttpError, NetworkError, type RegistryErrorDetail, errorCodeForStatus } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { isLoopbackRegistry } from '../reference.js';
+import { isLoopbackRegistry } from '../hosts.js';
 import type { CredentialProvider, Credentials, RetryOptions, Scope } from './types.js';
 
 export interface RegistryAuthOptions {

@@ -4,7 +4,8 @@ import { createHash, type Hash } from 'node:crypto';
 import { Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
 import { DigestMismatchError, HttpError, ManifestMergeError, TimeoutError, TooLargeError, UnsupportedMediaTypeError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
-import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, MediaType, isDigest, type Descriptor } from '../oci.js';
+import { isDigest } from '../digest.js';
+import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, MediaType, type Descriptor } from '../oci.js';
 import { formatRepository, sameRepository, type RepositoryRef } from '../reference.js';
 import { RegistryAuth } from './auth.js';
 import {

@@ -8,7 +8,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CredentialsError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
-import { DOCKER_HUB, DOCKER_HUB_CONFIG_KEY } from '../reference.js';
+import { DOCKER_HUB, DOCKER_HUB_CONFIG_KEY } from '../hosts.js';
 import type { CredentialProvider, Credentials } from './types.js';
 
 export interface CommandRunner {

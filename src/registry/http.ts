@@ -15,7 +15,7 @@ import {
   type RegistryErrorDetail,
 } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { isLoopbackRegistry, registryApiHost } from '../reference.js';
+import { isLoopbackRegistry, registryApiHost } from '../hosts.js';
 import type { CredentialProvider, RequestStats, RetryOptions, Scope } from './types.js';
 
 export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH';
