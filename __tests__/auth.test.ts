@@ -3,6 +3,7 @@ import { MockAgent } from 'undici';
 import { CredentialsError, HttpError } from '../src/errors.js';
 import { createMemoryLogger } from '../src/logger.js';
 import { RegistryAuth, formatScopes, parseWwwAuthenticate } from '../src/registry/auth.js';
+import { Transport } from '../src/registry/transport/index.js';
 import type { AuthChallenge } from '../src/registry/auth.js';
 import type { CredentialProvider, Credentials, Scope } from '../src/registry/types.js';
 
@@ -51,7 +52,8 @@ function queryOf(path: string): URLSearchParams {
 let agent: MockAgent;
 let captured: Captured[];
 let secrets: string[];
-let requests: string[];
+/** the transport of the last auth made: its stats are the token requests sent */
+let transport: Transport | undefined;
 let logger: ReturnType<typeof createMemoryLogger>;
 let clock: number;
 
@@ -60,7 +62,7 @@ beforeEach(() => {
   agent.disableNetConnect();
   captured = [];
   secrets = [];
-  requests = [];
+  transport = undefined;
   logger = createMemoryLogger();
   clock = Date.parse('2025-01-01T00:00:00Z');
 });
@@ -69,20 +71,30 @@ afterEach(async () => {
   await agent.close();
 });
 
+/** Every HTTP exchange the auth's transport made, by kind (tests use one kind at a time). */
+function requests(): string[] {
+  return Object.entries(transport?.stats().byKind ?? {}).flatMap(([kind, n]) => Array<string>(n).fill(kind));
+}
+
+/** A RegistryAuth whose token requests go through a real transport over the MockAgent. */
+function authWith(credentials: CredentialProvider, insecureRegistries: string[] = [], maxAttempts = 3): RegistryAuth {
+  transport = new Transport({
+    createAuth: (tokens) => new RegistryAuth({ credentials, tokens, logger, onSecret: (s) => secrets.push(s), insecureRegistries, now: () => clock }),
+    credentials,
+    logger,
+    insecureRegistries,
+    dispatcher: agent,
+    connectionsPerOrigin: 8,
+    retry: { maxAttempts, baseDelayMs: 1, maxDelayMs: 5 },
+    requestTimeoutMs: 60_000,
+    userAgent: 'manifest-merge-test',
+  });
+  return transport.auth as RegistryAuth;
+}
+
 function makeAuth(credentials: Credentials | undefined, extra: { insecureRegistries?: string[] } = {}): { auth: RegistryAuth; creds: CredentialProvider & { calls: number } } {
   const creds = provider(credentials);
-  const auth = new RegistryAuth({
-    credentials: creds,
-    dispatcher: agent,
-    logger,
-    onSecret: (s) => secrets.push(s),
-    insecureRegistries: extra.insecureRegistries ?? [],
-    userAgent: 'manifest-merge-test',
-    onRequest: (kind) => requests.push(kind),
-    retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5 },
-    now: () => clock,
-  });
-  return { auth, creds };
+  return { auth: authWith(creds, extra.insecureRegistries ?? []), creds };
 }
 
 /** Token endpoint answering `reply` for `times` requests, recording each request. */
@@ -183,7 +195,7 @@ describe('RegistryAuth bearer tokens', () => {
 
     expect(header).toBe('Bearer tok-1');
     expect(captured).toHaveLength(1);
-    expect(requests).toEqual(['GET token']);
+    expect(requests()).toEqual(['GET token']);
     const query = queryOf(captured[0].path);
     expect(query.getAll('scope')).toEqual(['repository:acme/app:pull,push', 'repository:acme/challenge:pull', 'repository:acme/src:pull']);
     expect(query.get('service')).toBe('registry.example.com');
@@ -224,7 +236,7 @@ describe('RegistryAuth bearer tokens', () => {
 
     await expect(auth.authorize('registry.example.com', bearer(), [pullPush('acme/app')])).resolves.toBe('Bearer oauth-tok');
 
-    expect(requests).toEqual(['POST token']);
+    expect(requests()).toEqual(['POST token']);
     expect(captured[0].headers['content-type']).toBe('application/x-www-form-urlencoded');
     const form = new URLSearchParams(captured[0].body);
     expect(Object.fromEntries(form)).toEqual({
@@ -242,7 +254,7 @@ describe('RegistryAuth bearer tokens', () => {
     const { auth } = makeAuth({ kind: 'registry-token', token: 'reg-tok', source: 'config.json auths["r"]' });
     await expect(auth.authorize('registry.example.com', bearer(), [pull('a')])).resolves.toBe('Bearer reg-tok');
     expect(auth.cachedAuthorization('registry.example.com', [pullPush('other')])).toBe('Bearer reg-tok');
-    expect(requests).toEqual([]);
+    expect(requests()).toEqual([]);
     expect(secrets).toContain('reg-tok');
   });
 
@@ -257,7 +269,7 @@ describe('RegistryAuth bearer tokens', () => {
     tokenEndpoint({ json: { token: 'after-retry' } });
     const { auth } = makeAuth(basicCreds);
     await expect(auth.authorize('registry.example.com', bearer(), [pull('a')])).resolves.toBe('Bearer after-retry');
-    expect(requests).toEqual(['GET token', 'GET token']);
+    expect(requests()).toEqual(['GET token', 'GET token']);
   });
 
   it('asks again with only the needed scopes when the token service refuses the declared ones', async () => {
@@ -290,7 +302,7 @@ describe('RegistryAuth cache', () => {
     expect(auth.cachedAuthorization('registry.example.com', [pull('acme/unknown')])).toBeUndefined();
     // a 401 on an anonymous request that a concurrent call already got a token for
     await expect(auth.authorize('registry.example.com', bearer(), [pull('acme/app')])).resolves.toBe('Bearer tok-cache');
-    expect(requests).toEqual(['GET token']);
+    expect(requests()).toEqual(['GET token']);
     agent.assertNoPendingInterceptors();
   });
 
@@ -311,7 +323,7 @@ describe('RegistryAuth cache', () => {
     expect(auth.cachedAuthorization('registry.example.com', [pull('a')])).toBe('Bearer long');
     clock += 600_000;
     expect(auth.cachedAuthorization('registry.example.com', [pull('a')])).toBeUndefined();
-    expect(requests).toHaveLength(2);
+    expect(requests()).toHaveLength(2);
   });
 
   it('counts the lifetime from issued_at when the service says when it issued the token', async () => {
@@ -359,7 +371,7 @@ describe('RegistryAuth cache', () => {
     await auth.authorize('registry.example.com', bearer(), [pull('a')]);
     // no error= in the challenge (some registries leave it out): the sent header tells
     await expect(auth.authorize('registry.example.com', bearer(), [pull('a')], 'Bearer first')).resolves.toBe('Bearer second');
-    expect(requests).toEqual(['GET token', 'GET token']);
+    expect(requests()).toEqual(['GET token', 'GET token']);
   });
 
   it('hands out the token a concurrent refused request already fetched, instead of asking again', async () => {
@@ -371,7 +383,7 @@ describe('RegistryAuth cache', () => {
     await expect(auth.authorize('registry.example.com', bearer('repository:a:pull', ',error="invalid_token"'), [pull('a')], 'Bearer first')).resolves.toBe('Bearer second');
     // …and the later 401 for the same old token gets 'second' too, without a third token request
     await expect(auth.authorize('registry.example.com', bearer('repository:a:pull', ',error="invalid_token"'), [pull('a')], 'Bearer first')).resolves.toBe('Bearer second');
-    expect(requests).toEqual(['GET token', 'GET token']);
+    expect(requests()).toEqual(['GET token', 'GET token']);
   });
 
   it('asks again when the refused header is the newest token (one re-request on insufficient_scope)', async () => {
@@ -393,7 +405,7 @@ describe('RegistryAuth cache', () => {
     ]);
     expect(a).toBe('Bearer shared');
     expect(b).toBe('Bearer shared');
-    expect(requests).toEqual(['GET token']);
+    expect(requests()).toEqual(['GET token']);
     expect(captured).toHaveLength(1);
   });
 
@@ -423,18 +435,7 @@ describe('RegistryAuth when the credential lookup fails (a broken credential hel
   const helperError = () => new CredentialsError('Credential helper docker-credential-desktop failed for registry.example.com (configured by credsStore in /home/u/.docker/config.json; exit code 1)');
 
   function failingAuth(error: Error = helperError()): RegistryAuth {
-    return new RegistryAuth({
-      credentials: {
-        credentialsFor: () => Promise.reject(error),
-        describeLookup: () => 'credsStore "desktop"',
-      },
-      dispatcher: agent,
-      logger,
-      insecureRegistries: [],
-      onRequest: (kind) => requests.push(kind),
-      retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 },
-      now: () => clock,
-    });
+    return authWith({ credentialsFor: () => Promise.reject(error), describeLookup: () => 'credsStore "desktop"' }, [], 1);
   }
 
   it('tries an anonymous token for a pull, warning once naming the helper and the registry', async () => {
@@ -449,7 +450,7 @@ describe('RegistryAuth when the credential lookup fails (a broken credential hel
     expect(warnings[0]).toContain('docker-credential-desktop');
     expect(warnings[0]).toContain('registry.example.com');
     expect(warnings[0]).toContain('anonymous');
-    expect(requests).toEqual(['GET token']);
+    expect(requests()).toEqual(['GET token']);
   });
 
   it('throws the helper error when the registry refuses the anonymous token', async () => {
@@ -464,7 +465,7 @@ describe('RegistryAuth when the credential lookup fails (a broken credential hel
     await expect(auth.authorize('registry.example.com', bearer('repository:private/app:pull', ',error="insufficient_scope"'), [pull('private/app')], 'Bearer anon')).rejects.toBeInstanceOf(
       CredentialsError,
     );
-    expect(requests).toEqual(['GET token']);
+    expect(requests()).toEqual(['GET token']);
   });
 
   it.each([
@@ -473,12 +474,12 @@ describe('RegistryAuth when the credential lookup fails (a broken credential hel
     ['a Basic challenge', 'Basic realm="r"', [pull('acme/app')]],
   ])('throws the helper error at once for %s, asking for no token', async (_name, challenge, scopes) => {
     await expect(failingAuth().authorize('registry.example.com', challenge, scopes)).rejects.toBeInstanceOf(CredentialsError);
-    expect(requests).toEqual([]);
+    expect(requests()).toEqual([]);
   });
 
   it('rethrows anything that is not a CredentialsError', async () => {
     await expect(failingAuth(new Error('bug')).authorize('registry.example.com', bearer(), [pull('a')])).rejects.toThrow('bug');
-    expect(requests).toEqual([]);
+    expect(requests()).toEqual([]);
   });
 });
 
@@ -488,7 +489,7 @@ describe('RegistryAuth Basic', () => {
     await expect(auth.authorize('localhost:5000', 'Basic realm="Registry Realm"', [pull('a')])).resolves.toBe(`Basic ${BASIC_B64}`);
     expect(auth.cachedAuthorization('localhost:5000', [pullPush('b')])).toBe(`Basic ${BASIC_B64}`);
     expect(secrets).toEqual(expect.arrayContaining([PASSWORD, BASIC_B64]));
-    expect(requests).toEqual([]);
+    expect(requests()).toEqual([]);
   });
 
   it('has nothing to answer Basic with when there are no credentials', async () => {
@@ -540,7 +541,7 @@ describe('RegistryAuth failures', () => {
     expect((error as CredentialsError).message).toContain('plain HTTP');
     expect((error as CredentialsError).message).toContain('http://auth.example.com/token');
     expect((error as CredentialsError).message).not.toContain(PASSWORD);
-    expect(requests).toEqual([]);
+    expect(requests()).toEqual([]);
   });
 
   it.each([

@@ -3,10 +3,16 @@
 // the action and the CLI print it alone, without a stack trace. (Registry-side entries are in
 // integration/errors.test.ts and integration/faults.test.ts.)
 import { describe, expect, it } from '@jest/globals';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { runMerge } from '../src/engine.js';
-import { InputError, isExpectedError } from '../src/errors.js';
+import { InputError, type Surface, isExpectedError, isUsageOrInput, renderError } from '../src/errors.js';
+import { parseMergeCommand } from '../src/flags.js';
 import { getInputs } from '../src/inputs.js';
 import { silentLogger } from '../src/logger.js';
+import { createDockerCredentialProvider } from '../src/registry/credentials.js';
+import { StatusErrors, timeoutError } from '../src/registry/transport/status.js';
 import type { RegistryClient } from '../src/registry/types.js';
 
 const base = { sources: 'ghcr.io/acme/app:amd64\nghcr.io/acme/app:arm64', tags: 'ghcr.io/acme/app:latest' };
@@ -47,7 +53,7 @@ describe('input errors: one message naming the input, the bad value and the fix'
     [
       'a digest as a target',
       { ...base, tags: `ghcr.io/acme/app:latest\nghcr.io/acme/app@${DIGEST}` },
-      `\`tags\`: "ghcr.io/acme/app@${DIGEST}" is a digest reference, which cannot be a target. Targets are tags (e.g. ghcr.io/acme/app:latest); digests belong in \`sources\``,
+      `\`tags\`: "ghcr.io/acme/app@${DIGEST}" is a digest reference, which cannot be a target. Targets are tags (e.g. ghcr.io/acme/app:latest); digests belong in input \`sources\``,
     ],
     ['an unknown `attestations` value', { ...base, attestations: 'drop' }, 'Input `attestations` is "drop". Use one of: keep, strip'],
     ['an unknown `format` value', { ...base, format: 'v2' }, 'Input `format` is "v2". Use one of: auto, oci, docker'],
@@ -82,5 +88,100 @@ describe('the engine refuses an empty request too (the CLI and library callers r
     await expect(runMerge({ ...request, sources: [{ registry: 'ghcr.io', repository: 'acme/app', tag: 'amd64' }] }, untouched, silentLogger)).rejects.toThrow(
       '`tags` is empty. List at least one tag to push the index to',
     );
+  });
+});
+
+function flagError(args: string[]): Error {
+  try {
+    parseMergeCommand(args, () => 'pw');
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error(`expected ${JSON.stringify(args)} to be refused`);
+}
+
+describe('the same mistakes on the command line: the message names the flag (exit 2)', () => {
+  const sources = ['ghcr.io/acme/app:amd64'];
+  it.each([
+    ['an unknown --attestations value', ['-t', 'ghcr.io/acme/app:1', '--attestations', 'drop', ...sources], '--attestations is "drop". Use one of: keep, strip'],
+    ['an unknown --format value', ['-t', 'ghcr.io/acme/app:1', '--format', 'v2', ...sources], '--format is "v2". Use one of: auto, oci, docker'],
+    ['a --timeout that is not a duration', ['-t', 'ghcr.io/acme/app:1', '--timeout', 'soon', ...sources], '--timeout is "soon", not a duration. Write seconds (600) or a duration like 10m, 90s, 1h30m'],
+    ['a --timeout of zero', ['-t', 'ghcr.io/acme/app:1', '--timeout', '0', ...sources], '--timeout is "0", which leaves no time at all. Give a budget above zero, e.g. 10m (the default)'],
+    ['a --timeout no timer can hold', ['-t', 'ghcr.io/acme/app:1', '--timeout', '99999999h', ...sources], '--timeout is "99999999h", over the limit of 24h. Give at most 24h (the default is 10m)'],
+    ['the same platform twice', ['-t', 'ghcr.io/acme/app:1', '-p', 'linux/aarch64, linux/arm64', ...sources], '--platforms lists linux/arm64 twice ("linux/aarch64" and "linux/arm64"). List each platform once'],
+    [
+      'a digest as a target',
+      ['-t', `ghcr.io/acme/app@${DIGEST}`, ...sources],
+      `--tag: "ghcr.io/acme/app@${DIGEST}" is a digest reference, which cannot be a target. Targets are tags (e.g. ghcr.io/acme/app:latest); digests belong in the SOURCE arguments`,
+    ],
+    ['an upper-case repository in a SOURCE', ['-t', 'ghcr.io/acme/app:1', 'ghcr.io/Acme/app:1'], `SOURCE: Invalid image reference "ghcr.io/Acme/app:1": repository name "Acme/app" must be lower case. ${REFERENCE_HINT}`],
+  ])('%s', (_label, args, message) => {
+    const error = flagError(args);
+    expect(isUsageOrInput(error)).toBe(true);
+    expect(renderError(error, 'cli')).toBe(message);
+  });
+});
+
+// Registry and credential failures, rendered for each surface: the facts are the same, the advice
+// speaks of inputs and docker/login-action in the action, of flags and `docker login` in the CLI.
+describe('advice per surface', () => {
+  const root = mkdtempSync(join(tmpdir(), 'mm-catalogue-'));
+  const configDir = join(root, 'docker');
+  mkdirSync(configDir);
+  writeFileSync(join(configDir, 'config.json'), JSON.stringify({ credHelpers: { 'quay.io': 'not-installed' } }));
+  const config = join(configDir, 'config.json');
+  const explicitSource: Record<Surface, string> = { action: 'inputs username/password', cli: '--username/--password-stdin' };
+  const provider = (surface: Surface) =>
+    createDockerCredentialProvider({ configDir, env: { PATH: root }, explicit: { registry: 'ghcr.io', username: 'ci', password: 'pw' }, explicitSource: explicitSource[surface] });
+  const statusError = (surface: Surface, method: string, status: number, code: string, message: string) =>
+    new StatusErrors({ credentials: provider(surface), credentialSource: () => undefined }).statusError(
+      { what: 'Manifest ghcr.io/acme/app:1', method: method as 'GET', registry: 'ghcr.io' },
+      'https://ghcr.io/v2/acme/app/manifests/1',
+      status,
+      [{ code, message }],
+    );
+  const helperFailure = async (surface: Surface): Promise<unknown> => provider(surface).credentialsFor('quay.io').catch((e: unknown) => e);
+
+  const cases: Array<[string, (surface: Surface) => unknown | Promise<unknown>, string, string]> = [
+    [
+      'unauthorized (401)',
+      (surface) => statusError(surface, 'GET', 401, 'UNAUTHORIZED', 'authentication required'),
+      `Manifest ghcr.io/acme/app:1: ghcr.io refused the request as unauthenticated (UNAUTHORIZED): GET https://ghcr.io/v2/acme/app/manifests/1 returned 401 Unauthorized: UNAUTHORIZED: authentication required. Credentials for ghcr.io were looked for in: inputs username/password, ${config} (no credHelpers entry for ghcr.io, no auths entry for ghcr.io). Log in with docker/login-action before this step (or pass the username and password inputs); if you did, the credentials may be wrong or expired, or the repository may not exist`,
+      `Manifest ghcr.io/acme/app:1: ghcr.io refused the request as unauthenticated (UNAUTHORIZED): GET https://ghcr.io/v2/acme/app/manifests/1 returned 401 Unauthorized: UNAUTHORIZED: authentication required. Credentials for ghcr.io were looked for in: --username/--password-stdin, ${config} (no credHelpers entry for ghcr.io, no auths entry for ghcr.io). Run \`docker login\` for that registry first (or pass --username with --password-stdin); if you did, the credentials may be wrong or expired, or the repository may not exist`,
+    ],
+    [
+      'denied (403 on a push)',
+      (surface) => statusError(surface, 'PUT', 403, 'DENIED', 'requested access to the resource is denied'),
+      `Manifest ghcr.io/acme/app:1: ghcr.io denied access (DENIED): PUT https://ghcr.io/v2/acme/app/manifests/1 returned 403 Forbidden: DENIED: requested access to the resource is denied. The credentials used (looked for in: inputs username/password, ${config} (no credHelpers entry for ghcr.io, no auths entry for ghcr.io)) may lack push permission on this repository (for ghcr.io with GITHUB_TOKEN, give the job \`permissions: packages: write\`)`,
+      `Manifest ghcr.io/acme/app:1: ghcr.io denied access (DENIED): PUT https://ghcr.io/v2/acme/app/manifests/1 returned 403 Forbidden: DENIED: requested access to the resource is denied. The credentials used (looked for in: --username/--password-stdin, ${config} (no credHelpers entry for ghcr.io, no auths entry for ghcr.io)) may lack push permission on this repository (for ghcr.io with GITHUB_TOKEN, give the job \`permissions: packages: write\`)`,
+    ],
+    [
+      'not found (404)',
+      (surface) => statusError(surface, 'GET', 404, 'MANIFEST_UNKNOWN', 'manifest unknown'),
+      'Manifest ghcr.io/acme/app:1 not found (MANIFEST_UNKNOWN): GET https://ghcr.io/v2/acme/app/manifests/1 returned 404 Not Found: MANIFEST_UNKNOWN: manifest unknown. Check the reference (registry, repository, tag or digest), and that the job that builds the image pushed it before this step',
+      'Manifest ghcr.io/acme/app:1 not found (MANIFEST_UNKNOWN): GET https://ghcr.io/v2/acme/app/manifests/1 returned 404 Not Found: MANIFEST_UNKNOWN: manifest unknown. Check the reference (registry, repository, tag or digest), and that the job that builds the image pushed it before this step',
+    ],
+    [
+      'the token service timed out',
+      () => timeoutError({ what: 'Token for ghcr.io', method: 'GET', registry: 'ghcr.io' }, 'https://ghcr.io/token?scope=repository%3Aacme%2Fapp%3Apull', new Error('aborted'), 'token service'),
+      "Token for ghcr.io: GET https://ghcr.io/token?scope=repository%3Aacme%2Fapp%3Apull timed out: no answer from the token service within the time budget. The step must finish within its time budget (input `timeout`; default 10m). Check the registry's status page and retry later, or raise the budget",
+      "Token for ghcr.io: GET https://ghcr.io/token?scope=repository%3Aacme%2Fapp%3Apull timed out: no answer from the token service within the time budget. The step must finish within its time budget (--timeout; default 10m). Check the registry's status page and retry later, or raise the budget",
+    ],
+    [
+      'a credential helper that is not installed',
+      helperFailure,
+      `Could not run credential helper docker-credential-not-installed for quay.io (configured by credHelpers["quay.io"] in ${config}): spawn docker-credential-not-installed ENOENT. Install docker-credential-not-installed on the PATH, or remove it from ${config}, or use the username and password inputs`,
+      `Could not run credential helper docker-credential-not-installed for quay.io (configured by credHelpers["quay.io"] in ${config}): spawn docker-credential-not-installed ENOENT. Install docker-credential-not-installed on the PATH, or remove it from ${config}, or use --username with --password-stdin`,
+    ],
+  ];
+
+  it.each(cases)('%s', async (_label, make, action, cli) => {
+    const [forAction, forCli] = await Promise.all([make('action'), make('cli')]);
+    expect(isExpectedError(forAction)).toBe(true);
+    expect(renderError(forAction, 'action')).toBe(action);
+    expect(renderError(forCli, 'cli')).toBe(cli);
+    // no advice of one surface leaks into the other
+    expect(renderError(forCli, 'cli')).not.toMatch(/inputs?\b|docker\/login-action/);
+    expect(renderError(forAction, 'action')).not.toMatch(/--[a-z]|docker login`/);
   });
 });

@@ -882,6 +882,12 @@ describe('copyBlob', () => {
     registry.intercept({ path: '/v2/acme/app/blobs/uploads/', method: 'POST' }).reply(202, '', { headers: { location: '/v2/acme/app/blobs/uploads/first' } });
     registry.intercept({ path: '/v2/acme/app/blobs/uploads/', method: 'POST' }).reply(202, '', { headers: { location: '/v2/acme/app/blobs/uploads/second' } });
     registry.intercept({ path: `/v2/acme/app/blobs/uploads/first?digest=${encodeURIComponent(descriptor.digest)}`, method: 'PUT' }).reply(503, '');
+    // the failed attempt's session is cancelled before the next one starts
+    const cancelled: string[] = [];
+    registry.intercept({ path: '/v2/acme/app/blobs/uploads/first', method: 'DELETE' }).reply(204, (opts) => {
+      cancelled.push(opts.path);
+      return '';
+    });
     let received: Buffer | undefined;
     registry.intercept({ path: `/v2/acme/app/blobs/uploads/second?digest=${encodeURIComponent(descriptor.digest)}`, method: 'PUT' }).reply(
       201,
@@ -892,7 +898,8 @@ describe('copyBlob', () => {
     );
     expect(await client.copyBlob(SOURCE, APP, descriptor)).toBe('copied');
     expect(received?.equals(bytes)).toBe(true);
-    expect(client.stats()).toEqual({ requests: 6, byKind: { 'GET blob': 2, 'POST upload': 2, 'PUT upload': 2 }, retries: 1 });
+    expect(cancelled).toEqual(['/v2/acme/app/blobs/uploads/first']);
+    expect(client.stats()).toEqual({ requests: 7, byKind: { 'GET blob': 2, 'POST upload': 2, 'PUT upload': 2, 'DELETE upload': 1 }, retries: 1 });
     expect(logger.lines.some((l) => l.includes('retrying') && l.includes('503'))).toBe(true);
   });
 
@@ -923,11 +930,13 @@ describe('copyBlob', () => {
     source.intercept({ path: blobPath, method: 'GET' }).reply(200, bytes).times(2);
     registry.intercept({ path: '/v2/acme/app/blobs/uploads/', method: 'POST' }).reply(202, '', { headers: { location: '/v2/acme/app/blobs/uploads/mono' } });
     registry.intercept({ path: `/v2/acme/app/blobs/uploads/mono?${digestQuery}`, method: 'PUT' }).reply(416, { errors: [{ code: 'BLOB_UPLOAD_INVALID', message: 'blob upload invalid' }] });
+    registry.intercept({ path: '/v2/acme/app/blobs/uploads/mono', method: 'DELETE' }).reply(204, '');
     registry.intercept({ path: '/v2/acme/app/blobs/uploads/', method: 'POST' }).reply(202, '', { headers: { location: '/v2/acme/app/blobs/uploads/c?_state=0' } });
     const patches: Array<{ range?: string; length: number }> = [];
     const parts: Buffer[] = [];
+    // PATCH bodies stream (never a chunk held whole): the registry reads each one
     const patchReply = asyncData(async (opts) => {
-      const body = opts.body as Buffer;
+      const { bytes: body } = await consume(opts.body);
       parts.push(body);
       patches.push({ range: header(opts, 'content-range'), length: body.length });
       return '';
@@ -951,10 +960,11 @@ describe('copyBlob', () => {
     const small = blob(500, 12);
     source.intercept({ path: `/v2/acme/base/blobs/${small.descriptor.digest}`, method: 'GET' }).reply(200, small.bytes);
     registry.intercept({ path: '/v2/acme/app/blobs/uploads/', method: 'POST' }).reply(202, '', { headers: { location: '/v2/acme/app/blobs/uploads/d' } });
-    registry.intercept({ path: '/v2/acme/app/blobs/uploads/d', method: 'PATCH' }).reply(202, '', { headers: { location: '/v2/acme/app/blobs/uploads/d2' } });
+    registry.intercept({ path: '/v2/acme/app/blobs/uploads/d', method: 'PATCH' }).reply(202, patchReply, { headers: { location: '/v2/acme/app/blobs/uploads/d2' } });
     registry.intercept({ path: `/v2/acme/app/blobs/uploads/d2?digest=${encodeURIComponent(small.descriptor.digest)}`, method: 'PUT' }).reply(201, '');
     expect(await client.copyBlob(SOURCE, APP, small.descriptor)).toBe('copied');
-    expect(client.stats().byKind).toEqual({ 'GET blob': 3, 'POST upload': 3, 'PUT upload': 3, 'PATCH upload': 3 });
+    // the refused monolithic session was cancelled, once
+    expect(client.stats().byKind).toEqual({ 'GET blob': 3, 'POST upload': 3, 'PUT upload': 3, 'PATCH upload': 3, 'DELETE upload': 1 });
   });
 
   it('reports a failed upload with the repository, status and registry error code', async () => {

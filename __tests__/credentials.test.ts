@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CredentialsError } from '../src/errors.js';
+import { CredentialsError, TimeoutError, isTimeout, renderError } from '../src/errors.js';
 import { createMemoryLogger } from '../src/logger.js';
 import { type CommandRunner, childProcessRunner, createDockerCredentialProvider, credentialHost } from '../src/registry/credentials.js';
 import type { Credentials } from '../src/registry/types.js';
@@ -31,6 +31,13 @@ cat > /dev/null
 echo "error getting credentials - err: exit status 1, out: keychain locked" >&2
 exit 3
 `;
+// A helper stuck on a prompt: it starts a child that outlives any kill of the helper alone
+// (holding stdout open), records both process ids, and never answers.
+const HANGING_HELPER = `#!/bin/sh
+sleep 300 &
+echo "$$ $!" > "$PIDS_FILE"
+wait
+`;
 const GARBAGE_HELPER = `#!/bin/sh
 cat > /dev/null
 echo "not json: some-secret-value"
@@ -44,6 +51,7 @@ beforeAll(() => {
     ['docker-credential-test', HELPER],
     ['docker-credential-broken', BROKEN_HELPER],
     ['docker-credential-garbage', GARBAGE_HELPER],
+    ['docker-credential-hanging', HANGING_HELPER],
   ]) {
     writeFileSync(join(binDir, name), script);
     chmodSync(join(binDir, name), 0o755);
@@ -64,7 +72,7 @@ function configDir(config?: unknown): string {
 }
 
 function env(): NodeJS.ProcessEnv {
-  return { ...process.env, PATH: `${binDir}:${process.env.PATH ?? ''}`, CALLS_FILE: callsFile, HOME: join(root, 'no-home') };
+  return { ...process.env, PATH: `${binDir}:${process.env.PATH ?? ''}`, CALLS_FILE: callsFile, PIDS_FILE: join(root, 'pids'), HOME: join(root, 'no-home') };
 }
 
 function calls(): string[] {
@@ -75,7 +83,7 @@ function calls(): string[] {
   }
 }
 
-function make(config: unknown, options: { explicit?: { registry: string; username: string; password: string }; runner?: CommandRunner } = {}) {
+function make(config: unknown, options: { explicit?: { registry: string; username: string; password: string }; runner?: CommandRunner; deadline?: number; explicitSource?: string } = {}) {
   const secrets: string[] = [];
   const logger = createMemoryLogger();
   const dir = configDir(config);
@@ -198,7 +206,7 @@ describe('explicit input credentials', () => {
       { auths: { 'ghcr.io': { auth: b64('file:pw') }, 'quay.io': { auth: b64('quay:pw') } } },
       { explicit: { registry: 'ghcr.io', username: 'input-user', password: 'input-pw' } },
     );
-    await expect(provider.credentialsFor('ghcr.io')).resolves.toEqual({ kind: 'basic', username: 'input-user', password: 'input-pw', source: 'inputs' });
+    await expect(provider.credentialsFor('ghcr.io')).resolves.toEqual({ kind: 'basic', username: 'input-user', password: 'input-pw', source: 'inputs username/password' });
     await expect(provider.credentialsFor('quay.io')).resolves.toMatchObject({ username: 'quay' });
     expect(secrets).toContain('input-pw');
     expect(provider.describeLookup('ghcr.io')).toContain('inputs username/password');
@@ -207,7 +215,13 @@ describe('explicit input credentials', () => {
 
   it('match Docker Hub under any of its names', async () => {
     const { provider } = make(undefined, { explicit: { registry: 'index.docker.io', username: 'hub-input', password: 'pw' } });
-    await expect(provider.credentialsFor('docker.io')).resolves.toMatchObject({ username: 'hub-input', source: 'inputs' });
+    await expect(provider.credentialsFor('docker.io')).resolves.toMatchObject({ username: 'hub-input', source: 'inputs username/password' });
+  });
+
+  it('are named as the surface names them (the CLI: its flags)', async () => {
+    const { provider } = make(undefined, { explicit: { registry: 'ghcr.io', username: 'u', password: 'pw' }, explicitSource: '--username/--password-stdin' });
+    await expect(provider.credentialsFor('ghcr.io')).resolves.toMatchObject({ source: '--username/--password-stdin' });
+    expect(provider.describeLookup('quay.io')).toMatch(/^--username\/--password-stdin \(given for ghcr.io, not quay.io\)/);
   });
 });
 
@@ -327,6 +341,71 @@ describe('credential helpers', () => {
   });
 });
 
+/** Alive and not a zombie (a killed child whose parent died is a zombie until init reaps it). */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+async function waitUntilDead(pids: number[], withinMs: number): Promise<number[]> {
+  const until = Date.now() + withinMs;
+  let alive = pids.filter(isAlive);
+  while (alive.length > 0 && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 50));
+    alive = alive.filter(isAlive);
+  }
+  return alive;
+}
+
+// Defect #4: a hanging helper held the CLI 100 s (the kill reached only `sh`) and the action 75 s,
+// then was reported as "not JSON". It obeys the run's deadline, dies with its whole process group,
+// and the error says it timed out, and which wait.
+describe('a credential helper that never answers', () => {
+  it('is stopped at the deadline with every process it started, and reported as a timeout of the credential helper', async () => {
+    const started = Date.now();
+    const { provider } = make({ credHelpers: { 'ghcr.io': 'hanging' } }, { deadline: started + 1500 });
+    const error = await rejection(provider.credentialsFor('ghcr.io'));
+    const elapsed = Date.now() - started;
+    expect(elapsed).toBeGreaterThanOrEqual(1400);
+    expect(elapsed).toBeLessThan(4000);
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect(isTimeout(error)).toBe(true);
+    expect((error as TimeoutError).facts).toMatchObject({ wait: 'credential helper', registry: 'ghcr.io' });
+    expect(error.message).toMatch(/^Credential helper docker-credential-hanging for ghcr\.io \(configured by credHelpers\["ghcr\.io"\] in .*\) timed out: no answer after 1\.\d s/);
+    expect(error.message).not.toContain('not JSON');
+
+    const pids = readFileSync(join(root, 'pids'), 'utf8').trim().split(' ').map(Number);
+    expect(pids).toHaveLength(2);
+    expect(await waitUntilDead(pids, 2000)).toEqual([]);
+  });
+
+  it('gets no more time than the deadline leaves, however long its own limit', async () => {
+    const runner: CommandRunner = {
+      async run(_command, _args, _stdin, options) {
+        throw new TimeoutError(`no answer within ${options?.timeoutMs} ms`, { wait: 'credential helper' });
+      },
+    };
+    const { provider } = make({ credsStore: 'desktop' }, { runner, deadline: Date.now() - 5 });
+    const error = await rejection(provider.credentialsFor('ghcr.io'));
+    expect((error as TimeoutError).cause).toMatchObject({ message: expect.stringMatching(/^no answer within 0 ms/) });
+  });
+
+  it('words its advice for each surface', async () => {
+    const { provider } = make({ credHelpers: { 'ghcr.io': 'hanging' } }, { deadline: Date.now() + 300 });
+    const error = await rejection(provider.credentialsFor('ghcr.io'));
+    expect(renderError(error, 'action')).toMatch(/Check that docker-credential-hanging answers on this machine without a prompt \(echo ghcr\.io \| docker-credential-hanging get\), or log in with docker\/login-action before this step .* without it, or raise input `timeout`$/);
+    expect(renderError(error, 'cli')).toMatch(/or run `docker login` for that registry first .* without it, or raise --timeout$/);
+  });
+});
+
 describe('childProcessRunner', () => {
   it('passes stdin and collects stdout, stderr and the exit code', async () => {
     await expect(childProcessRunner.run('sh', ['-c', 'read -r x; echo "out:$x"; echo err >&2; exit 4'], 'hello\n')).resolves.toEqual({
@@ -334,6 +413,14 @@ describe('childProcessRunner', () => {
       stdout: 'out:hello\n',
       stderr: 'err\n',
     });
+  });
+
+  it('kills a command over its time limit with its process group, as a timeout', async () => {
+    const started = Date.now();
+    const error = await rejection(childProcessRunner.run('sh', ['-c', 'sleep 30 & wait'], '', { timeoutMs: 200 }));
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect((error as TimeoutError).summary).toBe('sh timed out: no answer within 200 ms');
   });
 
   it('rejects when the command does not exist', async () => {

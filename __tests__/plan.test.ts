@@ -1,8 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { sha256Digest } from '../src/digest.js';
 import { MediaType, type Descriptor } from '../src/oci.js';
-import { parsePlatform } from '../src/platform.js';
-import { type ResolvedSource, type SourceEntry, classifyIndexEntry, planBlobs, planMerge, planTargets, platformFromConfig } from '../src/plan.js';
+import { parsePlatform, platformFromConfig } from '../src/platform.js';
+import { type ResolvedSource, type SourceEntry, classifyIndexEntry, planBlobs, planMerge, planTargets } from '../src/plan.js';
 
 const hex = (n: number) => n.toString(16).padStart(64, '0');
 const digest = (n: number) => `sha256:${hex(n)}`;

@@ -8,7 +8,7 @@ import { runMerge } from '../src/engine.js';
 import { inspectReference, renderInspection } from '../src/inspect.js';
 import { getInputs } from '../src/inputs.js';
 import type { Logger } from '../src/logger.js';
-import { createClientForInputs } from '../src/setup.js';
+import { createClient } from '../src/setup.js';
 import { renderReport } from '../src/summary.js';
 import { seedCase } from './support/fixtures.js';
 import { findOnPath, startRegistry } from './support/registry.js';
@@ -36,14 +36,14 @@ try {
   }
 
   const inputs = getInputs((name) => ({ sources: seed.sources.join('\n'), tags: `${registry.host}/acme/github-runner:focal`, platforms: 'linux/amd64,linux/arm64' })[name] ?? '');
-  const client = createClientForInputs(inputs, { logger, onSecret: () => undefined, configDir: await mkdtemp(join(tmpdir(), 'demo-config-')) });
+  const client = createClient(inputs.client, { logger, configDir: await mkdtemp(join(tmpdir(), 'demo-config-')) });
   try {
     say('manifest-merge inspect of one source (every manifest type accepted):');
-    process.stdout.write(`${renderInspection(await inspectReference(inputs.sources[0], client)).replace(/^/gm, '  ')}\n`);
+    process.stdout.write(`${renderInspection(await inspectReference(inputs.request.sources[0], client)).replace(/^/gm, '  ')}\n`);
 
     say(`manifest-merge: merging into ${registry.host}/acme/github-runner:focal`);
     const started = Date.now();
-    const result = await runMerge({ ...inputs, sources: inputs.sources, tags: inputs.tags }, client, logger);
+    const result = await runMerge(inputs.request, client, logger);
     process.stdout.write(`${renderReport(result).replace(/^/gm, '  ')}\n`);
     process.stdout.write(`  ${result.requests.requests} registry requests in ${Date.now() - started} ms\n`);
     say('The pushed index:');

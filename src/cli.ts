@@ -1,15 +1,14 @@
 // The CLI: the action's engine at a terminal. Results go to stdout, progress to stderr, so
 // `digest=$(manifest-merge merge … --quiet)` works. Exit codes: 0 done, 1 failed, 2 usage error.
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { runMerge } from './engine.js';
-import { InputError, describeError, isExpectedError } from './errors.js';
+import { InputError, UsageError, isExpectedError, isUsageOrInput, renderError } from './errors.js';
+import { parseInspectCommand, parseMergeCommand } from './flags.js';
 import { checkReference, inspectReference, renderInspection } from './inspect.js';
-import { getInputs } from './inputs.js';
 import type { Logger } from './logger.js';
-import { manifestReference, parseReference } from './reference.js';
-import type { RegistryClient } from './registry/types.js';
-import { createClientForInputs, mergeRequestFor } from './setup.js';
+import { redactSecrets, registerSecret } from './redact.js';
+import { manifestReference } from './reference.js';
+import { createClient, useClient } from './setup.js';
 import { buildMetadata, renderReport } from './summary.js';
 
 declare const MANIFEST_MERGE_VERSION: string | undefined;
@@ -46,7 +45,7 @@ Options:
                                 manifest-descriptor[os/arch]:key=value (repeatable; OCI index only)
       --append                  merge into the index the first --tag already points at (same platforms are replaced)
       --insecure-registry HOST  allow plain HTTP (and unverified TLS) to HOST (repeatable; loopback always may)
-      --timeout DURATION        time budget, e.g. 90s, 10m, 1h30m (default 10m)
+      --timeout DURATION        time budget for every wait, e.g. 90s, 10m, 1h30m (default 10m, at most 24h)
       --username USER           username for --registry (default: the first tag's registry)
       --password-stdin          read the password or token from standard input
       --registry HOST           registry --username/--password-stdin are for
@@ -66,14 +65,12 @@ Options:
                                 list what is missing and exit 1 if anything is
       --json                    print the result as JSON
       --insecure-registry HOST  allow plain HTTP (and unverified TLS) to HOST (repeatable; loopback always may)
-      --timeout DURATION        time budget (default 10m)
+      --timeout DURATION        time budget for every wait (default 10m, at most 24h)
       --username USER           username for REF's registry (or --registry)
       --password-stdin          read the password or token from standard input
       --registry HOST           registry --username/--password-stdin are for
   -v, --verbose                 print every request (debug) on stderr
   -h, --help                    this help`;
-
-class UsageError extends Error {}
 
 /** Writes bytes to stdout; a reader that closed the pipe early (`| head -c 100`) is not a failure. */
 function writeStdout(bytes: Buffer): Promise<number> {
@@ -86,134 +83,72 @@ function writeStdout(bytes: Buffer): Promise<number> {
   );
 }
 
+/** Progress on stderr, every line through redaction (a registry may echo a credential). */
 function stderrLogger(quiet: boolean, verbose: boolean): Logger {
+  const write = (line: string) => process.stderr.write(`${redactSecrets(line)}\n`);
   return {
     debug: (m) => {
-      if (verbose) process.stderr.write(`debug: ${m}\n`);
+      if (verbose) write(`debug: ${m}`);
     },
     info: (m) => {
-      if (!quiet) process.stderr.write(`${m}\n`);
+      if (!quiet) write(m);
     },
-    warning: (m) => process.stderr.write(`warning: ${m}\n`),
+    warning: (m) => write(`warning: ${m}`),
   };
 }
 
 function readPasswordFromStdin(): string {
+  let password: string;
   try {
-    return readFileSync(0, 'utf8').replace(/\r?\n$/, '');
+    password = readFileSync(0, 'utf8').replace(/\r?\n$/, '');
   } catch (cause) {
     throw new InputError('--password-stdin: could not read standard input', { cause });
   }
-}
-
-const CREDENTIAL_OPTIONS = {
-  username: { type: 'string' },
-  'password-stdin': { type: 'boolean' },
-  registry: { type: 'string' },
-  'insecure-registry': { type: 'string', multiple: true },
-  timeout: { type: 'string' },
-  json: { type: 'boolean' },
-  verbose: { type: 'boolean', short: 'v' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
-function parse<T extends NonNullable<Parameters<typeof parseArgs>[0]>['options']>(args: string[], options: T) {
-  try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true });
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
+  // known before any request: every message from here on has it redacted
+  registerSecret(password);
+  return password;
 }
 
 async function merge(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, {
-    ...CREDENTIAL_OPTIONS,
-    tag: { type: 'string', short: 't', multiple: true },
-    platforms: { type: 'string', short: 'p' },
-    attestations: { type: 'string' },
-    format: { type: 'string' },
-    'dry-run': { type: 'boolean' },
-    annotation: { type: 'string', multiple: true },
-    append: { type: 'boolean' },
-    quiet: { type: 'boolean', short: 'q' },
-  });
-  if (values.help) {
+  const command = parseMergeCommand(args, readPasswordFromStdin);
+  if (command.help) {
     process.stdout.write(`${MERGE_HELP}\n`);
     return 0;
   }
-  if (positionals.length === 0) throw new UsageError('merge needs at least one SOURCE');
-  if (!values.tag?.length) throw new UsageError('merge needs at least one --tag');
-  if (values.username && !values['password-stdin']) throw new UsageError('--username needs --password-stdin');
-  const quiet = values.quiet ?? false;
-  const logger = stderrLogger(quiet, values.verbose ?? false);
-  const inputs = getInputs((name) => {
-    switch (name) {
-      case 'sources': return positionals.join('\n');
-      case 'tags': return values.tag!.join('\n');
-      case 'platforms': return values.platforms ?? '';
-      case 'attestations': return values.attestations ?? '';
-      case 'format': return values.format ?? '';
-      case 'push': return values['dry-run'] ? 'false' : 'true';
-      case 'append': return values.append ? 'true' : 'false';
-      case 'annotations': return (values.annotation ?? []).join('\n');
-      case 'insecure-registries': return (values['insecure-registry'] ?? []).join('\n');
-      case 'timeout': return values.timeout ?? '';
-      case 'username': return values.username ?? '';
-      case 'password': return values['password-stdin'] ? readPasswordFromStdin() : '';
-      case 'registry': return values.registry ?? '';
-      default: return '';
-    }
-  });
-  if (inputs.annotationsWarning) logger.warning(inputs.annotationsWarning);
-  const client = createClientForInputs(inputs, { logger, onSecret: () => undefined });
-  try {
-    const result = await runMerge(mergeRequestFor(inputs), client, logger);
-    if (values.json) process.stdout.write(`${JSON.stringify(buildMetadata(result), null, 2)}\n`);
-    else if (quiet) process.stdout.write(`${result.digest}\n`);
-    else {
-      process.stderr.write(`${renderReport(result)}\n`);
-      if (!result.pushed) process.stdout.write(`${JSON.stringify(JSON.parse(result.manifest), null, 2)}\n`);
-      process.stdout.write(`${result.digest}\n`);
-    }
-    return 0;
-  } finally {
-    await client.close();
+  const { request, output } = command;
+  const logger = stderrLogger(output.quiet, output.verbose);
+  for (const warning of command.warnings) logger.warning(warning);
+  const client = createClient(command.client, { logger, surface: 'cli' });
+  const result = await useClient(client, logger, (c) => runMerge(request, c, logger));
+  if (output.json) process.stdout.write(`${JSON.stringify(buildMetadata(result), null, 2)}\n`);
+  else if (output.quiet) process.stdout.write(`${result.digest}\n`);
+  else {
+    logger.info(renderReport(result));
+    if (!result.pushed) process.stdout.write(`${JSON.stringify(JSON.parse(result.manifest), null, 2)}\n`);
+    process.stdout.write(`${result.digest}\n`);
   }
+  return 0;
 }
 
 async function inspect(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { ...CREDENTIAL_OPTIONS, raw: { type: 'boolean' }, check: { type: 'boolean' } });
-  if (values.help) {
+  const command = parseInspectCommand(args, readPasswordFromStdin);
+  if (command.help) {
     process.stdout.write(`${INSPECT_HELP}\n`);
     return 0;
   }
-  if (positionals.length !== 1) throw new UsageError('inspect takes exactly one REF');
-  if (values.raw && (values.check || values.json)) throw new UsageError('--raw prints the bytes only; it cannot be combined with --check or --json');
-  const logger = stderrLogger(false, values.verbose ?? false);
-  const inputs = getInputs((name) => {
-    switch (name) {
-      case 'sources': return positionals[0];
-      case 'tags': return 'localhost/inspect:unused';
-      case 'insecure-registries': return (values['insecure-registry'] ?? []).join('\n');
-      case 'timeout': return values.timeout ?? '';
-      case 'username': return values.username ?? '';
-      case 'password': return values['password-stdin'] ? readPasswordFromStdin() : '';
-      case 'registry': return values.registry ?? (values.username ? parseReference(positionals[0]).registry : '');
-      default: return '';
-    }
-  });
-  const reference = inputs.sources[0];
-  const client: RegistryClient = createClientForInputs(inputs, { logger, onSecret: () => undefined });
-  try {
+  const { reference, output } = command;
+  const logger = stderrLogger(false, output.verbose);
+  const client = createClient(command.client, { logger, surface: 'cli' });
+  return useClient(client, logger, async () => {
     client.declareScopes(reference.registry, [{ repository: reference.repository, actions: ['pull'] }]);
-    if (values.raw) {
+    if (command.raw) {
       // One request: the bytes as served (digest-checked), nothing else on stdout.
       const manifest = await client.fetchManifest(reference, manifestReference(reference));
-      return await writeStdout(manifest.bytes);
+      return writeStdout(manifest.bytes);
     }
     const inspection = await inspectReference(reference, client);
-    const missing = values.check ? await checkReference(inspection, reference, client, logger) : undefined;
-    if (values.json) {
+    const missing = command.check ? await checkReference(inspection, reference, client, logger) : undefined;
+    if (output.json) {
       const out = {
         reference: inspection.reference,
         mediaType: inspection.manifest.mediaType,
@@ -237,11 +172,10 @@ async function inspect(args: string[]): Promise<number> {
       }
     }
     return missing && missing.length > 0 ? 1 : 0;
-  } finally {
-    await client.close();
-  }
+  });
 }
 
+/** Runs the CLI on `argv` (without node and the script); resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   // A reader that stops early (`inspect --raw REF | head -c 100`) closes the pipe: not an error.
@@ -261,13 +195,13 @@ export async function main(argv: string[]): Promise<number> {
     if (command === 'inspect') return await inspect(rest);
     throw new UsageError(`unknown command "${command}"`);
   } catch (error) {
-    if (error instanceof UsageError) {
-      process.stderr.write(`manifest-merge: ${error.message}\nRun "manifest-merge --help" for usage.\n`);
+    process.stderr.write(`manifest-merge: ${renderError(error, 'cli')}\n`);
+    if (isUsageOrInput(error)) {
+      process.stderr.write('Run "manifest-merge --help" for usage.\n');
       return 2;
     }
-    process.stderr.write(`manifest-merge: ${describeError(error)}\n`);
-    if (!isExpectedError(error) && error instanceof Error && error.stack && process.env.MANIFEST_MERGE_DEBUG) process.stderr.write(`${error.stack}\n`);
-    if (error instanceof InputError) return 2;
+    // Not one of ours: a bug. Its stack is what a report needs.
+    if (!isExpectedError(error)) process.stderr.write(`${redactSecrets(error instanceof Error && error.stack ? error.stack : String(error))}\n`);
     return 1;
   }
 }

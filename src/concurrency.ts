@@ -1,25 +1,47 @@
-// Bounded parallelism: registries and runners both suffer from unbounded fan-out.
+// Bounded parallelism: registries and runners both suffer from unbounded fan-out. One primitive,
+// the Limiter; mapLimit is a Limiter over a list.
 
-/** Maps `items` through `fn` with at most `limit` calls in flight; results keep input order. Fails fast on the first error (after in-flight calls settle). */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  let failed = false;
-  let firstError: unknown;
-  async function worker(): Promise<void> {
-    while (!failed && next < items.length) {
-      const index = next++;
-      try {
-        results[index] = await fn(items[index], index);
-      } catch (error) {
-        if (!failed) firstError = error;
-        failed = true;
-      }
+/** Runs at most `limit` calls at once; waiting calls start in the order they were made. */
+export class Limiter {
+  private active = 0;
+  private readonly queue: Array<() => void> = [];
+
+  constructor(private readonly limit: number) {}
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active >= Math.max(1, this.limit)) await new Promise<void>((resolve) => this.queue.push(resolve));
+    this.active++;
+    try {
+      return await fn();
+    } finally {
+      this.active--;
+      this.queue.shift()?.();
     }
   }
-  const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, () => worker());
-  await Promise.all(workers);
-  if (failed) throw firstError;
+}
+
+/**
+ * Maps `items` through `fn` with at most `limit` calls in flight; results keep input order. Fails
+ * fast: after the first error no new call starts, and the first error is thrown once the calls
+ * in flight have settled (so nothing keeps running behind the caller's back).
+ */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const limiter = new Limiter(limit);
+  let failure: { error: unknown } | undefined;
+  const results = new Array<R>(items.length);
+  await Promise.all(
+    items.map((item, index) =>
+      limiter.run(async () => {
+        if (failure) return;
+        try {
+          results[index] = await fn(item, index);
+        } catch (error) {
+          failure ??= { error };
+        }
+      }),
+    ),
+  );
+  if (failure) throw failure.error;
   return results;
 }
 
@@ -34,5 +56,20 @@ export class OnceByKey<R> {
       this.calls.set(key, call);
     }
     return call;
+  }
+
+  /** The call made for `key`, if any (nothing is started). */
+  peek(key: string): Promise<R> | undefined {
+    return this.calls.get(key);
+  }
+
+  /** Records a known answer (a later `run` with `key` gets it without calling). */
+  set(key: string, value: R): void {
+    this.calls.set(key, Promise.resolve(value));
+  }
+
+  /** Forgets `key` (a failed call, so that a later one asks again). */
+  forget(key: string, call?: Promise<R>): void {
+    if (call === undefined || this.calls.get(key) === call) this.calls.delete(key);
   }
 }

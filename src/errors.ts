@@ -297,7 +297,11 @@ const VOCABULARY: Record<Surface, Record<Term, string>> = {
 /** Words a hint's `{term}` placeholders for `surface`; unknown placeholders are left as written. */
 export function renderHint(hint: string, surface: Surface): string {
   const words = VOCABULARY[surface];
-  return hint.replace(/\{([a-z]+)\}/g, (whole, term: string) => (Object.hasOwn(words, term) ? words[term as Term] : whole));
+  return hint.replace(/\{([a-z]+)\}/g, (whole, term: string, offset: number) => {
+    if (!Object.hasOwn(words, term)) return whole;
+    // a placeholder that starts a sentence after the first ("… were looked for in: X. {login}; …") starts with a capital
+    return offset > 0 && /[.!?]\s+$/.test(hint.slice(0, offset)) ? capitalise(words[term as Term]) : words[term as Term];
+  });
 }
 
 /** The advice for `error` on `surface`, or undefined when it has none. */

@@ -1,14 +1,17 @@
 // `inspect`: read a manifest with every Accept type and describe it; `--check`: is everything it
-// references present in its repository (the question behind "manifest blob unknown")?
-import { mapLimit } from './concurrency.js';
-import { HttpError } from './errors.js';
-import type { Logger } from './logger.js';
-import { type Descriptor, type ParsedManifest, AnnotationKey, blobsOf, isAttestationDescriptor, parseManifest } from './oci.js';
-import { formatPlatform } from './platform.js';
-import { platformFromConfig } from './plan.js';
-import { type ImageReference, type RepositoryRef, formatReference, manifestReference } from './reference.js';
-import type { FetchedManifest, RegistryClient } from './registry/types.js';
+// references present in its repository (the question behind "manifest blob unknown")? Reads go
+// through the one resolver (resolve.ts): the same checks, the same nested-index depth limit as
+// a merge.
 import { formatBytes } from './bytes.js';
+import { mapLimit } from './concurrency.js';
+import { isNotFound } from './errors.js';
+import type { Logger } from './logger.js';
+import { type Descriptor, type ParsedManifest, AnnotationKey, blobsOf, isAttestationDescriptor } from './oci.js';
+import { checkServedPlatform, formatPlatform, platformFromConfig } from './platform.js';
+import { type ImageReference, type RepositoryRef, formatReference, manifestReference } from './reference.js';
+import { sanitizeForTerminal } from './redact.js';
+import type { FetchedManifest, RegistryClient } from './registry/types.js';
+import { MAX_NESTED_INDEX_DEPTH, type ReadManifest, readManifest, walkIndex } from './resolve.js';
 
 export interface InspectedEntry {
   descriptor: Descriptor;
@@ -34,21 +37,36 @@ export interface MissingItem {
   neededBy: string;
 }
 
-const MAX_NESTED_INDEX_DEPTH = 4;
+/** Something `--check` did not look at, so cannot vouch for. */
+export interface UncheckedItem {
+  kind: 'index';
+  digest: string;
+  /** the index that lists it */
+  neededBy: string;
+  reason: string;
+}
+
+export interface CheckResult {
+  missing: MissingItem[];
+  /** indexes nested deeper than the limit: neither they nor anything they list was checked */
+  unchecked: UncheckedItem[];
+  /** true only when nothing is missing and everything was checked */
+  complete: boolean;
+}
 
 /**
  * One GET for the manifest (every Accept type); for a bare image, one more for its config (the
- * platform lives there). An index needs nothing else: its descriptors carry the platforms.
+ * platform lives there). An index needs nothing else: its descriptors carry the platforms (each
+ * checked with the user-input grammar, as a merge does).
  */
 export async function inspectReference(reference: ImageReference, client: RegistryClient): Promise<Inspection> {
   const repository = { registry: reference.registry, repository: reference.repository };
   const label = formatReference(reference);
-  const manifest = await client.fetchManifest(repository, manifestReference(reference));
-  const parsed = parseManifest(manifest.bytes, manifest.mediaType, label);
+  const { fetched: manifest, parsed } = await readManifest(client, repository, manifestReference(reference), label);
   if (parsed.kind === 'index') {
     const entries = parsed.index!.manifests.map((descriptor) => ({
       descriptor,
-      platform: descriptor.platform ? formatPlatform(descriptor.platform) : undefined,
+      platform: descriptor.platform ? formatPlatform(checkServedPlatform(descriptor.platform, `${label} > ${descriptor.digest}`)) : undefined,
       describes: isAttestationDescriptor(descriptor) ? descriptor.annotations?.[AnnotationKey.ReferenceDigest] : undefined,
     }));
     return { reference: label, manifest, parsed, entries };
@@ -57,72 +75,100 @@ export async function inspectReference(reference: ImageReference, client: Regist
   let configRead = true;
   try {
     const config = await client.fetchBlob(repository, parsed.image!.config);
-    try {
-      platform = formatPlatform(platformFromConfig(JSON.parse(config.toString('utf8')), label));
-    } catch {
-      platform = undefined; // artifacts have configs without a platform; that is not an error for inspect
-    }
+    const fields = configFields(config);
+    // artifacts have configs without a platform; that is not an error for inspect (a malformed one is)
+    platform = fields ? formatPlatform(platformFromConfig(fields, label)) : undefined;
   } catch (error) {
-    if (!(error instanceof HttpError && error.code === 'NOT_FOUND')) throw error;
+    if (!isNotFound(error)) throw error;
     configRead = false;
   }
   const entries = [{ descriptor: { mediaType: parsed.mediaType, digest: manifest.digest, size: manifest.size }, platform }];
   return { reference: label, manifest, parsed, entries, configRead };
 }
 
+/** The config as an object with os and architecture strings, or undefined (not JSON, or an artifact's config). */
+function configFields(config: Buffer): Record<string, unknown> | undefined {
+  try {
+    const value = JSON.parse(config.toString('utf8')) as unknown;
+    if (typeof value !== 'object' || value === null) return undefined;
+    const record = value as Record<string, unknown>;
+    return typeof record.os === 'string' && typeof record.architecture === 'string' && record.os && record.architecture ? record : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+type Finding = { missing: MissingItem } | { blobs: Array<{ digest: string; neededBy: string }> } | { unchecked: UncheckedItem };
+
 /**
  * HEADs every blob the manifest needs in its own repository, and GETs every child manifest (one
  * request answers "present?" and lists the child's blobs). A missing child is reported; its blobs
- * cannot be listed from here. Nested indexes are followed.
+ * cannot be listed from here. Nested indexes are followed up to the resolver's depth limit; one
+ * deeper is reported as unchecked, and the result is then not complete.
  */
-export async function checkReference(inspection: Inspection, repository: RepositoryRef, client: RegistryClient, logger: Logger, concurrency = 8): Promise<MissingItem[]> {
-  const missing: MissingItem[] = [];
-  const blobChecks: Array<{ digest: string; neededBy: string }> = [];
-  let childCount = 0;
-  const addBlobs = (parsed: ParsedManifest, neededBy: string, skip?: string) => {
-    for (const b of blobsOf(parsed.image!)) if (b.digest !== skip) blobChecks.push({ digest: b.digest, neededBy });
-  };
-  const walk = async (manifests: Descriptor[], neededBy: string, label: string, depth: number): Promise<void> => {
-    childCount += manifests.length;
-    const children = await mapLimit(manifests, concurrency, async (d) => {
-      try {
-        const fetched = await client.fetchManifest(repository, d.digest);
-        return { d, parsed: parseManifest(fetched.bytes, fetched.mediaType, `${label} > ${d.digest}`) };
-      } catch (error) {
-        if (error instanceof HttpError && error.code === 'NOT_FOUND') return { d, parsed: undefined };
-        throw error;
-      }
-    });
-    for (const { d, parsed } of children) {
-      if (!parsed) missing.push({ kind: 'manifest', digest: d.digest, neededBy });
-      else if (parsed.kind === 'image') addBlobs(parsed, d.digest);
-      else if (depth < MAX_NESTED_INDEX_DEPTH) await walk(parsed.index!.manifests, d.digest, `${label} > ${d.digest}`, depth + 1);
+export async function checkReference(inspection: Inspection, repository: RepositoryRef, client: RegistryClient, logger: Logger, concurrency = 8): Promise<CheckResult> {
+  const blobsOfImage = (parsed: ParsedManifest, neededBy: string, skip?: string) => blobsOf(parsed.image!).filter((b) => b.digest !== skip).map((b) => ({ digest: b.digest, neededBy }));
+  /** a child manifest, or undefined when the repository does not have it */
+  const read = async (descriptor: Descriptor, label: string): Promise<ReadManifest | undefined> => {
+    try {
+      return await readManifest(client, repository, descriptor.digest, label, descriptor);
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
     }
   };
+  let findings: Finding[];
+  let childCount = 0;
   if (inspection.parsed.kind === 'image') {
     // The config was already read by inspect (unless it was not found): no need to HEAD it again.
-    addBlobs(inspection.parsed, inspection.reference, inspection.configRead ? inspection.parsed.image!.config.digest : undefined);
+    findings = [{ blobs: blobsOfImage(inspection.parsed, inspection.reference, inspection.configRead ? inspection.parsed.image!.config.digest : undefined) }];
   } else {
-    await walk(inspection.parsed.index!.manifests, inspection.reference, inspection.reference, 0);
+    findings = await walkIndex<Finding>(
+      inspection.parsed.index!,
+      inspection.reference,
+      {
+        leaf: async (descriptor, label, parent) => {
+          childCount++;
+          const child = await read(descriptor, label);
+          return [child ? { blobs: blobsOfImage(child.parsed, descriptor.digest) } : { missing: { kind: 'manifest', digest: descriptor.digest, neededBy: parent } }];
+        },
+        nested: async (descriptor, label, parent) => {
+          childCount++;
+          return (await read(descriptor, label)) ?? [{ missing: { kind: 'manifest', digest: descriptor.digest, neededBy: parent } }];
+        },
+        tooDeep: (descriptor, _label, parent) => [
+          { unchecked: { kind: 'index', digest: descriptor.digest, neededBy: parent, reason: `nested more than ${MAX_NESTED_INDEX_DEPTH} indexes deep` } },
+        ],
+      },
+      concurrency,
+    );
   }
+  const missing = findings.flatMap((f) => ('missing' in f ? [f.missing] : []));
+  const unchecked = findings.flatMap((f) => ('unchecked' in f ? [f.unchecked] : []));
+  const blobChecks = findings.flatMap((f) => ('blobs' in f ? f.blobs : []));
   const unique = [...new Map(blobChecks.map((b) => [`${b.digest} ${b.neededBy}`, b])).values()];
   // Several children may share a blob: HEAD each digest once.
   const digests = [...new Set(unique.map((b) => b.digest))];
-  const present = new Map(digests.map((d, i) => [d, i]));
-  const found = await mapLimit(digests, concurrency, (digest) => client.hasBlob(repository, digest));
-  for (const b of unique) if (!found[present.get(b.digest)!]) missing.push({ kind: 'blob', digest: b.digest, neededBy: b.neededBy });
-  logger.debug(`checked ${childCount} child manifests and ${digests.length} blobs`);
-  return missing;
+  const found = new Map<string, boolean>();
+  await mapLimit(digests, concurrency, async (digest) => found.set(digest, await client.hasBlob(repository, digest)));
+  for (const b of unique) if (!found.get(b.digest)) missing.push({ kind: 'blob', digest: b.digest, neededBy: b.neededBy });
+  logger.debug(`checked ${childCount} child manifests and ${digests.length} blobs${unchecked.length ? `; ${unchecked.length} nested indexes not checked` : ''}`);
+  return { missing, unchecked, complete: missing.length === 0 && unchecked.length === 0 };
 }
 
 const SHOWN_ELSEWHERE = new Set<string>([AnnotationKey.ReferenceDigest, AnnotationKey.ReferenceType]);
 
 function annotationLines(annotations: Record<string, string> | undefined, indent: string): string[] {
   const shown = Object.entries(annotations ?? {}).filter(([k]) => !SHOWN_ELSEWHERE.has(k));
-  return shown.map(([k, v]) => `${indent}${k}=${v}`);
+  // one line each: a value cannot start a line of its own
+  return shown.map(([k, v]) => `${indent}${k}=${v}`.replace(/\r\n|\r|\n/g, '\\n'));
 }
 
-/** Readable tree: type, digest, size; each index entry with its platform, attestations marked with the image they describe. */
+/**
+ * Readable tree: type, digest, size; each index entry with its platform, attestations marked with
+ * the image they describe. Everything in it may come from a registry, so it is made safe for a
+ * terminal (no escape sequences, no control characters).
+ */
 export function renderInspection(inspection: Inspection): string {
   const { manifest, entries } = inspection;
   const lines = [`${inspection.reference}`, `  ${manifest.mediaType}`, `  ${manifest.digest}  ${formatBytes(manifest.size)}`];
@@ -150,5 +196,5 @@ export function renderInspection(inspection: Inspection): string {
     const annotations = annotationLines(image.annotations, '    ');
     if (annotations.length > 0) lines.push('  annotations:', ...annotations);
   }
-  return lines.join('\n');
+  return sanitizeForTerminal(lines.join('\n'));
 }

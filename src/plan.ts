@@ -287,21 +287,6 @@ export function classifyIndexEntry(descriptor: Descriptor): SourceEntry {
   return { kind: 'other', descriptor };
 }
 
-/** Platform of a bare image manifest, from its config blob (os, architecture, variant, os.version, os.features). */
-export function platformFromConfig(config: unknown, subject: string): Platform {
-  const c = (typeof config === 'object' && config !== null ? config : {}) as Record<string, unknown>;
-  if (typeof c.os !== 'string' || typeof c.architecture !== 'string' || !c.os || !c.architecture) {
-    throw new PlatformError(`${subject}: its config blob has no os/architecture, so its platform is unknown`, {
-      hint: 'Push it inside an index whose descriptor carries the platform, or rebuild it with docker buildx',
-    });
-  }
-  const platform: Platform = { os: c.os, architecture: c.architecture };
-  if (typeof c.variant === 'string' && c.variant) platform.variant = c.variant;
-  if (typeof c['os.version'] === 'string' && c['os.version']) platform['os.version'] = c['os.version'];
-  if (Array.isArray(c['os.features']) && c['os.features'].every((f) => typeof f === 'string') && c['os.features'].length) platform['os.features'] = c['os.features'] as string[];
-  return normalizePlatform(platform);
-}
-
 export interface BlobTransferPlan {
   descriptor: Descriptor;
   from: RepositoryRef;

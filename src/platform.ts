@@ -1,5 +1,6 @@
 // Platform parse, normalise, compare and format. Pure.
 import { PlatformError } from './errors.js';
+import { sanitizeLine } from './redact.js';
 
 /** OCI image-spec platform object (field names as on the wire). */
 export interface Platform {
@@ -179,4 +180,52 @@ export function comparePlatforms(a: Platform, b: Platform): number {
 /** The `unknown/unknown` platform buildx gives attestation manifests (or no platform at all). */
 export function isUnknownPlatform(platform: Platform | undefined): boolean {
   return !platform || (platform.os === 'unknown' && platform.architecture === 'unknown');
+}
+
+/** Registry-served text, quoted for a message: escaped for one log line and cut short. */
+function quoteServed(value: string): string {
+  const line = sanitizeLine(value);
+  return `"${line.length > 80 ? `${line.slice(0, 80)}…` : line}"`;
+}
+
+/**
+ * A platform a registry served (an index descriptor's, or one read from a config blob), held to
+ * the grammar of user input (parsePlatform): os, architecture, variant and every feature are
+ * letters, digits, "_", "." and "-", os.version may add "+". A registry is not trusted: these
+ * values reach log lines and the `platforms` output, where a newline could start a workflow
+ * command. Returns the platform unchanged; throws PlatformError naming `source`.
+ */
+export function checkServedPlatform(platform: Platform, source: string): Platform {
+  const refuse = (field: string, value: string, allowed: string): never => {
+    throw new PlatformError(`${source}: the registry served a platform whose ${field} is ${quoteServed(value)}, which is not a valid platform part (${allowed})`, {
+      hint: 'Nothing was written. The image was pushed with a malformed platform, or the registry altered it: rebuild and push it again, and compare with `manifest-merge inspect --raw`',
+    });
+  };
+  const letters = 'letters, digits, "_", "." and "-" only';
+  if (!COMPONENT.test(platform.os)) refuse('os', platform.os, letters);
+  if (!COMPONENT.test(platform.architecture)) refuse('architecture', platform.architecture, letters);
+  if (platform.variant && !COMPONENT.test(platform.variant)) refuse('variant', platform.variant, letters);
+  const osVersion = platform['os.version'];
+  if (osVersion && !OS_VERSION.test(osVersion)) refuse('os.version', osVersion, 'letters, digits, "_", ".", "+" and "-" only');
+  for (const feature of platform['os.features'] ?? []) if (!COMPONENT.test(feature)) refuse('os.features entry', feature, letters);
+  for (const feature of platform.features ?? []) if (!COMPONENT.test(feature)) refuse('features entry', feature, letters);
+  return platform;
+}
+
+/**
+ * Platform of a bare image manifest, from its config blob (os, architecture, variant, os.version,
+ * os.features), checked as every served platform is (checkServedPlatform), then normalised.
+ */
+export function platformFromConfig(config: unknown, subject: string): Platform {
+  const c = (typeof config === 'object' && config !== null ? config : {}) as Record<string, unknown>;
+  if (typeof c.os !== 'string' || typeof c.architecture !== 'string' || !c.os || !c.architecture) {
+    throw new PlatformError(`${subject}: its config blob has no os/architecture, so its platform is unknown`, {
+      hint: 'Push it inside an index whose descriptor carries the platform, or rebuild it with docker buildx',
+    });
+  }
+  const platform: Platform = { os: c.os, architecture: c.architecture };
+  if (typeof c.variant === 'string' && c.variant) platform.variant = c.variant;
+  if (typeof c['os.version'] === 'string' && c['os.version']) platform['os.version'] = c['os.version'];
+  if (Array.isArray(c['os.features']) && c['os.features'].every((f) => typeof f === 'string') && c['os.features'].length) platform['os.features'] = c['os.features'] as string[];
+  return normalizePlatform(checkServedPlatform(platform, `${subject} (config blob)`));
 }

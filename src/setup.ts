@@ -1,57 +1,74 @@
-// Builds the registry client both entries use, from validated inputs.
-import type { MergeRequest } from './engine.js';
-import type { Inputs } from './inputs.js';
+// Builds the registry client both entries use, from their client settings, and closes it without
+// letting a failing close hide what the work did.
+import type { Surface } from './errors.js';
 import type { Logger } from './logger.js';
+import { registerSecret } from './redact.js';
+import type { ClientSettings } from './request.js';
 import { createRegistryClient } from './registry/client.js';
-import { type CommandRunner, createDockerCredentialProvider } from './registry/credentials.js';
+import { createDockerCredentialProvider } from './registry/credentials.js';
 import type { RegistryClient, RetryOptions } from './registry/types.js';
 
 export const USER_AGENT = 'manifest-merge (+https://github.com/acme/manifest-merge)';
 
 export interface ClientSetup {
   logger: Logger;
-  onSecret: (secret: string) => void;
-  /** how credential helpers are run (the action uses @actions/exec) */
-  runner?: CommandRunner;
+  /** the surface's own masking (the action passes core.setSecret); every secret is also registered for redaction */
+  onSecret?: (secret: string) => void;
+  /** which entry: decides how explicit credentials are named in messages (default 'action') */
+  surface?: Surface;
   /** directory of config.json (default $DOCKER_CONFIG or ~/.docker) */
   configDir?: string;
+  /** environment credential helpers are looked up and run in (default this process's) */
+  env?: NodeJS.ProcessEnv;
   /** retry policy (default: the client's, 5 attempts from 200 ms up to 10 s); tests shorten it */
   retry?: RetryOptions;
   /** per-request timeout for headers and for each pause in a body (default 60 s); tests shorten it */
   requestTimeoutMs?: number;
 }
 
-export function createClientForInputs(inputs: Inputs, setup: ClientSetup): RegistryClient {
-  const explicit = inputs.username && inputs.password && inputs.registry ? { registry: inputs.registry, username: inputs.username, password: inputs.password } : undefined;
+/** Where explicit credentials come from, in each surface's words. */
+const EXPLICIT_SOURCE: Record<Surface, string> = { action: 'inputs username/password', cli: '--username/--password-stdin' };
+
+export function createClient(settings: ClientSettings, setup: ClientSetup): RegistryClient {
+  // One deadline for every wait of the run, credential helpers included.
+  const deadline = Date.now() + settings.timeoutMs;
+  const onSecret = (secret: string) => {
+    registerSecret(secret);
+    setup.onSecret?.(secret);
+  };
   const credentials = createDockerCredentialProvider({
-    explicit,
+    explicit: settings.credentials,
+    explicitSource: EXPLICIT_SOURCE[setup.surface ?? 'action'],
     configDir: setup.configDir,
-    runner: setup.runner,
+    env: setup.env,
     logger: setup.logger,
-    onSecret: setup.onSecret,
+    onSecret,
+    deadline,
   });
   return createRegistryClient({
     credentials,
-    insecureRegistries: inputs.insecureRegistries,
+    insecureRegistries: settings.insecureRegistries,
     logger: setup.logger,
-    deadline: Date.now() + inputs.timeoutMs,
-    onSecret: setup.onSecret,
+    deadline,
+    onSecret,
     userAgent: USER_AGENT,
     retry: setup.retry,
     requestTimeoutMs: setup.requestTimeoutMs,
   });
 }
 
-/** The engine's request for validated inputs (the action and the CLI share it). */
-export function mergeRequestFor(inputs: Inputs): MergeRequest {
-  return {
-    sources: inputs.sources,
-    tags: inputs.tags,
-    platforms: inputs.platforms,
-    attestations: inputs.attestations,
-    format: inputs.format,
-    push: inputs.push,
-    append: inputs.append,
-    annotations: inputs.annotations,
-  };
+/**
+ * Runs `work` with `client`, then closes it. A close that fails is logged, never thrown: it must
+ * not replace the error the work failed with, nor fail work that succeeded.
+ */
+export async function useClient<T>(client: RegistryClient, logger: Logger, work: (client: RegistryClient) => Promise<T>): Promise<T> {
+  try {
+    return await work(client);
+  } finally {
+    try {
+      await client.close();
+    } catch (error) {
+      logger.warning(`Closing the registry connections failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
 }

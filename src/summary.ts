@@ -1,7 +1,11 @@
 // What a merge did, as machine-readable metadata (the `metadata` output, the CLI's --json)
-// and as a job summary table for people. Pure.
+// and as a job summary table for people. Pure. Registry-served text (media types, platforms,
+// repository names echoed back) is escaped for where it lands: one log line (no line breaks, no
+// escape sequences, so nothing can start a `::` workflow command) or a Markdown table cell (no
+// HTML, no table or emphasis syntax).
 import { formatBytes } from './bytes.js';
 import type { MergeResult } from './engine.js';
+import { sanitizeLine } from './redact.js';
 
 export interface MergeMetadata {
   digest: string;
@@ -49,25 +53,40 @@ function shortDigest(digest: string): string {
   return digest.replace(/^sha256:/, '').slice(0, 12);
 }
 
-function cell(text: string): string {
-  return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+/** Text as literal Markdown inside a table cell: one line, HTML and Markdown syntax escaped. */
+export function markdownCell(text: string): string {
+  return sanitizeLine(text)
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/[\\`*_[\]|~!#]/g, (c) => `\\${c}`);
 }
+
+const cell = markdownCell;
+
+/** A digest as a code span; anything else a registry put where a digest belongs, as escaped text. */
+function digestCell(digest: string): string {
+  const short = shortDigest(digest);
+  return /^[0-9a-f]+$/.test(short) ? `\`${short}\`` : cell(short);
+}
+/** One log line's worth of registry text. */
+const line = sanitizeLine;
 
 /** Markdown for the job summary: the result, one row per child, and per-target transfer counts. */
 export function renderSummaryMarkdown(result: MergeResult): string {
   const m = buildMetadata(result);
   const lines: string[] = [];
   lines.push(`### manifest-merge ${result.pushed ? 'pushed' : 'planned (dry run)'} \`${result.digest}\``, '');
-  lines.push(`${m.mediaType} · ${m.platforms.length} platform${m.platforms.length === 1 ? '' : 's'} · attestations kept: ${m.attestations.kept}, stripped: ${m.attestations.stripped} · ${m.requests.total} registry requests`, '');
+  lines.push(`${cell(m.mediaType)} · ${m.platforms.length} platform${m.platforms.length === 1 ? '' : 's'} · attestations kept: ${m.attestations.kept}, stripped: ${m.attestations.stripped} · ${m.requests.total} registry requests`, '');
   lines.push('| Platform | Kind | Digest | Size | Source | Attestation |', '| --- | --- | --- | --- | --- | --- |');
   const attested = new Set(m.children.filter((c) => c.kind === 'attestation').map((c) => c.describes));
   const stripped = new Set(m.dropped.filter((c) => c.kind === 'attestation').map((c) => c.describes));
   for (const c of m.children) {
-    const attestation = c.kind === 'image' ? (attested.has(c.digest) ? 'kept' : stripped.has(c.digest) ? 'stripped' : 'none') : c.describes ? `describes \`${shortDigest(c.describes)}\`` : '';
-    lines.push(`| ${cell(c.platform ?? (c.kind === 'attestation' ? 'unknown/unknown' : ''))} | ${c.kind} | \`${shortDigest(c.digest)}\` | ${formatBytes(c.size)} | ${cell(c.source)} | ${attestation} |`);
+    const attestation = c.kind === 'image' ? (attested.has(c.digest) ? 'kept' : stripped.has(c.digest) ? 'stripped' : 'none') : c.describes ? `describes ${digestCell(c.describes)}` : '';
+    lines.push(`| ${cell(c.platform ?? (c.kind === 'attestation' ? 'unknown/unknown' : ''))} | ${cell(c.kind)} | ${digestCell(c.digest)} | ${formatBytes(c.size)} | ${cell(c.source)} | ${attestation} |`);
   }
   for (const d of m.dropped) {
-    lines.push(`| ${d.kind === 'attestation' ? 'unknown/unknown' : ''} | ${d.kind} (dropped) | \`${shortDigest(d.digest)}\` | | ${cell(d.source)} | ${d.describes ? `stripped, described \`${shortDigest(d.describes)}\`` : 'stripped'} |`);
+    lines.push(`| ${d.kind === 'attestation' ? 'unknown/unknown' : ''} | ${cell(d.kind)} (dropped) | ${digestCell(d.digest)} | | ${cell(d.source)} | ${d.describes ? `stripped, described ${digestCell(d.describes)}` : 'stripped'} |`);
   }
   lines.push('', '| Target | Tags | Blobs mounted | Blobs copied | Blobs present | Manifests pushed |', '| --- | --- | --- | --- | --- | --- |');
   for (const t of m.targets) {
@@ -80,14 +99,16 @@ export function renderSummaryMarkdown(result: MergeResult): string {
 /** Plain text for logs and the CLI: the index, then what was (or would be) done per target. */
 export function renderReport(result: MergeResult): string {
   const lines: string[] = [];
-  lines.push(`${result.pushed ? 'Pushed' : 'Dry run: would push'} ${result.mediaType} ${result.digest}`);
+  lines.push(`${result.pushed ? 'Pushed' : 'Dry run: would push'} ${line(result.mediaType)} ${line(result.digest)}`);
   for (const e of result.plan.entries) {
-    lines.push(`  ${(e.platform ?? (e.kind === 'attestation' ? 'attestation' : e.kind)).padEnd(24)} ${e.descriptor.digest} ${formatBytes(e.descriptor.size).padStart(9)}  ${e.subject ? `describes ${shortDigest(e.subject)}  ` : ''}from ${e.sourceInput}`);
+    lines.push(
+      `  ${line(e.platform ?? (e.kind === 'attestation' ? 'attestation' : e.kind)).padEnd(24)} ${line(e.descriptor.digest)} ${formatBytes(e.descriptor.size).padStart(9)}  ${e.subject ? `describes ${line(shortDigest(e.subject))}  ` : ''}from ${line(e.sourceInput)}`,
+    );
   }
-  for (const d of result.plan.dropped) lines.push(`  (dropped ${d.kind}) ${d.descriptor.digest} from ${d.sourceInput}`);
+  for (const d of result.plan.dropped) lines.push(`  (dropped ${d.kind}) ${line(d.descriptor.digest)} from ${line(d.sourceInput)}`);
   for (const t of result.targets) {
-    lines.push(`${t.repository}: tags ${t.tags.join(', ')}`);
-    if (!result.pushed) for (const a of t.actions) lines.push(`  would ${a}`);
+    lines.push(`${line(t.repository)}: tags ${line(t.tags.join(', '))}`);
+    if (!result.pushed) for (const a of t.actions) lines.push(`  would ${line(a)}`);
     else lines.push(`  blobs mounted ${t.blobs.mounted}, copied ${t.blobs.copied}, present ${t.blobs.existing}; manifests pushed ${t.manifestsPushed}, present ${t.manifestsExisting}`);
   }
   return lines.join('\n');

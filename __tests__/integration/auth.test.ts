@@ -12,8 +12,7 @@ import { CredentialsError, HttpError } from '../../src/errors.js';
 import { getInputs } from '../../src/inputs.js';
 import { createMemoryLogger } from '../../src/logger.js';
 import { sha256Digest } from '../../src/digest.js';
-import { createChildProcessRunner } from '../../src/registry/credentials.js';
-import { createClientForInputs, mergeRequestFor } from '../../src/setup.js';
+import { createClient } from '../../src/setup.js';
 import { hasManifest, pushBuildxImage, seedCase, type PushedBuildxImage, type SeedCase } from '../../scripts/support/fixtures.js';
 import { type RegistryEndpoint, type RunningRegistry, startRegistry } from '../../scripts/support/registry.js';
 import { cleanupSkopeo, skopeoCopyAllToOciLayout, skopeoInspectRaw } from '../../scripts/support/skopeo.js';
@@ -80,12 +79,12 @@ async function run(values: Record<string, string>, config: Record<string, unknow
   const logger = createMemoryLogger();
   const secrets: string[] = [];
   const configDir = await dockerConfig(config);
-  const runner = createChildProcessRunner({ ...process.env, PATH: `${helperDir}${delimiter}${process.env.PATH ?? ''}` });
+  const env = { ...process.env, PATH: `${helperDir}${delimiter}${process.env.PATH ?? ''}` };
   try {
     const inputs = getInputs((name) => values[name] ?? '');
-    const client = createClientForInputs(inputs, { logger, onSecret: (s) => secrets.push(s), runner, configDir });
+    const client = createClient(inputs.client, { logger, onSecret: (s) => secrets.push(s), env, configDir });
     try {
-      return { result: await runMerge(mergeRequestFor(inputs), client, logger), logs: logger.lines, secrets };
+      return { result: await runMerge(inputs.request, client, logger), logs: logger.lines, secrets };
     } finally {
       await client.close();
     }

@@ -7,7 +7,7 @@ import { type MergeResult, runMerge } from '../../src/engine.js';
 import { getInputs } from '../../src/inputs.js';
 import { createMemoryLogger } from '../../src/logger.js';
 import type { RetryOptions } from '../../src/registry/types.js';
-import { createClientForInputs, mergeRequestFor } from '../../src/setup.js';
+import { createClient } from '../../src/setup.js';
 
 export interface MergeRun {
   result: MergeResult;
@@ -31,9 +31,9 @@ export async function merge(values: Record<string, string>, options: HarnessOpti
   const inputs = getInputs((name) => values[name] ?? '');
   const logger = createMemoryLogger();
   const configDir = options.configDir ?? (await emptyDockerConfig());
-  const client = createClientForInputs(inputs, { logger, onSecret: () => undefined, configDir, retry: options.retry, requestTimeoutMs: options.requestTimeoutMs });
+  const client = createClient(inputs.client, { logger, configDir, retry: options.retry, requestTimeoutMs: options.requestTimeoutMs });
   try {
-    const result = await runMerge(mergeRequestFor(inputs), client, logger);
+    const result = await runMerge(inputs.request, client, logger);
     return { result, logs: logger.lines };
   } finally {
     await client.close();
@@ -45,9 +45,9 @@ export async function mergeFailure(values: Record<string, string>, options: Harn
   const logger = createMemoryLogger();
   try {
     const inputs = getInputs((name) => values[name] ?? '');
-    const client = createClientForInputs(inputs, { logger, onSecret: () => undefined, configDir: options.configDir ?? (await emptyDockerConfig()), retry: options.retry, requestTimeoutMs: options.requestTimeoutMs });
+    const client = createClient(inputs.client, { logger, configDir: options.configDir ?? (await emptyDockerConfig()), retry: options.retry, requestTimeoutMs: options.requestTimeoutMs });
     try {
-      await runMerge(mergeRequestFor(inputs), client, logger);
+      await runMerge(inputs.request, client, logger);
     } finally {
       await client.close();
     }

@@ -3,28 +3,25 @@
 // token from the challenge's realm (distribution token spec: GET with Basic auth, or
 // OAuth2 refresh-token POST for identity tokens), covering every scope the run needs in
 // one request. Tokens are cached per registry and scope set until they expire, and
-// concurrent requests for the same token share one HTTP request.
-import type { Dispatcher } from 'undici';
-import { CredentialsError, HttpError, NetworkError, type RegistryErrorDetail, errorCodeForStatus } from '../errors.js';
+// concurrent requests for the same token share one HTTP request. The token exchanges themselves
+// go through the transport's inner layers (retry, deadline, scheme policy, stats).
+import { CredentialsError, HttpError, type RegistryErrorDetail, errorCodeForStatus } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { isLoopbackRegistry } from '../hosts.js';
-import type { CredentialProvider, Credentials, RetryOptions, Scope } from './types.js';
+import { InsecurePolicy } from '../hosts.js';
+import { registerSecret } from '../redact.js';
+import type { TokenTransport } from './transport/index.js';
+import { headerValue } from './transport/types.js';
+import type { CredentialProvider, Credentials, Scope } from './types.js';
 
 export interface RegistryAuthOptions {
   credentials: CredentialProvider;
-  dispatcher: Dispatcher;
+  /** where token requests go: the transport's retry, deadline, scheme policy and stats */
+  tokens: TokenTransport;
   logger: Logger;
-  /** called with every secret (password, token, Basic header value) the moment it is known */
+  /** called with every secret (password, token, Basic header value) the moment it is known (besides registerSecret) */
   onSecret?: (s: string) => void;
   /** hosts (host[:port]) whose token realm may be plain http:// even with credentials; loopback always may */
   insecureRegistries: string[];
-  userAgent?: string;
-  /** headers and idle-body timeout of one token request (default 60 s) */
-  requestTimeoutMs?: number;
-  /** called once per token HTTP request with "GET token" or "POST token", for request counting */
-  onRequest?: (kind: string) => void;
-  /** retries of a token request on network errors, 429 and 5xx (default 3 attempts, 200 ms base, 10 s cap) */
-  retry?: RetryOptions;
   /** clock, for tests (default Date.now) */
   now?: () => number;
 }
@@ -44,8 +41,6 @@ const MAX_TOKEN_RESPONSE_BYTES = 1024 * 1024;
 const DEFAULT_TOKEN_LIFETIME_S = 60;
 /** A cached token is dropped this long before it expires, so a request never races the expiry. */
 const EXPIRY_MARGIN_MS = 10_000;
-const DEFAULT_TIMEOUT_MS = 60_000;
-const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
 
 // ---------------------------------------------------------------------------------------------
 // WWW-Authenticate parsing (RFC 9110 §11.6.1): challenges separated by commas, each a scheme
@@ -277,10 +272,12 @@ export class RegistryAuth {
   private readonly states = new Map<string, RegistryState>();
   private readonly inFlight = new Map<string, Promise<string | undefined>>();
   private readonly now: () => number;
+  private readonly policy: InsecurePolicy;
 
   constructor(options: RegistryAuthOptions) {
     this.options = options;
     this.now = options.now ?? Date.now;
+    this.policy = new InsecurePolicy(options.insecureRegistries);
   }
 
   /** remembers scopes to include in every token request for this registry */
@@ -467,7 +464,6 @@ export class RegistryAuth {
     if (credentials) this.assertSafeRealm(registry, realm, credentials);
 
     const headers: Record<string, string> = { accept: 'application/json' };
-    if (this.options.userAgent) headers['user-agent'] = this.options.userAgent;
     let method: 'GET' | 'POST';
     let url: URL;
     let body: string | undefined;
@@ -499,15 +495,22 @@ export class RegistryAuth {
       `auth: ${method} token for ${registry} from ${displayUrl(realm)} (${scopes.join(' ') || 'no scopes'}; ${credentials ? `credentials from ${credentials.source}` : 'anonymous'})`,
     );
 
-    const response = await this.send(registry, url, method, headers, body, shown);
-    const status = response.statusCode;
+    const response = await this.options.tokens.tokenRequest({
+      registry,
+      method,
+      url,
+      headers,
+      body,
+      what: `Registry ${registry}: token request to ${displayUrl(realm)}`,
+      maxBytes: MAX_TOKEN_RESPONSE_BYTES,
+      plainHttpAllowed: this.policy.allowsPlainHttpRealm(registry, realm.host),
+    });
+    const status = response.status;
     if (status === 401 || status === 403) {
-      const bytes = await readBounded(response.body, 64 * 1024);
-      return { ok: false, status, errors: parseErrorBody(bytes), request: shown };
+      return { ok: false, status, errors: parseErrorBody(response.bytes), request: shown };
     }
     if (status < 200 || status > 299) {
-      const bytes = await readBounded(response.body, 64 * 1024);
-      const errors = parseErrorBody(bytes);
+      const errors = parseErrorBody(response.bytes);
       const said = errors.map((e) => e.message ?? e.code).join('; ');
       throw new HttpError(
         errorCodeForStatus(status),
@@ -515,19 +518,14 @@ export class RegistryAuth {
         shown,
         status,
         errors,
+        { registry },
       );
     }
-
-    const length = Number(headerValue(response.headers['content-length']));
-    if (Number.isFinite(length) && length > MAX_TOKEN_RESPONSE_BYTES) {
-      response.body.destroy();
-      throw new HttpError('HTTP', `Registry ${registry}: token response from ${displayUrl(realm)} is ${length} bytes, over the ${MAX_TOKEN_RESPONSE_BYTES} byte limit`, shown, status);
-    }
-    const bytes = await readBounded(response.body, MAX_TOKEN_RESPONSE_BYTES);
+    const bytes = response.bytes;
     if (!bytes) {
-      throw new HttpError('HTTP', `Registry ${registry}: token response from ${displayUrl(realm)} is over the ${MAX_TOKEN_RESPONSE_BYTES} byte limit`, shown, status);
+      throw new HttpError('HTTP', `Registry ${registry}: token response from ${displayUrl(realm)} is over the ${MAX_TOKEN_RESPONSE_BYTES} byte limit`, shown, status, [], { registry });
     }
-    const contentType = headerValue(response.headers['content-type']) ?? 'none';
+    const contentType = headerValue(response.headers, 'content-type') ?? 'none';
     let json: unknown;
     try {
       json = JSON.parse(bytes.toString('utf8'));
@@ -538,60 +536,21 @@ export class RegistryAuth {
         shown,
         status,
         [],
-        { hint: 'Is the realm in the WWW-Authenticate header a token service? A proxy or login page in between gives this' },
+        { registry, hint: 'Is the realm in the WWW-Authenticate header a token service? A proxy or login page in between gives this' },
       );
     }
     const fields = isRecord(json) ? json : {};
     const accessToken = typeof fields.access_token === 'string' ? fields.access_token : '';
     const plainToken = typeof fields.token === 'string' ? fields.token : '';
     const token = accessToken || plainToken; // distribution: access_token wins when both are there
-    if (!token) {
-      throw new HttpError('HTTP', `Registry ${registry}: token service ${displayUrl(realm)} answered without a token (no "token" or "access_token" field)`, shown, status);
-    }
-    this.secret(token);
+    // every token in the answer is a secret, whichever one we use
+    this.secret(accessToken);
+    this.secret(plainToken);
     if (typeof fields.refresh_token === 'string' && fields.refresh_token) this.secret(fields.refresh_token);
-    return { ok: true, token, expiresAt: this.expiry(fields.expires_in, fields.issued_at) };
-  }
-
-  private async send(
-    registry: string,
-    url: URL,
-    method: 'GET' | 'POST',
-    headers: Record<string, string>,
-    body: string | undefined,
-    shown: { method: string; url: string },
-  ): Promise<Dispatcher.ResponseData> {
-    const maxAttempts = Math.max(1, this.options.retry?.maxAttempts ?? 3);
-    const baseDelay = this.options.retry?.baseDelayMs ?? 200;
-    const maxDelay = this.options.retry?.maxDelayMs ?? 10_000;
-    const timeout = this.options.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS;
-    for (let attempt = 1; ; attempt++) {
-      this.options.onRequest?.(`${method} token`);
-      let response: Dispatcher.ResponseData;
-      try {
-        response = await this.options.dispatcher.request({
-          origin: url.origin,
-          path: `${url.pathname}${url.search}`,
-          method,
-          headers,
-          body,
-          headersTimeout: timeout,
-          bodyTimeout: timeout,
-        });
-      } catch (error) {
-        if (attempt >= maxAttempts) {
-          const why = error instanceof Error ? error.message : String(error);
-          throw new NetworkError(`Registry ${registry}: could not reach the token service ${shown.url}: ${why}`, shown, { cause: error });
-        }
-        await sleep(backoff(attempt, baseDelay, maxDelay));
-        continue;
-      }
-      if (!RETRYABLE_STATUS.has(response.statusCode) || attempt >= maxAttempts) return response;
-      const retryAfter = parseRetryAfter(headerValue(response.headers['retry-after']), this.now());
-      await response.body.dump().catch(() => undefined);
-      this.options.logger.debug(`auth: token request to ${shown.url} answered HTTP ${response.statusCode}; retrying (attempt ${attempt + 1} of ${maxAttempts})`);
-      await sleep(Math.min(maxDelay, retryAfter ?? backoff(attempt, baseDelay, maxDelay)));
+    if (!token) {
+      throw new HttpError('HTTP', `Registry ${registry}: token service ${displayUrl(realm)} answered without a token (no "token" or "access_token" field)`, shown, status, [], { registry });
     }
+    return { ok: true, token, expiresAt: this.expiry(fields.expires_in, fields.issued_at) };
   }
 
   /**
@@ -600,17 +559,10 @@ export class RegistryAuth {
    * (a private registry whose token service runs beside it on another port).
    */
   private assertSafeRealm(registry: string, realm: URL, credentials: Credentials): void {
-    if (realm.protocol === 'https:') return;
-    const host = realm.host.toLowerCase();
-    const hostname = realm.hostname.toLowerCase();
-    const insecure = this.options.insecureRegistries.map((r) => r.trim().toLowerCase().replace(/^[a-z]+:\/\//, '').replace(/\/.*$/, ''));
-    if (isLoopbackRegistry(host) || insecure.includes(host) || insecure.includes(hostname)) return;
-    const registryHost = registry.toLowerCase();
-    const registryHostname = URL.canParse(`http://${registryHost}`) ? new URL(`http://${registryHost}`).hostname : registryHost;
-    if (registryHostname === hostname && (isLoopbackRegistry(registryHost) || insecure.includes(registryHost) || insecure.includes(registryHostname))) return;
+    if (realm.protocol === 'https:' || this.policy.allowsPlainHttpRealm(registry, realm.host)) return;
     throw new CredentialsError(
       `Refusing to send the credentials for ${registry} (from ${credentials.source}) to the token service ${displayUrl(realm)} over plain HTTP`,
-      { hint: `Serve the token realm over https, or, if this network is trusted, list ${host} in insecure-registries` },
+      { registry, hint: `Serve the token realm over https, or, if this network is trusted, list ${realm.host.toLowerCase()} in {insecure}` },
     );
   }
 
@@ -649,8 +601,11 @@ export class RegistryAuth {
     else this.secret(credentials.token);
   }
 
-  private secret(value: string): void {
-    if (value) this.options.onSecret?.(value);
+  /** Every secret goes to the redaction list (errors on both surfaces) and to onSecret (the action's mask). */
+  private secret(value: string | undefined): void {
+    if (!value) return;
+    registerSecret(value);
+    this.options.onSecret?.(value);
   }
 }
 
@@ -679,9 +634,6 @@ function displayUrl(url: URL, withQuery = false): string {
   return `${url.protocol}//${url.host}${url.pathname}${withQuery ? url.search : ''}`;
 }
 
-function headerValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
-}
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -689,22 +641,6 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 function truncate(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max)}…` : text;
-}
-
-/** Reads a body up to `limit` bytes; undefined (and the body destroyed) when it is longer. */
-async function readBounded(body: Dispatcher.ResponseData['body'], limit: number): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
-    size += buffer.length;
-    if (size > limit) {
-      body.destroy();
-      return undefined;
-    }
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks);
 }
 
 /** `{"errors":[{code,message}]}` (distribution), or `{"details":"…"}` (Docker Hub's token service). */
@@ -730,20 +666,4 @@ function parseErrorBody(bytes: Buffer | undefined): RegistryErrorDetail[] {
     result.push({ code: json.error, message: typeof json.error_description === 'string' ? json.error_description : undefined });
   }
   return result;
-}
-
-function backoff(attempt: number, baseDelay: number, maxDelay: number): number {
-  const ceiling = Math.min(maxDelay, baseDelay * 2 ** (attempt - 1));
-  return Math.random() * ceiling;
-}
-
-function parseRetryAfter(value: string | undefined, now: number): number | undefined {
-  if (!value) return undefined;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
-  const date = Date.parse(value);
-  return Number.isFinite(date) ? Math.max(0, date - now) : undefined;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,33 +1,51 @@
-// Where registry credentials come from, in the docker CLI's words: explicit inputs, then
+// Where registry credentials come from, in the docker CLI's words: explicit credentials, then
 // config.json (`credHelpers`, `auths`, `credsStore`), with credential helpers run as
 // `docker-credential-NAME get` (server URL on stdin, JSON {ServerURL, Username, Secret} out).
-// No @actions/* here: the action passes a CommandRunner built on @actions/exec.
+// Helpers run on node:child_process for both entries, each in its own process group, so that the
+// one deadline can kill a helper together with whatever it started (a shell script's `sleep`,
+// a keychain prompt): killing only the direct child leaves a grandchild holding the pipes open.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { CredentialsError } from '../errors.js';
+import { CredentialsError, TimeoutError, isTimeout } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { DOCKER_HUB, DOCKER_HUB_CONFIG_KEY } from '../hosts.js';
 import type { CredentialProvider, Credentials } from './types.js';
 
 export interface CommandRunner {
-  /** Runs `command args…` with `stdin`; rejects when the command cannot be started (e.g. not on PATH). */
-  run(command: string, args: string[], stdin: string): Promise<{ exitCode: number; stdout: string; stderr: string }>;
+  /**
+   * Runs `command args…` with `stdin`; rejects when the command cannot be started (e.g. not on
+   * PATH), and with a TimeoutError (wait 'credential helper') when it runs past `timeoutMs`.
+   */
+  run(command: string, args: string[], stdin: string, options?: { timeoutMs?: number }): Promise<{ exitCode: number; stdout: string; stderr: string }>;
 }
 
+/** A helper's own limit, within the run's deadline: helpers answer in well under a second. */
 const HELPER_TIMEOUT_MS = 60_000;
 const MAX_HELPER_OUTPUT = 1024 * 1024;
 
+/** Kills the process group led by `pid` (the helper and everything it started); the child alone where groups do not exist. */
+function killGroup(child: ReturnType<typeof spawn>): void {
+  try {
+    if (process.platform !== 'win32' && child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+    else child.kill('SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
 /**
  * A CommandRunner on node:child_process `spawn`, with `env` (default: this process's
- * environment, read at each run) deciding PATH; a command running over `timeoutMs` is killed.
+ * environment, read at each run) deciding PATH. Each command leads its own process group
+ * (`detached`), killed whole when it runs over its time.
  */
 export function createChildProcessRunner(env?: NodeJS.ProcessEnv, timeoutMs = HELPER_TIMEOUT_MS): CommandRunner {
   return {
-    run(command, args, stdin) {
+    run(command, args, stdin, options = {}) {
+      const limitMs = Math.max(0, Math.min(options.timeoutMs ?? timeoutMs, timeoutMs));
       return new Promise((resolve, reject) => {
-        const child = spawn(command, args, { env: env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'], windowsHide: true });
+        const child = spawn(command, args, { env: env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'], windowsHide: true, detached: true });
         const stdout: Buffer[] = [];
         const stderr: Buffer[] = [];
         let outSize = 0;
@@ -39,9 +57,9 @@ export function createChildProcessRunner(env?: NodeJS.ProcessEnv, timeoutMs = HE
         const timer = setTimeout(() => {
           if (settled) return;
           settled = true;
-          child.kill('SIGKILL');
-          reject(new Error(`${command} did not finish within ${Math.round(timeoutMs / 1000)} s`));
-        }, timeoutMs);
+          killGroup(child);
+          reject(new TimeoutError(`${command} timed out: no answer within ${formatSeconds(limitMs)}`, { wait: 'credential helper' }));
+        }, limitMs);
         child.stdout.on('data', collect(stdout));
         child.stderr.on('data', collect(stderr));
         // a helper that exits without reading stdin makes the write fail with EPIPE: not our error
@@ -68,12 +86,20 @@ export function createChildProcessRunner(env?: NodeJS.ProcessEnv, timeoutMs = HE
   };
 }
 
+function formatSeconds(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 100) / 10} s`;
+}
+
 /** node:child_process spawn based runner on this process's environment. */
 export const childProcessRunner: CommandRunner = createChildProcessRunner();
 
 export interface DockerCredentialOptions {
-  /** explicit credentials from inputs (username/password), used for `registry` only */
+  /** explicit credentials (action inputs, CLI flags), used for `registry` only */
   explicit?: { registry: string; username: string; password: string };
+  /** how messages name where explicit credentials came from (default 'inputs username/password'; the CLI's flags) */
+  explicitSource?: string;
+  /** the run's deadline (epoch ms): a helper still running then is killed with its process group */
+  deadline?: number;
   /** directory holding config.json; default $DOCKER_CONFIG, else ~/.docker */
   configDir?: string;
   env?: NodeJS.ProcessEnv;
@@ -154,6 +180,8 @@ class DockerCredentialProvider implements CredentialProvider {
   private readonly logger: Logger;
   private readonly onSecret: (s: string) => void;
   private readonly explicit?: { registry: string; username: string; password: string };
+  private readonly explicitSource: string;
+  private readonly deadline?: number;
   private config?: DockerConfig;
   private readonly cache = new Map<string, Promise<Credentials | undefined>>();
 
@@ -163,6 +191,8 @@ class DockerCredentialProvider implements CredentialProvider {
     this.configPath = join(dir, 'config.json');
     this.runner = options.runner ?? (options.env ? createChildProcessRunner(options.env) : childProcessRunner);
     this.logger = options.logger ?? silentLogger;
+    this.explicitSource = options.explicitSource ?? 'inputs username/password';
+    this.deadline = options.deadline;
     this.onSecret = (s) => {
       if (s) options.onSecret?.(s);
     };
@@ -189,8 +219,8 @@ class DockerCredentialProvider implements CredentialProvider {
     if (this.explicit) {
       places.push(
         credentialHost(this.explicit.registry) === host
-          ? 'inputs username/password'
-          : `inputs username/password (given for ${this.explicit.registry}, not ${registry})`,
+          ? this.explicitSource
+          : `${this.explicitSource} (given for ${this.explicit.registry}, not ${registry})`,
       );
     }
     let config: DockerConfig;
@@ -222,9 +252,9 @@ class DockerCredentialProvider implements CredentialProvider {
   }
 
   private async find(registry: string, host: string): Promise<Credentials | undefined> {
-    // 1. inputs
+    // 1. explicit credentials
     if (this.explicit && credentialHost(this.explicit.registry) === host) {
-      return { kind: 'basic', username: this.explicit.username, password: this.explicit.password, source: 'inputs' };
+      return { kind: 'basic', username: this.explicit.username, password: this.explicit.password, source: this.explicitSource };
     }
 
     const config = this.loadConfig();
@@ -258,7 +288,7 @@ class DockerCredentialProvider implements CredentialProvider {
       const colon = decoded.indexOf(':');
       if (!/^[A-Za-z0-9+/]+={0,2}$/.test(auth.trim()) || colon <= 0) {
         throw new CredentialsError(`${config.path}: auths[${JSON.stringify(key)}].auth is not base64 of "username:password"`, {
-          hint: 'Log in again (docker login / docker/login-action) or fix the entry',
+          hint: 'Fix or remove the entry, then {login}',
         });
       }
       username = decoded.slice(0, colon);
@@ -285,17 +315,33 @@ class DockerCredentialProvider implements CredentialProvider {
     const program = `docker-credential-${name}`;
     const where = `configured by ${configuredBy} in ${this.configPath}`;
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) {
-      throw new CredentialsError(`Credential helper name "${name}" for ${registry} (${where}) is not a valid helper name`);
+      throw new CredentialsError(`Credential helper name "${name}" for ${registry} (${where}) is not a valid helper name`, {
+        registry,
+        hint: `A helper name is letters, digits, ".", "_" or "-" (docker runs docker-credential-NAME); fix ${this.configPath}, or use {credentials}`,
+      });
     }
     const serverUrl = helperServerUrl(registry);
     let result: { exitCode: number; stdout: string; stderr: string };
+    const started = Date.now();
     try {
-      result = await this.runner.run(program, ['get'], serverUrl);
+      const timeoutMs = this.deadline === undefined ? undefined : Math.max(0, this.deadline - started);
+      result = await this.runner.run(program, ['get'], serverUrl, timeoutMs === undefined ? {} : { timeoutMs });
     } catch (error) {
-      const why = error instanceof Error ? error.message : String(error);
+      if (isTimeout(error)) {
+        throw new TimeoutError(`Credential helper ${program} for ${registry} (${where}) timed out: no answer after ${formatSeconds(Date.now() - started)}; it was stopped with every process it started`, {
+          cause: error,
+          registry,
+          wait: 'credential helper',
+          hint: `Check that ${program} answers on this machine without a prompt (echo ${serverUrl} | ${program} get), or {login} without it, or raise {timeout}`,
+        });
+      }
+      // (an Error from another realm, e.g. under a test runner's VM, fails instanceof: read its message)
+      const message = isRecord(error) && typeof error.message === 'string' ? error.message : undefined;
+      const why = message ?? String(error);
       throw new CredentialsError(`Could not run credential helper ${program} for ${registry} (${where}): ${firstLine(why)}`, {
         cause: error,
-        hint: `Install ${program} on the runner's PATH, or remove it from ${this.configPath}, or pass username/password inputs`,
+        registry,
+        hint: `Install ${program} on the PATH, or remove it from ${this.configPath}, or use {credentials}`,
       });
     }
     if (result.exitCode !== 0) {
@@ -306,7 +352,8 @@ class DockerCredentialProvider implements CredentialProvider {
       }
       const line = firstLine(result.stderr) || firstLine(result.stdout);
       throw new CredentialsError(`Credential helper ${program} failed for ${registry} (${where}; exit code ${result.exitCode})${line ? `: ${line}` : ''}`, {
-        hint: `Check that ${program} works on this runner (echo ${serverUrl} | ${program} get), or pass username/password inputs`,
+        registry,
+        hint: `Check that ${program} works on this machine (echo ${serverUrl} | ${program} get), or use {credentials}`,
       });
     }
     let answer: unknown;
@@ -314,10 +361,16 @@ class DockerCredentialProvider implements CredentialProvider {
       answer = JSON.parse(result.stdout);
     } catch {
       // the output may hold a secret: never quote it
-      throw new CredentialsError(`Credential helper ${program} answered for ${registry} with something that is not JSON (${where})`);
+      throw new CredentialsError(`Credential helper ${program} answered for ${registry} with something that is not JSON (${where})`, {
+        registry,
+        hint: `Check that ${program} works on this machine (echo ${serverUrl} | ${program} get), or use {credentials}`,
+      });
     }
     if (!isRecord(answer)) {
-      throw new CredentialsError(`Credential helper ${program} answered for ${registry} with JSON that is not an object (${where})`);
+      throw new CredentialsError(`Credential helper ${program} answered for ${registry} with JSON that is not an object (${where})`, {
+        registry,
+        hint: `Check that ${program} works on this machine (echo ${serverUrl} | ${program} get), or use {credentials}`,
+      });
     }
     const secret = nonEmptyString(answer.Secret);
     const username = typeof answer.Username === 'string' ? answer.Username : '';
@@ -353,7 +406,7 @@ class DockerCredentialProvider implements CredentialProvider {
       // JSON.parse messages may quote the file, which holds secrets: give only the position
       const position = error instanceof Error ? /position (\d+)/.exec(error.message)?.[1] : undefined;
       throw new CredentialsError(`The Docker config ${path} is not valid JSON${position ? ` (at character ${position})` : ''}`, {
-        hint: 'Fix or remove the file, then log in again (docker login / docker/login-action)',
+        hint: 'Fix or remove the file, then {login}',
       });
     }
     if (!isRecord(json)) throw new CredentialsError(`The Docker config ${path} is not a JSON object`);
