@@ -105,7 +105,7 @@ describe('planMerge', () => {
 
   it('refuses format docker for kept attestations, suggesting strip', () => {
     const sources = [source('a', 'a', [image(1, 'linux/amd64', MediaType.DockerManifest), attestation(11, 1)])];
-    expect(() => planMerge(sources, { attestations: 'keep', format: 'docker' })).toThrow(/attestation manifest .*attestations: strip/);
+    expect(() => planMerge(sources, { attestations: 'keep', format: 'docker' })).toThrow(/attestation manifest .*Set input `format` to oci \(or auto\), or input `attestations` to strip/);
     expect(planMerge(sources, { attestations: 'strip', format: 'docker' }).mediaType).toBe(MediaType.DockerManifestList);
   });
 

@@ -1,5 +1,6 @@
 // Rebuilds the bundle into a temp copy and compares it with the committed dist/ (as
-// actions/typescript-action's check-dist does): the action runs dist/, not src/.
+// actions/typescript-action's check-dist does): the action runs dist/, not src/. Every file
+// counts: the bundles, the action's loader, and the source maps (a stale map names wrong lines).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, cpSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,6 +25,8 @@ try {
     console.log('dist/ is up to date');
   }
 } finally {
+  // back to exactly what was there (a fresh build may have added files)
+  rmSync('dist', { recursive: true, force: true });
   cpSync(saved, 'dist', { recursive: true });
   rmSync(saved, { recursive: true, force: true });
 }

@@ -62,7 +62,7 @@ size, attestations marked with the image they describe; for a bare image its pla
 Options:
       --raw                     print the manifest's exact bytes (byte-identical to what the registry serves)
       --check                   also check that every child manifest and blob exists in REF's repository;
-                                list what is missing and exit 1 if anything is
+                                list what is missing or was not checked (nested too deep) and exit 1 if anything is
       --json                    print the result as JSON
       --insecure-registry HOST  allow plain HTTP (and unverified TLS) to HOST (repeatable; loopback always may)
       --timeout DURATION        time budget for every wait (default 10m, at most 24h)
@@ -147,7 +147,7 @@ async function inspect(args: string[]): Promise<number> {
       return writeStdout(manifest.bytes);
     }
     const inspection = await inspectReference(reference, client);
-    const missing = command.check ? await checkReference(inspection, reference, client, logger) : undefined;
+    const check = command.check ? await checkReference(inspection, reference, client, logger) : undefined;
     if (output.json) {
       const out = {
         reference: inspection.reference,
@@ -157,21 +157,25 @@ async function inspect(args: string[]): Promise<number> {
         ...(inspection.parsed.kind === 'index' && inspection.parsed.index!.annotations ? { annotations: inspection.parsed.index!.annotations } : {}),
         ...(inspection.parsed.kind === 'image' ? { platform: inspection.entries[0].platform ?? null } : {}),
         entries: inspection.entries.map((e) => ({ ...e.descriptor, ...(e.describes ? { describes: e.describes } : {}) })),
-        ...(missing ? { missing } : {}),
+        ...(check ? { missing: check.missing, unchecked: check.unchecked } : {}),
         requests: client.stats().requests,
       };
       process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     } else {
       process.stdout.write(`${renderInspection(inspection)}\n`);
-      if (missing) {
-        if (missing.length === 0) process.stdout.write(`check: every child manifest and blob is present in ${reference.registry}/${reference.repository}\n`);
-        else {
-          process.stdout.write(`check: ${missing.length} missing from ${reference.registry}/${reference.repository}:\n`);
-          for (const m of missing) process.stdout.write(`  - ${m.kind} ${m.digest} (needed by ${m.neededBy})\n`);
+      if (check) {
+        if (check.complete) process.stdout.write(`check: every child manifest and blob is present in ${reference.registry}/${reference.repository}\n`);
+        if (check.missing.length > 0) {
+          process.stdout.write(`check: ${check.missing.length} missing from ${reference.registry}/${reference.repository}:\n`);
+          for (const m of check.missing) process.stdout.write(`  - ${m.kind} ${m.digest} (needed by ${m.neededBy})\n`);
+        }
+        if (check.unchecked.length > 0) {
+          process.stdout.write(`check: ${check.unchecked.length} not checked in ${reference.registry}/${reference.repository}:\n`);
+          for (const u of check.unchecked) process.stdout.write(`  - ${u.kind} ${u.digest} (listed by ${u.neededBy}): ${u.reason}\n`);
         }
       }
     }
-    return missing && missing.length > 0 ? 1 : 0;
+    return check && !check.complete ? 1 : 0;
   });
 }
 

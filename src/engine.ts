@@ -307,8 +307,8 @@ async function planTargetTransfer(target: TargetPlan, client: CachingClient, con
   }
   const ask = (b: BlobTransferPlan) => b.method === 'copy' && b.descriptor.size >= ASK_BLOB_BYTES;
   const blobs = await mapLimit(planned, concurrency, async (b) => ({ ...b, present: ask(b) && (await client.hasBlob(to, b.descriptor.digest)) }));
-  for (const b of blobs) report.actions.push(`${b.method} blob ${b.descriptor.digest} (${b.descriptor.size} bytes, ${sanitizeLine(b.descriptor.mediaType)}) from ${formatRepository(b.from)}`);
-  for (const c of children) report.actions.push(`put ${c.entry.kind} manifest ${c.fetched.digest} (${[c.entry.platform, sanitizeLine(c.fetched.mediaType)].filter(Boolean).join(', ')})`);
+  for (const b of blobs) report.actions.push(`${b.method} blob ${b.descriptor.digest} (${b.descriptor.size} bytes) from ${formatRepository(b.from)}`);
+  for (const c of children) report.actions.push(`put ${c.entry.kind} manifest ${c.fetched.digest}${c.entry.platform ? ` (${c.entry.platform})` : ''}`);
   for (const tag of target.tags) report.actions.push(`put index under tag ${tag}`);
   return { target, children, blobs, report };
 }

@@ -2,6 +2,7 @@
 // and Docker image manifest v2 schema 2). Pure: no I/O.
 import { isDigest } from './digest.js';
 import { TooLargeError, UnsupportedMediaTypeError } from './errors.js';
+import { sanitizeLine } from './redact.js';
 import type { Platform } from './platform.js';
 
 export const MediaType = {
@@ -137,7 +138,7 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
   }
   if (!isKnownManifestMediaType(mediaType)) {
     throw new UnsupportedMediaTypeError(
-      `${subject} has media type "${mediaType ?? '(none)'}", which is not an image manifest or index`,
+      `${subject} has media type "${sanitizeLine(mediaType ?? '(none)')}", which is not an image manifest or index`,
       { hint: `Only container images (and indexes of them) can be merged: check that the reference names an image, not another kind of artifact. Supported types: ${MANIFEST_ACCEPT.join(', ')}` },
     );
   }

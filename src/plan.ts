@@ -12,6 +12,7 @@ import {
   isImageManifestMediaType,
 } from './oci.js';
 import { sha256Digest } from './digest.js';
+import { sanitizeLine } from './redact.js';
 import { type Platform, comparePlatforms, formatPlatform, isUnknownPlatform, normalizePlatform, platformKey, platformMatches } from './platform.js';
 import { type RepositoryRef, formatRepository, sameRepository } from './reference.js';
 
@@ -101,7 +102,7 @@ function entryPlatformLabel(entry: SourceEntry): string | undefined {
 export function planMerge(sources: ResolvedSource[], options: MergeOptions): MergePlan {
   const fresh = sources.filter((s) => !s.isBase);
   const base = sources.filter((s) => s.isBase);
-  if (fresh.length === 0) throw new InputError('No sources to merge', { hint: 'Give at least one image in `sources`' });
+  if (fresh.length === 0) throw new InputError('No sources to merge', { hint: 'Give at least one image in {sources}' });
 
   // Images by platform; two sources claiming one platform is an error unless they are the same image.
   const images = new Map<string, { entry: SourceEntry; source: ResolvedSource }>();
@@ -204,13 +205,13 @@ function checkExpectedPlatforms(images: Array<{ entry: SourceEntry; source: Reso
   if (missing.length > 0) {
     throw new PlatformError(
       `Platform${missing.length > 1 ? 's' : ''} ${missing.map(formatPlatform).join(', ')} expected by \`platforms\` but not found in the sources (found: ${foundList})`,
-      { hint: 'Check that every build job pushed its image, or adjust `platforms`' },
+      { hint: 'Check that every build job pushed its image, or adjust {platforms}' },
     );
   }
   if (extra.length > 0) {
     throw new PlatformError(
       `Platform${extra.length > 1 ? 's' : ''} ${extra.map((i) => `${formatPlatform(i.entry.platform!)} (from ${i.source.input})`).join(', ')} not listed in \`platforms\` (expected: ${expected.map(formatPlatform).join(', ')})`,
-      { hint: 'Add it to `platforms`, or remove that source' },
+      { hint: 'Add it to {platforms}, or remove that source from {sources}' },
     );
   }
 }
@@ -221,7 +222,7 @@ function checkDescriptorSelectors(descriptors: DescriptorAnnotation[], planned: 
   for (const a of descriptors) {
     if (a.platform && !platforms.some((p) => platformMatches(a.platform!, p))) {
       throw new InputError(`Annotation manifest-descriptor[${formatPlatform(a.platform)}]:${a.key} matches no image of the index (platforms: ${platforms.map(formatPlatform).join(', ') || 'none'})`, {
-        hint: 'Fix the platform in the selector, or drop that annotation',
+        hint: 'Fix the platform in the selector, or drop that annotation from {annotations}',
       });
     }
   }
@@ -234,16 +235,16 @@ function chooseFormat(entries: PlannedEntry[], format: OutputFormat, annotations
   if (format === 'docker') {
     if (ociChildren.length > 0) {
       const first = ociChildren[0];
-      const what = first.kind === 'attestation' ? `attestation manifest ${first.descriptor.digest} (from ${first.sourceInput})` : `${first.descriptor.mediaType} ${first.descriptor.digest} (from ${first.sourceInput}${first.platform ? `, ${first.platform}` : ''})`;
+      const what = first.kind === 'attestation' ? `attestation manifest ${first.descriptor.digest} (from ${first.sourceInput})` : `${sanitizeLine(first.descriptor.mediaType)} ${first.descriptor.digest} (from ${first.sourceInput}${first.platform ? `, ${first.platform}` : ''})`;
       throw new UnsupportedMediaTypeError(`format: docker cannot hold ${what}: a Docker manifest list may only list Docker schema 2 image manifests`, {
-        hint: first.kind === 'image' ? 'Use format: oci (or auto), or push that image as a Docker schema 2 manifest' : 'Use format: oci (or auto), or attestations: strip',
+        hint: first.kind === 'image' ? 'Set {format} to oci (or auto), or push that image as a Docker schema 2 manifest' : 'Set {format} to oci (or auto), or {attestations} to strip',
       });
     }
     if (hasAnnotations) {
       const fromBase = keptFromBase.length > 0 && Object.keys(annotations.index).every((k) => keptFromBase.includes(k)) && annotations.descriptors.length === 0;
       throw new UnsupportedMediaTypeError(
         `format: docker cannot carry annotations${fromBase ? ` (the index being appended to has ${keptFromBase.join(', ')})` : ''}: a Docker manifest list has no annotations field`,
-        { hint: fromBase ? 'Use format: oci (or auto) to append to an annotated OCI index' : 'Use format: oci (or auto), or drop the annotations' },
+        { hint: fromBase ? 'Set {format} to oci (or auto) to {append} to an annotated OCI index' : 'Set {format} to oci (or auto), or drop {annotations}' },
       );
     }
     return { mediaType: MediaType.DockerManifestList, reason: 'format: docker' };

@@ -103,12 +103,13 @@ export async function entriesOf(client: RegistryClient, top: ReadManifest, repos
         throw new UnsupportedMediaTypeError(`${childLabel}: indexes nested more than ${MAX_NESTED_INDEX_DEPTH} deep`, { registry: repository.registry, repository: repository.repository });
       },
       leaf: async (descriptor, childLabel) => {
-        if (needsConfigPlatform(descriptor)) {
+        const entry = classifyIndexEntry(descriptor);
+        if (entry.kind === 'other' && needsConfigPlatform(descriptor)) {
           const child = await readManifest(client, repository, descriptor.digest, childLabel, descriptor);
           const platform = await readPlatform(client, repository, child.parsed.image!, childLabel);
           return [{ kind: 'image', descriptor: { ...descriptor, platform }, platform }];
         }
-        return [classifyIndexEntry(descriptor)];
+        return [entry];
       },
     },
     concurrency,

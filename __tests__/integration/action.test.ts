@@ -2,6 +2,7 @@
 // GITHUB_OUTPUT / GITHUB_STEP_SUMMARY files, exactly as the runner runs it.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { sha256Digest } from '../../src/digest.js';
 import { hasManifest, seedCase, type SeedCase } from '../../scripts/support/fixtures.js';
 import { type RunningRegistry, startRegistry } from '../../scripts/support/registry.js';
@@ -59,6 +60,18 @@ describe('node dist/index.js, as the runner runs it', () => {
     expect(errors).toEqual(['::error::Input `attestations` is "drop". Use one of: keep, strip']);
     expect(run.stdout).not.toMatch(/\n\s+at /);
     expect(run.outputs).toEqual({});
+  });
+
+  it('an unexpected failure (not one of ours) prints its stack, source-mapped to src/ lines', async () => {
+    // GITHUB_OUTPUT naming a directory: writing the first output fails with EISDIR, after the merge
+    const run = await runAction({ sources: seed.sources.join('\n'), tags: `${registry.host}/acme/action-eisdir:x` }, { env: { GITHUB_OUTPUT: tmpdir() } });
+    expect(run.code).toBe(1);
+    const errors = run.stdout.split('\n').filter((l) => l.startsWith('::error::'));
+    expect(errors).toHaveLength(2);
+    expect(errors[0]).toMatch(/^::error::EISDIR/);
+    // the stack, one annotation (%0A: its line breaks), naming the TypeScript source it came from
+    expect(errors[1]).toMatch(/^::error::Error: EISDIR.*%0A\s+at /);
+    expect(errors[1]).toMatch(/src\/main\.ts:\d+:\d+/);
   });
 
   it('fails on a missing platform before writing anything', async () => {

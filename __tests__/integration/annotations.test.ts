@@ -135,7 +135,7 @@ describe('--annotation (CLI)', () => {
 
     const refused = await cli(['merge', '-q', '--format', 'docker', '-t', `${registry.host}/acme/classic:refused`, '--annotation', 'index:org.opencontainers.image.version=2.0', ...docker]);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toBe('manifest-merge: format: docker cannot carry annotations: a Docker manifest list has no annotations field. Use format: oci (or auto), or drop the annotations\n');
+    expect(refused.stderr).toBe('manifest-merge: format: docker cannot carry annotations: a Docker manifest list has no annotations field. Set --format to oci (or auto), or drop --annotation\n');
     expect(await hasManifest(registry, 'acme/classic', 'refused')).toBe(false);
   });
 
@@ -167,7 +167,7 @@ describe('annotations input (the action, node dist/index.js)', () => {
     const run = await action({ sources: docker.join('\n'), tags: `${registry.host}/acme/classic:action-refused`, format: 'docker', annotations: 'index:a=b' });
     expect(run.code).toBe(1);
     expect(run.stdout.split('\n').filter((l) => l.startsWith('::error::'))).toEqual([
-      '::error::format: docker cannot carry annotations: a Docker manifest list has no annotations field. Use format: oci (or auto), or drop the annotations',
+      '::error::format: docker cannot carry annotations: a Docker manifest list has no annotations field. Set input `format` to oci (or auto), or drop input `annotations`',
     ]);
     expect(await hasManifest(registry, 'acme/classic', 'action-refused')).toBe(false);
   });

@@ -142,7 +142,7 @@ describe('--append: merge twice and compare entries', () => {
     const run = await cli(['merge', '-q', '--dry-run', '--append', '--format', 'docker', '-t', base, `${registry.host}/acme/classic:armv6`]);
     expect(run.code).toBe(1);
     expect(run.stderr).toBe(
-      'manifest-merge: format: docker cannot carry annotations (the index being appended to has org.opencontainers.image.version): a Docker manifest list has no annotations field. Use format: oci (or auto) to append to an annotated OCI index\n',
+      'manifest-merge: format: docker cannot carry annotations (the index being appended to has org.opencontainers.image.version): a Docker manifest list has no annotations field. Set --format to oci (or auto) to --append to an annotated OCI index\n',
     );
     const auto = await cli(['merge', '-q', '--append', '-t', base, `${registry.host}/acme/classic:armv6`]);
     expect(auto.code).toBe(0);

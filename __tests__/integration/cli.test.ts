@@ -114,7 +114,7 @@ describe('manifest-merge merge', () => {
     expect((JSON.parse((await raw(list)).toString()) as Index).mediaType).toBe(MT.DockerManifestList);
     expect((JSON.parse((await raw(oci)).toString()) as Index).mediaType).toBe(MT.OciIndex);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/^manifest-merge: format: docker cannot hold application\/vnd\.oci\.image\.manifest\.v1\+json .*a Docker manifest list may only list Docker schema 2 image manifests\. Use format: oci \(or auto\)/m);
+    expect(refused.stderr).toMatch(/^manifest-merge: format: docker cannot hold application\/vnd\.oci\.image\.manifest\.v1\+json .*a Docker manifest list may only list Docker schema 2 image manifests\. Set --format to oci \(or auto\)/m);
     expect(await hasManifest(registry, 'acme/cli-refused', 'latest')).toBe(false);
   });
 
@@ -141,9 +141,13 @@ describe('manifest-merge merge', () => {
     [['merge', 'a/b:c'], /merge needs at least one --tag/],
     [['merge', '--bogus', '--tag', 'x/y:z', 'a/b:c'], /Unknown option '--bogus'/],
     [['frobnicate'], /unknown command "frobnicate"/],
-    [['merge', '--tag', 'x/y:z', '--format', 'v1', 'a/b:c'], /Input `format` is "v1"/],
-    [['merge', '--tag', 'x/y:z', '--attestations', 'drop', 'a/b:c'], /Input `attestations` is "drop"/],
-    [['merge', '--tag', 'x/y:z', '--timeout', 'soon', 'a/b:c'], /Input `timeout` is "soon", not a duration/],
+    [['merge', '--tag', 'x/y:z', '--format', 'v1', 'a/b:c'], /^manifest-merge: --format is "v1". Use one of: auto, oci, docker$/m],
+    [['merge', '--tag', 'x/y:z', '--attestations', 'drop', 'a/b:c'], /^manifest-merge: --attestations is "drop"/m],
+    [['merge', '--tag', 'x/y:z', '--timeout', 'soon', 'a/b:c'], /--timeout is "soon", not a duration/],
+    // defect #9: no time at all, and more than a Node timer holds (it would fire at once)
+    [['merge', '--tag', 'x/y:z', '--timeout', '0', 'a/b:c'], /--timeout is "0", which leaves no time at all/],
+    [['merge', '--tag', 'x/y:z', '--timeout', '99999999h', 'a/b:c'], /--timeout is "99999999h", over the limit of 24h/],
+    [['inspect', '--timeout', '0s', 'a/b:c'], /--timeout is "0s", which leaves no time at all/],
     [['merge', '--tag', 'x/y:z', '--platforms', 'linux/amd64,linux/x86_64', 'a/b:c'], /lists linux\/amd64 twice/],
     [['merge', '--tag', 'x/y:z', '--username', 'u', 'a/b:c'], /--username needs --password-stdin/],
     [['merge', '--tag', 'x/y@sha256:' + 'a'.repeat(64), 'a/b:c'], /is a digest reference, which cannot be a target/],

@@ -130,7 +130,7 @@ describe('platform errors name the platform, the sources and what to do; nothing
     const { message, code } = await failure({ sources: seed.sources.join('\n'), tags: `${plain.host}/acme/out:missing`, platforms: 'linux/amd64,linux/arm64,linux/s390x' });
     expect(code).toBe('PLATFORM');
     expect(message).toBe(
-      'Platform linux/s390x expected by `platforms` but not found in the sources (found: linux/amd64, linux/arm64). Check that every build job pushed its image, or adjust `platforms`',
+      'Platform linux/s390x expected by `platforms` but not found in the sources (found: linux/amd64, linux/arm64). Check that every build job pushed its image, or adjust input `platforms`',
     );
     expect(await hasManifest(plain, 'acme/out', 'missing')).toBe(false);
   });
@@ -138,7 +138,7 @@ describe('platform errors name the platform, the sources and what to do; nothing
   it('a platform extra to `platforms`, with its source', async () => {
     const { message, code } = await failure({ sources: seed.sources.join('\n'), tags: `${plain.host}/acme/out:extra`, platforms: 'linux/amd64' });
     expect(code).toBe('PLATFORM');
-    expect(message).toBe(`Platform linux/arm64 (from ${seed.sources[1]}) not listed in \`platforms\` (expected: linux/amd64). Add it to \`platforms\`, or remove that source`);
+    expect(message).toBe(`Platform linux/arm64 (from ${seed.sources[1]}) not listed in \`platforms\` (expected: linux/amd64). Add it to input \`platforms\`, or remove that source from input \`sources\``);
     expect(await hasManifest(plain, 'acme/out', 'extra')).toBe(false);
   });
 

@@ -299,9 +299,12 @@ describe('rate limits and the time budget', () => {
     expect((error as TimeoutError).code).toBe('TIMEOUT');
     // whichever read met the end of the budget: waiting to retry, about to send, or in flight
     expect(error.message).toMatch(
-      new RegExp(`^Manifest ${proxy.host}/acme/github-runner-(amd|arm)64:focal: .*(returned 503 Service Unavailable.*no time left to retry within the time budget|time budget ran out before the request could be made|did not finish within the time budget)\\)?\\. `),
+      new RegExp(
+        `^Manifest ${proxy.host}/acme/github-runner-(amd|arm)64:focal: .*(returned 503 Service Unavailable.*timed out: no time left to retry within the time budget|timed out: the time budget ran out before the request to the registry could be made|timed out: no answer from the registry within the time budget)\\)?\\. `,
+      ),
     );
-    expect(error.message).toMatch(/\. The step must finish within its time budget \(input `timeout`, CLI --timeout; default 10m\)\. Check the registry's status page and retry later, or raise the budget$/);
+    expect((error as TimeoutError).facts.wait).toBe('registry');
+    expect(error.message).toMatch(/\. The step must finish within its time budget \(input `timeout`; default 10m\)\. Check the registry's status page and retry later, or raise the budget$/);
     expect(proxy.counts().total).toBeGreaterThan(2);
   });
 });

@@ -6,8 +6,9 @@ import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-export const CLI = resolve('dist/cli.js');
-export const ACTION = resolve('dist/index.js');
+// the bundles under test: dist/, or a trial build elsewhere ($MANIFEST_MERGE_DIST, as scripts/bundle.mjs writes it)
+export const CLI = resolve(process.env.MANIFEST_MERGE_DIST ?? 'dist', 'cli.js');
+export const ACTION = resolve(process.env.MANIFEST_MERGE_DIST ?? 'dist', 'index.js');
 
 export interface NodeRun {
   code: number | null;
