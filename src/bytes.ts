@@ -1,4 +1,4 @@
-// Sizes for people: 512 B, 1.5 KiB, 64 MiB. Pure.
+// Sizes for people: 512 B, 1.5 KiB, 4 MiB, 64 MiB. Pure.
 export function formatBytes(size: number): string {
   if (size < 1024) return `${size} B`;
   const units = ['KiB', 'MiB', 'GiB', 'TiB'];
@@ -8,5 +8,6 @@ export function formatBytes(size: number): string {
     value /= 1024;
     unit++;
   }
-  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+  // 5 MiB, not 5.0 MiB: a limit reads as the round number it is
+  return `${value.toFixed(value < 10 ? 1 : 0).replace(/\.0$/, '')} ${units[unit]}`;
 }

@@ -7,6 +7,7 @@ import { parseInspectCommand, parseMergeCommand } from './flags.js';
 import { checkReference, inspectReference, renderInspection } from './inspect.js';
 import type { Logger } from './logger.js';
 import { redactSecrets, registerSecret } from './redact.js';
+import { mapStackTrace } from './stack.js';
 import { manifestReference } from './reference.js';
 import { createClient, useClient } from './setup.js';
 import { buildMetadata, renderReport } from './summary.js';
@@ -205,7 +206,7 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     // Not one of ours: a bug. Its stack is what a report needs.
-    if (!isExpectedError(error)) process.stderr.write(`${redactSecrets(error instanceof Error && error.stack ? error.stack : String(error))}\n`);
+    if (!isExpectedError(error)) process.stderr.write(`${redactSecrets(error instanceof Error && error.stack ? mapStackTrace(error.stack) : String(error))}\n`);
     return 1;
   }
 }

@@ -102,7 +102,7 @@ export function parseMergeCommand(args: string[], readPassword: PasswordReader):
   if (!values.tag?.length) throw new UsageError('merge needs at least one --tag');
   const sources = parseReferences('SOURCE', positionals);
   const tags = parseTargetTags('--tag', values.tag);
-  const { annotations, warning } = parseAnnotations(values.annotation ?? [], '--annotation');
+  const { annotations, warning } = parseAnnotations((values.annotation ?? []).flatMap((value) => parseList(value, { commas: false })), '--annotation');
   const request: MergeRequest = {
     sources,
     tags,

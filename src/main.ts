@@ -8,6 +8,7 @@ import { isExpectedError, renderError } from './errors.js';
 import { getInputs } from './inputs.js';
 import type { Logger } from './logger.js';
 import { redactSecrets } from './redact.js';
+import { mapStackTrace } from './stack.js';
 import { createClient, useClient } from './setup.js';
 import { buildMetadata, renderReport, renderSummaryMarkdown } from './summary.js';
 
@@ -38,6 +39,6 @@ export async function run(): Promise<void> {
     }
   } catch (error) {
     core.setFailed(renderError(error, 'action'));
-    if (!isExpectedError(error)) core.error(redactSecrets(error instanceof Error && error.stack ? error.stack : String(error)));
+    if (!isExpectedError(error)) core.error(redactSecrets(error instanceof Error && error.stack ? mapStackTrace(error.stack) : String(error)));
   }
 }

@@ -176,7 +176,8 @@ export function planMerge(sources: ResolvedSource[], options: MergeOptions): Mer
   const requested = options.annotations ?? { index: {}, descriptors: [] };
   checkDescriptorSelectors(requested.descriptors, planned);
   // append: the index keeps its annotations; the ones asked for now win on the same key.
-  const kept = Object.assign({}, ...base.map((b) => b.annotations ?? {})) as Record<string, string>;
+  // null prototype: an annotation named __proto__ is data, not the object's prototype
+  const kept = Object.assign(Object.create(null), ...base.map((b) => b.annotations ?? {})) as Record<string, string>;
   const annotations: Annotations = { index: { ...kept, ...requested.index }, descriptors: requested.descriptors };
   const { mediaType, reason } = chooseFormat(planned, options.format, annotations, Object.keys(kept));
   const manifests = planned.map((p) => finalDescriptor(p, mediaType, annotations));
@@ -260,7 +261,7 @@ function finalDescriptor(entry: PlannedEntry, indexMediaType: string, annotation
   const out: Descriptor = { mediaType: d.mediaType, digest: d.digest, size: d.size };
   if (d.urls?.length) out.urls = d.urls;
   if (indexMediaType === MediaType.OciIndex) {
-    const merged: Record<string, string> = { ...(d.annotations ?? {}) };
+    const merged: Record<string, string> = Object.assign(Object.create(null), d.annotations ?? {}) as Record<string, string>;
     if (entry.kind === 'image' && d.platform) {
       for (const a of annotations.descriptors) {
         if (!a.platform || platformMatches(a.platform, d.platform)) merged[a.key] = a.value;

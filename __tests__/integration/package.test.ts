@@ -84,12 +84,12 @@ describe('npm pack → npm install (offline) → the installed bin', () => {
     bin = join(app, 'node_modules/.bin/manifest-merge');
   });
 
-  it('the package holds the bundle, README, CHANGELOG and LICENSE, and nothing else', async () => {
+  it('the package holds the bundle (and its source map), README, CHANGELOG and LICENSE, and nothing else', async () => {
     const version = (JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
     expect(version).toMatch(/^\d+\.\d+\.\d+$/);
     expect(pack.name).toBe('manifest-merge');
     expect(pack.version).toBe(version);
-    expect(pack.files.map((f) => f.path).sort()).toEqual(['CHANGELOG.md', 'LICENSE', 'README.md', 'dist/cli.js', 'package.json']);
+    expect(pack.files.map((f) => f.path).sort()).toEqual(['CHANGELOG.md', 'LICENSE', 'README.md', 'dist/cli.js', 'dist/cli.js.map', 'package.json']);
     // No runtime dependency: the bundle is self-contained, so the install fetched nothing.
     expect((await readdir(join(app, 'node_modules'))).filter((n) => !n.startsWith('.'))).toEqual(['manifest-merge']);
     const manifest = JSON.parse(await readFile(join(app, 'node_modules/manifest-merge/package.json'), 'utf8')) as { dependencies?: Record<string, string> };
