@@ -14,6 +14,8 @@ export default {
       ...common,
       displayName: 'integration',
       testMatch: ['<rootDir>/__tests__/integration/**/*.test.ts'],
+      // installs the pinned Go tools (registries, crane) before any suite: scripts/support/go-tools.ts
+      globalSetup: '<rootDir>/__tests__/integration/global-setup.mjs',
       testTimeout: 120000,
     },
   ],

@@ -31,8 +31,8 @@ function inputError(values: Record<string, string>): Error {
 
 describe('input errors: one message naming the input, the bad value and the fix', () => {
   it.each([
-    ['empty `sources`', { ...base, sources: '\n  \n' }, 'Input `sources` is empty. List the per-platform images to merge, one per line (tags or repo@sha256:… digests)'],
-    ['`sources` of comments only', { ...base, sources: '# amd64 comes later\n' }, 'Input `sources` is empty. List the per-platform images to merge, one per line (tags or repo@sha256:… digests)'],
+    ['empty `sources`', { ...base, sources: '\n  \n' }, 'Input `sources` is empty. List the per-platform images to merge, one per line (tags, repo@sha256:… digests or oci-layout://PATH), or give digests-dir and image'],
+    ['`sources` of comments only', { ...base, sources: '# amd64 comes later\n' }, 'Input `sources` is empty. List the per-platform images to merge, one per line (tags, repo@sha256:… digests or oci-layout://PATH), or give digests-dir and image'],
     ['empty `tags`', { ...base, tags: '' }, 'Input `tags` is empty. List the tags to push the index to, one per line (e.g. ghcr.io/acme/app:latest)'],
     [
       'an upper-case repository in `sources`',

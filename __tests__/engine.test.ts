@@ -1,7 +1,7 @@
 // The engine's branches against the in-memory registry: what is read, what is written and in
 // which order, and what is refused before anything is written.
 import { beforeEach, describe, expect, it } from '@jest/globals';
-import { type MergeRequest, runMerge } from '../src/engine.js';
+import { type MergeRequest, dependencyLevels, runMerge } from '../src/engine.js';
 import { ConflictError, InvalidManifestError, PlatformError, VerifyError, isConflict } from '../src/errors.js';
 import { createMemoryLogger } from '../src/logger.js';
 import { MediaType } from '../src/oci.js';
@@ -366,3 +366,23 @@ function memoryView(source: MemoryRegistry): MemoryRegistry {
   Object.defineProperty(view, 'onRequest', { value: undefined, writable: true });
   return view;
 }
+
+describe('dependencyLevels: child manifests in the order registries that check `subject` need', () => {
+  const child = (digest: string, subject?: string) => ({ fetched: { digest }, subject });
+  const names = (levels: Array<Array<{ fetched: { digest: string } }>>) => levels.map((l) => l.map((c) => c.fetched.digest));
+
+  it('images first, then what refers to them, then what refers to those', () => {
+    const levels = dependencyLevels([child('att-a', 'img-a'), child('sig-att', 'att-a'), child('img-a'), child('img-b'), child('att-b', 'img-b')]);
+    expect(names(levels)).toEqual([['img-a', 'img-b'], ['att-a', 'att-b'], ['sig-att']]);
+  });
+
+  it('a subject outside the set (already in the repository) is no dependency', () => {
+    expect(names(dependencyLevels([child('att', 'elsewhere'), child('img')]))).toEqual([['att', 'img']]);
+  });
+
+  it('a cycle does not loop: its members go last', () => {
+    const levels = dependencyLevels([child('x', 'y'), child('y', 'x'), child('img')]);
+    expect(levels.flat()).toHaveLength(3);
+    expect(names(levels)[0]).toEqual(['img']);
+  });
+});

@@ -67,6 +67,40 @@ describe('Content-Type against the body (defect 8)', () => {
     expect(manifestMediaType('m', undefined, Buffer.from('not json'))).toBe('');
   });
 
+  it('a manifest labelled application/json or text/plain without mediaType: the type comes from its shape', () => {
+    const BARE_INDEX = Buffer.from(JSON.stringify({ schemaVersion: 2, manifests: [] }));
+    for (const label of ['application/json', 'text/plain']) {
+      expect(manifestMediaType('m', label, BARE_IMAGE)).toBe(MediaType.OciManifest);
+      expect(manifestMediaType('m', label, BARE_INDEX)).toBe(MediaType.OciIndex);
+      expect(manifestMediaType('m', label, INDEX)).toBe(MediaType.OciIndex);
+    }
+    // neither a type nor a shape: what the registry said, for parseManifest to refuse by name
+    expect(manifestMediaType('m', 'text/plain', Buffer.from('{"schemaVersion":2}'))).toBe('text/plain');
+  });
+
+  it('HEAD answered 405: the manifest is read with GET, and HEAD is not asked of that registry again', async () => {
+    const server = await startFakeServer((req, res) => {
+      if (req.method === 'HEAD') {
+        res.writeHead(405, { 'content-length': '0' });
+        res.end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': String(BARE_IMAGE.length) });
+      res.end(BARE_IMAGE);
+    });
+    servers.push(server);
+    const client = createRegistryClient({ credentials: anonymous, retry: { maxAttempts: 1 } });
+    try {
+      const repository = { registry: server.host, repository: 'acme/app' };
+      const expected = { digest: sha256Digest(BARE_IMAGE), mediaType: MediaType.OciManifest, size: BARE_IMAGE.length };
+      expect(await client.headManifest(repository, 'v1')).toEqual(expected);
+      expect(await client.headManifest(repository, 'v2')).toEqual(expected);
+      expect(server.requests.map((r) => r.method)).toEqual(['HEAD', 'GET', 'GET']);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('altered bytes are a digest error before any type check', async () => {
     const server = await startFakeServer((_req, res) => {
       res.writeHead(200, { 'content-type': MediaType.OciIndex, 'docker-content-digest': sha256Digest(INDEX) });

@@ -10,6 +10,8 @@ import { redactSecrets, registerSecret } from './redact.js';
 import { mapStackTrace } from './stack.js';
 import { manifestReference } from './reference.js';
 import { createClient, useClient } from './setup.js';
+import { checkOutcomes, imageResults, runImages } from './multi.js';
+import { openSources, withLayouts } from './sources/index.js';
 import { buildMetadata, renderReport } from './summary.js';
 
 declare const MANIFEST_MERGE_VERSION: string | undefined;
@@ -19,6 +21,7 @@ const HELP = `manifest-merge ${VERSION}: merge per-platform images into one mult
 
 Usage:
   manifest-merge merge --tag TAG [--tag TAG ...] [options] SOURCE...
+  manifest-merge merge --spec FILE [options]
   manifest-merge inspect [--raw | --check] [options] REF
   manifest-merge --version | --help
 
@@ -33,7 +36,8 @@ Exit codes: 0 done, 1 failed (or, for inspect --check, something is missing), 2 
 
 const MERGE_HELP = `Usage: manifest-merge merge --tag TAG [--tag TAG ...] [options] SOURCE...
 
-Merges SOURCE images (tags or repo@sha256:… digests; indexes are unwrapped, attestations kept)
+Merges SOURCE images (tags, repo@sha256:… digests, or oci-layout://PATH[:NAME|@DIGEST] layouts
+on disk, directories or tars; indexes are unwrapped, attestations kept)
 into one index and pushes it to every --tag. Progress goes to stderr; the digest to stdout.
 
 Options:
@@ -44,6 +48,10 @@ Options:
       --dry-run                 read and plan everything, print the index and what would be done; write nothing
       --annotation A            key=value, index:key=value, manifest-descriptor:key=value or
                                 manifest-descriptor[os/arch]:key=value (repeatable; OCI index only)
+      --select-platform P       take only platform P of the sources, with its attestations (repeatable);
+                                --platforms then checks the result
+      --spec FILE               merge several images: a YAML or JSON file of images: [{tags, sources, …}];
+                                give no SOURCE or --tag; other flags are defaults each image may override
       --append                  merge into the index the first --tag already points at (same platforms are replaced)
       --insecure-registry HOST  allow plain HTTP (and unverified TLS) to HOST (repeatable; loopback always may)
       --timeout DURATION        time budget for every wait, e.g. 90s, 10m, 1h30m (default 10m, at most 24h)
@@ -119,8 +127,21 @@ async function merge(args: string[]): Promise<number> {
   const { request, output } = command;
   const logger = stderrLogger(output.quiet, output.verbose);
   for (const warning of command.warnings) logger.warning(warning);
-  const client = createClient(command.client, { logger, surface: 'cli' });
-  const result = await useClient(client, logger, (c) => runMerge(request, c, logger));
+  const images = command.images ?? [{ position: 'image', request, warnings: [] }];
+  const { requests, layouts } = await openSources(images.map((i) => i.request));
+  const client = withLayouts(createClient(command.client, { logger, surface: 'cli' }), layouts);
+  if (command.images) {
+    const outcomes = await useClient(client, logger, (c) => runImages(images.map((image, i) => ({ ...image, request: requests[i] })), c, logger));
+    if (output.json) process.stdout.write(`${JSON.stringify(imageResults(outcomes, (e) => renderError(e, 'cli')), null, 2)}\n`);
+    for (const o of outcomes) {
+      if (!o.ok) continue;
+      if (!output.json && !output.quiet) logger.info(renderReport(o.result));
+      if (!output.json) process.stdout.write(`${o.result.digest}\n`);
+    }
+    checkOutcomes(outcomes);
+    return 0;
+  }
+  const result = await useClient(client, logger, (c) => runMerge(requests[0], c, logger));
   if (output.json) process.stdout.write(`${JSON.stringify(buildMetadata(result), null, 2)}\n`);
   else if (output.quiet) process.stdout.write(`${result.digest}\n`);
   else {

@@ -3,7 +3,8 @@
 // a CachingClient: asking twice costs nothing, and the look-ahead and shared small blobs live
 // there, not here.
 import { mapLimit } from './concurrency.js';
-import { ConflictError, InputError, UnsupportedMediaTypeError, VerifyError } from './errors.js';
+import { ConflictError, InputError, UnsupportedMediaTypeError, VerifyError, isHttpError } from './errors.js';
+import { MediaType } from './oci.js';
 import { type Logger, inGroup } from './logger.js';
 import type { Platform } from './platform.js';
 import {
@@ -24,12 +25,15 @@ import { sanitizeLine } from './redact.js';
 import { ASK_BLOB_BYTES, CachingClient } from './registry/caching-client.js';
 import type { BlobTransfer, FetchedManifest, RegistryClient, RequestStats, Scope } from './registry/types.js';
 import { readManifest, resolveAppendBase, resolveSource } from './resolve.js';
+import { selectPlatforms } from './select.js';
 
 export interface MergeRequest {
   sources: ImageReference[];
   /** targets: tags only (a digest cannot be a target) */
   tags: ImageReference[];
   platforms?: Platform[];
+  /** take only these platforms of the sources (with their attestations); `platforms` then checks the result */
+  selectPlatforms?: Platform[];
   attestations: AttestationMode;
   format: OutputFormat;
   push: boolean;
@@ -100,9 +104,10 @@ export async function runMerge(request: MergeRequest, client: RegistryClient, lo
   const retry = appendRetry(options.appendRetry);
 
   // Every source (and the index an append merges into), all in parallel: reads only.
-  const [sources, firstBase] = await inGroup(logger, 'Resolve sources', () =>
+  const [resolvedSources, firstBase] = await inGroup(logger, 'Resolve sources', () =>
     Promise.all([mapLimit(request.sources, concurrency, (ref) => resolveSource(cache, ref, concurrency)), request.append ? readBase(baseReader, request.tags[0], concurrency, logger) : undefined]),
   );
+  const sources = selectPlatforms(resolvedSources, request.selectPlatforms);
 
   let base = firstBase;
   for (let attempt = 1; ; attempt++) {
@@ -169,7 +174,7 @@ async function mergeOnce(
       if ((now?.digest ?? undefined) !== base?.digest) return { kind: 'conflict', why: `it is ${now ? now.digest : 'gone'}, not ${base?.digest ?? 'absent'} as read` };
     }
     await mapLimit(tagTargets, concurrency, async ({ repository, tag }) => {
-      const digest = await cache.putManifest(repository, tag, { bytes: plan.bytes, mediaType: plan.mediaType });
+      const digest = await pushIndex(cache, repository, tag, plan);
       logger.info(`Pushed ${formatRepository(repository)}:${tag}@${digest}`);
     });
     const readBack = await mapLimit(tagTargets, concurrency, async ({ repository, tag }) => ({ repository, tag, head: await cache.headManifest(repository, tag) }));
@@ -245,7 +250,7 @@ function warnTagsThatAreSources(request: MergeRequest, logger: Logger): void {
 }
 
 /** One token per registry: every source repository with pull, every target with pull,push. */
-function declareScopes(request: MergeRequest, client: RegistryClient): void {
+export function declareScopes(request: MergeRequest, client: RegistryClient): void {
   const byRegistry = new Map<string, Map<string, Set<'pull' | 'push'>>>();
   const add = (ref: RepositoryRef, actions: Array<'pull' | 'push'>) => {
     const repos = byRegistry.get(ref.registry) ?? new Map<string, Set<'pull' | 'push'>>();
@@ -264,8 +269,8 @@ function declareScopes(request: MergeRequest, client: RegistryClient): void {
 
 interface TargetTransfer {
   target: TargetPlan;
-  /** child manifests to PUT by digest, with their bytes */
-  children: Array<{ entry: PlannedEntry; fetched: FetchedManifest }>;
+  /** child manifests to PUT by digest, with their bytes (and the digest their `subject` names, if any) */
+  children: Array<{ entry: PlannedEntry; fetched: FetchedManifest; subject?: string }>;
   /** `present`: found in the target already (across registries, where it was asked) */
   blobs: Array<BlobTransferPlan & { present: boolean }>;
   report: TargetReport;
@@ -302,7 +307,7 @@ async function planTargetTransfer(target: TargetPlan, client: CachingClient, con
     }
     const { entry, fetched, parsed } = child;
     if (parsed.kind !== 'image') throw new UnsupportedMediaTypeError(`${entry.sourceInput}: child ${entry.descriptor.digest} is an index; nested indexes cannot be copied`);
-    children.push({ entry, fetched });
+    children.push({ entry, fetched, subject: parsed.image!.subject?.digest });
     planned.push(...planBlobs(parsed.image!, entry.source, to, seen));
   }
   const ask = (b: BlobTransferPlan) => b.method === 'copy' && b.descriptor.size >= ASK_BLOB_BYTES;
@@ -328,11 +333,68 @@ async function transferBlobs(transfer: TargetTransfer, client: CachingClient, co
   });
 }
 
+/**
+ * Child manifests go up in dependency order, one level at a time (each level in parallel): images
+ * first, then the manifests whose `subject` names one of them (BuildKit's attestations, other
+ * referrers), and so on. GitLab refuses a manifest whose subject is not in the repository yet.
+ */
 async function pushChildren(transfer: TargetTransfer, client: CachingClient, concurrency: number): Promise<void> {
-  await mapLimit(transfer.children, concurrency, async ({ fetched }) => {
-    if (await client.knownPresent('manifest', transfer.target.repository, fetched.digest)) return; // pushed by an earlier attempt
-    await client.putManifest(transfer.target.repository, fetched.digest, { bytes: fetched.bytes, mediaType: fetched.mediaType });
-    transfer.report.manifestsPushed++;
-  });
+  for (const level of dependencyLevels(transfer.children)) {
+    await mapLimit(level, concurrency, async ({ fetched }) => {
+      if (await client.knownPresent('manifest', transfer.target.repository, fetched.digest)) return; // pushed by an earlier attempt
+      await client.putManifest(transfer.target.repository, fetched.digest, { bytes: fetched.bytes, mediaType: fetched.mediaType });
+      transfer.report.manifestsPushed++;
+    });
+  }
+}
+
+/**
+ * Splits manifests into levels: a manifest whose `subject` is another of them comes one level
+ * after it. A subject outside the set (already in the repository, or not this run's) is no
+ * dependency. A cycle cannot be built from digests; if one showed up, its members go last.
+ */
+export function dependencyLevels<T extends { fetched: { digest: string }; subject?: string }>(children: T[]): T[][] {
+  const byDigest = new Map(children.map((c) => [c.fetched.digest, c]));
+  const depth = new Map<T, number>();
+  const depthOf = (child: T, seen: Set<T>): number => {
+    const known = depth.get(child);
+    if (known !== undefined) return known;
+    const parent = child.subject === undefined ? undefined : byDigest.get(child.subject);
+    const level = parent === undefined || parent === child ? 0 : seen.has(parent) ? children.length : depthOf(parent, new Set([...seen, child])) + 1;
+    depth.set(child, level);
+    return level;
+  };
+  const levels: T[][] = [];
+  for (const child of children) (levels[depthOf(child, new Set([child]))] ??= []).push(child);
+  return levels.filter((level) => level !== undefined);
+}
+
+/** Registry error codes by which a registry refuses a manifest's type or shape. */
+const INDEX_REFUSED_CODES = new Set(['MANIFEST_INVALID', 'UNSUPPORTED']);
+
+/**
+ * PUTs the index under a tag. A registry that refuses OCI indexes (Huawei SWR, older Gitea answer
+ * MANIFEST_INVALID) gets one error naming the way out, worded from what the children allow.
+ */
+async function pushIndex(client: CachingClient, repository: RepositoryRef, tag: string, plan: MergePlan): Promise<string> {
+  try {
+    return await client.putManifest(repository, tag, { bytes: plan.bytes, mediaType: plan.mediaType });
+  } catch (error) {
+    const refused = isHttpError(error) && (error.status === 415 || (error.status === 400 && error.registryErrors.some((e) => INDEX_REFUSED_CODES.has(e.code))));
+    if (!refused || plan.mediaType !== MediaType.OciIndex) throw error;
+    const images = plan.entries.filter((e) => e.kind === 'image');
+    const dockerImages = images.every((e) => e.descriptor.mediaType === MediaType.DockerManifest);
+    const others = plan.entries.length - images.length;
+    const hint =
+      dockerImages && others === 0
+        ? 'Every image is a Docker schema 2 manifest: set {format} to `docker` to push a Docker manifest list, which this registry accepts'
+        : dockerImages
+          ? `A Docker manifest list cannot hold the ${others} attestation or artifact manifest(s): set {attestations} to \`strip\` and {format} to \`docker\` (provenance and SBOMs are then not carried), or push to a registry that accepts OCI indexes`
+          : 'The images are OCI manifests, which a Docker manifest list cannot hold: push to a registry that accepts OCI indexes, or rebuild the images as Docker schema 2 (buildx `oci-mediatypes=false`), then set {attestations} to `strip` and {format} to `docker`';
+    throw new UnsupportedMediaTypeError(
+      `${formatRepository(repository)}:${tag}: ${repository.registry} refused the OCI image index (HTTP ${error.status}${error.registryErrors.length ? ` ${error.registryErrors.map((e) => e.code).join(', ')}` : ''}): this registry does not accept OCI indexes, and the tag was not written`,
+      { registry: repository.registry, repository: repository.repository, reference: tag, status: error.status, registryCodes: error.registryErrors.map((e) => e.code), cause: error, hint },
+    );
+  }
 }
 

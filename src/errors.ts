@@ -24,7 +24,9 @@ export type ErrorCode =
   | 'CREDENTIALS' // a credential helper or config.json could not be used
   | 'VERIFY' // read-back of a pushed tag gave another digest
   | 'CONFLICT' // another writer changed a tag while this run was writing it (append race)
-  | 'TIMEOUT'; // the time budget (or one wait within it) ran out
+  | 'TIMEOUT' // the time budget (or one wait within it) ran out
+  | 'IMAGES' // some images of a spec failed (each is named, with its own error)
+  | 'LAYOUT'; // an oci-layout:// source is not a readable OCI image layout (missing file or blob, bad digest, unsafe tar)
 
 /** Where an error is shown: the advice is worded for it. */
 export type Surface = 'action' | 'cli';
@@ -156,6 +158,24 @@ export class VerifyError extends ManifestMergeError {
 export class ConflictError extends ManifestMergeError {
   constructor(message: string, options: ErrorOptions = {}) {
     super('CONFLICT', message, options);
+  }
+}
+
+/** Some images of a multi-image spec failed; the others completed. */
+export class ImagesFailedError extends ManifestMergeError {
+  constructor(
+    message: string,
+    readonly failures: unknown[],
+    options: ErrorOptions = {},
+  ) {
+    super('IMAGES', message, options);
+  }
+}
+
+/** An `oci-layout://` source that cannot be used as it is; the message names its path. */
+export class LayoutError extends ManifestMergeError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super('LAYOUT', message, options);
   }
 }
 

@@ -14,9 +14,11 @@ import {
   parseList,
   parsePlatformList,
   parseReferences,
+  parseSources,
   parseRegistry,
   parseTargetTags,
 } from './request.js';
+import { type SpecImage, parseSpec, readSpec } from './spec.js';
 
 /** Options every command takes. */
 const COMMON_OPTIONS = {
@@ -34,6 +36,8 @@ const MERGE_OPTIONS = {
   ...COMMON_OPTIONS,
   tag: { type: 'string', short: 't', multiple: true },
   platforms: { type: 'string', short: 'p' },
+  'select-platform': { type: 'string', multiple: true },
+  spec: { type: 'string' },
   attestations: { type: 'string' },
   format: { type: 'string' },
   'dry-run': { type: 'boolean' },
@@ -63,7 +67,9 @@ export interface OutputFlags {
   verbose: boolean;
 }
 
-export type MergeCommand = { help: true } | { help: false; request: MergeRequest; client: ClientSettings; output: OutputFlags; warnings: string[] };
+export type MergeCommand =
+  | { help: true }
+  | { help: false; request: MergeRequest; client: ClientSettings; output: OutputFlags; warnings: string[]; /** --spec: every image (the first is also `request`) */ images?: SpecImage[] };
 
 export type InspectCommand =
   | { help: true }
@@ -98,15 +104,17 @@ function clientSettings(values: CommonValues, defaultRegistry: string, readPassw
 export function parseMergeCommand(args: string[], readPassword: PasswordReader): MergeCommand {
   const { values, positionals } = parse(args, MERGE_OPTIONS);
   if (values.help) return { help: true };
+  if (values.spec !== undefined) return specCommand(values, positionals, readPassword);
   if (positionals.length === 0) throw new UsageError('merge needs at least one SOURCE');
   if (!values.tag?.length) throw new UsageError('merge needs at least one --tag');
-  const sources = parseReferences('SOURCE', positionals);
+  const sources = parseSources('SOURCE', positionals);
   const tags = parseTargetTags('--tag', values.tag);
   const { annotations, warning } = parseAnnotations((values.annotation ?? []).flatMap((value) => parseList(value, { commas: false })), '--annotation');
   const request: MergeRequest = {
     sources,
     tags,
     platforms: parsePlatformList('--platforms', parseList(values.platforms ?? '')),
+    selectPlatforms: parsePlatformList('--select-platform', (values['select-platform'] ?? []).flatMap((v) => parseList(v))),
     attestations: parseChoice('--attestations', values.attestations ?? '', ['keep', 'strip'] as const, 'keep'),
     format: parseChoice('--format', values.format ?? '', ['auto', 'oci', 'docker'] as const, 'auto'),
     push: !values['dry-run'],
@@ -135,5 +143,30 @@ export function parseInspectCommand(args: string[], readPassword: PasswordReader
     raw: values.raw ?? false,
     check: values.check ?? false,
     output: { json: values.json ?? false, quiet: false, verbose: values.verbose ?? false },
+  };
+}
+
+type MergeValues = ReturnType<typeof parse<typeof MERGE_OPTIONS>>['values'];
+
+/** `merge --spec FILE`: the images come from the file; the other flags are defaults each image may override. */
+function specCommand(values: MergeValues, positionals: string[], readPassword: PasswordReader): MergeCommand {
+  if (positionals.length > 0 || values.tag?.length) throw new UsageError('--spec lists every image with its tags and sources: give no SOURCE and no --tag with it');
+  const defaults: Record<string, string> = {
+    platforms: values.platforms ?? '',
+    'select-platforms': (values['select-platform'] ?? []).join('\n'),
+    annotations: (values.annotation ?? []).join('\n'),
+    attestations: values.attestations ?? '',
+    format: values.format ?? '',
+    append: values.append ? 'true' : '',
+  };
+  const { text } = readSpec('--spec', values.spec!);
+  const images = parseSpec('--spec', text, (name) => defaults[name] ?? '', !values['dry-run']);
+  return {
+    help: false,
+    request: images[0].request,
+    images,
+    client: clientSettings(values, images[0].request.tags[0].registry, readPassword),
+    output: { json: values.json ?? false, quiet: values.quiet ?? false, verbose: values.verbose ?? false },
+    warnings: images.flatMap((i) => i.warnings),
   };
 }

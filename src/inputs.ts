@@ -12,16 +12,24 @@ import {
   parseDuration,
   parseList,
   parsePlatformList,
-  parseReferences,
+  parseSources,
   parseRegistry,
   parseTargetTags,
 } from './request.js';
+import { digestFileSources } from './sources/digest-files.js';
+import { formatReference } from './reference.js';
+import type { GithubAnnotationsMode } from './github.js';
+import { type SpecImage, parseSpec, readSpec } from './spec.js';
 
 export interface ActionInputs {
   request: MergeRequest;
   client: ClientSettings;
   /** write the job summary table */
   summary: boolean;
+  /** input `github-annotations` (applied by the action entry, which has the GitHub context) */
+  githubAnnotations: GithubAnnotationsMode;
+  /** input `spec`: every image (the first is also `request`) */
+  images?: SpecImage[];
   /** said once before the work starts (e.g. annotation lines that cannot apply) */
   warnings: string[];
 }
@@ -31,11 +39,19 @@ export type InputGetter = (name: string) => string;
 const input = (name: string) => `Input \`${name}\``;
 
 export function getInputs(getInput: InputGetter): ActionInputs {
-  const sourceItems = parseList(getInput('sources'));
+  const spec = getInput('spec');
+  if (spec.trim() !== '') return getSpecInputs(getInput, spec);
+  const digestsDir = getInput('digests-dir').trim();
+  const sourceItems = [
+    ...parseList(getInput('sources')),
+    ...(digestsDir ? digestFileSources(input('digests-dir'), digestsDir, input('image'), getInput('image').trim()) : []),
+  ];
   const tagItems = parseList(getInput('tags'));
-  if (sourceItems.length === 0) throw new InputError('Input `sources` is empty', { hint: 'List the per-platform images to merge, one per line (tags or repo@sha256:… digests)' });
+  if (sourceItems.length === 0) {
+    throw new InputError('Input `sources` is empty', { hint: 'List the per-platform images to merge, one per line (tags, repo@sha256:… digests or oci-layout://PATH), or give digests-dir and image' });
+  }
   if (tagItems.length === 0) throw new InputError('Input `tags` is empty', { hint: 'List the tags to push the index to, one per line (e.g. ghcr.io/acme/app:latest)' });
-  const sources = parseReferences('`sources`', sourceItems);
+  const sources = parseSources('`sources`', sourceItems);
   const tags = parseTargetTags('`tags`', tagItems);
   const { annotations, warning } = parseAnnotations(parseList(getInput('annotations'), { commas: false }), '`annotations`');
 
@@ -54,6 +70,7 @@ export function getInputs(getInput: InputGetter): ActionInputs {
       sources,
       tags,
       platforms: parsePlatformList('`platforms`', parseList(getInput('platforms'))),
+      selectPlatforms: parsePlatformList('`select-platforms`', parseList(getInput('select-platforms'))),
       attestations: parseChoice(input('attestations'), getInput('attestations'), ['keep', 'strip'] as const, 'keep'),
       format: parseChoice(input('format'), getInput('format'), ['auto', 'oci', 'docker'] as const, 'auto'),
       push: parseBoolean(input('push'), getInput('push'), true),
@@ -66,6 +83,21 @@ export function getInputs(getInput: InputGetter): ActionInputs {
       timeoutMs: parseDuration(input('timeout'), getInput('timeout'), DEFAULT_TIMEOUT_MS),
     },
     summary: parseBoolean(input('summary'), getInput('summary'), true),
+    githubAnnotations: parseChoice(input('github-annotations'), getInput('github-annotations'), ['auto', 'true', 'false'] as const, 'auto'),
     warnings: warning ? [warning] : [],
   };
+}
+
+/** With `spec`, the images come from it; the step's inputs are defaults each image may override. */
+function getSpecInputs(getInput: InputGetter, spec: string): ActionInputs {
+  const clash = ['sources', 'tags', 'digests-dir', 'image'].filter((name) => getInput(name).trim() !== '');
+  if (clash.length > 0) {
+    throw new InputError(`Input \`spec\` is set, and so ${clash.length === 1 ? 'is' : 'are'} ${clash.map((n) => `\`${n}\``).join(', ')}`, {
+      hint: 'With a spec, each image lists its own tags and sources; move them into the spec',
+    });
+  }
+  const { text } = readSpec(input('spec'), spec);
+  const images = parseSpec(input('spec'), text, getInput, parseBoolean(input('push'), getInput('push'), true));
+  const single = getInputs((name) => (name === 'spec' ? '' : name === 'sources' || name === 'tags' ? images[0].request[name].map((r) => formatReference(r)).join('\n') : getInput(name)));
+  return { ...single, request: images[0].request, images, warnings: images.flatMap((i) => i.warnings) };
 }

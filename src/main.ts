@@ -5,11 +5,17 @@
 import * as core from '@actions/core';
 import { runMerge } from './engine.js';
 import { isExpectedError, renderError } from './errors.js';
+import { withGithubAnnotations } from './github.js';
 import { getInputs } from './inputs.js';
+import { formatReference } from './reference.js';
+import { checkOutcomes, imageResults, runImages } from './multi.js';
+import type { RegistryClient } from './registry/types.js';
+import type { SpecImage } from './spec.js';
 import type { Logger } from './logger.js';
 import { redactSecrets } from './redact.js';
 import { mapStackTrace } from './stack.js';
 import { createClient, useClient } from './setup.js';
+import { openSources, withLayouts } from './sources/index.js';
 import { buildMetadata, renderReport, renderSummaryMarkdown } from './summary.js';
 
 /** Every line through redaction: a registry may echo a credential, and a secret shorter than the runner masks still counts. */
@@ -26,14 +32,21 @@ export async function run(): Promise<void> {
     // The password is a secret; the username is not (masking it hid every `ghcr.io/<user>/app`).
     if (inputs.client.credentials) core.setSecret(inputs.client.credentials.password);
     for (const warning of inputs.warnings) actionsLogger.warning(warning);
-    const client = createClient(inputs.client, { logger: actionsLogger, onSecret: (s) => core.setSecret(s), surface: 'action' });
-    const result = await useClient(client, actionsLogger, (c) => runMerge(inputs.request, c, actionsLogger));
+    const images = inputs.images ?? [{ position: 'image', request: inputs.request, warnings: [] }];
+    const { requests, layouts } = await openSources(images.map((i) => withGithubAnnotations(i.request, inputs.githubAnnotations, process.env)));
+    const client = withLayouts(createClient(inputs.client, { logger: actionsLogger, onSecret: (s) => core.setSecret(s), surface: 'action' }), layouts);
+    if (inputs.images) {
+      await runSpec(images.map((image, i) => ({ ...image, request: requests[i] })), client, inputs.summary);
+      return;
+    }
+    const result = await useClient(client, actionsLogger, (c) => runMerge(requests[0], c, actionsLogger));
     actionsLogger.info(renderReport(result));
     core.setOutput('digest', result.digest);
     core.setOutput('manifest', result.manifest);
     core.setOutput('platforms', result.platforms.join(','));
     core.setOutput('images', result.images.join('\n'));
     core.setOutput('metadata', JSON.stringify(buildMetadata(result)));
+    core.setOutput('results', JSON.stringify(imageResults([{ position: 'image', tags: requests[0].tags.map((t) => formatReference(t)), ok: true, result }], (e) => renderError(e, 'action'))));
     if (inputs.summary && process.env.GITHUB_STEP_SUMMARY) {
       await core.summary.addRaw(renderSummaryMarkdown(result)).write();
     }
@@ -41,4 +54,24 @@ export async function run(): Promise<void> {
     core.setFailed(renderError(error, 'action'));
     if (!isExpectedError(error)) core.error(redactSecrets(error instanceof Error && error.stack ? mapStackTrace(error.stack) : String(error)));
   }
+}
+
+/** `spec`: every image, then outputs for all (`digest` etc. are the first image's), then the step fails if any image did. */
+async function runSpec(images: SpecImage[], client: RegistryClient, summary: boolean): Promise<void> {
+  const outcomes = await useClient(client, actionsLogger, (c) => runImages(images, c, actionsLogger));
+  core.setOutput('results', JSON.stringify(imageResults(outcomes, (e) => renderError(e, 'action'))));
+  const first = outcomes[0];
+  if (first.ok) {
+    core.setOutput('digest', first.result.digest);
+    core.setOutput('manifest', first.result.manifest);
+    core.setOutput('platforms', first.result.platforms.join(','));
+    core.setOutput('images', first.result.images.join('\n'));
+    core.setOutput('metadata', JSON.stringify(buildMetadata(first.result)));
+  }
+  for (const o of outcomes) {
+    if (!o.ok) continue;
+    actionsLogger.info(renderReport(o.result));
+    if (summary && process.env.GITHUB_STEP_SUMMARY) await core.summary.addRaw(renderSummaryMarkdown(o.result)).write();
+  }
+  checkOutcomes(outcomes);
 }

@@ -6,6 +6,7 @@
 import { InputError, ManifestMergeError } from './errors.js';
 import { type Platform, formatPlatform, parsePlatform, platformKey } from './platform.js';
 import type { Annotations, DescriptorAnnotation } from './plan.js';
+import { isLayoutSource, parseLayoutSource } from './sources/reference.js';
 import { type ImageReference, parseReference } from './reference.js';
 
 /** Credentials given explicitly (action inputs username/password, CLI --username/--password-stdin), for one registry. */
@@ -87,6 +88,11 @@ function labelled<T>(label: string, parse: () => T): T {
 
 export function parseReferences(label: string, items: string[]): ImageReference[] {
   return items.map((item) => labelled(label, () => parseReference(item)));
+}
+
+/** Sources: image references, and `oci-layout://PATH[:TAG|@DIGEST]` layouts on disk. */
+export function parseSources(label: string, items: string[]): ImageReference[] {
+  return items.map((item) => (isLayoutSource(item) ? parseLayoutSource(item, label) : labelled(label, () => parseReference(item))));
 }
 
 /** Tags must name a tag: a digest is content, not a name to push to. A tag left out is `latest`. */

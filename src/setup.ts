@@ -1,5 +1,6 @@
 // Builds the registry client both entries use, from their client settings, and closes it without
 // letting a failing close hide what the work did.
+import type { Dispatcher } from 'undici';
 import type { Surface } from './errors.js';
 import type { Logger } from './logger.js';
 import { registerSecret } from './redact.js';
@@ -24,6 +25,8 @@ export interface ClientSetup {
   retry?: RetryOptions;
   /** per-request timeout for headers and for each pause in a body (default 60 s); tests shorten it */
   requestTimeoutMs?: number;
+  /** test-only: an undici dispatcher instead of the client's own (e.g. one mapping host names to loopback) */
+  dispatcher?: Dispatcher;
 }
 
 /** Where explicit credentials come from, in each surface's words. */
@@ -54,6 +57,7 @@ export function createClient(settings: ClientSettings, setup: ClientSetup): Regi
     userAgent: USER_AGENT,
     retry: setup.retry,
     requestTimeoutMs: setup.requestTimeoutMs,
+    dispatcher: setup.dispatcher,
   });
 }
 

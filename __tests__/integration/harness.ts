@@ -1,6 +1,7 @@
 // Shared by the integration tests: a real client on a temp DOCKER_CONFIG, and a merge runner
 // that records logs (so tests can search them) and the client's request counts.
 import { mkdtemp, writeFile } from 'node:fs/promises';
+import type { Dispatcher } from 'undici';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type MergeResult, runMerge } from '../../src/engine.js';
@@ -8,6 +9,7 @@ import { getInputs } from '../../src/inputs.js';
 import { createMemoryLogger } from '../../src/logger.js';
 import type { RetryOptions } from '../../src/registry/types.js';
 import { createClient } from '../../src/setup.js';
+import { openSources, withLayouts } from '../../src/sources/index.js';
 
 export interface MergeRun {
   result: MergeResult;
@@ -19,6 +21,8 @@ export interface HarnessOptions {
   configDir?: string;
   retry?: RetryOptions;
   requestTimeoutMs?: number;
+  /** test-only undici dispatcher (quirks.test.ts maps Docker Hub's host names to loopback) */
+  dispatcher?: Dispatcher;
 }
 
 export interface MergeError {
@@ -31,9 +35,10 @@ export async function merge(values: Record<string, string>, options: HarnessOpti
   const inputs = getInputs((name) => values[name] ?? '');
   const logger = createMemoryLogger();
   const configDir = options.configDir ?? (await emptyDockerConfig());
-  const client = createClient(inputs.client, { logger, configDir, retry: options.retry, requestTimeoutMs: options.requestTimeoutMs });
+  const { requests: [request], layouts } = await openSources([inputs.request]);
+  const client = withLayouts(createClient(inputs.client, { logger, configDir, retry: options.retry, requestTimeoutMs: options.requestTimeoutMs, dispatcher: options.dispatcher }), layouts);
   try {
-    const result = await runMerge(inputs.request, client, logger);
+    const result = await runMerge(request, client, logger);
     return { result, logs: logger.lines };
   } finally {
     await client.close();
@@ -45,9 +50,10 @@ export async function mergeFailure(values: Record<string, string>, options: Harn
   const logger = createMemoryLogger();
   try {
     const inputs = getInputs((name) => values[name] ?? '');
-    const client = createClient(inputs.client, { logger, configDir: options.configDir ?? (await emptyDockerConfig()), retry: options.retry, requestTimeoutMs: options.requestTimeoutMs });
+    const { requests: [request], layouts } = await openSources([inputs.request]);
+    const client = withLayouts(createClient(inputs.client, { logger, configDir: options.configDir ?? (await emptyDockerConfig()), retry: options.retry, requestTimeoutMs: options.requestTimeoutMs, dispatcher: options.dispatcher }), layouts);
     try {
-      await runMerge(inputs.request, client, logger);
+      await runMerge(request, client, logger);
     } finally {
       await client.close();
     }

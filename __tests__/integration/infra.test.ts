@@ -1,10 +1,12 @@
 // Smoke test of the real-registry test infrastructure in scripts/support/: registries in
 // each auth mode, the token server, the fixtures' own pusher, the fault proxy and skopeo.
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
-import { mkdtemp, rm, readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { chmod, mkdtemp, rm, readFile, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startRegistry, ensureTool, freePort, type RunningRegistry, type RegistryEndpoint } from '../../scripts/support/registry.js';
+import { startRegistry, ensureTool, findOnPath, freePort, type RunningRegistry, type RegistryEndpoint } from '../../scripts/support/registry.js';
 import { startTokenServer, decodeJwt, type TokenServer } from '../../scripts/support/token-server.js';
 import { startFaultProxy, classifyRequest, type FaultProxy } from '../../scripts/support/fault-proxy.js';
 import {
@@ -26,6 +28,7 @@ import {
   schema1Payload,
   sha256,
 } from '../../scripts/support/fixtures.js';
+import { GO_TOOLS, GoToolInstallError, ensureGoTool, goInstall, goToolPath, goToolsRoot } from '../../scripts/support/go-tools.js';
 import { cleanupSkopeo, skopeoInspectRaw, skopeoInspectConfig, skopeoCopyAllToOciLayout, SkopeoError, writeDockerConfig } from '../../scripts/support/skopeo.js';
 
 const CI_USER = { username: 'ci', password: 'ci-secret' };
@@ -342,5 +345,55 @@ describe('fixtures', () => {
     const fetched = await getManifest(plain, 'acme/legacy', 'v1');
     expect(fetched.mediaType).toBe(MT.DockerSchema1Signed);
     expect(fetched.headerDigest).toBe(pushed.digest);
+  });
+});
+
+describe('go tools (scripts/support/go-tools.ts)', () => {
+  const run = promisify(execFile);
+
+  it('installs each pinned tool into <cache>/go/<tool>@<version>/, and a second call is a lookup', async () => {
+    for (const name of Object.keys(GO_TOOLS) as Array<keyof typeof GO_TOOLS>) {
+      const path = await ensureGoTool(name);
+      expect(path).toBe(join(goToolsRoot(), `${name}@${GO_TOOLS[name].version}`, GO_TOOLS[name].binary));
+      expect(goToolPath(name)).toBe(path);
+      // the binary is the pinned module version (go embeds it)
+      const { stdout } = await run('go', ['version', '-m', path], { env: { ...process.env, PATH: `${process.env.PATH}:/usr/local/go/bin` } });
+      expect(stdout).toMatch(new RegExp(`\\bmod\\s+\\S+\\s+${GO_TOOLS[name].version.replace(/\./g, '\\.')}\\s`));
+      const started = performance.now();
+      expect(await ensureGoTool(name)).toBe(path);
+      expect(performance.now() - started).toBeLessThan(50);
+    }
+  });
+
+  it('a version the module proxy does not serve is an error naming the module, the version and what go said', async () => {
+    const dir = join(scratch, 'go-tools', 'crane@v0.0.0-never');
+    const failing = goInstall('crane', { package: GO_TOOLS.crane.package, version: 'v0.0.0-never', binary: 'crane' }, dir);
+    await expect(failing).rejects.toThrow(GoToolInstallError);
+    await expect(failing).rejects.toThrow(/could not install crane \(go install github\.com\/google\/go-containerregistry\/cmd\/crane@v0\.0\.0-never\): .*(invalid version|unknown revision|not found|not available)/s);
+    // nothing half-installed is left where a later lookup would take it for a tool
+    await expect(readFile(join(dir, 'crane'))).rejects.toThrow();
+  });
+
+  it('the CLI installs by name and refuses an unknown one', async () => {
+    const node = process.execPath;
+    const ok = await run(node, ['--import', 'tsx', 'scripts/support/go-tools.ts', 'install', 'crane']);
+    expect(ok.stdout).toBe(`crane ${GO_TOOLS.crane.version}: ${goToolPath('crane')} (cached)\n`);
+    await expect(run(node, ['--import', 'tsx', 'scripts/support/go-tools.ts', 'install', 'kaniko'])).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('unknown tool kaniko') });
+  });
+
+  it("a go-installed distribution v3 `registry` on PATH is not taken for Debian's distribution 2.8", async () => {
+    const bin = await mkdtemp(join(scratch, 'path-'));
+    // a `registry` that is distribution v3, alone on PATH
+    await writeFile(join(bin, 'registry'), `#!/bin/sh\nexec ${JSON.stringify(await ensureGoTool('distribution-v3'))} "$@"\n`);
+    await chmod(join(bin, 'registry'), 0o755);
+    const saved = process.env.PATH;
+    process.env.PATH = bin;
+    try {
+      expect(findOnPath('registry')).toBe(join(bin, 'registry'));
+      // not root on Debian with apt-get on this PATH, so it cannot be installed: an error, not the v3 binary
+      await expect(ensureTool('docker-registry')).rejects.toThrow(/docker-registry or registry not found on PATH/);
+    } finally {
+      process.env.PATH = saved;
+    }
   });
 });

@@ -37,8 +37,8 @@ export interface ProxiedRequest {
   kind: string;
   /** status sent to the client (0 for a reset or a failed upstream) */
   status: number;
-  /** fault kind applied, if any */
-  fault?: Fault['kind'];
+  /** fault kind applied, if any ('quirk': a personality answered) */
+  fault?: Fault['kind'] | 'quirk';
   at: number;
 }
 
@@ -64,7 +64,48 @@ export interface FaultProxy {
   stop(): Promise<void>;
 }
 
+/** One request as a personality (quirks-proxy.ts) sees it. */
+export interface ProxyExchange {
+  method: string;
+  /** path with query */
+  path: string;
+  kind: string;
+  headers: IncomingHttpHeaders;
+  /** the whole request body, read only for the kinds `readsBody` names (manifest PUTs: small) */
+  body?: Buffer;
+  /** the registry's origin, for a personality that asks it something itself */
+  target: string;
+}
+
+/** A personality's own answer, sent instead of the registry's. */
+export interface QuirkAnswer {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+/**
+ * A registry "personality": how a registry users push to differs from distribution, emulated
+ * in front of the real one. Hooks run when a request arrives (before any fault rule) and on the
+ * response headers.
+ */
+export interface Personality {
+  /** request kinds whose body the proxy reads whole before calling `request` */
+  readsBody?(kind: string): boolean;
+  /** answer instead of the registry, or forward to another path (e.g. a mount without its query) */
+  request?(exchange: ProxyExchange): Promise<QuirkAnswer | { path: string } | undefined> | QuirkAnswer | { path: string } | undefined;
+  /** the response headers the client gets (after Location rewriting) */
+  responseHeaders?(exchange: ProxyExchange, status: number, headers: OutgoingHttpHeaders): OutgoingHttpHeaders;
+}
+
 export interface StartFaultProxyOptions {
+  /** a registry personality layered over the real registry (scripts/support/quirks-proxy.ts) */
+  personality?: Personality;
+  /**
+   * the origin clients reach the proxy by (default its loopback URL): `Location` headers are
+   * rewritten to it, e.g. `http://registry-1.docker.io` when a test maps that name to loopback
+   */
+  publicOrigin?: string;
   /** origin to forward to, e.g. a registry's `url` */
   target: string;
   /** added before forwarding each request (default 0) */
@@ -214,11 +255,29 @@ export async function startFaultProxy(options: StartFaultProxyOptions): Promise<
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = (req.method ?? 'GET').toUpperCase();
-    const path = req.url ?? '/';
+    let path = req.url ?? '/';
     const kind = classifyRequest(method, path);
     const entry: ProxiedRequest = { method, path, kind, status: 0, at: Date.now() };
     log.push(entry);
     if (latencyMs > 0) await sleep(latencyMs);
+    const personality = options.personality;
+    const exchange: ProxyExchange = { method, path, kind, headers: req.headers, target: targetOrigin };
+    if (personality?.readsBody?.(kind)) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req as AsyncIterable<Buffer>) chunks.push(chunk);
+      exchange.body = Buffer.concat(chunks);
+    }
+    const quirk = await personality?.request?.(exchange);
+    if (quirk && 'status' in quirk) {
+      if (!exchange.body) req.resume();
+      entry.status = quirk.status;
+      entry.fault = 'quirk';
+      const body = quirk.body ?? '';
+      res.writeHead(quirk.status, { 'content-length': Buffer.byteLength(body), ...(body ? { 'content-type': 'application/json' } : {}), ...(quirk.headers ?? {}) });
+      res.end(method === 'HEAD' ? undefined : body);
+      return;
+    }
+    if (quirk) path = quirk.path;
     const fault = pickFault(method, path, kind);
     if (fault) entry.fault = fault.kind;
 
@@ -249,8 +308,8 @@ export async function startFaultProxy(options: StartFaultProxyOptions): Promise<
       upstream.once('response', resolve);
       upstream.once('error', reject);
     });
-    // Stream the request body up (never buffered); a client abort aborts the upstream request.
-    const uploaded = pipeline(req, upstream).catch(() => undefined);
+    // Stream the request body up (never buffered, except what a personality read); a client abort aborts the upstream request.
+    const uploaded = exchange.body ? new Promise<void>((resolve) => upstream.end(exchange.body, () => resolve())) : pipeline(req, upstream).catch(() => undefined);
     let response: IncomingMessage;
     try {
       response = await answered;
@@ -265,7 +324,9 @@ export async function startFaultProxy(options: StartFaultProxyOptions): Promise<
       return;
     }
     entry.status = response.statusCode ?? 0;
-    res.writeHead(response.statusCode ?? 502, response.statusMessage, responseHeaders(response.headers));
+    let headersOut = responseHeaders(response.headers);
+    if (personality?.responseHeaders) headersOut = personality.responseHeaders(exchange, response.statusCode ?? 502, headersOut);
+    res.writeHead(response.statusCode ?? 502, response.statusMessage, headersOut);
     const hasBody = method !== 'HEAD' && response.statusCode !== 204 && response.statusCode !== 304;
     if (fault?.kind === 'truncate' && hasBody) {
       await truncateInto(response, res, fault.bytes, fault.reset);
@@ -297,12 +358,12 @@ export async function startFaultProxy(options: StartFaultProxyOptions): Promise<
   server.unref();
   const port = (server.address() as AddressInfo).port;
   const host = `127.0.0.1:${port}`;
-  proxyOrigin = `http://${host}`;
+  proxyOrigin = options.publicOrigin ?? `http://${host}`;
   let stopped: Promise<void> | undefined;
 
   return {
     host,
-    url: proxyOrigin,
+    url: `http://${host}`,
     counts: () => {
       const byKind: Record<string, number> = {};
       const faults: Record<string, number> = {};

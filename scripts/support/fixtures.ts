@@ -439,6 +439,8 @@ export interface ImageOptions {
   foreignLayers?: number;
   /** manifest annotations (OCI only) */
   annotations?: Record<string, string>;
+  /** leave `mediaType` out of the manifest (OCI allows it; only its shape says what it is) */
+  omitMediaType?: boolean;
 }
 
 export interface PushedImage extends PushedManifest {
@@ -521,8 +523,10 @@ async function putImage(
     layers: layerDescriptors,
   };
   if (options.annotations && kind === 'oci') manifest.annotations = options.annotations;
+  const mediaType = manifest.mediaType as string;
+  if (options.omitMediaType && kind === 'oci') delete manifest.mediaType;
   const bytes = Buffer.from(JSON.stringify(manifest));
-  const pushed = await putManifest(registry, repository, tag, bytes, manifest.mediaType as string);
+  const pushed = await putManifest(registry, repository, tag, bytes, mediaType);
   return {
     ...pushed,
     descriptor: { ...pushed.descriptor, platform },
@@ -674,6 +678,8 @@ export interface BuildxOptions {
   layerSize?: number;
   /** attestation predicates (default provenance only, as buildx >= 0.10 with provenance=mode=min) */
   attestations?: Array<'provenance' | 'sbom'>;
+  /** the attestation manifest names its image in `subject` (BuildKit 0.32 and later; see pushBuildkitSubjectImage) */
+  subject?: boolean;
 }
 
 export interface PushedBuildxImage extends PushedIndex {
@@ -743,6 +749,7 @@ export async function pushBuildxImage(registry: RegistryEndpoint, repository: st
       size: l.size,
       annotations: { 'in-toto.io/predicate-type': statements[i].kind === 'sbom' ? PREDICATE_SPDX : PREDICATE_SLSA_PROVENANCE_V02 },
     })),
+    ...(options.subject ? { subject: { mediaType: MT.OciManifest, digest: image.digest, size: image.size } } : {}),
   };
   const attestation = await putManifest(registry, repository, undefined, Buffer.from(JSON.stringify(attestationManifest)), MT.OciManifest);
   const attestationDescriptor: FixtureDescriptor = {
@@ -762,6 +769,15 @@ export async function pushBuildxImage(registry: RegistryEndpoint, repository: st
     image,
     attestation: { ...attestation, descriptor: attestationDescriptor, layers, config },
   };
+}
+
+/**
+ * What BuildKit 0.32 and later push for a single-platform build: as pushBuildxImage, but the
+ * attestation manifest also names its image in `subject` (OCI 1.1 referrer), which registries
+ * like GitLab check: the image must be in the repository before the attestation.
+ */
+export function pushBuildkitSubjectImage(registry: RegistryEndpoint, repository: string, tag: string | undefined, options: Omit<BuildxOptions, 'subject'>): Promise<PushedBuildxImage> {
+  return pushBuildxImage(registry, repository, tag, { ...options, subject: true });
 }
 
 // ---------------------------------------------------------------------------------------

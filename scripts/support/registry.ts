@@ -1,7 +1,10 @@
-// Throwaway `docker-registry` (CNCF distribution 2.8) processes on loopback ports for
-// integration tests, `npm run demo` and `npm run bench`. Three auth modes: none,
-// htpasswd (Basic) and token (Bearer, against scripts/support/token-server.ts).
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+// Throwaway registries on loopback ports for integration tests, `npm run demo` and
+// `npm run bench`. Three independent implementations: CNCF distribution 2.8 (Debian's
+// `docker-registry`), distribution v3 and go-containerregistry's `crane registry serve` (both
+// built by go-tools.ts). Auth modes: none, htpasswd (Basic) and token (Bearer, against
+// scripts/support/token-server.ts), where the implementation has them. What each one can do
+// is in IMPLEMENTATIONS: tests ask it for a capability instead of naming implementations.
+import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, accessSync, rmSync, constants as fsConstants } from 'node:fs';
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -10,11 +13,80 @@ import { delimiter, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import bcrypt from 'bcryptjs';
+import { ensureGoTool } from './go-tools.js';
 import type { TokenServer } from './token-server.js';
 
 const execFileAsync = promisify(execFile);
 
 export type RegistryAuth = 'none' | 'htpasswd' | 'token';
+
+export type RegistryImplementation = 'distribution-2.8' | 'distribution-v3' | 'ggcr';
+
+/** What an implementation does, as observed on the pinned version (registries.test.ts checks each claim). */
+export interface RegistryCapabilities {
+  /** a human name with the version, for test titles and the README */
+  title: string;
+  /** the auth modes startRegistry can give it */
+  auth: readonly RegistryAuth[];
+  /** `POST /blobs/uploads/?mount=D&from=R` answers 201 (mounted); false: 202 with an upload session */
+  mount: boolean;
+  /**
+   * a blob is visible only in the repositories it was pushed or mounted to; false: a blob
+   * pushed anywhere answers HEAD 200 in every repository of the registry (so "nothing was
+   * written to this repository" cannot be checked with a blob HEAD)
+   */
+  blobsPerRepository: boolean;
+  /** serves `GET /v2/<name>/referrers/<digest>` (OCI 1.1) */
+  referrers: boolean;
+  /** accepts `DELETE` of blobs and manifests (with `deleteEnabled` where that is a setting) */
+  delete: boolean;
+  /** accepts signed schema 1 manifests and serves them back as such (with `schema1` where that is a setting) */
+  schema1: boolean;
+  /** refuses an index whose child manifests are not in the repository */
+  indexChildrenMustExist: boolean;
+}
+
+export const IMPLEMENTATIONS: Readonly<Record<RegistryImplementation, RegistryCapabilities>> = {
+  'distribution-2.8': {
+    title: 'distribution 2.8 (Debian docker-registry)',
+    auth: ['none', 'htpasswd', 'token'],
+    mount: true,
+    blobsPerRepository: true,
+    referrers: false,
+    delete: true,
+    schema1: true,
+    indexChildrenMustExist: true,
+  },
+  'distribution-v3': {
+    title: 'distribution v3.1.2',
+    auth: ['none', 'htpasswd', 'token'],
+    mount: true,
+    blobsPerRepository: true,
+    // v3.1.2 has no referrers endpoint (GET answers 404)
+    referrers: false,
+    delete: true,
+    // v3 removed schema 1 support altogether
+    schema1: false,
+    indexChildrenMustExist: true,
+  },
+  ggcr: {
+    title: 'go-containerregistry v0.22.1 (crane registry serve)',
+    // `crane registry serve` has no auth at all
+    auth: ['none'],
+    // it answers a mount with 202 and an upload session (pkg/registry/blobs.go ignores `mount`)
+    mount: false,
+    // one blob store for the whole registry: blobs are keyed by digest only
+    blobsPerRepository: false,
+    // the library has the API (registry.WithReferrersSupport) but `crane registry serve` does not turn it on
+    referrers: false,
+    delete: true,
+    // it stores any manifest as sent, with its Content-Type: signed schema 1 included (no setting)
+    schema1: true,
+    indexChildrenMustExist: true,
+  },
+};
+
+export const IMPLEMENTATION_NAMES = Object.keys(IMPLEMENTATIONS) as RegistryImplementation[];
 
 export interface RegistryCredentials {
   username: string;
@@ -32,6 +104,8 @@ export interface RegistryEndpoint {
 }
 
 export interface StartRegistryOptions {
+  /** which registry (default `distribution-2.8`) */
+  implementation?: RegistryImplementation;
   auth?: RegistryAuth;
   /** htpasswd users (default `{ testuser: 'testpassword' }`); the first becomes `credentials` */
   users?: Record<string, string>;
@@ -51,10 +125,13 @@ export interface StartRegistryOptions {
 
 export interface RunningRegistry extends RegistryEndpoint {
   name: string;
+  implementation: RegistryImplementation;
+  capabilities: RegistryCapabilities;
   auth: RegistryAuth;
   port: number;
   /** temp dir holding config.yml, htpasswd and data/ (removed by stop) */
   dataDir: string;
+  /** the registry's config file ('' for ggcr, which has none) */
   configPath: string;
   pid: number;
   stop(): Promise<void>;
@@ -85,6 +162,25 @@ export function findOnPath(...names: string[]): string | undefined {
   return undefined;
 }
 
+/**
+ * The tool on PATH. A `registry` counts as distribution 2.8 only when it says so: `go install`
+ * of distribution v3 also writes a `registry` (into GOPATH/bin, often on PATH), and that is
+ * another implementation with another config format.
+ */
+function findTool(name: ToolName): string | undefined {
+  if (name !== 'docker-registry') return findOnPath(...TOOL_BINARIES[name]);
+  const debian = findOnPath('docker-registry');
+  if (debian) return debian;
+  const registry = findOnPath('registry');
+  if (!registry) return undefined;
+  try {
+    const version = execFileSync(registry, ['--version'], { encoding: 'utf8', timeout: 10000 });
+    return /github\.com\/docker\/distribution v?2\./.test(version) ? registry : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 let aptUpdated: Promise<void> | undefined;
 const installs = new Map<ToolName, Promise<string>>();
 
@@ -94,7 +190,7 @@ const installs = new Map<ToolName, Promise<string>>();
  * in CI a missing tool is an error, never a skip.
  */
 export async function ensureTool(name: ToolName): Promise<string> {
-  const found = findOnPath(...TOOL_BINARIES[name]);
+  const found = findTool(name);
   if (found) return found;
   let pending = installs.get(name);
   if (!pending) {
@@ -124,7 +220,7 @@ async function installTool(name: ToolName): Promise<string> {
     const stderr = (cause as { stderr?: string }).stderr ?? '';
     throw new Error(`apt-get install ${TOOL_PACKAGES[name]} failed: ${stderr.trim() || String(cause)}`, { cause });
   }
-  const found = findOnPath(...TOOL_BINARIES[name]);
+  const found = findTool(name);
   if (!found) throw new Error(`apt-get installed ${TOOL_PACKAGES[name]} but ${TOOL_BINARIES[name].join(' / ')} is still not on PATH`);
   return found;
 }
@@ -210,7 +306,9 @@ function yamlString(value: string): string {
   return JSON.stringify(value); // a JSON string is a valid YAML double-quoted scalar
 }
 
+/** config.yml for distribution 2.8 and v3: the keys both read, plus 2.8's schema 1 switch. */
 function registryConfig(options: {
+  implementation: 'distribution-2.8' | 'distribution-v3';
   port: number;
   dataDir: string;
   logLevel: string;
@@ -251,7 +349,8 @@ function registryConfig(options: {
     '    urls:',
     "      allow: ['^https?://']",
   ];
-  if (options.schema1) lines.push('compatibility:', '  schema1:', '    enabled: true');
+  // v3 has no schema 1 and no `compatibility` section (startRegistry refuses schema1 for it)
+  if (options.schema1 && options.implementation === 'distribution-2.8') lines.push('compatibility:', '  schema1:', '    enabled: true');
   if (options.auth === 'htpasswd') {
     lines.push('auth:', '  htpasswd:', '    realm: basic-realm', `    path: ${yamlString(options.htpasswdPath ?? '')}`);
   } else if (options.auth === 'token' && options.tokenServer) {
@@ -272,10 +371,17 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 /** Starts a registry on a free loopback port and resolves once `GET /v2/` answers 200 or 401. */
 export async function startRegistry(options: StartRegistryOptions = {}): Promise<RunningRegistry> {
+  const implementation = options.implementation ?? 'distribution-2.8';
+  const capabilities = IMPLEMENTATIONS[implementation];
+  if (!capabilities) throw new Error(`startRegistry: unknown implementation ${String(implementation)} (known: ${IMPLEMENTATION_NAMES.join(', ')})`);
   const auth = options.auth ?? 'none';
   const name = options.name ?? `registry-${auth}`;
+  if (!capabilities.auth.includes(auth)) {
+    throw new Error(`startRegistry(${name}): ${capabilities.title} has no '${auth}' auth mode (it has: ${capabilities.auth.join(', ')}); ask IMPLEMENTATIONS before starting it`);
+  }
+  if (options.schema1 && !capabilities.schema1) throw new Error(`startRegistry(${name}): ${capabilities.title} does not accept schema 1 manifests`);
   if (auth === 'token' && !options.tokenServer) throw new Error(`startRegistry(${name}): auth 'token' needs a tokenServer (startTokenServer())`);
-  const binary = await ensureTool('docker-registry');
+  const binary = await registryBinary(implementation);
   const dataDir = await mkdtemp(join(tmpdir(), `mm-${name.replace(/[^a-zA-Z0-9_-]/g, '_')}-`));
   liveDirs.add(dataDir);
   installExitHooks();
@@ -299,21 +405,30 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
   // A port picked by freePort can be taken by someone else before the registry binds it: retry.
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
-    const configPath = join(dataDir, 'config.yml');
-    await writeFile(
-      configPath,
-      registryConfig({
-        port,
-        dataDir,
-        logLevel: options.logLevel ?? 'error',
-        deleteEnabled: options.deleteEnabled ?? false,
-        schema1: options.schema1 ?? false,
-        auth,
-        htpasswdPath,
-        tokenServer: options.tokenServer,
-      }),
-    );
-    const child = spawnTracked(binary, ['serve', configPath], { cwd: dataDir });
+    let configPath = '';
+    let args: string[];
+    if (implementation === 'ggcr') {
+      // Blobs on disk (a merge bench pushes big layers); manifests live in memory until stop.
+      args = ['registry', 'serve', '--address', `127.0.0.1:${port}`, '--disk', join(dataDir, 'data')];
+    } else {
+      configPath = join(dataDir, 'config.yml');
+      await writeFile(
+        configPath,
+        registryConfig({
+          implementation,
+          port,
+          dataDir,
+          logLevel: options.logLevel ?? 'error',
+          deleteEnabled: options.deleteEnabled ?? false,
+          schema1: options.schema1 ?? false,
+          auth,
+          htpasswdPath,
+          tokenServer: options.tokenServer,
+        }),
+      );
+      args = ['serve', configPath];
+    }
+    const child = spawnTracked(binary, args, { cwd: dataDir });
     let output = '';
     const append = (chunk: Buffer) => {
       output += chunk.toString('utf8');
@@ -327,7 +442,7 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
     const host = `127.0.0.1:${port}`;
     const url = `http://${host}`;
     try {
-      await waitUntilUp(url, child, startTimeoutMs, () => output);
+      await waitUntilUp(capabilities.title, url, child, startTimeoutMs, () => output);
     } catch (error) {
       lastError = error;
       await stopTracked(child, 500);
@@ -337,6 +452,8 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
     let stopped: Promise<void> | undefined;
     return {
       name,
+      implementation,
+      capabilities,
       auth,
       host,
       url,
@@ -361,12 +478,24 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
   throw lastError instanceof Error ? lastError : new Error(String(lastError));
 }
 
-async function waitUntilUp(url: string, child: ChildProcess, timeoutMs: number, logs: () => string): Promise<void> {
+/** The executable for an implementation: Debian's docker-registry, or a pinned Go build. */
+function registryBinary(implementation: RegistryImplementation): Promise<string> {
+  switch (implementation) {
+    case 'distribution-2.8':
+      return ensureTool('docker-registry');
+    case 'distribution-v3':
+      return ensureGoTool('distribution-v3');
+    case 'ggcr':
+      return ensureGoTool('crane');
+  }
+}
+
+async function waitUntilUp(title: string, url: string, child: ChildProcess, timeoutMs: number, logs: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let delay = 10;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`docker-registry exited (${child.exitCode ?? child.signalCode}) before answering on ${url}:\n${logs()}`);
+      throw new Error(`${title} exited (${child.exitCode ?? child.signalCode}) before answering on ${url}:\n${logs()}`);
     }
     try {
       const response = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(1000) });
@@ -375,7 +504,7 @@ async function waitUntilUp(url: string, child: ChildProcess, timeoutMs: number, 
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) throw new Error(`docker-registry did not answer GET ${url}/v2/ within ${timeoutMs} ms:\n${logs()}`);
+    if (Date.now() > deadline) throw new Error(`${title} did not answer GET ${url}/v2/ within ${timeoutMs} ms:\n${logs()}`);
     await sleep(delay);
     delay = Math.min(delay * 2, 100);
   }

@@ -143,8 +143,8 @@ export class Blobs {
     return source;
   }
 
-  /** Bytes in memory, served the way a source registry's response would be (uploads read them from `response.body`). */
-  fromMemory(from: RepositoryRef, descriptor: Descriptor, data: Buffer): BlobSource {
+  /** Bytes in memory (or a local stream), served the way a source registry's response would be (uploads read them from `response.body`). */
+  fromMemory(from: RepositoryRef, descriptor: Descriptor, data: Buffer | Readable): BlobSource {
     const request = blobRequest(from, descriptor.digest, {
       method: 'GET',
       kind: 'GET blob',
@@ -152,7 +152,8 @@ export class Blobs {
       what: `Blob ${descriptor.digest} of ${formatRepository(from)}`,
       expect: [200],
     });
-    const body = Readable.from([data], { objectMode: false }) as HttpResponse['body'];
+    // a stream (a blob on local disk) is passed on as is: never held whole
+    const body = (Buffer.isBuffer(data) ? Readable.from([data], { objectMode: false }) : data) as HttpResponse['body'];
     return { from, request, response: { status: 200, headers: {}, body, url: `${this.http.origin(from.registry)}${request.target}`, method: 'GET' } };
   }
 

@@ -11,6 +11,7 @@
 //
 // Tags are never cached: a tag is a moving pointer, and the engine's read-back must see the
 // registry, not this cache.
+import type { Readable } from 'node:stream';
 import { Limiter, OnceByKey } from '../concurrency.js';
 import { isDigest } from '../digest.js';
 import { type Descriptor, type ParsedManifest, blobsOf, isAttestationDescriptor, isImageManifestMediaType, isIndexMediaType, parseManifest } from '../oci.js';
@@ -158,7 +159,7 @@ export class CachingClient implements RegistryClient {
     return outcome;
   }
 
-  async uploadBlob(from: RepositoryRef, to: RepositoryRef, descriptor: Descriptor, bytes: () => Promise<Buffer>): Promise<BlobTransfer> {
+  async uploadBlob(from: RepositoryRef, to: RepositoryRef, descriptor: Descriptor, bytes: () => Promise<Buffer | Readable>): Promise<BlobTransfer> {
     const outcome = await this.inner.uploadBlob(from, to, descriptor, bytes);
     this.memory.blobs.set(key(to, descriptor.digest), true);
     return outcome;

@@ -1,11 +1,13 @@
 // The registry client: a thin facade over the resources (manifests.ts, blobs.ts, uploads.ts)
 // and the transport (transport/: scheme, auth, retry and deadline, status errors, stats), with
 // the token side in auth.ts. It implements the RegistryClient contract of types.ts.
+import { Readable } from 'node:stream';
+import { isDenied, isHttpError } from '../errors.js';
 import { silentLogger } from '../logger.js';
 import type { Descriptor } from '../oci.js';
 import { formatRepository, sameRepository, type RepositoryRef } from '../reference.js';
 import { RegistryAuth } from './auth.js';
-import { Blobs, type BlobSource } from './blobs.js';
+import { Blobs, type BlobSource, type MountResult } from './blobs.js';
 import { Manifests } from './manifests.js';
 import { pull, pullPush } from './request.js';
 import { Transport } from './transport/index.js';
@@ -37,7 +39,15 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
   return new Client(transport, logger);
 }
 
+/**
+ * Statuses by which a registry refuses a cross-repository mount without it meaning the target is
+ * out of reach: the blob is streamed instead (and a target that is out of reach says so then).
+ */
+const MOUNT_REFUSED = new Set([400, 401, 404, 405, 501]);
+
 class Client implements RegistryClient {
+  /** registries that answered a mount with 405 (mounts not supported): streamed from then on */
+  private readonly noMount = new Set<string>();
   private readonly manifests: Manifests;
   private readonly blobs: Blobs;
   private readonly uploads: Uploads;
@@ -88,8 +98,20 @@ class Client implements RegistryClient {
     const what = `Blob ${descriptor.digest} (mount from ${formatRepository(from)} into ${formatRepository(to)})`;
     // one token for both repositories
     const scopes = [pullPush(to), pull(from)];
-    return this.http.retrying(what, async (): Promise<BlobTransfer> => {
-      const mount = await this.blobs.mount(to, from, descriptor, what);
+    if (this.noMount.has(to.registry)) return this.copyBlob(from, to, descriptor);
+    const outcome = await this.http.retrying(what, async (): Promise<BlobTransfer | 'refused'> => {
+      let mount: MountResult;
+      try {
+        mount = await this.blobs.mount(to, from, descriptor, what);
+      } catch (error) {
+        // a denial (403, or insufficient_scope with credentials) is about permissions: said as it is
+        if (!isHttpError(error) || !MOUNT_REFUSED.has(error.status) || isDenied(error)) throw error;
+        // Artifactory refuses mounts (405), Harbor answers 401 for a source project it does not
+        // find, others 404: the blob can still be streamed. 405 holds for the whole registry.
+        if (error.status === 405) this.noMount.add(to.registry);
+        this.logger.debug(`${what}: the registry refused the mount (HTTP ${error.status}); streaming the blob instead`);
+        return 'refused';
+      }
       if (mount.mounted) return 'mounted';
       // The registry declined the mount and opened an upload session instead: fill it.
       const session = this.uploads.session(to.registry, mount.response, what);
@@ -104,6 +126,7 @@ class Client implements RegistryClient {
       await this.uploads.upload(to, descriptor, scopes, { source, session }, () => this.openBoth(from, to, descriptor, scopes, scopes, what));
       return 'copied';
     });
+    return outcome === 'refused' ? this.copyBlob(from, to, descriptor) : outcome;
   }
 
   async copyBlob(from: RepositoryRef, to: RepositoryRef, descriptor: Descriptor): Promise<BlobTransfer> {
@@ -119,13 +142,14 @@ class Client implements RegistryClient {
     });
   }
 
-  async uploadBlob(from: RepositoryRef, to: RepositoryRef, descriptor: Descriptor, bytes: () => Promise<Buffer>): Promise<BlobTransfer> {
+  async uploadBlob(from: RepositoryRef, to: RepositoryRef, descriptor: Descriptor, bytes: () => Promise<Buffer | Readable>): Promise<BlobTransfer> {
     const what = `Blob ${descriptor.digest} (copy from ${formatRepository(from)} to ${formatRepository(to)})`;
     const scopes = [pullPush(to)];
     const open = async (): Promise<Opened> => {
       const [data, session] = await Promise.allSettled([bytes(), this.uploads.start(to, scopes, what)]);
       if (data.status === 'fulfilled' && session.status === 'fulfilled') return { source: this.blobs.fromMemory(from, descriptor, data.value), session: session.value };
       if (session.status === 'fulfilled') await this.uploads.cancel(session.value, scopes);
+      if (data.status === 'fulfilled' && data.value instanceof Readable) data.value.destroy(); // a file left open otherwise
       throw data.status === 'rejected' ? data.reason : (session as PromiseRejectedResult).reason;
     };
     return this.http.retrying(what, async (): Promise<BlobTransfer> => {

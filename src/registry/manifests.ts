@@ -52,10 +52,17 @@ export function manifestMediaType(what: string, contentType: string | undefined,
     }
     return contentType;
   }
-  return declared ?? contentType ?? '';
+  // Proxies and older registries label manifests `application/json` or `text/plain`: the body's
+  // own word, else its shape (as parseManifest decides), is the type pushed on with the bytes.
+  if (declared !== undefined) return declared;
+  const shape = body && Array.isArray(body.manifests) ? MediaType.OciIndex : body && typeof body.config === 'object' && body.config !== null ? MediaType.OciManifest : undefined;
+  return shape ?? contentType ?? '';
 }
 
 export class Manifests {
+  /** registries that answered HEAD on a manifest with 405: asked with GET from then on */
+  private readonly noHead = new Set<string>();
+
   constructor(
     private readonly http: Transport,
     private readonly logger: Logger,
@@ -117,7 +124,21 @@ export class Manifests {
 
   async head(repository: RepositoryRef, reference: string): Promise<ManifestHead | undefined> {
     const what = manifestName(repository, reference);
-    const head = await this.http.retrying(what, async (): Promise<ManifestHead | 'incomplete' | undefined> => {
+    const head = this.noHead.has(repository.registry) ? 'no HEAD' : await this.ask(repository, reference, what);
+    if (head !== 'incomplete' && head !== 'no HEAD') return head;
+    if (head === 'incomplete') this.logger.debug(`${what}: HEAD lacked Docker-Content-Digest, Content-Length or a manifest Content-Type; reading the manifest instead`);
+    try {
+      const fetched = await this.fetch(repository, reference);
+      return { digest: fetched.digest, mediaType: fetched.mediaType, size: fetched.size };
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /** HEAD the manifest: what it says, 'incomplete' when it says too little, 'no HEAD' when the registry does not answer HEAD (405). */
+  private async ask(repository: RepositoryRef, reference: string, what: string): Promise<ManifestHead | 'incomplete' | 'no HEAD' | undefined> {
+    return this.http.retrying(what, async (): Promise<ManifestHead | 'incomplete' | 'no HEAD' | undefined> => {
       const response = await this.http.request(
         registryRequest(
           { ...repository, path: `manifests/${reference}` },
@@ -126,7 +147,7 @@ export class Manifests {
             kind: 'HEAD manifest',
             scopes: [pull(repository)],
             what,
-            expect: [200, 404],
+            expect: [200, 404, 405],
             headers: { accept: MANIFEST_ACCEPT.join(', ') },
             followRedirects: true,
             facts: { reference },
@@ -135,23 +156,21 @@ export class Manifests {
       );
       await discard(response.body);
       if (response.status === 404) return undefined;
+      if (response.status === 405) {
+        // some proxies and older registries serve manifests to GET only: remembered per registry
+        this.noHead.add(repository.registry);
+        this.logger.debug(`${repository.registry} answered HEAD on a manifest with 405; reading manifests with GET instead`);
+        return 'no HEAD';
+      }
       const reported = headerValue(response.headers, 'docker-content-digest')?.trim();
       if (reported && isDigest(reference) && reported !== reference) throw new DigestMismatchError(`${what} (HEAD Docker-Content-Digest)`, reference, reported);
       const digest = reported && reported.startsWith('sha256:') ? reported : isDigest(reference) && reference.startsWith('sha256:') ? reference : undefined;
       const size = contentLength(response.headers);
       const mediaType = responseMediaType(response.headers);
-      if (!digest || size === undefined || !mediaType) return 'incomplete';
+      // a type that names no manifest (`application/json`, `text/plain`) is learnt from the body
+      if (!digest || size === undefined || !mediaType || !KNOWN_MANIFEST_TYPES.has(mediaType)) return 'incomplete';
       return { digest, mediaType, size };
     });
-    if (head !== 'incomplete') return head;
-    this.logger.debug(`${what}: HEAD lacked Docker-Content-Digest, Content-Length or Content-Type; reading the manifest instead`);
-    try {
-      const fetched = await this.fetch(repository, reference);
-      return { digest: fetched.digest, mediaType: fetched.mediaType, size: fetched.size };
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
   }
 
   async put(repository: RepositoryRef, reference: string, manifest: { bytes: Buffer; mediaType: string }): Promise<string> {

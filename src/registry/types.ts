@@ -1,5 +1,6 @@
 // The registry client's contract, as the engine sees it. Implemented by client.ts
 // (HTTP), auth.ts (challenges and tokens) and credentials.ts (where secrets come from).
+import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Logger } from '../logger.js';
 import type { Descriptor } from '../oci.js';
@@ -115,8 +116,10 @@ export interface RegistryClient {
    * Uploads a blob whose bytes are read once for several targets (small blobs): POST upload in
    * parallel with `bytes()`, then PUT ?digest= (or chunked PATCH when the registry requires it),
    * verifying the bytes on the way. `from` is where the bytes came from, for messages.
+   * `bytes` may also give a stream (a blob on local disk, e.g. in an OCI layout): it is verified
+   * as it flows and never held whole.
    */
-  uploadBlob(from: RepositoryRef, to: RepositoryRef, descriptor: Descriptor, bytes: () => Promise<Buffer>): Promise<BlobTransfer>;
+  uploadBlob(from: RepositoryRef, to: RepositoryRef, descriptor: Descriptor, bytes: () => Promise<Buffer | Readable>): Promise<BlobTransfer>;
   stats(): RequestStats;
   close(): Promise<void>;
 }

@@ -162,6 +162,9 @@ export class Uploads {
     verifier.destroy();
     if (verifier.failure) return verifier.failure;
     if (error instanceof DigestMismatchError || error instanceof TimeoutError) return error;
+    // A front end that refuses the body's size answers before reading it (nginx's 413), and the
+    // source stream is cut short because of that answer: the answer is what happened.
+    if (isHttpError(error) && error.status === 413) return error;
     if (source.error !== undefined && !(source.error instanceof ManifestMergeError)) {
       return this.http.bodyFailure(source.request, source.response, source.error, 'reading the blob failed');
     }

@@ -48,9 +48,13 @@ export class SchemeLayer {
     const mayProbe = (): boolean => state.scheme === undefined && this.policy.allowsPlainHttp(registry) && this.isRegistryOrigin(registry, exchange.url);
     // Requests sent in parallel (anonymous ones do not wait for the first) share one HTTPS attempt.
     if (mayProbe() && state.probe) await state.probe;
+    // The registry's own API host is judged by the registry's name: `docker.io` listed insecure
+    // covers registry-1.docker.io, where its API lives (credentials are not dropped there).
+    const allowed = (url: string): boolean | undefined => (new URL(url).host.toLowerCase() === registryApiHost(registry).toLowerCase() ? this.policy.allowsPlainHttp(registry) : undefined);
     const https = `https://${registryApiHost(registry)}/`;
     if (exchange.url.startsWith(https) && (state.scheme === 'http' || (mayProbe() && state.httpsFailed))) {
-      const plain = await this.sendTo(exchange, `http://${exchange.url.slice('https://'.length)}`);
+      const plainUrl = `http://${exchange.url.slice('https://'.length)}`;
+      const plain = await this.sendTo(exchange, plainUrl, false, allowed(plainUrl));
       state.scheme = 'http';
       return plain;
     }
@@ -58,7 +62,7 @@ export class SchemeLayer {
     let settle = (): void => undefined;
     if (probing) state.probe = new Promise<void>((resolve) => (settle = resolve));
     try {
-      const response = await this.sendTo(exchange, exchange.url, probing);
+      const response = await this.sendTo(exchange, exchange.url, probing, allowed(exchange.url));
       if (probing || this.isRegistryOrigin(registry, exchange.url)) state.scheme ??= 'https';
       return response;
     } catch (error) {
@@ -67,7 +71,8 @@ export class SchemeLayer {
       state.httpsFailed = true;
       settle();
       this.logger.debug(`${registry}: HTTPS failed (${reasonOf(error)}); trying plain HTTP`);
-      const response = await this.sendTo(exchange, exchange.url.replace(/^https:/i, 'http:'));
+      const plainUrl = exchange.url.replace(/^https:/i, 'http:');
+      const response = await this.sendTo(exchange, plainUrl, false, allowed(plainUrl));
       state.scheme = 'http';
       return response;
     } finally {
