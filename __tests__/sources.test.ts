@@ -74,7 +74,7 @@ describe('input spec', () => {
 });
 
 describe('github-annotations', () => {
-  const env = { GITHUB_SERVER_URL: 'https://github.com', GITHUB_REPOSITORY: 'acme/app', GITHUB_SHA: 'f'.repeat(40) };
+  const env = { serverUrl: 'https://github.com', repository: 'acme/app', sha: 'f'.repeat(40) };
   const request = (tags: string, extra: Record<string, string> = {}) => getInputs((name) => ({ sources: 'r.io/a:x', tags, ...extra })[name] ?? '');
 
   it('auto: adds source and revision for ghcr.io targets only; user annotations win', async () => {

@@ -55,6 +55,13 @@ Object.assign(Dispatcher.prototype, require('undici/lib/api'))
 module.exports = { Agent, Dispatcher }
 `;
 
+// @actions/github for its Context only (the run's repository, server and commit, for
+// github-annotations): its index also loads Octokit and a second HTTP client, which the action
+// never uses. The package's exports map hides lib/context.js, hence the file path.
+const GITHUB_CONTEXT = `import { Context } from ${JSON.stringify(join(root, 'node_modules/@actions/github/lib/context.js'))};
+export const context = new Context();
+`;
+
 const OIDC_STUB = `export class OidcClient {
   static async getIDToken() {
     throw new Error('manifest-merge does not bundle the OIDC client of @actions/core');
@@ -80,6 +87,8 @@ const lean = {
   name: 'lean',
   setup(b) {
     b.onResolve({ filter: /^undici$/ }, (args) => (args.importer.includes('node_modules') ? undefined : { path: 'undici-slim', namespace: 'lean' }));
+    b.onResolve({ filter: /^@actions\/github$/ }, (args) => (args.importer.includes('node_modules') ? undefined : { path: 'github-context', namespace: 'lean' }));
+    b.onLoad({ filter: /^github-context$/, namespace: 'lean' }, () => ({ contents: GITHUB_CONTEXT, loader: 'js', resolveDir: root }));
     b.onResolve({ filter: /^\.\/oidc-utils\.js$/ }, (args) => (args.importer.includes('@actions/core') ? { path: 'oidc-stub', namespace: 'lean' } : undefined));
     b.onResolve({ filter: /^\.\/client-h2\.js$/ }, (args) =>
       args.importer.endsWith(join('undici', 'lib', 'dispatcher', 'client.js')) ? { path: 'undici-client-h2', namespace: 'lean', pluginData: dirname(args.importer) } : undefined,

@@ -5,7 +5,8 @@
 import * as core from '@actions/core';
 import { runMerge } from './engine.js';
 import { isExpectedError, renderError } from './errors.js';
-import { withGithubAnnotations } from './github.js';
+import { context as githubContext } from '@actions/github';
+import { type RunContext, withGithubAnnotations } from './github.js';
 import { getInputs } from './inputs.js';
 import { formatReference } from './reference.js';
 import { checkOutcomes, imageResults, runImages } from './multi.js';
@@ -26,6 +27,17 @@ const actionsLogger: Logger = {
   group: (name, work) => core.group(name, work),
 };
 
+/** The workflow run, from @actions/github's context (whose `repo` throws outside a run). */
+function runContext(): RunContext {
+  let repository: string | undefined;
+  try {
+    repository = `${githubContext.repo.owner}/${githubContext.repo.repo}`;
+  } catch {
+    repository = undefined;
+  }
+  return { serverUrl: githubContext.serverUrl, repository, sha: githubContext.sha };
+}
+
 export async function run(): Promise<void> {
   try {
     const inputs = getInputs((name) => core.getInput(name));
@@ -33,7 +45,7 @@ export async function run(): Promise<void> {
     if (inputs.client.credentials) core.setSecret(inputs.client.credentials.password);
     for (const warning of inputs.warnings) actionsLogger.warning(warning);
     const images = inputs.images ?? [{ position: 'image', request: inputs.request, warnings: [] }];
-    const { requests, layouts } = await openSources(images.map((i) => withGithubAnnotations(i.request, inputs.githubAnnotations, process.env)));
+    const { requests, layouts } = await openSources(images.map((i) => withGithubAnnotations(i.request, inputs.githubAnnotations, runContext())));
     const client = withLayouts(createClient(inputs.client, { logger: actionsLogger, onSecret: (s) => core.setSecret(s), surface: 'action' }), layouts);
     if (inputs.images) {
       await runSpec(images.map((image, i) => ({ ...image, request: requests[i] })), client, inputs.summary);

@@ -23,6 +23,55 @@ afterAll(async () => {
 });
 
 describe('node dist/index.js, as the runner runs it', () => {
+  it('spec: several images in one step; results per image, digest of the first, a failed image named while the others complete', async () => {
+    const good1 = `${registry.host}/acme/spec-one:1`;
+    const good2 = `${registry.host}/acme/spec-two:1`;
+    const broken = `${registry.host}/acme/spec-broken:1`;
+    const spec = [
+      'images:',
+      `  - tags: [${good1}]`,
+      `    sources: [${seed.sources.join(', ')}]`,
+      `  - tags: [${broken}]`,
+      `    sources: [${registry.host}/acme/does-not-exist:1]`,
+      `  - tags: [${good2}]`,
+      `    sources: [${seed.sources[0]}]`,
+      '    platforms: [linux/amd64]',
+    ].join('\n');
+    const run = await runAction({ spec });
+    expect(run.code).toBe(1);
+    const errors = run.stdout.split('\n').filter((l) => l.startsWith('::error::'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toContain('1 of 3 images failed');
+    expect(errors[0]).toContain(broken);
+    const results = JSON.parse(run.outputs.results) as Array<{ tags: string[]; digest?: string; error?: string }>;
+    expect(results.map((r) => r.tags)).toEqual([[good1], [broken], [good2]]);
+    expect(results[0].digest).toBe(sha256Digest(await skopeoInspectRaw(good1, { tlsVerify: false })));
+    expect(results[2].digest).toBe(sha256Digest(await skopeoInspectRaw(good2, { tlsVerify: false })));
+    expect(results[1].digest).toBeUndefined();
+    expect(results[1].error).toContain('does-not-exist');
+    expect(run.outputs.digest).toBe(results[0].digest);
+    expect(await hasManifest(registry, 'acme/spec-broken', '1')).toBe(false);
+  });
+
+  it('github-annotations: the run\'s repository and commit (from @actions/github\'s context) annotate the index; auto leaves other registries alone', async () => {
+    const env = { GITHUB_SERVER_URL: 'https://github.example', GITHUB_REPOSITORY: 'acme/app', GITHUB_SHA: 'c0ffee'.padEnd(40, '0') };
+    const forced = `${registry.host}/acme/gh-annotated:1`;
+    const run = await runAction({ sources: seed.sources.join('\n'), tags: forced, 'github-annotations': 'true' }, { env });
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const index = JSON.parse((await skopeoInspectRaw(forced, { tlsVerify: false })).toString('utf8')) as { annotations?: Record<string, string> };
+    expect(index.annotations).toEqual({ 'org.opencontainers.image.source': 'https://github.example/acme/app', 'org.opencontainers.image.revision': env.GITHUB_SHA });
+    // the same commit gives the same digest
+    const again = await runAction({ sources: seed.sources.join('\n'), tags: `${registry.host}/acme/gh-annotated:2`, 'github-annotations': 'true' }, { env });
+    expect(again.outputs.digest).toBe(run.outputs.digest);
+
+    const auto = `${registry.host}/acme/gh-auto:1`;
+    const plain = await runAction({ sources: seed.sources.join('\n'), tags: auto }, { env });
+    expect(plain.code).toBe(0);
+    const autoIndex = JSON.parse((await skopeoInspectRaw(auto, { tlsVerify: false })).toString('utf8')) as { annotations?: Record<string, string> };
+    expect(autoIndex.annotations).toBeUndefined();
+  });
+
   it('merges the seed case and sets every output and the job summary', async () => {
     const target = `${registry.host}/acme/action-merged:latest`;
     const run = await runAction({ sources: seed.sources.join('\n'), tags: target, platforms: 'linux/amd64, linux/arm64' });
