@@ -743,6 +743,7 @@ describe('mount', () => {
   it('streams the blob into the upload session the registry opened when it declines the mount (202)', async () => {
     const { registry, client } = setup();
     registry.intercept({ path: mountPath, method: 'POST' }).reply(202, '', { headers: { location: '/v2/acme/app/blobs/uploads/u-1?_state=abc%3D%3D' } });
+    registry.intercept({ path: `/v2/acme/app/blobs/${descriptor.digest}`, method: 'HEAD' }).reply(404, '');
     registry.intercept({ path: `/v2/acme/base/blobs/${descriptor.digest}`, method: 'GET' }).reply(200, bytes, { headers: { 'content-length': String(bytes.length) } });
     let received: { bytes: Buffer; error?: unknown } | undefined;
     let contentLength: string | undefined;
@@ -758,7 +759,24 @@ describe('mount', () => {
     expect(received?.error).toBeUndefined();
     expect(received?.bytes.equals(bytes)).toBe(true);
     expect(contentLength).toBe(String(bytes.length));
-    expect(client.stats().byKind).toEqual({ 'POST mount': 1, 'GET blob': 1, 'PUT upload': 1 });
+    // the HEAD asked, in parallel with the GET, whether the target had the blob after all
+    expect(client.stats().byKind).toEqual({ 'POST mount': 1, 'HEAD blob': 1, 'GET blob': 1, 'PUT upload': 1 });
+  });
+
+  it('closes the session unused when a registry declines the mount although it holds the blob (one blob store, as go-containerregistry\'s)', async () => {
+    const { registry, client } = setup();
+    registry.intercept({ path: mountPath, method: 'POST' }).reply(202, '', { headers: { location: '/v2/acme/app/blobs/uploads/u-2?_state=xyz' } });
+    registry.intercept({ path: `/v2/acme/app/blobs/${descriptor.digest}`, method: 'HEAD' }).reply(200, '', { headers: { 'content-length': String(bytes.length) } });
+    registry.intercept({ path: `/v2/acme/base/blobs/${descriptor.digest}`, method: 'GET' }).reply(200, bytes, { headers: { 'content-length': String(bytes.length) } });
+    let cancelled = false;
+    registry.intercept({ path: '/v2/acme/app/blobs/uploads/u-2?_state=xyz', method: 'DELETE' }).reply(() => {
+      cancelled = true;
+      return { statusCode: 204, data: '' };
+    });
+    expect(await client.mountBlob(APP, BASE, descriptor)).toBe('exists');
+    expect(cancelled).toBe(true);
+    expect(client.stats().byKind['PUT upload']).toBeUndefined();
+    expect(client.stats().byKind['PATCH upload']).toBeUndefined();
   });
 });
 

@@ -69,17 +69,28 @@ describe.each(IMPLEMENTATION_ROWS)('on %s', (implementation: RegistryImplementat
 
       // Same registry, other repositories: one mount request per blob, nothing read first.
       const { mounted, copied, existing } = result.targets[0].blobs;
-      expect(mounted + copied).toBeGreaterThanOrEqual(2 * (1 + 3));
-      expect(existing).toBe(0);
-      expect(result.requests.byKind['POST mount']).toBe(mounted + copied);
+      expect(mounted + copied + existing).toBeGreaterThanOrEqual(2 * (1 + 3));
+      expect(result.requests.byKind['POST mount']).toBe(mounted + copied + existing);
       if (can.mount) {
         // mounted, not copied
         expect(copied).toBe(0);
+        expect(existing).toBe(0);
       } else {
-        // The registry answered each mount with an upload session (202): it was filled with the
-        // streamed blob, not abandoned for a second POST.
+        // The registry answered each mount with an upload session (202), never with a second POST.
         expect(mounted).toBe(0);
         expect(result.requests.byKind['POST upload'] ?? 0).toBe(0);
+        if (can.blobsPerRepository) {
+          // the session was filled with the streamed blob
+          expect(existing).toBe(0);
+        } else {
+          // one blob store for the whole registry: it had every blob, so the sessions were closed
+          // unused (the HEAD asked beside the source's GET, whose body is left unread) and
+          // nothing was uploaded
+          expect(copied).toBe(0);
+          expect(result.requests.byKind['PUT upload'] ?? 0).toBe(0);
+          expect(result.requests.byKind['PATCH upload'] ?? 0).toBe(0);
+          expect(result.requests.byKind['DELETE upload']).toBe(existing);
+        }
       }
       expect(result.targets[0].manifestsPushed).toBe(4);
       expect(result.platforms).toEqual(['linux/amd64', 'linux/arm64']);

@@ -113,16 +113,24 @@ class Client implements RegistryClient {
         return 'refused';
       }
       if (mount.mounted) return 'mounted';
-      // The registry declined the mount and opened an upload session instead: fill it.
+      // The registry declined the mount and opened an upload session instead (ECR does for a blob
+      // no manifest of the source references). A registry with one blob store for every repository
+      // (go-containerregistry's) declines although it holds the blob: ask, while the source opens,
+      // and close the session unused when the blob is there.
       const session = this.uploads.session(to.registry, mount.response, what);
-      this.logger.debug(`${what}: the registry declined the mount; streaming the blob instead`);
-      let source: BlobSource;
-      try {
-        source = await this.blobs.open(from, descriptor, scopes);
-      } catch (error) {
+      const [present, opened] = await Promise.allSettled([this.blobs.has(to, descriptor.digest), this.blobs.open(from, descriptor, scopes)]);
+      if (present.status === 'fulfilled' && present.value) {
+        if (opened.status === 'fulfilled') opened.value.response.body.destroy();
         await this.uploads.cancel(session, scopes);
-        throw error;
+        this.logger.debug(`${what}: the registry declined the mount but has the blob; nothing to copy`);
+        return 'exists';
       }
+      if (opened.status === 'rejected') {
+        await this.uploads.cancel(session, scopes);
+        throw opened.reason;
+      }
+      const source: BlobSource = opened.value;
+      this.logger.debug(`${what}: the registry declined the mount; streaming the blob instead`);
       await this.uploads.upload(to, descriptor, scopes, { source, session }, () => this.openBoth(from, to, descriptor, scopes, scopes, what));
       return 'copied';
     });
