@@ -11,6 +11,7 @@ import { type MergeResult, runMerge } from '../../src/engine.js';
 import { CredentialsError, HttpError } from '../../src/errors.js';
 import { getInputs } from '../../src/inputs.js';
 import { createMemoryLogger } from '../../src/logger.js';
+import { runImages } from '../../src/multi.js';
 import { sha256Digest } from '../../src/digest.js';
 import { createClient } from '../../src/setup.js';
 import { hasManifest, pushBuildxImage, seedCase, type PushedBuildxImage, type SeedCase } from '../../scripts/support/fixtures.js';
@@ -200,6 +201,31 @@ describe('token auth: one token per merge, covering every repository', () => {
     expect(await servedDigest(target, CI)).toBe(result.digest);
     const blobs = await verifyComplete(target, CI);
     expect(blobs).toContain(seed.arm64.image.layers[2].digest.slice(7));
+  });
+
+  it('a spec of three images in three repositories: still ONE token request, covering every repository of every image', async () => {
+    tokenServer.reset();
+    const host = tokenRegistry.host;
+    const spec = ['one', 'two', 'three'].map((name) => `  - tags: [${host}/acme/spec-${name}:1]\n    sources: [${seed.sources.join(', ')}]`).join('\n');
+    const inputs = getInputs((name) => ({ spec: `images:\n${spec}` })[name] ?? '');
+    const logger = createMemoryLogger();
+    const client = createClient(inputs.client, { logger, configDir: await dockerConfig(auths({ auth: basic64(CI.username, CI.password) })) });
+    try {
+      const outcomes = await runImages(inputs.images!, client, logger);
+      expect(outcomes.map((o) => o.ok)).toEqual([true, true, true]);
+      expect(client.stats().byKind['GET token']).toBe(1);
+    } finally {
+      await client.close();
+    }
+    expect(tokenServer.requests).toHaveLength(1);
+    expect([...tokenServer.requests[0].scopes].sort()).toEqual([
+      'repository:acme/github-runner-amd64:pull',
+      'repository:acme/github-runner-arm64:pull',
+      'repository:acme/spec-one:pull,push',
+      'repository:acme/spec-three:pull,push',
+      'repository:acme/spec-two:pull,push',
+    ]);
+    for (const name of ['one', 'two', 'three']) expect(await hasManifest(seederEndpoint(), `acme/spec-${name}`, '1')).toBe(true);
   });
 
   it('a user who may pull but not push: one wider token request on insufficient_scope, then an error naming the registry and the permission; nothing written', async () => {
