@@ -313,7 +313,8 @@ describe('registry data is not trusted', () => {
     registry.addManifest(hostile, JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [{ ...image.descriptor, platform: { os: 'linux', architecture: 'amd64' } }, { ...orphan.descriptor, annotations }] }), MediaType.OciIndex, 'orphan');
     const logger = createMemoryLogger();
     await runMerge(request([`${REG}/acme/hostile:orphan`], [`${REG}/acme/hostile:latest`], { push: false }), registry, logger);
-    expect(logger.lines).toContain(`info: Dropped attestation ${orphan.descriptor.digest} (describes sha256:0\\n::error::owned) from ${REG}/acme/hostile:orphan`);
+    // dangling in its own index: a warning, with the served digest escaped
+    expect(logger.lines).toContain(`warning: Attestation ${orphan.descriptor.digest} in ${REG}/acme/hostile:orphan describes image sha256:0\\n::error::owned, which is not in that index: dropped (dangling-attestations: drop)`);
     expect(logger.lines.some((l) => l.includes('\n'))).toBe(false);
   });
 

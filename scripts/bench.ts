@@ -1,9 +1,12 @@
-// npm run bench: manifest-merge against docker manifest, buildah and skopeo on the same work,
-// through a latency-injecting proxy that counts every request; writes BENCHMARKS.md.
+// npm run bench: manifest-merge against docker buildx imagetools, crane, regctl, docker manifest,
+// buildah and skopeo on the same work, through a latency-injecting proxy that counts every
+// request; writes BENCHMARKS.md. The Go peers (buildx, crane, regctl) are built with `go install`
+// on first use (scripts/support/go-tools.ts, cached); one that cannot be built is "not available".
 //
 //   npm run bench                     every scenario, median of 5, peers when installed
-//   npm run bench -- --quick          one run of a reduced set (N=2, 2 platforms, 1 MiB, 1 and 3 targets)
-//   options: --runs N  --latency MS  --only a,b,c,d,startup  --no-peers  --no-write  --out FILE  --cli PATH  --node PATH
+//   npm run bench -- --quick          one run of a reduced set (N=2, 2 platforms, 1 MiB, 1 and 3 targets, 5 images, 64 MiB for (f))
+//   options: --runs N  --latency MS  --only a,b,c,d,e,f,startup  --no-peers  --no-write  --out FILE  --cli PATH  --node PATH
+//            --startup-bundle LABEL=PATH   also time the start-up of a trial bundle (a start-up lever under test)
 // Our CLI runs on the Node the action runs on (24, from the npx cache) unless --node says otherwise;
 // in (a) and (b) also on this machine's default Node when that is another one.
 // BENCH_QUICK=1 is the same as --quick.
@@ -13,9 +16,10 @@ import { parseArgs } from 'node:util';
 import { machineInfo, startSite, stopSite, versionOf, type Site } from './bench/lab.js';
 import { containersCacheIsolation } from './bench/measure.js';
 import { checkTargets, renderText, writeMarkdown, type BenchReport } from './bench/report.js';
-import { MiB, scenarioA, scenarioB, scenarioC, scenarioD, type BenchContext, type Row } from './bench/scenarios.js';
-import { measureStartup, runnerNode } from './bench/startup.js';
+import { MiB, scenarioA, scenarioB, scenarioC, scenarioD, scenarioE, scenarioF, type BenchContext, type Row } from './bench/scenarios.js';
+import { measureStartup, runnerNode, type StartupResult } from './bench/startup.js';
 import { findTools } from './bench/tools.js';
+import { ensureGoTool } from './support/go-tools.js';
 
 const { values } = parseArgs({
   options: {
@@ -28,12 +32,13 @@ const { values } = parseArgs({
     out: { type: 'string' },
     cli: { type: 'string' },
     node: { type: 'string' },
+    'startup-bundle': { type: 'string', multiple: true },
   },
 });
 const quick = values.quick === true || process.env.BENCH_QUICK === '1';
 const runs = Number(values.runs ?? (quick ? 1 : 5));
 const latencyMs = Number(values.latency ?? 50);
-const only = new Set((values.only ?? 'a,b,c,d,startup').split(',').map((s) => s.trim()));
+const only = new Set((values.only ?? 'a,b,c,d,e,f,startup').split(',').map((s) => s.trim()));
 const peers = values['no-peers'] !== true;
 const cli = resolve(values.cli ?? 'dist/cli.js');
 const bundle = resolve('dist/index.js');
@@ -44,17 +49,31 @@ if (!existsSync(cli)) throw new Error(`${cli} does not exist: run npm run build 
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const tools = findTools(cli, peers, values.node ?? runnerNode());
+const notes: string[] = [];
+if (peers) {
+  for (const name of ['buildx', 'crane', 'regctl'] as const) {
+    try {
+      tools[name] = await ensureGoTool(name);
+    } catch (error) {
+      const reason = (error instanceof Error ? error.message : String(error)).split('\n').slice(-3).join(' ').slice(0, 300);
+      notes.push(`${name}: not available: ${reason}`);
+      log(`${name}: not available: ${reason}`);
+    }
+  }
+  if (tools.buildx && !tools.docker) notes.push('docker buildx imagetools: not available: buildx runs as a plugin of the docker CLI, which is not installed here.');
+}
 const ctx: BenchContext = { tools, runs, latencyMs, log };
 const machine = machineInfo();
 const versions: Record<string, string> = { 'manifest-merge': versionOf(process.execPath, [cli, '--version']) ?? '?', 'docker-registry': versionOf('docker-registry', ['--version'])?.replace(/^\S+\s+/, '') ?? '?' };
 if (tools.docker) versions.docker = versionOf(tools.docker, ['--version'])?.replace(/^Docker version /, '') ?? '?';
 if (tools.buildah) versions.buildah = versionOf(tools.buildah, ['--version'])?.replace(/^buildah version /, '') ?? '?';
 if (tools.skopeo) versions.skopeo = versionOf(tools.skopeo, ['--version'])?.replace(/^skopeo version /, '') ?? '?';
-const notes: string[] = [];
+if (tools.buildx) versions.buildx = versionOf(tools.buildx, ['version'])?.replace(/^github.com\/docker\/buildx /, '') ?? '?';
+if (tools.crane) versions.crane = versionOf(tools.crane, ['version']) ?? '?';
+if (tools.regctl) versions.regctl = versionOf(tools.regctl, ['version', '--format', '{{.VCSTag}}']) ?? '?';
 if (peers) {
   const missing = (['docker', 'buildah', 'skopeo'] as const).filter((t) => !tools[t]);
   if (missing.length) notes.push(`Not installed here, so not measured: ${missing.join(', ')}.`);
-  notes.push('regctl and crane are not measured: they are Go programs with no package in the registries this machine can reach.');
   if (!(await containersCacheIsolation())) notes.push('buildah and skopeo ran with their shared blob-info cache (no private mount namespace here): later runs may mount what earlier runs copied.');
 }
 
@@ -65,14 +84,27 @@ const site = async (name: string, auth: 'none' | 'token' = 'none') => {
   sites.push(s);
   return s;
 };
-let startup: BenchReport['startup'];
+let startup: StartupResult[] | undefined;
 const started = performance.now();
 try {
   // first, while no registry of ours is busy
   if (only.has('startup')) {
     if (!existsSync(bundle)) throw new Error(`${bundle} does not exist: run npm run build first`);
     log('Action start-up');
-    startup = await measureStartup(bundle, statSync(bundle).size, quick ? 5 : 21, tools.node);
+    const n = quick ? 5 : 21;
+    startup = [await measureStartup(bundle, statSync(bundle).size, n, tools.node)];
+    // the levers: Node's compile cache (Node 22.1+), warm (a later step of the job) and cold (a fresh runner)
+    if (Number(tools.nodeVersion.replace(/^v/, '').split('.')[0]) >= 22) {
+      startup.push(await measureStartup(bundle, statSync(bundle).size, n, tools.node, { label: 'NODE_COMPILE_CACHE, cold', compileCache: 'cold' }));
+      startup.push(await measureStartup(bundle, statSync(bundle).size, n, tools.node, { label: 'NODE_COMPILE_CACHE, warm', compileCache: 'warm' }));
+    }
+    if (tools.localNode) startup.push(await measureStartup(bundle, statSync(bundle).size, n, tools.localNode, { label: '' }));
+    for (const spec of values['startup-bundle'] ?? []) {
+      const [label, path] = spec.includes('=') ? [spec.slice(0, spec.indexOf('=')), spec.slice(spec.indexOf('=') + 1)] : ['trial bundle', spec];
+      for (const node of [tools.node, tools.localNode].filter((n): n is string => n !== undefined)) {
+        startup.push(await measureStartup(resolve(path), statSync(resolve(path)).size, n, node, { label }));
+      }
+    }
   }
   if (only.has('a') || only.has('b')) {
     const main = await site('main');
@@ -89,6 +121,8 @@ try {
       rows.push(...(await scenarioD(ctx, source, targets)));
     }
   }
+  if (only.has('e')) rows.push(...(await scenarioE(ctx, await site('scale'), quick ? 5 : 20)));
+  if (only.has('f')) rows.push(...(await scenarioF(ctx, await site('copy-source'), quick ? 64 * MiB : 512 * MiB)));
 } finally {
   await Promise.all(sites.map(stopSite));
 }

@@ -44,6 +44,11 @@ Options:
   -t, --tag TAG                 tag to push the index to (repeatable; may span repositories and registries)
   -p, --platforms LIST          platforms the index must hold exactly, e.g. linux/amd64,linux/arm64
       --attestations keep|strip carry attestation manifests along (keep, default) or drop them
+      --referrers copy|skip     copy the children's referrers (signatures, SBOMs) into tags in other
+                                repositories (copy, default) or not
+      --dangling-attestations drop|keep
+                                an attestation whose image is not in its source index: drop it (default)
+                                or keep it, linked to nothing; a warning either way
       --format auto|oci|docker  index type (default auto: a Docker list only when every child is Docker schema 2)
       --dry-run                 read and plan everything, print the index and what would be done; write nothing
       --annotation A            key=value, index:key=value, manifest-descriptor:key=value or

@@ -10,6 +10,7 @@ import type { Platform } from './platform.js';
 import {
   type Annotations,
   type AttestationMode,
+  type DanglingMode,
   type BlobTransferPlan,
   type MergePlan,
   type OutputFormat,
@@ -25,6 +26,7 @@ import { sanitizeLine } from './redact.js';
 import { ASK_BLOB_BYTES, CachingClient } from './registry/caching-client.js';
 import type { BlobTransfer, FetchedManifest, RegistryClient, RequestStats, Scope } from './registry/types.js';
 import { readManifest, resolveAppendBase, resolveSource } from './resolve.js';
+import { type FoundReferrer, ReferrerFinder, type ReferrersMode, type TargetReferrers, copyReferrers } from './referrers.js';
 import { selectPlatforms } from './select.js';
 
 export interface MergeRequest {
@@ -41,6 +43,10 @@ export interface MergeRequest {
   annotations?: Annotations;
   /** parallel requests (default 8) */
   concurrency?: number;
+  /** copy the children's referrers (signatures, SBOMs) into targets in other repositories (default copy) */
+  referrers?: ReferrersMode;
+  /** an attestation whose image is not in its source index: dropped (default) or kept, linked to nothing; a warning either way */
+  danglingAttestations?: DanglingMode;
 }
 
 export interface TargetReport {
@@ -49,6 +55,8 @@ export interface TargetReport {
   blobs: { mounted: number; copied: number; existing: number };
   manifestsPushed: number;
   manifestsExisting: number;
+  /** referrers of the children brought into this repository (none when it is their own) */
+  referrers: TargetReferrers;
   /** what would be or was done, one line each (for dry runs and the log) */
   actions: string[];
 }
@@ -102,6 +110,7 @@ export async function runMerge(request: MergeRequest, client: RegistryClient, lo
   // The base of an append is read without look-ahead: the plan may drop its children.
   const baseReader = cache.withoutLookAhead();
   const retry = appendRetry(options.appendRetry);
+  const finder = new ReferrerFinder(cache, logger, concurrency);
 
   // Every source (and the index an append merges into), all in parallel: reads only.
   const [resolvedSources, firstBase] = await inGroup(logger, 'Resolve sources', () =>
@@ -111,7 +120,7 @@ export async function runMerge(request: MergeRequest, client: RegistryClient, lo
 
   let base = firstBase;
   for (let attempt = 1; ; attempt++) {
-    const outcome = await mergeOnce(request, cache, logger, sources, base, concurrency, retry.settleMs, retry.sleep);
+    const outcome = await mergeOnce(request, cache, logger, sources, base, concurrency, retry.settleMs, retry.sleep, finder);
     if (outcome.kind === 'done') return { ...outcome.result, ...(request.append ? { attempts: attempt } : {}) };
     // Only an append gets here: another job changed the tag; merge into what it holds now.
     if (attempt >= retry.attempts) {
@@ -142,17 +151,35 @@ async function mergeOnce(
   concurrency: number,
   settleMs: number,
   sleep: (ms: number) => Promise<void>,
+  finder: ReferrerFinder,
 ): Promise<Outcome> {
   const resolved = base ? [...sources, base] : sources;
   // Plan: fails here, before anything is written, on any platform or format problem.
-  const plan = planMerge(resolved, { attestations: request.attestations, format: request.format, expectedPlatforms: request.platforms, annotations: request.annotations });
+  const plan = planMerge(resolved, {
+    attestations: request.attestations,
+    format: request.format,
+    expectedPlatforms: request.platforms,
+    annotations: request.annotations,
+    danglingAttestations: request.danglingAttestations,
+  });
+  for (const d of plan.dangling) {
+    logger.warning(
+      `Attestation ${d.entry.descriptor.digest} in ${d.entry.sourceInput} describes ${d.missing ? `image ${sanitizeLine(d.missing)}, which is not in that index` : 'no image (it has no vnd.docker.reference.digest)'}: ${d.kept ? 'kept, linked to nothing (dangling-attestations: keep)' : 'dropped (dangling-attestations: drop)'}`,
+    );
+  }
   logger.info(`Index ${plan.digest} (${plan.mediaType}, ${plan.formatReason}): ${plan.entries.length} manifests, platforms ${plan.platforms.join(', ')}`);
-  for (const d of plan.dropped) logger.info(`Dropped ${d.kind} ${d.descriptor.digest}${d.subject ? ` (describes ${sanitizeLine(d.subject)})` : ''} from ${d.sourceInput}`);
+  const dangling = new Set(plan.dangling.map((d) => d.entry));
+  for (const d of plan.dropped.filter((e) => !dangling.has(e))) logger.info(`Dropped ${d.kind} ${d.descriptor.digest}${d.subject ? ` (describes ${sanitizeLine(d.subject)})` : ''} from ${d.sourceInput}`);
   const targets = planTargets(plan, request.tags.map((t) => ({ registry: t.registry, repository: t.repository, tag: t.tag ?? 'latest' })));
 
   // For each target repository: what must be brought in (child manifests and their blobs).
   const transfers = await mapLimit(targets, concurrency, (target) => planTargetTransfer(target, cache, concurrency));
   const reports = transfers.map((t) => t.report);
+  // Referrers of the children, read from each child's own repository (once, shared by the targets).
+  const referrers = (request.referrers ?? 'copy') === 'copy' ? await inGroup(logger, 'Find referrers', () => findReferrers(transfers, finder, concurrency)) : transfers.map(() => []);
+  transfers.forEach((t, i) => {
+    for (const r of referrers[i]) if (!sameRepository(r.source, t.target.repository)) t.report.actions.push(`copy referrer ${r.fetched.digest}${r.descriptor.artifactType ? ` (${sanitizeLine(r.descriptor.artifactType)})` : ''} of ${r.subject} from ${formatRepository(r.source)}`);
+  });
   if (!request.push) {
     for (const report of reports) for (const line of report.actions) logger.info(`[dry run] ${report.repository}: ${line}`);
     return { kind: 'done', result: result(plan, resolved, reports, request, false, cache) };
@@ -164,6 +191,16 @@ async function mergeOnce(
     await mapLimit(transfers, concurrency, (t) => transferBlobs(t, cache, concurrency, logger));
     await mapLimit(transfers, concurrency, (t) => pushChildren(t, cache, concurrency));
   });
+  if (referrers.some((r) => r.length > 0)) {
+    await inGroup(logger, 'Copy referrers', () =>
+      mapLimit(transfers, concurrency, async (t, i) => {
+        t.report.referrers = await copyReferrers(cache, t.target.repository, referrers[i], concurrency, logger);
+        if (t.report.referrers.copied + t.report.referrers.existing > 0) {
+          logger.info(`${t.report.repository}: ${t.report.referrers.copied} referrer(s) copied${t.report.referrers.via === 'tag' ? ' (listed in fallback tags sha256-<hex>)' : t.report.referrers.via === 'api' ? ' (listed by the referrers API)' : ''}`);
+        }
+      }),
+    );
+  }
 
   return inGroup(logger, 'Push and verify tags', async (): Promise<Outcome> => {
     const tagTargets = targets.flatMap((t) => t.tags.map((tag) => ({ repository: t.repository, tag })));
@@ -289,6 +326,7 @@ async function planTargetTransfer(target: TargetPlan, client: CachingClient, con
     blobs: { mounted: 0, copied: 0, existing: 0 },
     manifestsPushed: 0,
     manifestsExisting: 0,
+    referrers: { copied: 0, existing: 0 },
     actions: [],
   };
   const to = target.repository;
@@ -316,6 +354,14 @@ async function planTargetTransfer(target: TargetPlan, client: CachingClient, con
   for (const c of children) report.actions.push(`put ${c.entry.kind} manifest ${c.fetched.digest}${c.entry.platform ? ` (${c.entry.platform})` : ''}`);
   for (const tag of target.tags) report.actions.push(`put index under tag ${tag}`);
   return { target, children, blobs, report };
+}
+
+/** Per transfer, the referrers of its children (those in other repositories than the target). */
+async function findReferrers(transfers: TargetTransfer[], finder: ReferrerFinder, concurrency: number): Promise<FoundReferrer[][]> {
+  return mapLimit(transfers, concurrency, async (t) => {
+    const lists = await mapLimit(t.target.manifests, concurrency, (entry) => finder.of(entry.source, entry.descriptor.digest));
+    return lists.flat();
+  });
 }
 
 async function transferBlobs(transfer: TargetTransfer, client: CachingClient, concurrency: number, logger: Logger): Promise<void> {

@@ -72,6 +72,8 @@ export function getInputs(getInput: InputGetter): ActionInputs {
       platforms: parsePlatformList('`platforms`', parseList(getInput('platforms'))),
       selectPlatforms: parsePlatformList('`select-platforms`', parseList(getInput('select-platforms'))),
       attestations: parseChoice(input('attestations'), getInput('attestations'), ['keep', 'strip'] as const, 'keep'),
+      referrers: parseChoice(input('referrers'), getInput('referrers'), ['copy', 'skip'] as const, 'copy'),
+      danglingAttestations: parseChoice(input('dangling-attestations'), getInput('dangling-attestations'), ['drop', 'keep'] as const, 'drop'),
       format: parseChoice(input('format'), getInput('format'), ['auto', 'oci', 'docker'] as const, 'auto'),
       push: parseBoolean(input('push'), getInput('push'), true),
       append: parseBoolean(input('append'), getInput('append'), false),

@@ -17,6 +17,8 @@ import { type Platform, comparePlatforms, formatPlatform, isUnknownPlatform, nor
 import { type RepositoryRef, formatRepository, sameRepository } from './reference.js';
 
 export type AttestationMode = 'keep' | 'strip';
+/** An attestation whose image is not in its source index: dropped, or kept linked to nothing. */
+export type DanglingMode = 'drop' | 'keep';
 export type OutputFormat = 'auto' | 'oci' | 'docker';
 export type EntryKind = 'image' | 'attestation' | 'other';
 
@@ -64,6 +66,16 @@ export interface MergeOptions {
   /** the platforms the index must hold, exactly (missing or extra fails) */
   expectedPlatforms?: Platform[];
   annotations?: Annotations;
+  /** default drop */
+  danglingAttestations?: DanglingMode;
+}
+
+/** An attestation whose `vnd.docker.reference.digest` names no image of its own source index. */
+export interface DanglingAttestation {
+  entry: PlannedEntry;
+  /** the digest it names (undefined: it names none) */
+  missing?: string;
+  kept: boolean;
 }
 
 /** An entry of the index to push, and where its bytes live now. */
@@ -85,6 +97,8 @@ export interface MergePlan {
   entries: PlannedEntry[];
   /** entries dropped by `attestations: strip` (or whose image was replaced on append) */
   dropped: PlannedEntry[];
+  /** attestations whose image is not in their source index (each one is warned about) */
+  dangling: DanglingAttestation[];
   /** formatted platforms of the images, in index order */
   platforms: string[];
   /** why the format was chosen, for the report */
@@ -152,7 +166,9 @@ export function planMerge(sources: ResolvedSource[], options: MergeOptions): Mer
   // Attestations follow their image, in image order; others keep source order. Deduplicated by digest.
   const extras: PlannedEntry[] = [];
   const seenExtras = new Set<string>();
+  const dangling: DanglingAttestation[] = [];
   for (const source of [...fresh, ...base]) {
+    const ownImages = new Set(source.entries.filter((e) => e.kind === 'image').map((e) => e.descriptor.digest));
     for (const entry of source.entries) {
       if (entry.kind === 'image') {
         if (!imageDigests.has(entry.descriptor.digest) && !entry.platform) {
@@ -164,6 +180,22 @@ export function planMerge(sources: ResolvedSource[], options: MergeOptions): Mer
       if (seenExtras.has(entry.descriptor.digest)) continue;
       seenExtras.add(entry.descriptor.digest);
       const plannedEntry = toPlanned(entry, source);
+      if (entry.kind === 'attestation' && (!entry.subject || !ownImages.has(entry.subject))) {
+        // dangling in its own index (skopeo rewrote the image it describes, say): always said
+        const kept = options.danglingAttestations === 'keep' && options.attestations !== 'strip';
+        dangling.push({ entry: plannedEntry, missing: entry.subject, kept });
+        if (!kept) {
+          dropped.push(plannedEntry);
+          continue;
+        }
+        // linked to nothing: the descriptor no longer names an image
+        const annotations = { ...(plannedEntry.descriptor.annotations ?? {}) };
+        delete annotations[AnnotationKey.ReferenceDigest];
+        plannedEntry.descriptor = { ...plannedEntry.descriptor, annotations };
+        plannedEntry.subject = undefined;
+        extras.push(plannedEntry);
+        continue;
+      }
       const orphan = entry.kind === 'attestation' && (!entry.subject || !imageDigests.has(entry.subject));
       if (options.attestations === 'strip' || orphan) dropped.push(plannedEntry);
       else extras.push(plannedEntry);
@@ -192,6 +224,7 @@ export function planMerge(sources: ResolvedSource[], options: MergeOptions): Mer
     digest: sha256Digest(bytes),
     entries: planned,
     dropped,
+    dangling,
     platforms: planned.filter((p) => p.kind === 'image').map((p) => p.platform!),
     formatReason: reason,
   };

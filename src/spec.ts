@@ -10,7 +10,7 @@ import { parseAnnotations, parseBoolean, parseChoice, parseList, parsePlatformLi
 import { digestFileSources } from './sources/digest-files.js';
 
 /** Keys an image may set; each overrides the step's input of the same name. */
-const IMAGE_KEYS = ['tags', 'sources', 'digests-dir', 'image', 'platforms', 'select-platforms', 'annotations', 'attestations', 'format', 'append'] as const;
+const IMAGE_KEYS = ['tags', 'sources', 'digests-dir', 'image', 'platforms', 'select-platforms', 'annotations', 'attestations', 'referrers', 'dangling-attestations', 'format', 'append'] as const;
 type ImageKey = (typeof IMAGE_KEYS)[number];
 
 /** At most this many images in one spec: more is a mistake (or a hostile file), not a monorepo. */
@@ -103,6 +103,8 @@ function parseImage(position: string, image: unknown, step: (name: string) => st
       platforms: parsePlatformList(field('platforms'), parseList(get('platforms'))),
       selectPlatforms: parsePlatformList(field('select-platforms'), parseList(get('select-platforms'))),
       attestations: parseChoice(field('attestations'), get('attestations'), ['keep', 'strip'] as const, 'keep'),
+      referrers: parseChoice(field('referrers'), get('referrers'), ['copy', 'skip'] as const, 'copy'),
+      danglingAttestations: parseChoice(field('dangling-attestations'), get('dangling-attestations'), ['drop', 'keep'] as const, 'drop'),
       format: parseChoice(field('format'), get('format'), ['auto', 'oci', 'docker'] as const, 'auto'),
       push,
       append: parseBoolean(field('append'), get('append'), false),

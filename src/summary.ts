@@ -17,7 +17,17 @@ export interface MergeMetadata {
   children: Array<{ kind: string; digest: string; mediaType: string; size: number; platform?: string; describes?: string; source: string }>;
   attestations: { kept: number; stripped: number };
   dropped: Array<{ kind: string; digest: string; source: string; describes?: string }>;
-  targets: Array<{ repository: string; tags: string[]; blobs: { mounted: number; copied: number; existing: number }; manifestsPushed: number; manifestsExisting: number }>;
+  targets: Array<{
+    repository: string;
+    tags: string[];
+    blobs: { mounted: number; copied: number; existing: number };
+    manifestsPushed: number;
+    manifestsExisting: number;
+    /** referrers of the children copied into this repository; `via`: the referrers API or fallback tags */
+    referrers: { copied: number; existing: number; via?: 'api' | 'tag' };
+  }>;
+  /** dangling attestations: their image is not in their source index */
+  dangling: Array<{ digest: string; source: string; missing?: string; kept: boolean }>;
   requests: { total: number; retries: number; byKind: Record<string, number> };
 }
 
@@ -44,7 +54,15 @@ export function buildMetadata(result: MergeResult): MergeMetadata {
       stripped: plan.dropped.filter((e) => e.kind === 'attestation').length,
     },
     dropped: plan.dropped.map((e) => ({ kind: e.kind, digest: e.descriptor.digest, source: e.sourceInput, ...(e.subject ? { describes: e.subject } : {}) })),
-    targets: result.targets.map((t) => ({ repository: t.repository, tags: t.tags, blobs: t.blobs, manifestsPushed: t.manifestsPushed, manifestsExisting: t.manifestsExisting })),
+    targets: result.targets.map((t) => ({
+      repository: t.repository,
+      tags: t.tags,
+      blobs: t.blobs,
+      manifestsPushed: t.manifestsPushed,
+      manifestsExisting: t.manifestsExisting,
+      referrers: t.referrers,
+    })),
+    dangling: plan.dangling.map((d) => ({ digest: d.entry.descriptor.digest, source: d.entry.sourceInput, ...(d.missing ? { missing: d.missing } : {}), kept: d.kept })),
     requests: { total: result.requests.requests, retries: result.requests.retries, byKind: result.requests.byKind },
   };
 }
@@ -88,13 +106,17 @@ export function renderSummaryMarkdown(result: MergeResult): string {
   for (const d of m.dropped) {
     lines.push(`| ${d.kind === 'attestation' ? 'unknown/unknown' : ''} | ${cell(d.kind)} (dropped) | ${digestCell(d.digest)} | | ${cell(d.source)} | ${d.describes ? `stripped, described ${digestCell(d.describes)}` : 'stripped'} |`);
   }
-  lines.push('', '| Target | Tags | Blobs mounted | Blobs copied | Blobs present | Manifests pushed |', '| --- | --- | --- | --- | --- | --- |');
+  lines.push('', '| Target | Tags | Blobs mounted | Blobs copied | Blobs present | Manifests pushed | Referrers copied |', '| --- | --- | --- | --- | --- | --- | --- |');
   for (const t of m.targets) {
-    lines.push(`| ${cell(t.repository)} | ${cell(t.tags.join(', '))} | ${t.blobs.mounted} | ${t.blobs.copied} | ${t.blobs.existing} | ${t.manifestsPushed} |`);
+    lines.push(`| ${cell(t.repository)} | ${cell(t.tags.join(', '))} | ${t.blobs.mounted} | ${t.blobs.copied} | ${t.blobs.existing} | ${t.manifestsPushed} | ${t.referrers.copied}${t.referrers.via ? ` (${t.referrers.via === 'api' ? 'referrers API' : 'fallback tags'})` : ''} |`);
   }
+  lines.push('', REFERRERS_NOTE);
   lines.push('');
   return lines.join('\n');
 }
+
+/** Said with the per-target counts: the referrers copied are the children's, never the source indexes'. */
+export const REFERRERS_NOTE = 'Referrers copied are those of the child manifests; referrers of the source indexes themselves do not apply (the merged index is a new manifest).';
 
 /** Plain text for logs and the CLI: the index, then what was (or would be) done per target. */
 export function renderReport(result: MergeResult): string {
@@ -109,8 +131,9 @@ export function renderReport(result: MergeResult): string {
   for (const t of result.targets) {
     lines.push(`${line(t.repository)}: tags ${line(t.tags.join(', '))}`);
     if (!result.pushed) for (const a of t.actions) lines.push(`  would ${line(a)}`);
-    else lines.push(`  blobs mounted ${t.blobs.mounted}, copied ${t.blobs.copied}, present ${t.blobs.existing}; manifests pushed ${t.manifestsPushed}, present ${t.manifestsExisting}`);
+    else lines.push(`  blobs mounted ${t.blobs.mounted}, copied ${t.blobs.copied}, present ${t.blobs.existing}; manifests pushed ${t.manifestsPushed}, present ${t.manifestsExisting}; referrers copied ${t.referrers.copied}${t.referrers.via ? ` (${t.referrers.via === 'api' ? 'referrers API' : 'fallback tags'})` : ''}`);
   }
+  if (result.targets.some((t) => t.referrers.copied + t.referrers.existing > 0)) lines.push(REFERRERS_NOTE);
   return lines.join('\n');
 }
 

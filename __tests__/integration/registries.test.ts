@@ -26,7 +26,7 @@ import {
 import { cleanupSkopeo, skopeoCopyAllToOciLayout, skopeoInspectRaw, writeDockerConfig } from '../../scripts/support/skopeo.js';
 import { type TokenServer, startTokenServer } from '../../scripts/support/token-server.js';
 import { basicAuth, dockerConfigWith, merge } from './harness.js';
-import { IMPLEMENTATION_ROWS, describeEachWithAuth } from './implementations.js';
+import { ALL_IMPLEMENTATION_ROWS, IMPLEMENTATION_ROWS, describeEachWithAuth } from './implementations.js';
 
 const execFileAsync = promisify(execFile);
 const CI = { username: 'ci', password: 'ci-Pa55word-9d8c7b6a' };
@@ -65,7 +65,7 @@ async function verifyWithBothClients(ref: string, digest: string, creds?: { user
   return readdir(join(layout, 'blobs', 'sha256'));
 }
 
-describe.each(IMPLEMENTATION_ROWS)('%s does what IMPLEMENTATIONS says', (implementation: RegistryImplementation, can: RegistryCapabilities) => {
+describe.each(ALL_IMPLEMENTATION_ROWS)('%s does what IMPLEMENTATIONS says', (implementation: RegistryImplementation, can: RegistryCapabilities) => {
   let registry: RunningRegistry;
 
   beforeAll(async () => {

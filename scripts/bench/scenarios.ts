@@ -4,10 +4,15 @@
 //   (b) K single-platform Docker images (3 layers) from other repositories of the same registry
 //   (c) 2 platforms from another registry, one layer of 1 MiB / 64 MiB / 512 MiB each
 //   (d) the (b) merge of 2 platforms, from another registry, to 1 and to 3 target registries
+//   (e) 20 images of 4 platforms each: one `merge --spec`, 20 separate runs, peers in a loop
+//   (f) one 512 MiB layer across registries with no latency proxy: the raw undici GET → PUT limit
+// Peers: every merging tool (imagetools, crane, regctl, docker, buildah) in every scenario; the
+// copiers (skopeo, crane copy, regctl image copy) where an index to copy exists.
 import { MT, getManifest, pushBuildxImage, pushDockerImage, pushIndex, pushLargeImage, type FixtureDescriptor } from '../support/fixtures.js';
 import { authRequests, logins, resetCounts, startSite, stopSite, sumCounts, type Site } from './lab.js';
 import { measureSteps, median } from './measure.js';
-import { buildahMerge, dockerMerge, hasTool, oursMerge, skopeoCopy, type PreparedRun, type ToolId, type Tools } from './tools.js';
+import { fileURLToPath } from 'node:url';
+import { MERGERS, craneCopy, hasTool, loopOf, mergeWith, oursMerge, oursSpec, regctlCopy, skopeoCopy, type PreparedRun, type ToolId, type Tools } from './tools.js';
 
 export interface BenchContext {
   tools: Tools;
@@ -17,7 +22,7 @@ export interface BenchContext {
 }
 
 export interface Row {
-  scenario: 'a' | 'b' | 'c' | 'd';
+  scenario: 'a' | 'b' | 'c' | 'd' | 'e' | 'f';
   /** e.g. "N=4", "512 MiB", "3 targets" */
   case: string;
   tool: ToolId;
@@ -100,32 +105,27 @@ async function runCase(ctx: BenchContext, scenario: Row['scenario'], name: strin
 
 const ref = (site: Site, repository: string, tag: string) => `${site.host}/${repository}:${tag}`;
 
+/** One contender per tool of `wanted` that is here: ours first, then in the order given. */
+function contendersFor(ctx: BenchContext, wanted: ToolId[], make: (tool: ToolId) => Contender): Contender[] {
+  return (['ours', ...wanted.filter((t) => t !== 'ours')] as ToolId[]).filter((t) => hasTool(ctx.tools, t)).map(make);
+}
+
 // ---- (a) ------------------------------------------------------------------------------------
 
-export async function scenarioA(ctx: BenchContext, site: Site, sizes: number[], peers: ToolId[] = ['ours-local', 'docker', 'buildah']): Promise<Row[]> {
+export async function scenarioA(ctx: BenchContext, site: Site, sizes: number[], peers: ToolId[] = ['ours-local', ...MERGERS]): Promise<Row[]> {
   const rows: Row[] = [];
   for (const n of sizes) {
     const repository = `bench/a${n}`;
     await Promise.all(PLATFORMS.slice(0, n).map((platform, i) => pushBuildxImage(site.endpoint, repository, `p${i}`, { platform, seed: `bench-a${n}-${i}`, layers: 3 })));
     const sources = PLATFORMS.slice(0, n).map((_, i) => ref(site, repository, `p${i}`));
-    const contenders: Contender[] = [
-      { tool: 'ours', prepare: async (run) => ({ prepared: await oursMerge(ctx.tools, sources, [ref(site, repository, `ours-r${run}`)], { logins: logins([site]) }), sites: [site], check: indexCheck(site, repository, `ours-r${run}`, n) }) },
-    ];
-    if (peers.includes('ours-local') && hasTool(ctx.tools, 'ours-local')) {
-      contenders.push({
-        tool: 'ours-local',
-        prepare: async (run) => ({ prepared: await oursMerge(ctx.tools, sources, [ref(site, repository, `local-r${run}`)], { node: ctx.tools.localNode, logins: logins([site]) }), sites: [site], check: indexCheck(site, repository, `local-r${run}`, n) }),
-      });
-    }
-    if (peers.includes('docker') && hasTool(ctx.tools, 'docker')) {
-      contenders.push({ tool: 'docker', prepare: async (run) => ({ prepared: await dockerMerge(ctx.tools, sources, ref(site, repository, `docker-r${run}`), { logins: logins([site]) }), sites: [site], check: indexCheck(site, repository, `docker-r${run}`, n) }) });
-    }
-    if (peers.includes('buildah') && hasTool(ctx.tools, 'buildah')) {
-      contenders.push({
-        tool: 'buildah',
-        prepare: async (run) => ({ prepared: await buildahMerge(ctx.tools, sources, [ref(site, repository, `buildah-r${run}`)], { all: true, logins: logins([site]) }), sites: [site], check: indexCheck(site, repository, `buildah-r${run}`, n) }),
-      });
-    }
+    const contenders = contendersFor(ctx, peers, (tool) => ({
+      tool,
+      prepare: async (run) => ({
+        prepared: await mergeWith(tool, ctx.tools, sources, [ref(site, repository, `${tool}-r${run}`)], { all: true, platforms: [...PLATFORMS.slice(0, n), 'unknown/unknown'], logins: logins([site]) }),
+        sites: [site],
+        check: indexCheck(site, repository, `${tool}-r${run}`, n),
+      }),
+    }));
     ctx.log(`(a) ${n} buildx sources in ${repository}`);
     rows.push(...(await runCase(ctx, 'a', `N=${n}`, contenders)));
   }
@@ -134,27 +134,20 @@ export async function scenarioA(ctx: BenchContext, site: Site, sizes: number[], 
 
 // ---- (b) ------------------------------------------------------------------------------------
 
-export async function scenarioB(ctx: BenchContext, site: Site, sizes: number[], peers: ToolId[] = ['ours-local', 'docker', 'buildah']): Promise<Row[]> {
+export async function scenarioB(ctx: BenchContext, site: Site, sizes: number[], peers: ToolId[] = ['ours-local', ...MERGERS]): Promise<Row[]> {
   const rows: Row[] = [];
   for (const k of sizes) {
     await Promise.all(PLATFORMS.slice(0, k).map((platform, i) => pushDockerImage(site.endpoint, `bench/b${k}-src${i}`, 'v1', { platform, seed: `bench-b${k}-${i}`, layers: 3, layerSize: 4096 })));
     const sources = PLATFORMS.slice(0, k).map((_, i) => ref(site, `bench/b${k}-src${i}`, 'v1'));
     const target = (tool: string, run: number) => `bench/b${k}-${tool}-r${run}`;
-    const contenders: Contender[] = [
-      { tool: 'ours', prepare: async (run) => ({ prepared: await oursMerge(ctx.tools, sources, [ref(site, target('ours', run), 'v1')], { logins: logins([site]) }), sites: [site], check: indexCheck(site, target('ours', run), 'v1', k) }) },
-    ];
-    if (peers.includes('ours-local') && hasTool(ctx.tools, 'ours-local')) {
-      contenders.push({
-        tool: 'ours-local',
-        prepare: async (run) => ({ prepared: await oursMerge(ctx.tools, sources, [ref(site, target('local', run), 'v1')], { node: ctx.tools.localNode, logins: logins([site]) }), sites: [site], check: indexCheck(site, target('local', run), 'v1', k) }),
-      });
-    }
-    if (peers.includes('docker') && hasTool(ctx.tools, 'docker')) {
-      contenders.push({ tool: 'docker', prepare: async (run) => ({ prepared: await dockerMerge(ctx.tools, sources, ref(site, target('docker', run), 'v1'), { logins: logins([site]) }), sites: [site], check: indexCheck(site, target('docker', run), 'v1', k) }) });
-    }
-    if (peers.includes('buildah') && hasTool(ctx.tools, 'buildah')) {
-      contenders.push({ tool: 'buildah', prepare: async (run) => ({ prepared: await buildahMerge(ctx.tools, sources, [ref(site, target('buildah', run), 'v1')], { logins: logins([site]) }), sites: [site], check: indexCheck(site, target('buildah', run), 'v1', k) }) });
-    }
+    const contenders = contendersFor(ctx, peers, (tool) => ({
+      tool,
+      prepare: async (run) => ({
+        prepared: await mergeWith(tool, ctx.tools, sources, [ref(site, target(tool, run), 'v1')], { logins: logins([site]) }),
+        sites: [site],
+        check: indexCheck(site, target(tool, run), 'v1', k),
+      }),
+    }));
     const auth = site.credentials ? ', token auth' : '';
     ctx.log(`(b) ${k} platforms from other repositories of the same registry${auth}`);
     rows.push(...(await runCase(ctx, 'b', `${k} platforms${auth}`, contenders)));
@@ -168,7 +161,7 @@ export function sizeLabel(bytes: number): string {
   return bytes >= MiB ? `${bytes / MiB} MiB` : `${bytes} B`;
 }
 
-export async function scenarioC(ctx: BenchContext, source: Site, layerSizes: number[], peers: ToolId[] = ['skopeo', 'buildah', 'docker']): Promise<Row[]> {
+export async function scenarioC(ctx: BenchContext, source: Site, layerSizes: number[], peers: ToolId[] = ['skopeo', 'crane-copy', 'regctl-copy', ...MERGERS]): Promise<Row[]> {
   const rows: Row[] = [];
   for (const size of layerSizes) {
     const repository = `bench/c${size / MiB}m`;
@@ -186,43 +179,18 @@ export async function scenarioC(ctx: BenchContext, source: Site, layerSizes: num
       const target = await startSite(`c-${tool}-${run}`, ctx.latencyMs);
       return { target, tag: ref(target, repository, 'v1'), check: indexCheck(target, repository, 'v1', 2), dispose: () => stopSite(target) };
     };
-    const contenders: Contender[] = [
-      {
-        tool: 'ours',
-        prepare: async (run) => {
-          const t = await fresh(run, 'ours');
-          return { prepared: await oursMerge(ctx.tools, sources, [t.tag], { logins: logins([source, t.target]) }), sites: [source, t.target], check: t.check, dispose: t.dispose };
-        },
+    const copiers: Partial<Record<ToolId, typeof skopeoCopy>> = { skopeo: skopeoCopy, 'crane-copy': craneCopy, 'regctl-copy': regctlCopy };
+    const contenders = contendersFor(ctx, peers, (tool) => ({
+      tool,
+      prepare: async (run) => {
+        const t = await fresh(run, tool);
+        const copy = copiers[tool];
+        const options = { logins: logins([source, t.target]) };
+        // the copiers copy an index holding the same two images (they cannot merge)
+        const prepared = copy ? await copy(ctx.tools, ref(source, repository, 'multi'), t.tag, options) : await mergeWith(tool, ctx.tools, sources, [t.tag], options);
+        return { prepared, sites: [source, t.target], check: t.check, dispose: t.dispose };
       },
-    ];
-    if (peers.includes('skopeo') && hasTool(ctx.tools, 'skopeo')) {
-      contenders.push({
-        tool: 'skopeo',
-        prepare: async (run) => {
-          const t = await fresh(run, 'skopeo');
-          return { prepared: await skopeoCopy(ctx.tools, ref(source, repository, 'multi'), t.tag, { logins: logins([source, t.target]) }), sites: [source, t.target], check: t.check, dispose: t.dispose };
-        },
-      });
-    }
-    if (peers.includes('buildah') && hasTool(ctx.tools, 'buildah')) {
-      contenders.push({
-        tool: 'buildah',
-        prepare: async (run) => {
-          const t = await fresh(run, 'buildah');
-          return { prepared: await buildahMerge(ctx.tools, sources, [t.tag], { logins: logins([source, t.target]) }), sites: [source, t.target], check: t.check, dispose: t.dispose };
-        },
-      });
-    }
-    if (peers.includes('docker') && hasTool(ctx.tools, 'docker')) {
-      // docker manifest cannot copy across registries; shown so that the table says so
-      contenders.push({
-        tool: 'docker',
-        prepare: async (run) => {
-          const t = await fresh(run, 'docker');
-          return { prepared: await dockerMerge(ctx.tools, sources, t.tag, { logins: logins([source, t.target]) }), sites: [source, t.target], check: t.check, dispose: t.dispose };
-        },
-      });
-    }
+    }));
     rows.push(...(await runCase(ctx, 'c', sizeLabel(size), contenders, bytes)));
   }
   return rows;
@@ -230,7 +198,7 @@ export async function scenarioC(ctx: BenchContext, source: Site, layerSizes: num
 
 // ---- (d) ------------------------------------------------------------------------------------
 
-export async function scenarioD(ctx: BenchContext, source: Site, targets: Site[], peers: ToolId[] = ['buildah', 'docker']): Promise<Row[]> {
+export async function scenarioD(ctx: BenchContext, source: Site, targets: Site[], peers: ToolId[] = MERGERS): Promise<Row[]> {
   const rows: Row[] = [];
   await Promise.all(['linux/amd64', 'linux/arm64'].map((platform, i) => pushDockerImage(source.endpoint, `bench/d-src${i}`, 'v1', { platform, seed: `bench-d-${i}`, layers: 3, layerSize: 4096 })));
   const sources = [0, 1].map((i) => ref(source, `bench/d-src${i}`, 'v1'));
@@ -245,17 +213,131 @@ export async function scenarioD(ctx: BenchContext, source: Site, targets: Site[]
       }
       return undefined;
     };
-    const contenders: Contender[] = [{ tool: 'ours', prepare: async (run) => ({ prepared: await oursMerge(ctx.tools, sources, tags('ours', run), { logins: logins([source, ...used]) }), sites: [source, ...used], check: checkAll('ours', run) }) }];
-    if (peers.includes('buildah') && hasTool(ctx.tools, 'buildah')) {
-      contenders.push({ tool: 'buildah', prepare: async (run) => ({ prepared: await buildahMerge(ctx.tools, sources, tags('buildah', run), { logins: logins([source, ...used]) }), sites: [source, ...used], check: checkAll('buildah', run) }) });
-    }
-    if (count === 1 && peers.includes('docker') && hasTool(ctx.tools, 'docker')) {
-      contenders.push({ tool: 'docker', prepare: async (run) => ({ prepared: await dockerMerge(ctx.tools, sources, tags('docker', run)[0], { logins: logins([source, ...used]) }), sites: [source, ...used], check: checkAll('docker', run) }) });
-    }
+    const contenders = contendersFor(ctx, peers, (tool) => ({
+      tool,
+      prepare: async (run) => ({ prepared: await mergeWith(tool, ctx.tools, sources, tags(tool, run), { logins: logins([source, ...used]) }), sites: [source, ...used], check: checkAll(tool, run) }),
+    }));
     ctx.log(`(d) 2 platforms from another registry to ${count} target registr${count === 1 ? 'y' : 'ies'}`);
     rows.push(...(await runCase(ctx, 'd', `${count} target${count === 1 ? '' : 's'}`, contenders)));
   }
   return rows;
+}
+
+// ---- (e) ------------------------------------------------------------------------------------
+
+/**
+ * 20 images of 4 single-platform Docker images each (other repositories of the registry, as in
+ * (b)). "1 image": one of them, every tool. "20 images": ours as one `merge --spec` step, ours
+ * run once per image, and each peer run once per image in a loop (how a workflow without a spec
+ * would do it).
+ */
+export async function scenarioE(ctx: BenchContext, site: Site, count: number, peers: ToolId[] = MERGERS): Promise<Row[]> {
+  const perImage = 4;
+  const image = (i: number) => `bench/e${i}`;
+  await Promise.all(
+    Array.from({ length: count }, (_, i) => i).flatMap((i) =>
+      PLATFORMS.slice(0, perImage).map((platform, p) => pushDockerImage(site.endpoint, `${image(i)}-src${p}`, 'v1', { platform, seed: `bench-e${i}-${p}`, layers: 2, layerSize: 4096 })),
+    ),
+  );
+  const sources = (i: number) => PLATFORMS.slice(0, perImage).map((_, p) => ref(site, `${image(i)}-src${p}`, 'v1'));
+  const target = (i: number, tool: string, run: number) => `${image(i)}-${tool}-r${run}`;
+  const checkImages = (n: number, tool: string, run: number) => async () => {
+    for (let i = 0; i < n; i++) {
+      const problem = await indexCheck(site, target(i, tool, run), 'v1', perImage)();
+      if (problem) return problem;
+    }
+    return undefined;
+  };
+  const options = { logins: logins([site]) };
+  const rows: Row[] = [];
+  ctx.log(`(e) 1 image of ${perImage} platforms`);
+  const one = contendersFor(ctx, peers, (tool) => ({
+    tool,
+    prepare: async (run) => ({ prepared: await mergeWith(tool, ctx.tools, sources(0), [ref(site, target(0, `one-${tool}`, run), 'v1')], options), sites: [site], check: checkImages(1, `one-${tool}`, run) }),
+  }));
+  rows.push(...(await runCase(ctx, 'e', '1 image', one)));
+  ctx.log(`(e) ${count} images of ${perImage} platforms`);
+  const jobs = (tool: string, run: number) => Array.from({ length: count }, (_, i) => ({ sources: sources(i), tags: [ref(site, target(i, tool, run), 'v1')] }));
+  const many = contendersFor(ctx, ['ours-loop', ...peers], (tool) => ({
+    tool,
+    prepare: async (run) => {
+      let prepared: PreparedRun;
+      if (tool === 'ours') prepared = await oursSpec(ctx.tools, jobs(tool, run), options);
+      else {
+        const each = await Promise.all(jobs(tool, run).map((job) => mergeWith(tool === 'ours-loop' ? 'ours' : tool, ctx.tools, job.sources, job.tags, options)));
+        prepared = loopOf(each);
+      }
+      return { prepared, sites: [site], check: checkImages(count, tool, run) };
+    },
+  }));
+  rows.push(...(await runCase(ctx, 'e', `${count} images`, many)));
+  return rows;
+}
+
+// ---- (f) ------------------------------------------------------------------------------------
+
+const RAW_COPY = fileURLToPath(new URL('./raw-copy.mjs', import.meta.url));
+
+/** The site's registry itself, no proxy: (f) measures the copy, not the latency. */
+function direct(site: Site): Site {
+  return { ...site, host: site.registry.host };
+}
+
+function manifestCheck(site: Site, repository: string, tag: string): () => Promise<string | undefined> {
+  return async () => {
+    try {
+      await getManifest(site.endpoint, repository, tag);
+      return undefined;
+    } catch (error) {
+      return `${repository}:${tag} was not pushed: ${error instanceof Error ? error.message : String(error)}`;
+    }
+  };
+}
+
+/**
+ * One image with one layer of `size` bytes, from one registry to a fresh other one, both on
+ * loopback and without the latency proxy. `raw` is one undici GET streamed into one PUT of the
+ * layer alone (scripts/bench/raw-copy.mjs): the limit any client can reach here.
+ */
+export async function scenarioF(ctx: BenchContext, sourceSite: Site, size: number, peers: ToolId[] = ['raw', 'skopeo', 'crane-copy', 'regctl-copy']): Promise<Row[]> {
+  const source = direct(sourceSite);
+  const repository = `bench/f${size / MiB}m`;
+  ctx.log(`(f) seeding one image with one ${sizeLabel(size)} layer`);
+  const image = await pushLargeImage(source.endpoint, repository, 'v1', { platform: 'linux/amd64', seed: `bench-f-${size}`, layerBytes: size });
+  const layer = image.layers[0];
+  const copiers: Partial<Record<ToolId, typeof skopeoCopy>> = { skopeo: skopeoCopy, 'crane-copy': craneCopy, 'regctl-copy': regctlCopy };
+  const contenders = contendersFor(ctx, peers, (tool) => ({
+    tool,
+    prepare: async (run) => {
+      const target = direct(await startSite(`f-${tool}-${run}`, 0));
+      const dispose = () => stopSite(target);
+      const tag = ref(target, repository, 'v1');
+      const options = { logins: logins([source, target]) };
+      let prepared: PreparedRun;
+      let check = manifestCheck(target, repository, 'v1');
+      if (tool === 'raw') {
+        prepared = {
+          steps: [{ command: ctx.tools.node, args: [RAW_COPY, source.registry.url, repository, layer.digest, String(layer.size), target.registry.url, repository] }],
+          env: process.env,
+          freshContainersCache: false,
+          cleanup: async () => undefined,
+        };
+        check = async () => {
+          try {
+            const fetched = await fetch(`${target.registry.url}/v2/${repository}/blobs/${layer.digest}`, { method: 'HEAD' });
+            return fetched.status === 200 ? undefined : `the layer is not in the target (HEAD ${fetched.status})`;
+          } catch (error) {
+            return `the layer is not in the target: ${String(error)}`;
+          }
+        };
+      } else {
+        const copy = copiers[tool];
+        prepared = copy ? await copy(ctx.tools, ref(source, repository, 'v1'), tag, options) : await oursMerge(ctx.tools, [ref(source, repository, 'v1')], [tag], options);
+      }
+      return { prepared, sites: [], check, dispose };
+    },
+  }));
+  return runCase(ctx, 'f', `${sizeLabel(size)} layer, no latency`, contenders, layer.size);
 }
 
 export function medianOf(row: Row, key: 'wallMs' | 'peakRssKiB' | 'requests'): number {

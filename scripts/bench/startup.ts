@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { median } from './measure.js';
 
 export interface StartupResult {
+  /** what differs from a plain `node dist/index.js`: "", "compile cache, warm", … */
+  variant: string;
   node: string;
   nodeVersion: string;
   runs: number;
@@ -38,7 +40,18 @@ function timeToExit(node: string, args: string[], env: NodeJS.ProcessEnv): Promi
   });
 }
 
-export async function measureStartup(bundle: string, bundleBytes: number, runs: number, node = runnerNode()): Promise<StartupResult> {
+export interface StartupVariant {
+  /** shown in the report; "" for the plain run */
+  label: string;
+  /**
+   * Node's compile cache (NODE_COMPILE_CACHE, Node 22.1+): 'warm' shares one directory that the
+   * warm-up run fills (a second action step in the same job); 'cold' gives every run an empty one
+   * (the first step of a fresh runner, which pays for writing the cache).
+   */
+  compileCache?: 'warm' | 'cold';
+}
+
+export async function measureStartup(bundle: string, bundleBytes: number, runs: number, node = runnerNode(), variant: StartupVariant = { label: '' }): Promise<StartupResult> {
   let firstConnection: number | undefined;
   let firstRequest: number | undefined;
   const server = createServer((req, res) => {
@@ -68,18 +81,22 @@ export async function measureStartup(bundle: string, bundleBytes: number, runs: 
   const bare: number[] = [];
   try {
     const version = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim();
+    const warmCache = join(dir, 'compile-cache');
     for (let i = 0; i < runs + 1; i++) {
       firstConnection = undefined;
       firstRequest = undefined;
+      const runEnv = { ...env };
+      if (variant.compileCache === 'warm') runEnv.NODE_COMPILE_CACHE = warmCache;
+      if (variant.compileCache === 'cold') runEnv.NODE_COMPILE_CACHE = await mkdtemp(join(dir, 'cold-cache-'));
       const started = performance.now();
-      await timeToExit(node, [bundle], env);
+      await timeToExit(node, [bundle], runEnv);
       bare.push(await timeToExit(node, ['-e', '0'], env));
       if (i === 0) continue; // warm the page cache first, as a runner's checkout has
       if (firstConnection !== undefined) connections.push(firstConnection - started);
       if (firstRequest !== undefined) requests.push(firstRequest - started);
     }
     if (connections.length === 0) throw new Error(`bench: ${bundle} never connected to the registry stand-in`);
-    return { node, nodeVersion: version, runs, firstConnectionMs: median(connections), firstRequestMs: median(requests), bareNodeMs: median(bare.slice(1)), bundleBytes };
+    return { variant: variant.label, node, nodeVersion: version, runs, firstConnectionMs: median(connections), firstRequestMs: median(requests), bareNodeMs: median(bare.slice(1)), bundleBytes };
   } finally {
     server.close();
     await rm(dir, { recursive: true, force: true });

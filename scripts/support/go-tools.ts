@@ -4,14 +4,19 @@
 // nothing (the Go module and build caches, GOPATH and GOCACHE, make a re-install after a
 // version bump fast too). Never shipped: the action and the CLI use none of this.
 //
-// CLI: `node --import tsx scripts/support/go-tools.ts install [name...]` (all tools without
-// names) prints one line per tool and exits 1 with the reason when one cannot be installed.
+// Local modules (LOCAL_GO_MODULES) are small Go programs of this repository, each with its own
+// go.mod and go.sum pinning what it builds on: `go build` into
+// <tool>@local-<hash of its sources>/, so an edit rebuilds and an unchanged module is a lookup.
+//
+// CLI: `node --import tsx scripts/support/go-tools.ts install [name...]` (the test tools,
+// GO_TOOLS and LOCAL_GO_MODULES, without names; the bench's peers only when named) prints one line per tool and exits 1 with the reason when one cannot be installed.
 import { execFile } from 'node:child_process';
-import { accessSync, constants as fsConstants, existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { accessSync, constants as fsConstants, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
@@ -35,10 +40,68 @@ export const GO_TOOLS = {
   actionlint: { package: 'github.com/rhysd/actionlint/cmd/actionlint', version: 'v1.7.12', binary: 'actionlint' },
 } as const satisfies Record<string, GoTool>;
 
-export type GoToolName = keyof typeof GO_TOOLS;
+/**
+ * Peers of the bench only (`npm run bench`), installed on first use there and never by CI or
+ * the tests: buildx alone takes minutes to build on 2 cores, and nothing in `npm test` runs them.
+ */
+export const BENCH_GO_TOOLS = {
+  /** `docker buildx imagetools create`, run as a docker CLI plugin: needs no daemon */
+  buildx: { package: 'github.com/docker/buildx/cmd/buildx', version: 'v0.38.2', binary: 'buildx' },
+  /** regclient's CLI: `regctl index create`, `regctl image copy` */
+  regctl: { package: 'github.com/regclient/regclient/cmd/regctl', version: 'v0.11.7', binary: 'regctl' },
+} as const satisfies Record<string, GoTool>;
+
+const ALL_GO_TOOLS: Record<string, GoTool> = { ...GO_TOOLS, ...BENCH_GO_TOOLS };
+
+/** A Go program of this repository: a directory with go.mod, go.sum and its `.go` files. */
+export interface LocalGoModule {
+  /** the module's directory, relative to scripts/support/ */
+  directory: string;
+  /** the executable `go build` writes */
+  binary: string;
+}
+
+/** Go programs built from this repository (their dependencies pinned by their go.mod and go.sum); the tests use them. */
+export const LOCAL_GO_MODULES = {
+  /** go-containerregistry v0.22.1's pkg/registry with the OCI 1.1 referrers API turned on */
+  'referrers-registry': { directory: 'referrers-registry', binary: 'referrers-registry' },
+} as const satisfies Record<string, LocalGoModule>;
+
+export type LocalGoModuleName = keyof typeof LOCAL_GO_MODULES;
+export type GoToolName = keyof typeof GO_TOOLS | keyof typeof BENCH_GO_TOOLS | LocalGoModuleName;
 
 export function isGoToolName(name: string): name is GoToolName {
-  return Object.hasOwn(GO_TOOLS, name);
+  return Object.hasOwn(ALL_GO_TOOLS, name) || Object.hasOwn(LOCAL_GO_MODULES, name);
+}
+
+function isLocalModule(name: GoToolName): name is LocalGoModuleName {
+  return Object.hasOwn(LOCAL_GO_MODULES, name);
+}
+
+const SUPPORT_DIR = fileURLToPath(new URL('.', import.meta.url));
+
+/** The directory of a local module. */
+export function localModuleDir(name: LocalGoModuleName): string {
+  return join(SUPPORT_DIR, LOCAL_GO_MODULES[name].directory);
+}
+
+/**
+ * `local-<12 hex>`: the sha256 of the module's go.mod, go.sum and `.go` files (names and bytes),
+ * so the cached binary is the build of exactly these sources, and an edit builds anew.
+ */
+export function localModuleVersion(name: LocalGoModuleName): string {
+  const dir = localModuleDir(name);
+  const files = readdirSync(dir)
+    .filter((f) => f === 'go.mod' || f === 'go.sum' || f.endsWith('.go'))
+    .sort();
+  const hash = createHash('sha256');
+  for (const file of files) hash.update(`${file}\0`).update(readFileSync(join(dir, file))).update('\0');
+  return `local-${hash.digest('hex').slice(0, 12)}`;
+}
+
+/** The version a tool's cache directory is named after: the pinned module version, or a local module's source hash. */
+export function goToolVersion(name: GoToolName): string {
+  return isLocalModule(name) ? localModuleVersion(name) : ALL_GO_TOOLS[name].version;
 }
 
 /** `$MANIFEST_MERGE_CACHE/go`, else `$XDG_CACHE_HOME/manifest-merge/go`, else `~/.cache/manifest-merge/go`. */
@@ -49,8 +112,8 @@ export function goToolsRoot(env: NodeJS.ProcessEnv = process.env): string {
 
 /** Where `name` at its pinned version lives once installed (it may not exist yet). */
 export function goToolPath(name: GoToolName, root = goToolsRoot()): string {
-  const tool: GoTool = GO_TOOLS[name];
-  return join(root, `${name}@${tool.version}`, tool.binary);
+  const binary = isLocalModule(name) ? LOCAL_GO_MODULES[name].binary : ALL_GO_TOOLS[name].binary;
+  return join(root, `${name}@${goToolVersion(name)}`, binary);
 }
 
 /** A tool that could not be installed: `reason` is what go said (or that go is missing). */
@@ -60,7 +123,7 @@ export class GoToolInstallError extends Error {
     readonly spec: string,
     readonly reason: string,
   ) {
-    super(`could not install ${tool} (go install ${spec}): ${reason}`);
+    super(`could not install ${tool} (${spec}): ${reason}`);
     this.name = 'GoToolInstallError';
   }
 }
@@ -99,7 +162,23 @@ export function ensureGoTool(name: GoToolName): Promise<string> {
 }
 
 function installGoTool(name: GoToolName, target: string): Promise<string> {
-  return goInstall(name, GO_TOOLS[name], join(target, '..'));
+  if (isLocalModule(name)) return goBuildLocal(name, LOCAL_GO_MODULES[name], localModuleDir(name), join(target, '..'));
+  return goInstall(name, ALL_GO_TOOLS[name], join(target, '..'));
+}
+
+/**
+ * `go build` of a local module (its go.sum must list every dependency: -mod=readonly) into a
+ * temp directory beside `finalDir`, renamed into place when complete. Exported for tests.
+ */
+export async function goBuildLocal(label: string, module: LocalGoModule, sourceDir: string, finalDir: string): Promise<string> {
+  return intoPlace(label, `go build in ${sourceDir}`, module.binary, finalDir, async (go, staging) => {
+    await execFileAsync(go, ['build', '-mod=readonly', '-buildvcs=false', '-o', join(staging, module.binary), '.'], {
+      cwd: sourceDir,
+      env: process.env,
+      maxBuffer: 16 * 1024 * 1024,
+      timeout: 15 * 60 * 1000,
+    });
+  });
 }
 
 /**
@@ -108,7 +187,19 @@ function installGoTool(name: GoToolName, target: string): Promise<string> {
  */
 export async function goInstall(label: string, tool: GoTool, finalDir: string): Promise<string> {
   const spec = `${tool.package}@${tool.version}`;
-  const target = join(finalDir, tool.binary);
+  return intoPlace(`${label}`, `go install ${spec}`, tool.binary, finalDir, async (go, staging) => {
+    // Default build flags, so the build cache (GOCACHE) that earlier installs filled is reused.
+    const env = { ...process.env, GOBIN: staging };
+    await execFileAsync(go, ['install', spec], { env, maxBuffer: 16 * 1024 * 1024, timeout: 15 * 60 * 1000 });
+  });
+}
+
+/**
+ * Runs `build(go, staging)`, which writes `binary` into a fresh temp directory beside `finalDir`,
+ * then renames that directory to `finalDir`: a directory that exists holds a whole binary.
+ */
+async function intoPlace(label: string, spec: string, binary: string, finalDir: string, build: (go: string, staging: string) => Promise<void>): Promise<string> {
+  const target = join(finalDir, binary);
   const go = findGo();
   if (!go) throw new GoToolInstallError(label, spec, 'go is not on PATH (install Go 1.26 or later: https://go.dev/dl/)');
   const root = join(finalDir, '..');
@@ -116,17 +207,15 @@ export async function goInstall(label: string, tool: GoTool, finalDir: string): 
   const staging = await mkdtemp(join(root, `.${label}-`));
   await chmod(staging, 0o755);
   try {
-    // Default build flags, so the build cache (GOCACHE) that earlier installs filled is reused.
-    const env = { ...process.env, GOBIN: staging };
-    await execFileAsync(go, ['install', spec], { env, maxBuffer: 16 * 1024 * 1024, timeout: 15 * 60 * 1000 });
+    await build(go, staging);
   } catch (cause) {
     await rm(staging, { recursive: true, force: true });
     const output = `${(cause as { stderr?: string }).stderr ?? ''}`.trim();
     throw new GoToolInstallError(label, spec, output.split('\n').slice(-15).join('\n') || String(cause));
   }
-  if (!existsSync(join(staging, tool.binary))) {
+  if (!existsSync(join(staging, binary))) {
     await rm(staging, { recursive: true, force: true });
-    throw new GoToolInstallError(label, spec, `go install succeeded but wrote no ${tool.binary} into GOBIN`);
+    throw new GoToolInstallError(label, spec, `the build succeeded but wrote no ${binary}`);
   }
   try {
     await rename(staging, finalDir);
@@ -138,19 +227,23 @@ export async function goInstall(label: string, tool: GoTool, finalDir: string): 
   return target;
 }
 
+function allNames(): GoToolName[] {
+  return [...Object.keys(GO_TOOLS), ...Object.keys(LOCAL_GO_MODULES)] as GoToolName[];
+}
+
 async function main(args: string[]): Promise<number> {
   const [command, ...names] = args;
   if (command !== 'install' && command !== 'path') {
     process.stderr.write('usage: go-tools.ts install [tool...] | path <tool>\n');
-    process.stderr.write(`tools: ${Object.keys(GO_TOOLS).join(', ')}\n`);
+    process.stderr.write(`tools: ${[...Object.keys(ALL_GO_TOOLS), ...Object.keys(LOCAL_GO_MODULES)].join(', ')} (without names: ${allNames().join(', ')})\n`);
     return 2;
   }
   const unknown = names.filter((n) => !isGoToolName(n));
   if (unknown.length > 0) {
-    process.stderr.write(`unknown tool ${unknown.join(', ')} (known: ${Object.keys(GO_TOOLS).join(', ')})\n`);
+    process.stderr.write(`unknown tool ${unknown.join(', ')} (known: ${[...Object.keys(ALL_GO_TOOLS), ...Object.keys(LOCAL_GO_MODULES)].join(', ')})\n`);
     return 2;
   }
-  const wanted = (names.length > 0 ? names : Object.keys(GO_TOOLS)) as GoToolName[];
+  const wanted = (names.length > 0 ? names : allNames()) as GoToolName[];
   if (command === 'path') {
     for (const name of wanted) process.stdout.write(`${goToolPath(name)}\n`);
     return 0;
@@ -162,8 +255,7 @@ async function main(args: string[]): Promise<number> {
     const cached = existsSync(goToolPath(name));
     try {
       const path = await ensureGoTool(name);
-      const tool: GoTool = GO_TOOLS[name];
-      process.stdout.write(`${name} ${tool.version}: ${path} (${cached ? 'cached' : `installed in ${((Date.now() - started) / 1000).toFixed(1)} s`})\n`);
+      process.stdout.write(`${name} ${goToolVersion(name)}: ${path} (${cached ? 'cached' : `installed in ${((Date.now() - started) / 1000).toFixed(1)} s`})\n`);
     } catch (error) {
       failed++;
       process.stderr.write(`${(error as Error).message}\n`);

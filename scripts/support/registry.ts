@@ -20,7 +20,7 @@ const execFileAsync = promisify(execFile);
 
 export type RegistryAuth = 'none' | 'htpasswd' | 'token';
 
-export type RegistryImplementation = 'distribution-2.8' | 'distribution-v3' | 'ggcr';
+export type RegistryImplementation = 'distribution-2.8' | 'distribution-v3' | 'ggcr' | 'ggcr-referrers';
 
 /** What an implementation does, as observed on the pinned version (registries.test.ts checks each claim). */
 export interface RegistryCapabilities {
@@ -84,9 +84,27 @@ export const IMPLEMENTATIONS: Readonly<Record<RegistryImplementation, RegistryCa
     schema1: true,
     indexChildrenMustExist: true,
   },
+  'ggcr-referrers': {
+    // scripts/support/referrers-registry: the same library with the referrers API turned on, for
+    // the referrers suites (no registry of the three above has the API)
+    title: 'go-containerregistry v0.22.1 with the referrers API (scripts/support/referrers-registry)',
+    auth: ['none'],
+    mount: false,
+    blobsPerRepository: false,
+    referrers: true,
+    delete: true,
+    schema1: true,
+    indexChildrenMustExist: true,
+  },
 };
 
-export const IMPLEMENTATION_NAMES = Object.keys(IMPLEMENTATIONS) as RegistryImplementation[];
+/**
+ * The implementations every describe.each suite runs on. `ggcr-referrers` is the ggcr code again
+ * (with one more endpoint): it runs where the referrers API matters, not in every suite (CI time).
+ */
+export const IMPLEMENTATION_NAMES: RegistryImplementation[] = ['distribution-2.8', 'distribution-v3', 'ggcr'];
+/** Started only by the suites that ask for them by name (IMPLEMENTATIONS still says what they can do). */
+export const EXTRA_IMPLEMENTATION_NAMES: RegistryImplementation[] = ['ggcr-referrers'];
 
 export interface RegistryCredentials {
   username: string;
@@ -373,7 +391,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export async function startRegistry(options: StartRegistryOptions = {}): Promise<RunningRegistry> {
   const implementation = options.implementation ?? 'distribution-2.8';
   const capabilities = IMPLEMENTATIONS[implementation];
-  if (!capabilities) throw new Error(`startRegistry: unknown implementation ${String(implementation)} (known: ${IMPLEMENTATION_NAMES.join(', ')})`);
+  if (!capabilities) throw new Error(`startRegistry: unknown implementation ${String(implementation)} (known: ${[...IMPLEMENTATION_NAMES, ...EXTRA_IMPLEMENTATION_NAMES].join(', ')})`);
   const auth = options.auth ?? 'none';
   const name = options.name ?? `registry-${auth}`;
   if (!capabilities.auth.includes(auth)) {
@@ -407,7 +425,9 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
     const port = await freePort();
     let configPath = '';
     let args: string[];
-    if (implementation === 'ggcr') {
+    if (implementation === 'ggcr-referrers') {
+      args = ['--address', `127.0.0.1:${port}`, '--disk', join(dataDir, 'data')];
+    } else if (implementation === 'ggcr') {
       // Blobs on disk (a merge bench pushes big layers); manifests live in memory until stop.
       args = ['registry', 'serve', '--address', `127.0.0.1:${port}`, '--disk', join(dataDir, 'data')];
     } else {
@@ -487,6 +507,8 @@ function registryBinary(implementation: RegistryImplementation): Promise<string>
       return ensureGoTool('distribution-v3');
     case 'ggcr':
       return ensureGoTool('crane');
+    case 'ggcr-referrers':
+      return ensureGoTool('referrers-registry');
   }
 }
 

@@ -16,6 +16,7 @@ import { Limiter, OnceByKey } from '../concurrency.js';
 import { isDigest } from '../digest.js';
 import { type Descriptor, type ParsedManifest, blobsOf, isAttestationDescriptor, isImageManifestMediaType, isIndexMediaType, parseManifest } from '../oci.js';
 import { type RepositoryRef, formatRepository } from '../reference.js';
+import type { ReferrersListing } from './referrers.js';
 import type { BlobTransfer, FetchedManifest, ManifestHead, RegistryClient, RequestStats, Scope } from './types.js';
 
 /** Blobs up to this size that several targets on other registries need are read once, and uploaded from memory. */
@@ -171,6 +172,12 @@ export class CachingClient implements RegistryClient {
       const k = key(from, descriptor.digest);
       this.memory.copiesLeft.set(k, (this.memory.copiesLeft.get(k) ?? 0) + 1);
     }
+  }
+
+  /** Never cached: a target's listing changes as this run pushes referrers to it. */
+  listReferrers(repository: RepositoryRef, digest: string, artifactType?: string): Promise<ReferrersListing> {
+    if (!this.inner.listReferrers) return Promise.resolve({ api: false });
+    return this.inner.listReferrers(repository, digest, artifactType);
   }
 
   /** True when this run already knows the manifest or blob is in `repository` (nothing is asked). */

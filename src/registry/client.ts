@@ -9,6 +9,7 @@ import { formatRepository, sameRepository, type RepositoryRef } from '../referen
 import { RegistryAuth } from './auth.js';
 import { Blobs, type BlobSource, type MountResult } from './blobs.js';
 import { Manifests } from './manifests.js';
+import { Referrers, type ReferrersListing } from './referrers.js';
 import { pull, pullPush } from './request.js';
 import { Transport } from './transport/index.js';
 import { Uploads, type Opened } from './uploads.js';
@@ -51,6 +52,7 @@ class Client implements RegistryClient {
   private readonly manifests: Manifests;
   private readonly blobs: Blobs;
   private readonly uploads: Uploads;
+  private readonly referrers: Referrers;
 
   constructor(
     private readonly http: Transport,
@@ -59,6 +61,11 @@ class Client implements RegistryClient {
     this.manifests = new Manifests(http, logger);
     this.blobs = new Blobs(http);
     this.uploads = new Uploads(http, this.blobs, logger);
+    this.referrers = new Referrers(http);
+  }
+
+  listReferrers(repository: RepositoryRef, digest: string, artifactType?: string): Promise<ReferrersListing> {
+    return this.referrers.list(repository, digest, artifactType);
   }
 
   declareScopes(registry: string, scopes: Scope[]): void {

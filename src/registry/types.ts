@@ -5,6 +5,7 @@ import type { Dispatcher } from 'undici';
 import type { Logger } from '../logger.js';
 import type { Descriptor } from '../oci.js';
 import type { RepositoryRef } from '../reference.js';
+import type { ReferrersListing } from './referrers.js';
 
 /** A manifest as the registry served it: the exact bytes, never re-serialised. */
 export interface FetchedManifest {
@@ -120,6 +121,13 @@ export interface RegistryClient {
    * as it flows and never held whole.
    */
   uploadBlob(from: RepositoryRef, to: RepositoryRef, descriptor: Descriptor, bytes: () => Promise<Buffer | Readable>): Promise<BlobTransfer>;
+  /**
+   * The OCI 1.1 referrers API: the referrers of `digest` in `repository` (`api: true`), or
+   * `api: false` when the registry answers 404 (no API: the fallback tag `sha256-<hex>` holds
+   * them, read with fetchManifest). Absent on clients that have no registry behind them (an OCI
+   * layout): the fallback tag is all there is.
+   */
+  listReferrers?(repository: RepositoryRef, digest: string, artifactType?: string): Promise<ReferrersListing>;
   stats(): RequestStats;
   close(): Promise<void>;
 }

@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { InputError, LayoutError, isDigestMismatch } from '../errors.js';
 import { type Descriptor, blobsOf, parseManifest } from '../oci.js';
 import { type ImageReference, type RepositoryRef, formatRepository } from '../reference.js';
+import type { ReferrersListing } from '../registry/referrers.js';
 import type { BlobTransfer, FetchedManifest, ManifestHead, RegistryClient, RequestStats, Scope } from '../registry/types.js';
 import { Layout } from './layout.js';
 import { LAYOUT_REGISTRY, LAYOUT_SCHEME, isLayoutRepository } from './reference.js';
@@ -103,6 +104,15 @@ class LayoutClient implements RegistryClient {
     if (!isLayoutRepository(repository)) return this.inner.headManifest(repository, reference);
     const { digest, mediaType, size } = await this.fetchManifest(repository, reference);
     return { digest, mediaType, size };
+  }
+
+  /**
+   * A layout's referrers are not read (a build job's layout holds the image and its attestations
+   * in the index): it lists none, as a registry with the API would, so no fallback tag is looked for.
+   */
+  async listReferrers(repository: RepositoryRef, digest: string, artifactType?: string): Promise<ReferrersListing> {
+    if (isLayoutRepository(repository)) return { api: true, descriptors: [] };
+    return this.inner.listReferrers ? this.inner.listReferrers(repository, digest, artifactType) : { api: false };
   }
 
   putManifest(repository: RepositoryRef, reference: string, manifest: { bytes: Buffer; mediaType: string }): Promise<string> {

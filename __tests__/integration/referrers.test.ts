@@ -1,0 +1,192 @@
+// Referrers travel with the images (issue 12): artifacts pushed with `subject` as cosign and oras
+// push them (a signature, an SBOM, a signature of the SBOM), found in the source through the
+// referrers API or the fallback tag, and copied into other repositories and registries, where the
+// API lists them or the fallback tag holds them, merged with what was there. Verified with
+// skopeo (manifests by digest, the fallback tag) and with plain HTTP against the referrers API.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { MT, hasBlob, hasManifest, pushBlob, pushBuildxImage, putManifest, sha256, type PushedBuildxImage, type PushedManifest } from '../../scripts/support/fixtures.js';
+import { type RegistryEndpoint, type RunningRegistry, IMPLEMENTATIONS, startRegistry } from '../../scripts/support/registry.js';
+import { skopeoInspectRaw } from '../../scripts/support/skopeo.js';
+import { merge } from './harness.js';
+
+const SIG = 'application/vnd.dev.cosign.artifact.sig.v1+json';
+const SPDX = 'application/spdx+json';
+const EMPTY = 'application/vnd.oci.empty.v1+json';
+
+interface Listing {
+  manifests: Array<{ digest: string; artifactType?: string; mediaType: string; size: number }>;
+}
+
+const fallbackTag = (digest: string) => digest.replace(':', '-');
+
+/** GET /v2/<repo>/referrers/<digest> with plain HTTP: undefined when the registry answers 404. */
+async function apiListing(registry: RegistryEndpoint, repository: string, digest: string): Promise<Listing | undefined> {
+  const response = await fetch(`${registry.url}/v2/${repository}/referrers/${digest}`);
+  if (response.status === 404) {
+    await response.arrayBuffer();
+    return undefined;
+  }
+  expect(response.status).toBe(200);
+  return (await response.json()) as Listing;
+}
+
+/** The fallback tag's index, read with skopeo; undefined when there is none. */
+async function tagListing(registry: RegistryEndpoint, repository: string, digest: string): Promise<Listing | undefined> {
+  if (!(await hasManifest(registry, repository, fallbackTag(digest)))) return undefined;
+  return JSON.parse((await skopeoInspectRaw(`${registry.host}/${repository}:${fallbackTag(digest)}`, { tlsVerify: false })).toString('utf8')) as Listing;
+}
+
+/**
+ * An artifact whose `subject` is `subject`, as cosign 2 / oras push it: an OCI image manifest with
+ * `artifactType`, the empty config and one layer; on a registry without the API the pusher also
+ * merges it into the fallback tag (as oras and cosign do).
+ */
+async function pushReferrer(registry: RunningRegistry, repository: string, subject: PushedManifest['descriptor'], artifactType: string, payload: string): Promise<PushedManifest> {
+  const config = await pushBlob(registry, repository, Buffer.from('{}'), EMPTY);
+  const layer = await pushBlob(registry, repository, Buffer.from(payload), artifactType);
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: MT.OciManifest,
+    artifactType,
+    config: { mediaType: EMPTY, digest: config.digest, size: config.size },
+    layers: [{ mediaType: artifactType, digest: layer.digest, size: layer.size }],
+    subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+    annotations: { 'org.opencontainers.image.created': '2026-01-01T00:00:00Z' },
+  };
+  const pushed = await putManifest(registry, repository, undefined, Buffer.from(JSON.stringify(manifest)), MT.OciManifest);
+  if (!registry.capabilities.referrers) {
+    const existing = (await tagListing(registry, repository, subject.digest))?.manifests ?? [];
+    const index = { schemaVersion: 2, mediaType: MT.OciIndex, manifests: [...existing, { mediaType: MT.OciManifest, digest: pushed.digest, size: pushed.size, artifactType }] };
+    await putManifest(registry, repository, fallbackTag(subject.digest), Buffer.from(JSON.stringify(index)), MT.OciIndex);
+  }
+  return pushed;
+}
+
+/** Two buildx images in `repository`, with a signature of the amd64 image, an SBOM of the arm64 one, and a signature of that SBOM. */
+async function sourceWithReferrers(registry: RunningRegistry, repository: string, seed: string) {
+  const [amd64, arm64] = await Promise.all([
+    pushBuildxImage(registry, repository, 'amd64', { platform: 'linux/amd64', seed: `${seed}-amd64` }),
+    pushBuildxImage(registry, repository, 'arm64', { platform: 'linux/arm64', seed: `${seed}-arm64` }),
+  ]);
+  const signature = await pushReferrer(registry, repository, amd64.image.descriptor, SIG, `{"critical":{"image":{"docker-manifest-digest":"${amd64.imageDigest}"}},"seed":"${seed}"}`);
+  const sbom = await pushReferrer(registry, repository, arm64.image.descriptor, SPDX, `{"spdxVersion":"SPDX-2.3","name":"${seed}"}`);
+  const sbomSignature = await pushReferrer(registry, repository, sbom.descriptor, SIG, `{"critical":{"image":{"docker-manifest-digest":"${sbom.digest}"}},"seed":"${seed}-sbom"}`);
+  return { amd64, arm64, signature, sbom, sbomSignature };
+}
+type Source = Awaited<ReturnType<typeof sourceWithReferrers>>;
+
+/** Each referrer's manifest (by digest, with skopeo) and blobs are in `repository`. */
+async function expectCopied(registry: RegistryEndpoint, repository: string, referrers: PushedManifest[]): Promise<void> {
+  for (const r of referrers) {
+    const bytes = await skopeoInspectRaw(`${registry.host}/${repository}@${r.digest}`, { tlsVerify: false });
+    expect(sha256(bytes)).toBe(r.digest);
+    const manifest = JSON.parse(bytes.toString('utf8')) as { config: { digest: string }; layers: Array<{ digest: string }> };
+    for (const blob of [manifest.config, ...manifest.layers]) expect(await hasBlob(registry, repository, blob.digest)).toBe(true);
+  }
+}
+
+const sources = (host: string, repository: string) => [`${host}/${repository}:amd64`, `${host}/${repository}:arm64`].join('\n');
+
+describe('referrers: a source without the API (distribution 2.8, fallback tags)', () => {
+  let plain: RunningRegistry;
+  let withApi: RunningRegistry;
+  let src: Source;
+  let other: PushedManifest;
+
+  beforeAll(async () => {
+    [plain, withApi] = await Promise.all([
+      startRegistry({ implementation: 'distribution-2.8', name: 'referrers-plain' }),
+      startRegistry({ implementation: 'ggcr-referrers', name: 'referrers-api' }),
+    ]);
+    expect(IMPLEMENTATIONS['distribution-2.8'].referrers).toBe(false);
+    src = await sourceWithReferrers(plain, 'acme/build', 'plain');
+    // someone else's signature of the amd64 image, already in the target repository's fallback tag
+    await pushBuildxImage(plain, 'acme/app', 'old', { platform: 'linux/amd64', seed: 'plain-amd64' });
+    other = await pushReferrer(plain, 'acme/app', src.amd64.image.descriptor, SIG, '{"someone":"else"}');
+  });
+  afterAll(async () => {
+    await Promise.all([plain?.stop(), withApi?.stop()]);
+  });
+
+  it('cross-repository: every referrer (recursively) with its blobs, in fallback tags merged with the entries already there', async () => {
+    const { result, logs } = await merge({ sources: sources(plain.host, 'acme/build'), tags: `${plain.host}/acme/app:v1` });
+    expect(result.targets[0].referrers).toEqual({ copied: 3, existing: 0, via: 'tag' });
+    await expectCopied(plain, 'acme/app', [src.signature, src.sbom, src.sbomSignature]);
+    const amd64Tag = await tagListing(plain, 'acme/app', src.amd64.imageDigest);
+    // someone else's entry is kept, first, and ours is added
+    expect(amd64Tag!.manifests.map((m) => m.digest)).toEqual([other.digest, src.signature.digest]);
+    expect(amd64Tag!.manifests[1].artifactType).toBe(SIG);
+    expect((await tagListing(plain, 'acme/app', src.arm64.imageDigest))!.manifests.map((m) => [m.digest, m.artifactType])).toEqual([[src.sbom.digest, SPDX]]);
+    expect((await tagListing(plain, 'acme/app', src.sbom.digest))!.manifests.map((m) => m.digest)).toEqual([src.sbomSignature.digest]);
+    expect(logs).toContain(`info: ${plain.host}/acme/app: 3 referrer(s) copied (listed in fallback tags sha256-<hex>)`);
+
+    // a second merge adds nothing to the tags (no duplicate entries)
+    const again = await merge({ sources: sources(plain.host, 'acme/build'), tags: `${plain.host}/acme/app:v1` });
+    expect((await tagListing(plain, 'acme/app', src.amd64.imageDigest))!.manifests.map((m) => m.digest)).toEqual([other.digest, src.signature.digest]);
+    expect(again.result.requests.byKind['PUT manifest']).toBe((result.requests.byKind['PUT manifest'] ?? 0) - 3);
+
+    // requests added per referrer copied, against the same merge with referrers: skip
+    const skipped = await merge({ sources: sources(plain.host, 'acme/build'), tags: `${plain.host}/acme/skip:v1`, referrers: 'skip' });
+    const copied = await merge({ sources: sources(plain.host, 'acme/build'), tags: `${plain.host}/acme/fresh:v1` });
+    expect(skipped.result.targets[0].referrers.copied).toBe(0);
+    expect(skipped.result.requests.byKind['GET referrers']).toBeUndefined();
+    expect(await hasManifest(plain, 'acme/skip', src.signature.digest)).toBe(false);
+    const added = copied.result.requests.requests - skipped.result.requests.requests;
+    process.stdout.write(`referrers: ${added} requests added for 3 referrers copied within one registry (fallback tags; skip: ${skipped.result.requests.requests}, copy: ${copied.result.requests.requests}) ${JSON.stringify(copied.result.requests.byKind)}\n`);
+  });
+
+  it('same repository: nothing to copy, and no more requests than with referrers: skip', async () => {
+    const copy = await merge({ sources: sources(plain.host, 'acme/build'), tags: `${plain.host}/acme/build:v1` });
+    const skip = await merge({ sources: sources(plain.host, 'acme/build'), tags: `${plain.host}/acme/build:v2`, referrers: 'skip' });
+    expect(copy.result.targets[0].referrers).toEqual({ copied: 0, existing: 0 });
+    expect(copy.result.requests.byKind['GET referrers']).toBeUndefined();
+    expect(copy.result.requests.requests).toBe(skip.result.requests.requests);
+  });
+
+  it('cross-registry into a registry with the API: pushed, and the API lists them', async () => {
+    const { result } = await merge({ sources: sources(plain.host, 'acme/build'), tags: `${withApi.host}/acme/app:v1` });
+    expect(result.targets[0].referrers).toEqual({ copied: 3, existing: 0, via: 'api' });
+    await expectCopied(withApi, 'acme/app', [src.signature, src.sbom, src.sbomSignature]);
+    expect((await apiListing(withApi, 'acme/app', src.amd64.imageDigest))!.manifests.map((m) => m.digest)).toEqual([src.signature.digest]);
+    expect((await apiListing(withApi, 'acme/app', src.arm64.imageDigest))!.manifests.map((m) => m.digest)).toEqual([src.sbom.digest]);
+    expect((await apiListing(withApi, 'acme/app', src.sbom.digest))!.manifests.map((m) => m.digest)).toEqual([src.sbomSignature.digest]);
+    // the API registry holds no fallback tags: they are for registries without it
+    expect(await hasManifest(withApi, 'acme/app', fallbackTag(src.amd64.imageDigest))).toBe(false);
+  });
+});
+
+describe('referrers: a source with the API (go-containerregistry with WithReferrersSupport)', () => {
+  let withApi: RunningRegistry;
+  let plain: RunningRegistry;
+  let src: Source;
+
+  beforeAll(async () => {
+    [withApi, plain] = await Promise.all([
+      startRegistry({ implementation: 'ggcr-referrers', name: 'referrers-api-src' }),
+      startRegistry({ implementation: 'distribution-2.8', name: 'referrers-plain-dst' }),
+    ]);
+    src = await sourceWithReferrers(withApi, 'acme/build', 'api');
+    // the API finds them: the source has no fallback tag at all
+    expect(await hasManifest(withApi, 'acme/build', fallbackTag(src.amd64.imageDigest))).toBe(false);
+  });
+  afterAll(async () => {
+    await Promise.all([withApi?.stop(), plain?.stop()]);
+  });
+
+  it('cross-registry into a registry without the API: fallback tags created', async () => {
+    const { result } = await merge({ sources: sources(withApi.host, 'acme/build'), tags: `${plain.host}/acme/app:v1` });
+    expect(result.targets[0].referrers).toEqual({ copied: 3, existing: 0, via: 'tag' });
+    await expectCopied(plain, 'acme/app', [src.signature, src.sbom, src.sbomSignature]);
+    expect((await tagListing(plain, 'acme/app', src.amd64.imageDigest))!.manifests.map((m) => m.digest)).toEqual([src.signature.digest]);
+    expect((await tagListing(plain, 'acme/app', src.sbom.digest))!.manifests.map((m) => m.digest)).toEqual([src.sbomSignature.digest]);
+  });
+
+  it('cross-repository on the API registry: the API lists them in the target repository', async () => {
+    const { result } = await merge({ sources: sources(withApi.host, 'acme/build'), tags: `${withApi.host}/acme/app:v1` });
+    expect(result.targets[0].referrers).toEqual({ copied: 3, existing: 0, via: 'api' });
+    expect((await apiListing(withApi, 'acme/app', src.arm64.imageDigest))!.manifests.map((m) => m.digest)).toEqual([src.sbom.digest]);
+    expect((await apiListing(withApi, 'acme/app', src.sbom.digest))!.manifests.map((m) => m.digest)).toEqual([src.sbomSignature.digest]);
+  });
+});
+
+export type { PushedBuildxImage };

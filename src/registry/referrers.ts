@@ -1,0 +1,159 @@
+// The OCI 1.1 referrers of a manifest: the API (`GET /v2/<name>/referrers/<digest>`) and, on
+// registries without it, the fallback tag schema (`sha256-<hex>` tags holding an index of the
+// referrers). What a registry lists is checked here, where it enters: every descriptor must be
+// well formed, the listing bounded in size and pages.
+import { InvalidManifestError, TooLargeError } from '../errors.js';
+import { formatBytes } from '../bytes.js';
+import { isDigest } from '../digest.js';
+import { type Descriptor, type ImageIndex, type ImageManifest, MAX_MANIFEST_BYTES, MediaType } from '../oci.js';
+import { sanitizeLine } from '../redact.js';
+import { formatRepository, type RepositoryRef } from '../reference.js';
+import { contentLength } from './content-type.js';
+import { pull, registryRequest } from './request.js';
+import { headerValue, type Transport } from './transport/index.js';
+
+/** Pages of one referrers listing followed (Link rel="next") before the rest is refused. */
+export const MAX_REFERRERS_PAGES = 16;
+
+/** `api`: the registry serves the referrers API and listed these; `none`: it has no API (404): use the fallback tag. */
+export type ReferrersListing = { api: true; descriptors: Descriptor[] } | { api: false };
+
+/**
+ * The fallback tag of a subject (OCI distribution spec 1.1, "Referrers Tag Schema"):
+ * `<alg>-<ref>`, truncated to the 128 characters a tag may have.
+ */
+export function fallbackTag(subject: string): string {
+  if (!isDigest(subject)) throw new InvalidManifestError(`Not a digest: ${sanitizeLine(subject)}`);
+  return subject.replace(':', '-').slice(0, 128);
+}
+
+/** Checks one descriptor of a referrers list, as served; throws naming `what`. */
+export function checkReferrerDescriptor(value: unknown, what: string): Descriptor {
+  const d = value as Partial<Descriptor> | null;
+  const ok =
+    typeof d === 'object' &&
+    d !== null &&
+    typeof d.mediaType === 'string' &&
+    typeof d.digest === 'string' &&
+    isDigest(d.digest) &&
+    typeof d.size === 'number' &&
+    Number.isSafeInteger(d.size) &&
+    d.size >= 0 &&
+    d.size <= MAX_MANIFEST_BYTES &&
+    (d.artifactType === undefined || typeof d.artifactType === 'string') &&
+    (d.annotations === undefined || (typeof d.annotations === 'object' && d.annotations !== null && Object.values(d.annotations).every((v) => typeof v === 'string')));
+  if (!ok) {
+    throw new InvalidManifestError(`${what}: the registry lists a referrer that is not a valid manifest descriptor: ${sanitizeLine(JSON.stringify(value) ?? String(value)).slice(0, 200)}`, {
+      hint: 'The referrers list (or fallback tag) of this registry is malformed; report it to the registry operator, or {referrers} skip',
+    });
+  }
+  const out: Descriptor = { mediaType: d.mediaType!, digest: d.digest!, size: d.size! };
+  if (d.artifactType) out.artifactType = d.artifactType;
+  if (d.annotations && Object.keys(d.annotations).length > 0) out.annotations = { ...d.annotations };
+  return out;
+}
+
+/** The descriptors of a referrers index (API answer or fallback tag), checked. */
+export function referrersOf(index: unknown, what: string): Descriptor[] {
+  const manifests = (index as { manifests?: unknown } | null)?.manifests;
+  if (!Array.isArray(manifests)) throw new InvalidManifestError(`${what}: the referrers index has no "manifests" array`);
+  return manifests.map((m) => checkReferrerDescriptor(m, what));
+}
+
+/** The descriptor a referrer is listed under: its artifactType (or its config's media type) and its annotations. */
+export function referrerDescriptor(manifest: ImageManifest | ImageIndex, mediaType: string, digest: string, size: number): Descriptor {
+  const out: Descriptor = { mediaType, digest, size };
+  const artifactType = manifest.artifactType ?? ('config' in manifest ? manifest.config?.mediaType : undefined);
+  if (artifactType) out.artifactType = artifactType;
+  if (manifest.annotations && Object.keys(manifest.annotations).length > 0) out.annotations = { ...manifest.annotations };
+  return out;
+}
+
+/**
+ * A fallback tag's index with `added` in it: the entries already there are kept as they are, in
+ * their order (someone else's are never dropped), and each new digest is appended once.
+ * `changed`: whether anything was added (nothing to push otherwise).
+ */
+export function mergeFallbackIndex(existing: Descriptor[] | undefined, added: Descriptor[]): { index: ImageIndex; bytes: Buffer; changed: boolean } {
+  const manifests = [...(existing ?? [])];
+  const have = new Set(manifests.map((m) => m.digest));
+  let changed = existing === undefined;
+  for (const d of added) {
+    if (have.has(d.digest)) continue;
+    have.add(d.digest);
+    manifests.push(d);
+    changed = true;
+  }
+  const index: ImageIndex = { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests };
+  return { index, bytes: Buffer.from(JSON.stringify(index)), changed };
+}
+
+/** `<https://…>; rel="next"` → the URL (relative to the registry), if any. */
+function nextLink(link: string | undefined): string | undefined {
+  if (!link) return undefined;
+  const match = /<([^>]+)>\s*;\s*rel="?next"?/i.exec(link);
+  return match?.[1];
+}
+
+export class Referrers {
+  constructor(private readonly http: Transport) {}
+
+  /**
+   * Lists the referrers of `digest` in `repository` through the API; `{ api: false }` when the
+   * registry answers 404 (no API: the caller reads the fallback tag). With `artifactType`, only
+   * those (filtered here too when the registry did not say it filtered: OCI-Filters-Applied).
+   */
+  async list(repository: RepositoryRef, digest: string, artifactType?: string): Promise<ReferrersListing> {
+    const what = `Referrers of ${formatRepository(repository)}@${digest}`;
+    const descriptors: Descriptor[] = [];
+    let target: { path: string; query?: Record<string, string> } | { url: string } = { path: `referrers/${digest}`, ...(artifactType ? { query: { artifactType } } : {}) };
+    for (let page = 0; ; page++) {
+      if (page >= MAX_REFERRERS_PAGES) {
+        throw new TooLargeError(`${what}: the registry lists more than ${MAX_REFERRERS_PAGES} pages of referrers`, { registry: repository.registry, repository: repository.repository });
+      }
+      const answer = await this.http.retrying(what, async () => {
+        const fields = {
+          method: 'GET' as const,
+          kind: 'GET referrers',
+          scopes: [pull(repository)],
+          what,
+          expect: [200, 404],
+          headers: { accept: MediaType.OciIndex },
+          followRedirects: true,
+          facts: { reference: digest },
+        };
+        const request = 'url' in target ? { ...fields, registry: repository.registry, target: target.url, facts: { repository: repository.repository, reference: digest } } : registryRequest({ ...repository, ...target }, fields);
+        const response = await this.http.request(request);
+        const tooLarge = (size?: number) =>
+          new TooLargeError(`${what}: the listing is ${size === undefined ? 'larger than' : `${formatBytes(size)}, over`} the ${formatBytes(MAX_MANIFEST_BYTES)} limit`, { registry: repository.registry, repository: repository.repository });
+        if (response.status === 404) {
+          // read whole, not discarded: a 404 cut short is a failed answer (retried), not "no API"
+          await this.http.readBody(request, response, MAX_MANIFEST_BYTES, () => tooLarge());
+          return undefined;
+        }
+        const length = contentLength(response.headers);
+        if (length !== undefined && length > MAX_MANIFEST_BYTES) {
+          response.body.destroy();
+          throw tooLarge(length);
+        }
+        const bytes = await this.http.readBody(request, response, MAX_MANIFEST_BYTES, () => tooLarge());
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(bytes.toString('utf8'));
+        } catch (cause) {
+          throw new InvalidManifestError(`${what}: the registry answered 200 with a body that is not JSON`, { cause, registry: repository.registry, repository: repository.repository });
+        }
+        const filtered = (headerValue(response.headers, 'oci-filters-applied') ?? '').split(',').map((s) => s.trim()).includes('artifactType');
+        return { descriptors: referrersOf(parsed, what), filtered, next: nextLink(headerValue(response.headers, 'link')) };
+      });
+      if (!answer) {
+        if (page === 0) return { api: false };
+        break;
+      }
+      descriptors.push(...(artifactType && !answer.filtered ? answer.descriptors.filter((d) => d.artifactType === artifactType) : answer.descriptors));
+      if (!answer.next) break;
+      target = { url: answer.next };
+    }
+    return { api: true, descriptors };
+  }
+}
