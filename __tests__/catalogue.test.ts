@@ -55,7 +55,7 @@ describe('input errors: one message naming the input, the bad value and the fix'
       { ...base, tags: `ghcr.io/acme/app:latest\nghcr.io/acme/app@${DIGEST}` },
       `\`tags\`: "ghcr.io/acme/app@${DIGEST}" is a digest reference, which cannot be a target. Targets are tags (e.g. ghcr.io/acme/app:latest); digests belong in input \`sources\``,
     ],
-    ['an unknown `attestations` value', { ...base, attestations: 'drop' }, 'Input `attestations` is "drop". Use one of: keep, strip'],
+    ['an unknown `attestations` value', { ...base, attestations: 'drop' }, 'Input `attestations` is "drop". Use one of: keep, strip, referrers'],
     ['an unknown `format` value', { ...base, format: 'v2' }, 'Input `format` is "v2". Use one of: auto, oci, docker'],
     ['a platform without an architecture', { ...base, platforms: 'linux/amd64,linux' }, `\`platforms\`: Malformed platform "linux": it needs at least an os and an architecture. ${PLATFORM_HINT}`],
     ['a platform of four parts', { ...base, platforms: 'linux/amd64/v3/x' }, `\`platforms\`: Malformed platform "linux/amd64/v3/x": it has more than three "/"-separated parts. ${PLATFORM_HINT}`],
@@ -103,7 +103,7 @@ function flagError(args: string[]): Error {
 describe('the same mistakes on the command line: the message names the flag (exit 2)', () => {
   const sources = ['ghcr.io/acme/app:amd64'];
   it.each([
-    ['an unknown --attestations value', ['-t', 'ghcr.io/acme/app:1', '--attestations', 'drop', ...sources], '--attestations is "drop". Use one of: keep, strip'],
+    ['an unknown --attestations value', ['-t', 'ghcr.io/acme/app:1', '--attestations', 'drop', ...sources], '--attestations is "drop". Use one of: keep, strip, referrers'],
     ['an unknown --format value', ['-t', 'ghcr.io/acme/app:1', '--format', 'v2', ...sources], '--format is "v2". Use one of: auto, oci, docker'],
     ['a --timeout that is not a duration', ['-t', 'ghcr.io/acme/app:1', '--timeout', 'soon', ...sources], '--timeout is "soon", not a duration. Write seconds (600) or a duration like 10m, 90s, 1h30m'],
     ['a --timeout of zero', ['-t', 'ghcr.io/acme/app:1', '--timeout', '0', ...sources], '--timeout is "0", which leaves no time at all. Give a budget above zero, e.g. 10m (the default)'],

@@ -2,7 +2,7 @@
 // that nothing a registry serves can drive the reader's terminal.
 import { describe, expect, it } from '@jest/globals';
 import { PlatformError } from '../src/errors.js';
-import { checkReference, inspectReference, renderInspection } from '../src/inspect.js';
+import { checkReference, inspectReference, inspectReferrers, renderInspection } from '../src/inspect.js';
 import { silentLogger } from '../src/logger.js';
 import { MediaType } from '../src/oci.js';
 import { parseReference } from '../src/reference.js';
@@ -72,5 +72,67 @@ describe('checkReference', () => {
       { kind: 'manifest', digest: one.attestation.digest, neededBy: 'reg.example/acme/app:one' },
       { kind: 'blob', digest: one.image.layers[1].digest, neededBy: one.image.descriptor.digest },
     ]);
+  });
+});
+
+describe('inspect --referrers (fallback tags on the memory registry, which has no referrers API)', () => {
+  const SIG = 'application/vnd.dev.cosign.artifact.sig.v1+json';
+  const tagOf = (digest: string) => digest.replace(':', '-');
+  /** An artifact referring to `subject`, listed in the subject's fallback tag (as cosign and oras push them). */
+  function addReferrer(registry: MemoryRegistry, subject: { mediaType: string; digest: string; size: number }, payload: string, listedSubject = subject.digest) {
+    const config = registry.addBlob(repo, Buffer.from('{}'), 'application/vnd.oci.empty.v1+json');
+    const layer = registry.addBlob(repo, Buffer.from(payload), SIG);
+    const manifest = { schemaVersion: 2, mediaType: MediaType.OciManifest, artifactType: SIG, config, layers: [layer], subject };
+    const descriptor = registry.addManifest(repo, JSON.stringify(manifest), MediaType.OciManifest);
+    const existing = (registry.read(repo, tagOf(listedSubject))?.json as { manifests: unknown[] } | undefined)?.manifests ?? [];
+    registry.addManifest(repo, JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [...existing, { ...descriptor, artifactType: SIG }] }), MediaType.OciIndex, tagOf(listedSubject));
+    return { descriptor, layer };
+  }
+
+  it('lists the referrers of REF and of each child, recursively; --check checks they and their blobs exist', async () => {
+    const registry = new MemoryRegistry();
+    const buildx = addBuildxImage(registry, repo, 'v1', { platform: { os: 'linux', architecture: 'arm64' }, seed: 'r' });
+    const signature = addReferrer(registry, buildx.image.descriptor, 'sig of image');
+    const signatureOfSignature = addReferrer(registry, signature.descriptor, 'sig of sig');
+    const inspection = await inspectReference(parseReference('reg.example/acme/app:v1'), registry);
+    inspection.referrers = await inspectReferrers(inspection, repo, registry);
+    expect(inspection.referrers).toEqual([
+      { subject: buildx.index.digest, via: 'tag', referrers: [] },
+      {
+        subject: buildx.image.descriptor.digest,
+        via: 'tag',
+        referrers: [{ ...signature.descriptor, artifactType: SIG, referrers: [{ ...signatureOfSignature.descriptor, artifactType: SIG, referrers: [] }] }],
+      },
+      { subject: buildx.attestation.digest, via: 'tag', referrers: [] },
+    ]);
+    const text = renderInspection(inspection);
+    expect(text).toContain(`  referrers (fallback tags sha256-<hex>):\n    of ${buildx.image.descriptor.digest}:\n      - ${SIG}\n          ${signature.descriptor.digest}`);
+    expect(text).toContain(`          - ${SIG}\n              ${signatureOfSignature.descriptor.digest}`);
+
+    const fine = await checkReference(inspection, repo, registry, silentLogger, 8, inspection.referrers);
+    expect(fine).toEqual({ missing: [], unchecked: [], complete: true });
+
+    // a referrer's blob gone, and a listed referrer gone: both reported
+    registry.repository(repo).blobs.delete(signatureOfSignature.layer.digest);
+    registry.repository(repo).manifests.delete(signature.descriptor.digest);
+    const broken = await checkReference(inspection, repo, registry, silentLogger, 8, inspection.referrers);
+    expect(broken.complete).toBe(false);
+    expect(broken.missing).toEqual(
+      expect.arrayContaining([
+        { kind: 'manifest', digest: signature.descriptor.digest, neededBy: `referrers of ${buildx.image.descriptor.digest}` },
+        { kind: 'blob', digest: signatureOfSignature.layer.digest, neededBy: signatureOfSignature.descriptor.digest },
+      ]),
+    );
+  });
+
+  it('--check reports a listed referrer whose subject is another manifest (a fallback tag is a plain tag anyone can write)', async () => {
+    const registry = new MemoryRegistry();
+    const buildx = addBuildxImage(registry, repo, 'v1', { platform: { os: 'linux', architecture: 'arm64' }, seed: 's' });
+    const stray = addReferrer(registry, buildx.attestation, 'refers to the attestation', buildx.image.descriptor.digest);
+    const inspection = await inspectReference(parseReference('reg.example/acme/app:v1'), registry);
+    inspection.referrers = await inspectReferrers(inspection, repo, registry);
+    const check = await checkReference(inspection, repo, registry, silentLogger, 8, inspection.referrers);
+    expect(check.complete).toBe(false);
+    expect(check.unchecked).toEqual([{ kind: 'referrer', digest: stray.descriptor.digest, neededBy: `referrers of ${buildx.image.descriptor.digest}`, reason: `its subject is ${buildx.attestation.digest}` }]);
   });
 });

@@ -67,6 +67,43 @@ describe('planMerge', () => {
     expect(plan.dropped[0].descriptor.digest).toBe(digest(11));
   });
 
+  it('dangling-attestations: keep keeps a dangling attestation linked to nothing; drop (default) drops it; both report it', () => {
+    const sources = () => [source('a', 'a', [image(1, 'linux/amd64'), attestation(11, 999)])];
+    const kept = planMerge(sources(), { attestations: 'keep', format: 'auto', danglingAttestations: 'keep' });
+    expect(kept.index.manifests.map((m) => m.digest)).toEqual([digest(1), digest(11)]);
+    expect(kept.index.manifests[1].annotations).toEqual({ 'vnd.docker.reference.type': 'attestation-manifest' });
+    expect(kept.entries[1].subject).toBeUndefined();
+    expect(kept.dangling.map((d) => [d.entry.descriptor.digest, d.missing, d.kept])).toEqual([[digest(11), digest(999), true]]);
+    const dropped = planMerge(sources(), { attestations: 'keep', format: 'auto' });
+    expect(dropped.index.manifests.map((m) => m.digest)).toEqual([digest(1)]);
+    expect(dropped.dangling.map((d) => d.kept)).toEqual([false]);
+    // strip and referrers leave nothing to keep it in: dropped, still reported
+    for (const attestations of ['strip', 'referrers'] as const) {
+      const plan = planMerge(sources(), { attestations, format: 'auto', danglingAttestations: 'keep' });
+      expect(plan.index.manifests.map((m) => m.digest)).toEqual([digest(1)]);
+      expect(plan.dangling.map((d) => d.kept)).toEqual([false]);
+      expect(plan.attestationReferrers).toEqual([]);
+    }
+  });
+
+  it('attestations: referrers takes attestations and other artifacts out of the index; each attestation is to be a referrer of its image', () => {
+    const other = classifyIndexEntry({ mediaType: 'application/vnd.example.sig', digest: digest(50), size: 10 });
+    const sources = seedSources();
+    sources[0].entries.push(other);
+    const plan = planMerge(sources, { attestations: 'referrers', format: 'auto' });
+    expect(plan.index.manifests.map((m) => m.digest)).toEqual([digest(1), digest(2)]);
+    expect(plan.index.manifests.every((m) => m.platform?.os !== 'unknown')).toBe(true);
+    expect(plan.attestationReferrers.map((a) => [a.descriptor.digest, a.subject])).toEqual([[digest(11), digest(1)], [digest(12), digest(2)]]);
+    expect(plan.dropped.map((d) => d.descriptor.digest)).toEqual([digest(50)]);
+    // Docker schema 2 images, images only: auto gives a Docker list (the attestations are OCI, but no longer in it)
+    const docker = [source('a', 'a', [image(1, 'linux/amd64', MediaType.DockerManifest), attestation(11, 1)])];
+    expect(planMerge(docker, { attestations: 'keep', format: 'auto' }).mediaType).toBe(MediaType.OciIndex);
+    const list = planMerge(docker, { attestations: 'referrers', format: 'auto' });
+    expect(list.mediaType).toBe(MediaType.DockerManifestList);
+    expect(list.attestationReferrers.map((a) => a.descriptor.digest)).toEqual([digest(11)]);
+    expect(planMerge(docker, { attestations: 'referrers', format: 'docker' }).mediaType).toBe(MediaType.DockerManifestList);
+  });
+
   it('fails on two sources with one platform, naming both sources and the platform', () => {
     const sources = [source('one:1', 'one', [image(1, 'linux/arm64')]), source('two:2', 'two', [image(2, 'linux/aarch64')])];
     expect(() => planMerge(sources, { attestations: 'keep', format: 'auto' })).toThrow(/linux\/arm64.*one:1.*two:2/);
@@ -103,9 +140,9 @@ describe('planMerge', () => {
     expect(() => planMerge(sources, { attestations: 'keep', format: 'docker' })).toThrow(/format: docker cannot hold application\/vnd\.oci\.image\.manifest\.v1\+json .*from b:1, linux\/arm64/);
   });
 
-  it('refuses format docker for kept attestations, suggesting strip', () => {
+  it('refuses format docker for kept attestations, suggesting referrers or strip', () => {
     const sources = [source('a', 'a', [image(1, 'linux/amd64', MediaType.DockerManifest), attestation(11, 1)])];
-    expect(() => planMerge(sources, { attestations: 'keep', format: 'docker' })).toThrow(/attestation manifest .*Set input `format` to oci \(or auto\), or input `attestations` to strip/);
+    expect(() => planMerge(sources, { attestations: 'keep', format: 'docker' })).toThrow(/attestation manifest .*Set input `format` to oci \(or auto\), or input `attestations` to referrers \(or strip\)/);
     expect(planMerge(sources, { attestations: 'strip', format: 'docker' }).mediaType).toBe(MediaType.DockerManifestList);
   });
 

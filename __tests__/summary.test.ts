@@ -23,7 +23,7 @@ function result(): MergeResult {
     platforms: ['linux/amd64'],
     images: [],
     sources: [],
-    plan: { entries: [entry(1, 'image', { platform: 'linux/amd64\n::warning::x' }), entry(2, 'attestation', { subject: HOSTILE_SUBJECT })], dropped: [], dangling: [] },
+    plan: { entries: [entry(1, 'image', { platform: 'linux/amd64\n::warning::x' }), entry(2, 'attestation', { subject: HOSTILE_SUBJECT })], dropped: [], dangling: [], attestationReferrers: [] },
     targets: [{ repository: 'reg.example/acme/app', tags: ['latest'], blobs: { mounted: 0, copied: 0, existing: 0 }, manifestsPushed: 0, manifestsExisting: 0, referrers: { copied: 0, existing: 0 }, actions: [] }],
     requests: { requests: 3, retries: 0, byKind: {} },
   } as unknown as MergeResult;

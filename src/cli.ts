@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { runMerge } from './engine.js';
 import { InputError, UsageError, isExpectedError, isUsageOrInput, renderError } from './errors.js';
 import { parseInspectCommand, parseMergeCommand } from './flags.js';
-import { checkReference, inspectReference, renderInspection } from './inspect.js';
+import { checkReference, inspectReference, inspectReferrers, renderInspection } from './inspect.js';
 import type { Logger } from './logger.js';
 import { redactSecrets, registerSecret } from './redact.js';
 import { mapStackTrace } from './stack.js';
@@ -43,7 +43,10 @@ into one index and pushes it to every --tag. Progress goes to stderr; the digest
 Options:
   -t, --tag TAG                 tag to push the index to (repeatable; may span repositories and registries)
   -p, --platforms LIST          platforms the index must hold exactly, e.g. linux/amd64,linux/arm64
-      --attestations keep|strip carry attestation manifests along (keep, default) or drop them
+      --attestations keep|strip|referrers
+                                carry attestation manifests along in the index (keep, default), drop them
+                                (strip), or take them out of the index and push each as an OCI referrer of
+                                its image (referrers; one without subject gets one: a new digest, warned)
       --referrers copy|skip     copy the children's referrers (signatures, SBOMs) into tags in other
                                 repositories (copy, default) or not
       --dangling-attestations drop|keep
@@ -77,6 +80,9 @@ Options:
       --raw                     print the manifest's exact bytes (byte-identical to what the registry serves)
       --check                   also check that every child manifest and blob exists in REF's repository;
                                 list what is missing or was not checked (nested too deep) and exit 1 if anything is
+      --referrers               also list the referrers of REF and of each child (referrers API, or the
+                                sha256-<hex> fallback tag), recursively; with --check, check they and
+                                their blobs exist
       --json                    print the result as JSON
       --insecure-registry HOST  allow plain HTTP (and unverified TLS) to HOST (repeatable; loopback always may)
       --timeout DURATION        time budget for every wait (default 10m, at most 24h)
@@ -174,7 +180,8 @@ async function inspect(args: string[]): Promise<number> {
       return writeStdout(manifest.bytes);
     }
     const inspection = await inspectReference(reference, client);
-    const check = command.check ? await checkReference(inspection, reference, client, logger) : undefined;
+    if (command.referrers) inspection.referrers = await inspectReferrers(inspection, reference, client);
+    const check = command.check ? await checkReference(inspection, reference, client, logger, undefined, inspection.referrers) : undefined;
     if (output.json) {
       const out = {
         reference: inspection.reference,
@@ -184,6 +191,7 @@ async function inspect(args: string[]): Promise<number> {
         ...(inspection.parsed.kind === 'index' && inspection.parsed.index!.annotations ? { annotations: inspection.parsed.index!.annotations } : {}),
         ...(inspection.parsed.kind === 'image' ? { platform: inspection.entries[0].platform ?? null } : {}),
         entries: inspection.entries.map((e) => ({ ...e.descriptor, ...(e.describes ? { describes: e.describes } : {}) })),
+        ...(inspection.referrers ? { referrers: inspection.referrers } : {}),
         ...(check ? { missing: check.missing, unchecked: check.unchecked } : {}),
         requests: client.stats().requests,
       };
@@ -191,13 +199,13 @@ async function inspect(args: string[]): Promise<number> {
     } else {
       process.stdout.write(`${renderInspection(inspection)}\n`);
       if (check) {
-        if (check.complete) process.stdout.write(`check: every child manifest and blob is present in ${reference.registry}/${reference.repository}\n`);
+        if (check.complete) process.stdout.write(`check: every child manifest${inspection.referrers ? ', listed referrer' : ''} and blob is present in ${reference.registry}/${reference.repository}\n`);
         if (check.missing.length > 0) {
           process.stdout.write(`check: ${check.missing.length} missing from ${reference.registry}/${reference.repository}:\n`);
           for (const m of check.missing) process.stdout.write(`  - ${m.kind} ${m.digest} (needed by ${m.neededBy})\n`);
         }
         if (check.unchecked.length > 0) {
-          process.stdout.write(`check: ${check.unchecked.length} not checked in ${reference.registry}/${reference.repository}:\n`);
+          process.stdout.write(`check: ${check.unchecked.length} not checked or not as listed in ${reference.registry}/${reference.repository}:\n`);
           for (const u of check.unchecked) process.stdout.write(`  - ${u.kind} ${u.digest} (listed by ${u.neededBy}): ${u.reason}\n`);
         }
       }

@@ -26,7 +26,8 @@ import { sanitizeLine } from './redact.js';
 import { ASK_BLOB_BYTES, CachingClient } from './registry/caching-client.js';
 import type { BlobTransfer, FetchedManifest, RegistryClient, RequestStats, Scope } from './registry/types.js';
 import { readManifest, resolveAppendBase, resolveSource } from './resolve.js';
-import { type FoundReferrer, ReferrerFinder, type ReferrersMode, type TargetReferrers, copyReferrers } from './referrers.js';
+import { type FoundReferrer, ReferrerFinder, type ReferrersMode, type TargetReferrers, attestationAsReferrer, copyReferrers } from './referrers.js';
+import { referrerDescriptor } from './registry/referrers.js';
 import { selectPlatforms } from './select.js';
 
 export interface MergeRequest {
@@ -106,7 +107,7 @@ export async function runMerge(request: MergeRequest, client: RegistryClient, lo
   warnTagsThatAreSources(request, logger);
 
   const targetRepositories = uniqueRepositories(request.tags);
-  const cache = new CachingClient(client, { concurrency, lookAhead: { targets: targetRepositories, nonImages: request.attestations === 'keep' } });
+  const cache = new CachingClient(client, { concurrency, lookAhead: { targets: targetRepositories, nonImages: request.attestations !== 'strip' } });
   // The base of an append is read without look-ahead: the plan may drop its children.
   const baseReader = cache.withoutLookAhead();
   const retry = appendRetry(options.appendRetry);
@@ -163,8 +164,9 @@ async function mergeOnce(
     danglingAttestations: request.danglingAttestations,
   });
   for (const d of plan.dangling) {
+    const fate = d.kept ? 'kept, linked to nothing (dangling-attestations: keep)' : request.attestations === 'referrers' ? 'dropped (attestations: referrers needs an image to refer to)' : 'dropped (dangling-attestations: drop)';
     logger.warning(
-      `Attestation ${d.entry.descriptor.digest} in ${d.entry.sourceInput} describes ${d.missing ? `image ${sanitizeLine(d.missing)}, which is not in that index` : 'no image (it has no vnd.docker.reference.digest)'}: ${d.kept ? 'kept, linked to nothing (dangling-attestations: keep)' : 'dropped (dangling-attestations: drop)'}`,
+      `Attestation ${d.entry.descriptor.digest} in ${d.entry.sourceInput} describes ${d.missing ? `image ${sanitizeLine(d.missing)}, which is not in that index` : 'no image (it has no vnd.docker.reference.digest)'}: ${fate}`,
     );
   }
   logger.info(`Index ${plan.digest} (${plan.mediaType}, ${plan.formatReason}): ${plan.entries.length} manifests, platforms ${plan.platforms.join(', ')}`);
@@ -176,9 +178,16 @@ async function mergeOnce(
   const transfers = await mapLimit(targets, concurrency, (target) => planTargetTransfer(target, cache, concurrency));
   const reports = transfers.map((t) => t.report);
   // Referrers of the children, read from each child's own repository (once, shared by the targets).
-  const referrers = (request.referrers ?? 'copy') === 'copy' ? await inGroup(logger, 'Find referrers', () => findReferrers(transfers, finder, concurrency)) : transfers.map(() => []);
+  const found = (request.referrers ?? 'copy') === 'copy' ? await inGroup(logger, 'Find referrers', () => findReferrers(transfers, finder, concurrency)) : transfers.map(() => []);
+  // attestations: referrers: every target gets each attestation as a referrer of its image
+  const attestations = await attestationReferrers(plan, cache, logger, concurrency);
+  const referrers = found.map((list) => [...list, ...attestations]);
   transfers.forEach((t, i) => {
-    for (const r of referrers[i]) if (!sameRepository(r.source, t.target.repository)) t.report.actions.push(`copy referrer ${r.fetched.digest}${r.descriptor.artifactType ? ` (${sanitizeLine(r.descriptor.artifactType)})` : ''} of ${r.subject} from ${formatRepository(r.source)}`);
+    for (const r of found[i]) if (!sameRepository(r.source, t.target.repository)) t.report.actions.push(`copy referrer ${r.fetched.digest}${r.descriptor.artifactType ? ` (${sanitizeLine(r.descriptor.artifactType)})` : ''} of ${r.subject} from ${formatRepository(r.source)}`);
+    for (const r of attestations) {
+      const added = r.attestation!.original !== r.fetched.digest ? ` (subject added: was ${r.attestation!.original})` : '';
+      t.report.actions.push(`push attestation ${r.fetched.digest} as a referrer of ${r.subject}${added}`);
+    }
   });
   if (!request.push) {
     for (const report of reports) for (const line of report.actions) logger.info(`[dry run] ${report.repository}: ${line}`);
@@ -196,7 +205,8 @@ async function mergeOnce(
       mapLimit(transfers, concurrency, async (t, i) => {
         t.report.referrers = await copyReferrers(cache, t.target.repository, referrers[i], concurrency, logger);
         if (t.report.referrers.copied + t.report.referrers.existing > 0) {
-          logger.info(`${t.report.repository}: ${t.report.referrers.copied} referrer(s) copied${t.report.referrers.via === 'tag' ? ' (listed in fallback tags sha256-<hex>)' : t.report.referrers.via === 'api' ? ' (listed by the referrers API)' : ''}`);
+          const ofThem = t.report.referrers.attestations ? `, ${t.report.referrers.attestations} of them attestation(s) taken out of the index` : '';
+          logger.info(`${t.report.repository}: ${t.report.referrers.copied} referrer(s) copied${ofThem}${t.report.referrers.via === 'tag' ? ' (listed in fallback tags sha256-<hex>)' : t.report.referrers.via === 'api' ? ' (listed by the referrers API)' : ''}`);
         }
       }),
     );
@@ -354,6 +364,44 @@ async function planTargetTransfer(target: TargetPlan, client: CachingClient, con
   for (const c of children) report.actions.push(`put ${c.entry.kind} manifest ${c.fetched.digest}${c.entry.platform ? ` (${c.entry.platform})` : ''}`);
   for (const tag of target.tags) report.actions.push(`put index under tag ${tag}`);
   return { target, children, blobs, report };
+}
+
+/**
+ * `attestations: referrers`: each attestation the plan took out of the index, as a referrer of the
+ * image it describes: unchanged when it names the image in `subject` already, else with `subject`
+ * added (a new digest: said in one warning). One that cannot be a referrer is left out, warned.
+ */
+async function attestationReferrers(plan: MergePlan, client: CachingClient, logger: Logger, concurrency: number): Promise<FoundReferrer[]> {
+  if (plan.attestationReferrers.length === 0) return [];
+  const images = new Map(plan.entries.filter((e) => e.kind === 'image').map((e) => [e.descriptor.digest, e]));
+  const made = await mapLimit(plan.attestationReferrers, concurrency, async (entry) => {
+    const label = `${entry.sourceInput} > ${entry.descriptor.digest}`;
+    const { fetched, parsed } = await readManifest(client, entry.source, entry.descriptor.digest, label, entry.descriptor);
+    const image = images.get(entry.subject!)!; // the plan keeps only attestations of images in the index
+    const as = parsed.kind === 'image' ? attestationAsReferrer(fetched, parsed.image!, image.descriptor) : { refused: 'it is an index' };
+    if ('refused' in as) {
+      logger.warning(`Attestation ${entry.descriptor.digest} in ${entry.sourceInput} cannot be a referrer of image ${image.descriptor.digest} (${image.platform}): ${as.refused}; it was left out`);
+      return undefined;
+    }
+    const referrer: FoundReferrer = {
+      subject: image.descriptor.digest,
+      source: entry.source,
+      descriptor: referrerDescriptor(as.image, as.fetched.mediaType, as.fetched.digest, as.fetched.size),
+      fetched: as.fetched,
+      image: as.image,
+      depth: 1,
+      attestation: { original: entry.descriptor.digest },
+    };
+    return { referrer, platform: image.platform };
+  });
+  const done = made.filter((m): m is NonNullable<typeof m> => m !== undefined);
+  const changed = done.filter((m) => m.referrer.attestation!.original !== m.referrer.fetched.digest);
+  if (changed.length > 0) {
+    logger.warning(
+      `${changed.length} attestation manifest(s) had no subject (built before BuildKit 0.32): pushed as referrers with subject added, which changes their digest: ${changed.map((m) => `${m.referrer.attestation!.original} -> ${m.referrer.fetched.digest} (${m.platform})`).join(', ')}`,
+    );
+  }
+  return done.map((m) => m.referrer);
 }
 
 /** Per transfer, the referrers of its children (those in other repositories than the target). */

@@ -48,7 +48,7 @@ const MERGE_OPTIONS = {
   quiet: { type: 'boolean', short: 'q' },
 } as const;
 
-const INSPECT_OPTIONS = { ...COMMON_OPTIONS, raw: { type: 'boolean' }, check: { type: 'boolean' } } as const;
+const INSPECT_OPTIONS = { ...COMMON_OPTIONS, raw: { type: 'boolean' }, check: { type: 'boolean' }, referrers: { type: 'boolean' } } as const;
 
 type Options = NonNullable<Parameters<typeof parseArgs>[0]>['options'];
 
@@ -75,7 +75,7 @@ export type MergeCommand =
 
 export type InspectCommand =
   | { help: true }
-  | { help: false; reference: ImageReference; client: ClientSettings; raw: boolean; check: boolean; output: OutputFlags };
+  | { help: false; reference: ImageReference; client: ClientSettings; raw: boolean; check: boolean; referrers: boolean; output: OutputFlags };
 
 interface CommonValues {
   username?: string;
@@ -117,7 +117,7 @@ export function parseMergeCommand(args: string[], readPassword: PasswordReader):
     tags,
     platforms: parsePlatformList('--platforms', parseList(values.platforms ?? '')),
     selectPlatforms: parsePlatformList('--select-platform', (values['select-platform'] ?? []).flatMap((v) => parseList(v))),
-    attestations: parseChoice('--attestations', values.attestations ?? '', ['keep', 'strip'] as const, 'keep'),
+    attestations: parseChoice('--attestations', values.attestations ?? '', ['keep', 'strip', 'referrers'] as const, 'keep'),
     referrers: parseChoice('--referrers', values.referrers ?? '', ['copy', 'skip'] as const, 'copy'),
     danglingAttestations: parseChoice('--dangling-attestations', values['dangling-attestations'] ?? '', ['drop', 'keep'] as const, 'drop'),
     format: parseChoice('--format', values.format ?? '', ['auto', 'oci', 'docker'] as const, 'auto'),
@@ -138,7 +138,7 @@ export function parseInspectCommand(args: string[], readPassword: PasswordReader
   const { values, positionals } = parse(args, INSPECT_OPTIONS);
   if (values.help) return { help: true };
   if (positionals.length !== 1) throw new UsageError('inspect takes exactly one REF');
-  if (values.raw && (values.check || values.json)) throw new UsageError('--raw prints the bytes only; it cannot be combined with --check or --json');
+  if (values.raw && (values.check || values.json || values.referrers)) throw new UsageError('--raw prints the bytes only; it cannot be combined with --check, --referrers or --json');
   const [reference] = parseReferences('REF', positionals);
   return {
     help: false,
@@ -146,6 +146,7 @@ export function parseInspectCommand(args: string[], readPassword: PasswordReader
     client: clientSettings(values, reference.registry, readPassword),
     raw: values.raw ?? false,
     check: values.check ?? false,
+    referrers: values.referrers ?? false,
     output: { json: values.json ?? false, quiet: false, verbose: values.verbose ?? false },
   };
 }

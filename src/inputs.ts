@@ -71,7 +71,7 @@ export function getInputs(getInput: InputGetter): ActionInputs {
       tags,
       platforms: parsePlatformList('`platforms`', parseList(getInput('platforms'))),
       selectPlatforms: parsePlatformList('`select-platforms`', parseList(getInput('select-platforms'))),
-      attestations: parseChoice(input('attestations'), getInput('attestations'), ['keep', 'strip'] as const, 'keep'),
+      attestations: parseChoice(input('attestations'), getInput('attestations'), ['keep', 'strip', 'referrers'] as const, 'keep'),
       referrers: parseChoice(input('referrers'), getInput('referrers'), ['copy', 'skip'] as const, 'copy'),
       danglingAttestations: parseChoice(input('dangling-attestations'), getInput('dangling-attestations'), ['drop', 'keep'] as const, 'drop'),
       format: parseChoice(input('format'), getInput('format'), ['auto', 'oci', 'docker'] as const, 'auto'),

@@ -9,7 +9,8 @@ import type { Logger } from './logger.js';
 import { type Descriptor, type ParsedManifest, AnnotationKey, blobsOf, isAttestationDescriptor } from './oci.js';
 import { checkServedPlatform, formatPlatform, platformFromConfig } from './platform.js';
 import { type ImageReference, type RepositoryRef, formatReference, manifestReference } from './reference.js';
-import { sanitizeForTerminal } from './redact.js';
+import { sanitizeForTerminal, sanitizeLine } from './redact.js';
+import { MAX_REFERRER_DEPTH, listIn } from './referrers.js';
 import type { FetchedManifest, RegistryClient } from './registry/types.js';
 import { MAX_NESTED_INDEX_DEPTH, type ReadManifest, readManifest, walkIndex } from './resolve.js';
 
@@ -28,6 +29,8 @@ export interface Inspection {
   entries: InspectedEntry[];
   /** for a bare image: whether its config blob could be read (a 404 is left to `--check` to report) */
   configRead?: boolean;
+  /** `--referrers`: the referrers of the manifest and of each child */
+  referrers?: ReferrersOf[];
 }
 
 export interface MissingItem {
@@ -37,9 +40,22 @@ export interface MissingItem {
   neededBy: string;
 }
 
-/** Something `--check` did not look at, so cannot vouch for. */
+/** A referrer (`--referrers`) and its own referrers, as the registry lists them. */
+export interface ReferrerNode extends Descriptor {
+  referrers: ReferrerNode[];
+}
+
+/** The referrers of one manifest: REF itself or one of its children. */
+export interface ReferrersOf {
+  subject: string;
+  /** `api`: the registry's referrers API listed them; `tag`: the sha256-<hex> fallback tag (or nothing: none) */
+  via: 'api' | 'tag';
+  referrers: ReferrerNode[];
+}
+
+/** Something `--check` did not look at, so cannot vouch for (or, for a referrer, found wrong). */
 export interface UncheckedItem {
-  kind: 'index';
+  kind: 'index' | 'referrer';
   digest: string;
   /** the index that lists it */
   neededBy: string;
@@ -98,6 +114,40 @@ function configFields(config: Buffer): Record<string, unknown> | undefined {
   }
 }
 
+/**
+ * `--referrers`: the referrers of REF and of each index entry, through the API or the fallback
+ * tag, and theirs, up to the depth a merge follows. One listing per manifest (two without the API).
+ */
+export async function inspectReferrers(inspection: Inspection, repository: RepositoryRef, client: RegistryClient, concurrency = 8): Promise<ReferrersOf[]> {
+  const tree = async (subject: string, depth: number): Promise<{ api: boolean; referrers: ReferrerNode[] }> => {
+    const listing = await listIn(client, repository, subject, `Referrers of ${inspection.reference} > ${subject}`);
+    const referrers = await mapLimit(listing.descriptors, concurrency, async (descriptor) => ({
+      ...descriptor,
+      referrers: depth < MAX_REFERRER_DEPTH ? (await tree(descriptor.digest, depth + 1)).referrers : [],
+    }));
+    return { api: listing.api, referrers };
+  };
+  const subjects = [...new Set([inspection.manifest.digest, ...(inspection.parsed.kind === 'index' ? inspection.entries.map((e) => e.descriptor.digest) : [])])];
+  return mapLimit(subjects, concurrency, async (subject) => {
+    const { api, referrers } = await tree(subject, 1);
+    return { subject, via: api ? ('api' as const) : ('tag' as const), referrers };
+  });
+}
+
+/** Every referrer in the trees, with the digest its listing was for. */
+function flattenReferrers(of: ReferrersOf[]): Array<{ subject: string; descriptor: Descriptor }> {
+  const out: Array<{ subject: string; descriptor: Descriptor }> = [];
+  const walk = (subject: string, nodes: ReferrerNode[]) => {
+    for (const n of nodes) {
+      const { referrers, ...descriptor } = n;
+      out.push({ subject, descriptor });
+      walk(n.digest, referrers);
+    }
+  };
+  for (const o of of) walk(o.subject, o.referrers);
+  return out;
+}
+
 type Finding = { missing: MissingItem } | { blobs: Array<{ digest: string; neededBy: string }> } | { unchecked: UncheckedItem };
 
 /**
@@ -106,7 +156,14 @@ type Finding = { missing: MissingItem } | { blobs: Array<{ digest: string; neede
  * cannot be listed from here. Nested indexes are followed up to the resolver's depth limit; one
  * deeper is reported as unchecked, and the result is then not complete.
  */
-export async function checkReference(inspection: Inspection, repository: RepositoryRef, client: RegistryClient, logger: Logger, concurrency = 8): Promise<CheckResult> {
+export async function checkReference(
+  inspection: Inspection,
+  repository: RepositoryRef,
+  client: RegistryClient,
+  logger: Logger,
+  concurrency = 8,
+  referrers: ReferrersOf[] = [],
+): Promise<CheckResult> {
   const blobsOfImage = (parsed: ParsedManifest, neededBy: string, skip?: string) => blobsOf(parsed.image!).filter((b) => b.digest !== skip).map((b) => ({ digest: b.digest, neededBy }));
   /** a child manifest, or undefined when the repository does not have it */
   const read = async (descriptor: Descriptor, label: string): Promise<ReadManifest | undefined> => {
@@ -143,6 +200,18 @@ export async function checkReference(inspection: Inspection, repository: Reposit
       concurrency,
     );
   }
+  // Listed referrers: each manifest read (present? its blobs? does it name what it is listed for?)
+  const listed = [...new Map(flattenReferrers(referrers).map((r) => [`${r.subject} ${r.descriptor.digest}`, r])).values()];
+  const referrerFindings = await mapLimit(listed, concurrency, async ({ subject, descriptor }): Promise<Finding> => {
+    const neededBy = `referrers of ${subject}`;
+    const child = await read(descriptor, `${inspection.reference} > referrer ${descriptor.digest}`);
+    if (!child) return { missing: { kind: 'manifest', digest: descriptor.digest, neededBy } };
+    if (child.parsed.kind !== 'image') return { unchecked: { kind: 'referrer', digest: descriptor.digest, neededBy, reason: 'it is an index, not an image manifest' } };
+    const named = child.parsed.image!.subject?.digest;
+    if (named !== subject) return { unchecked: { kind: 'referrer', digest: descriptor.digest, neededBy, reason: `its subject is ${named ? sanitizeLine(named) : 'absent'}` } };
+    return { blobs: blobsOfImage(child.parsed, descriptor.digest) };
+  });
+  findings.push(...referrerFindings);
   const missing = findings.flatMap((f) => ('missing' in f ? [f.missing] : []));
   const unchecked = findings.flatMap((f) => ('unchecked' in f ? [f.unchecked] : []));
   const blobChecks = findings.flatMap((f) => ('blobs' in f ? f.blobs : []));
@@ -152,7 +221,7 @@ export async function checkReference(inspection: Inspection, repository: Reposit
   const found = new Map<string, boolean>();
   await mapLimit(digests, concurrency, async (digest) => found.set(digest, await client.hasBlob(repository, digest)));
   for (const b of unique) if (!found.get(b.digest)) missing.push({ kind: 'blob', digest: b.digest, neededBy: b.neededBy });
-  logger.debug(`checked ${childCount} child manifests and ${digests.length} blobs${unchecked.length ? `; ${unchecked.length} nested indexes not checked` : ''}`);
+  logger.debug(`checked ${childCount} child manifests, ${listed.length} referrers and ${digests.length} blobs${unchecked.length ? `; ${unchecked.length} nested indexes not checked` : ''}`);
   return { missing, unchecked, complete: missing.length === 0 && unchecked.length === 0 };
 }
 
@@ -196,5 +265,24 @@ export function renderInspection(inspection: Inspection): string {
     const annotations = annotationLines(image.annotations, '    ');
     if (annotations.length > 0) lines.push('  annotations:', ...annotations);
   }
+  if (inspection.referrers) lines.push(...referrerLines(inspection.referrers));
   return sanitizeForTerminal(lines.join('\n'));
+}
+
+function referrerLines(of: ReferrersOf[]): string[] {
+  const lines: string[] = [];
+  const walk = (nodes: ReferrerNode[], indent: string) => {
+    for (const n of nodes) {
+      lines.push(`${indent}- ${n.artifactType ?? '(no artifactType)'}`, `${indent}    ${n.digest}  ${formatBytes(n.size)}`);
+      walk(n.referrers, `${indent}    `);
+    }
+  };
+  const total = of.reduce((s, o) => s + o.referrers.length, 0);
+  lines.push(`  referrers (${of[0]?.via === 'api' ? 'referrers API' : 'fallback tags sha256-<hex>'}): ${total === 0 ? 'none' : ''}`.trimEnd());
+  for (const o of of) {
+    if (o.referrers.length === 0) continue;
+    lines.push(`    of ${o.subject}:`);
+    walk(o.referrers, '      ');
+  }
+  return lines;
 }

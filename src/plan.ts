@@ -16,7 +16,8 @@ import { sanitizeLine } from './redact.js';
 import { type Platform, comparePlatforms, formatPlatform, isUnknownPlatform, normalizePlatform, platformKey, platformMatches } from './platform.js';
 import { type RepositoryRef, formatRepository, sameRepository } from './reference.js';
 
-export type AttestationMode = 'keep' | 'strip';
+/** `referrers`: out of the index, each pushed as an OCI referrer (`subject`) of the image it describes. */
+export type AttestationMode = 'keep' | 'strip' | 'referrers';
 /** An attestation whose image is not in its source index: dropped, or kept linked to nothing. */
 export type DanglingMode = 'drop' | 'keep';
 export type OutputFormat = 'auto' | 'oci' | 'docker';
@@ -99,6 +100,8 @@ export interface MergePlan {
   dropped: PlannedEntry[];
   /** attestations whose image is not in their source index (each one is warned about) */
   dangling: DanglingAttestation[];
+  /** `attestations: referrers`: attestations taken out of the index, each to be pushed as a referrer of its image (`subject`) */
+  attestationReferrers: PlannedEntry[];
   /** formatted platforms of the images, in index order */
   platforms: string[];
   /** why the format was chosen, for the report */
@@ -167,6 +170,7 @@ export function planMerge(sources: ResolvedSource[], options: MergeOptions): Mer
   const extras: PlannedEntry[] = [];
   const seenExtras = new Set<string>();
   const dangling: DanglingAttestation[] = [];
+  const attestationReferrers: PlannedEntry[] = [];
   for (const source of [...fresh, ...base]) {
     const ownImages = new Set(source.entries.filter((e) => e.kind === 'image').map((e) => e.descriptor.digest));
     for (const entry of source.entries) {
@@ -182,7 +186,8 @@ export function planMerge(sources: ResolvedSource[], options: MergeOptions): Mer
       const plannedEntry = toPlanned(entry, source);
       if (entry.kind === 'attestation' && (!entry.subject || !ownImages.has(entry.subject))) {
         // dangling in its own index (skopeo rewrote the image it describes, say): always said
-        const kept = options.danglingAttestations === 'keep' && options.attestations !== 'strip';
+        // as a referrer it would need an image to refer to: dropped whatever dangling-attestations says
+        const kept = options.danglingAttestations === 'keep' && options.attestations === 'keep';
         dangling.push({ entry: plannedEntry, missing: entry.subject, kept });
         if (!kept) {
           dropped.push(plannedEntry);
@@ -198,6 +203,8 @@ export function planMerge(sources: ResolvedSource[], options: MergeOptions): Mer
       }
       const orphan = entry.kind === 'attestation' && (!entry.subject || !imageDigests.has(entry.subject));
       if (options.attestations === 'strip' || orphan) dropped.push(plannedEntry);
+      // referrers: the index holds images only; an artifact that is not an attestation has no image to refer to
+      else if (options.attestations === 'referrers') (entry.kind === 'attestation' ? attestationReferrers : dropped).push(plannedEntry);
       else extras.push(plannedEntry);
     }
   }
@@ -225,6 +232,7 @@ export function planMerge(sources: ResolvedSource[], options: MergeOptions): Mer
     entries: planned,
     dropped,
     dangling,
+    attestationReferrers: attestationReferrers.sort((a, b) => (imageOrder.get(a.subject ?? '') ?? 0) - (imageOrder.get(b.subject ?? '') ?? 0)),
     platforms: planned.filter((p) => p.kind === 'image').map((p) => p.platform!),
     formatReason: reason,
   };
@@ -271,7 +279,7 @@ function chooseFormat(entries: PlannedEntry[], format: OutputFormat, annotations
       const first = ociChildren[0];
       const what = first.kind === 'attestation' ? `attestation manifest ${first.descriptor.digest} (from ${first.sourceInput})` : `${sanitizeLine(first.descriptor.mediaType)} ${first.descriptor.digest} (from ${first.sourceInput}${first.platform ? `, ${first.platform}` : ''})`;
       throw new UnsupportedMediaTypeError(`format: docker cannot hold ${what}: a Docker manifest list may only list Docker schema 2 image manifests`, {
-        hint: first.kind === 'image' ? 'Set {format} to oci (or auto), or push that image as a Docker schema 2 manifest' : 'Set {format} to oci (or auto), or {attestations} to strip',
+        hint: first.kind === 'image' ? 'Set {format} to oci (or auto), or push that image as a Docker schema 2 manifest' : 'Set {format} to oci (or auto), or {attestations} to referrers (or strip)',
       });
     }
     if (hasAnnotations) {

@@ -9,13 +9,14 @@
 import { mapLimit } from './concurrency.js';
 import { VerifyError, isNotFound } from './errors.js';
 import type { Logger } from './logger.js';
-import { type Descriptor, type ImageManifest, blobsOf } from './oci.js';
+import { type Descriptor, type ImageManifest, MediaType, blobsOf } from './oci.js';
 import { type RepositoryRef, formatRepository, sameRepository } from './reference.js';
 import { sanitizeLine } from './redact.js';
 import type { CachingClient } from './registry/caching-client.js';
 import { fallbackTag, mergeFallbackIndex, referrerDescriptor, referrersOf } from './registry/referrers.js';
-import type { FetchedManifest } from './registry/types.js';
+import type { FetchedManifest, RegistryClient } from './registry/types.js';
 import { readManifest } from './resolve.js';
+import { sha256Digest } from './digest.js';
 
 export type ReferrersMode = 'copy' | 'skip';
 
@@ -33,6 +34,12 @@ export interface FoundReferrer {
   image: ImageManifest;
   /** 1: refers to a child of the index; 2: to such a referrer; … */
   depth: number;
+  /**
+   * Set for a buildx attestation taken out of the index (`attestations: referrers`): it goes to
+   * every target, its own repository too (there it may lack a fallback tag entry). `original`: its
+   * digest in the source, which differs from `fetched.digest` when `subject` was added here.
+   */
+  attestation?: { original: string };
 }
 
 /** What the referrers phase did in one target repository. */
@@ -43,6 +50,8 @@ export interface TargetReferrers {
   existing: number;
   /** `api` when the registry lists them itself, `tag` when the fallback tags hold them */
   via?: 'api' | 'tag';
+  /** of those (copied or existing), buildx attestations taken out of the index (`attestations: referrers`) */
+  attestations?: number;
 }
 
 /** Finds referrers once per source repository and subject, shared by every target. */
@@ -94,14 +103,14 @@ export class ReferrerFinder {
 }
 
 /** The referrers of `subject` in `repository`: the API's answer, or the fallback tag's index (none when absent). */
-export async function listIn(client: CachingClient, repository: RepositoryRef, subject: string, label: string): Promise<{ api: boolean; descriptors: Descriptor[] }> {
-  const listing = await client.listReferrers(repository, subject);
+export async function listIn(client: RegistryClient, repository: RepositoryRef, subject: string, label: string): Promise<{ api: boolean; descriptors: Descriptor[] }> {
+  const listing = client.listReferrers ? await client.listReferrers(repository, subject) : { api: false as const };
   if (listing.api) return { api: true, descriptors: listing.descriptors };
   return { api: false, descriptors: (await readFallbackTag(client, repository, subject, label)) ?? [] };
 }
 
 /** The entries of the fallback tag of `subject`; undefined when there is no such tag. */
-async function readFallbackTag(client: CachingClient, repository: RepositoryRef, subject: string, label: string): Promise<Descriptor[] | undefined> {
+async function readFallbackTag(client: RegistryClient, repository: RepositoryRef, subject: string, label: string): Promise<Descriptor[] | undefined> {
   let fetched: FetchedManifest;
   try {
     fetched = await client.fetchManifest(repository, fallbackTag(subject));
@@ -110,6 +119,36 @@ async function readFallbackTag(client: CachingClient, repository: RepositoryRef,
     throw error;
   }
   return referrersOf(JSON.parse(fetched.bytes.toString('utf8')), `${label} (tag ${fallbackTag(subject)})`);
+}
+
+/**
+ * A buildx attestation manifest as a referrer of `image` (the descriptor of the image it
+ * describes). One that names it in `subject` already (BuildKit 0.32 and later) is used as is; one
+ * without gets it: canonical JSON of the original with `subject` after `layers`, everything else
+ * (config, artifactType or its absence, annotations) unchanged, so its digest changes. One whose
+ * `subject` names another manifest is refused (undefined): that is not this image's attestation.
+ */
+export function attestationAsReferrer(
+  fetched: FetchedManifest,
+  manifest: ImageManifest,
+  image: Descriptor,
+): { fetched: FetchedManifest; image: ImageManifest; subjectAdded: boolean } | { refused: string } {
+  if (manifest.subject) {
+    return manifest.subject.digest === image.digest ? { fetched, image: manifest, subjectAdded: false } : { refused: `its subject is ${sanitizeLine(manifest.subject.digest)}, not the image it describes` };
+  }
+  // `subject` is a field of OCI image manifests; a Docker schema 2 manifest has none
+  if (fetched.mediaType !== MediaType.OciManifest) return { refused: `it is ${sanitizeLine(fetched.mediaType)}, which cannot carry a subject` };
+  const subject: Descriptor = { mediaType: image.mediaType, digest: image.digest, size: image.size };
+  const original = JSON.parse(fetched.bytes.toString('utf8')) as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(original)) {
+    if (key === 'annotations' && !('subject' in out)) out.subject = subject;
+    out[key] = value;
+    if (key === 'layers') out.subject = subject;
+  }
+  out.subject ??= subject;
+  const bytes = Buffer.from(JSON.stringify(out));
+  return { fetched: { bytes, mediaType: fetched.mediaType, digest: sha256Digest(bytes), size: bytes.byteLength }, image: { ...manifest, subject }, subjectAdded: true };
 }
 
 /** Copies `referrers` into `target` (blobs, then manifests one depth at a time) and makes them findable there. */
@@ -121,12 +160,18 @@ export async function copyReferrers(
   logger: Logger,
 ): Promise<TargetReferrers> {
   const report: TargetReferrers = { copied: 0, existing: 0 };
-  const unique = [...new Map(referrers.filter((r) => !sameRepository(r.source, target)).map((r) => [r.fetched.digest, r])).values()];
+  // one per digest; an attestation taken out of the index wins over the same manifest found as a referrer
+  const unique = [...new Map(referrers.filter((r) => r.attestation || !sameRepository(r.source, target)).map((r) => [r.fetched.digest, r])).values()];
   if (unique.length === 0) return report;
+  const attestations = unique.filter((r) => r.attestation).length;
+  if (attestations > 0) report.attestations = attestations;
 
   // Blobs: mounted within a registry, streamed across (the client decides), each digest once.
   const blobs = new Map<string, { descriptor: Descriptor; from: RepositoryRef }>();
-  for (const r of unique) for (const b of blobsOf(r.image)) if (!blobs.has(b.digest)) blobs.set(b.digest, { descriptor: b, from: r.source });
+  for (const r of unique) {
+    if (sameRepository(r.source, target)) continue; // an attestation in its own repository: its blobs are there
+    for (const b of blobsOf(r.image)) if (!blobs.has(b.digest)) blobs.set(b.digest, { descriptor: b, from: r.source });
+  }
   await mapLimit([...blobs.values()], concurrency, async ({ descriptor, from }) => {
     if (await client.knownPresent('blob', target, descriptor.digest)) return;
     if (from.registry === target.registry) await client.mountBlob(target, from, descriptor);
@@ -138,7 +183,8 @@ export async function copyReferrers(
   for (const r of unique) byDepth.set(r.depth, [...(byDepth.get(r.depth) ?? []), r]);
   for (const depth of [...byDepth.keys()].sort((a, b) => a - b)) {
     await mapLimit(byDepth.get(depth)!, concurrency, async (r) => {
-      if (await client.knownPresent('manifest', target, r.fetched.digest)) {
+      const unchangedAtHome = sameRepository(r.source, target) && r.attestation?.original === r.fetched.digest;
+      if (unchangedAtHome || (await client.knownPresent('manifest', target, r.fetched.digest))) {
         report.existing++;
         return;
       }

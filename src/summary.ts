@@ -15,7 +15,8 @@ export interface MergeMetadata {
   images: string[];
   sources: Array<{ input: string; digest: string; mediaType: string; entries: number }>;
   children: Array<{ kind: string; digest: string; mediaType: string; size: number; platform?: string; describes?: string; source: string }>;
-  attestations: { kept: number; stripped: number };
+  /** `referrers`: taken out of the index to be pushed as referrers of their images (`attestations: referrers`) */
+  attestations: { kept: number; stripped: number; referrers?: number };
   dropped: Array<{ kind: string; digest: string; source: string; describes?: string }>;
   targets: Array<{
     repository: string;
@@ -24,7 +25,7 @@ export interface MergeMetadata {
     manifestsPushed: number;
     manifestsExisting: number;
     /** referrers of the children copied into this repository; `via`: the referrers API or fallback tags */
-    referrers: { copied: number; existing: number; via?: 'api' | 'tag' };
+    referrers: { copied: number; existing: number; via?: 'api' | 'tag'; attestations?: number };
   }>;
   /** dangling attestations: their image is not in their source index */
   dangling: Array<{ digest: string; source: string; missing?: string; kept: boolean }>;
@@ -52,6 +53,7 @@ export function buildMetadata(result: MergeResult): MergeMetadata {
     attestations: {
       kept: plan.entries.filter((e) => e.kind === 'attestation').length,
       stripped: plan.dropped.filter((e) => e.kind === 'attestation').length,
+      ...(plan.attestationReferrers.length > 0 ? { referrers: plan.attestationReferrers.length } : {}),
     },
     dropped: plan.dropped.map((e) => ({ kind: e.kind, digest: e.descriptor.digest, source: e.sourceInput, ...(e.subject ? { describes: e.subject } : {}) })),
     targets: result.targets.map((t) => ({
@@ -95,12 +97,13 @@ export function renderSummaryMarkdown(result: MergeResult): string {
   const m = buildMetadata(result);
   const lines: string[] = [];
   lines.push(`### manifest-merge ${result.pushed ? 'pushed' : 'planned (dry run)'} \`${result.digest}\``, '');
-  lines.push(`${cell(m.mediaType)} · ${m.platforms.length} platform${m.platforms.length === 1 ? '' : 's'} · attestations kept: ${m.attestations.kept}, stripped: ${m.attestations.stripped} · ${m.requests.total} registry requests`, '');
+  lines.push(`${cell(m.mediaType)} · ${m.platforms.length} platform${m.platforms.length === 1 ? '' : 's'} · attestations kept: ${m.attestations.kept}, stripped: ${m.attestations.stripped}${m.attestations.referrers ? `, as referrers: ${m.attestations.referrers}` : ''} · ${m.requests.total} registry requests`, '');
   lines.push('| Platform | Kind | Digest | Size | Source | Attestation |', '| --- | --- | --- | --- | --- | --- |');
   const attested = new Set(m.children.filter((c) => c.kind === 'attestation').map((c) => c.describes));
   const stripped = new Set(m.dropped.filter((c) => c.kind === 'attestation').map((c) => c.describes));
+  const asReferrer = new Set(result.plan.attestationReferrers.map((a) => a.subject));
   for (const c of m.children) {
-    const attestation = c.kind === 'image' ? (attested.has(c.digest) ? 'kept' : stripped.has(c.digest) ? 'stripped' : 'none') : c.describes ? `describes ${digestCell(c.describes)}` : '';
+    const attestation = c.kind === 'image' ? (attested.has(c.digest) ? 'kept' : asReferrer.has(c.digest) ? 'referrer' : stripped.has(c.digest) ? 'stripped' : 'none') : c.describes ? `describes ${digestCell(c.describes)}` : '';
     lines.push(`| ${cell(c.platform ?? (c.kind === 'attestation' ? 'unknown/unknown' : ''))} | ${cell(c.kind)} | ${digestCell(c.digest)} | ${formatBytes(c.size)} | ${cell(c.source)} | ${attestation} |`);
   }
   for (const d of m.dropped) {
@@ -108,7 +111,7 @@ export function renderSummaryMarkdown(result: MergeResult): string {
   }
   lines.push('', '| Target | Tags | Blobs mounted | Blobs copied | Blobs present | Manifests pushed | Referrers copied |', '| --- | --- | --- | --- | --- | --- | --- |');
   for (const t of m.targets) {
-    lines.push(`| ${cell(t.repository)} | ${cell(t.tags.join(', '))} | ${t.blobs.mounted} | ${t.blobs.copied} | ${t.blobs.existing} | ${t.manifestsPushed} | ${t.referrers.copied}${t.referrers.via ? ` (${t.referrers.via === 'api' ? 'referrers API' : 'fallback tags'})` : ''} |`);
+    lines.push(`| ${cell(t.repository)} | ${cell(t.tags.join(', '))} | ${t.blobs.mounted} | ${t.blobs.copied} | ${t.blobs.existing} | ${t.manifestsPushed} | ${t.referrers.copied}${t.referrers.via ? ` (${t.referrers.via === 'api' ? 'referrers API' : 'fallback tags'})` : ''}${t.referrers.attestations ? `, attestations as referrers ${t.referrers.attestations}` : ''} |`);
   }
   lines.push('', REFERRERS_NOTE);
   lines.push('');
@@ -131,7 +134,7 @@ export function renderReport(result: MergeResult): string {
   for (const t of result.targets) {
     lines.push(`${line(t.repository)}: tags ${line(t.tags.join(', '))}`);
     if (!result.pushed) for (const a of t.actions) lines.push(`  would ${line(a)}`);
-    else lines.push(`  blobs mounted ${t.blobs.mounted}, copied ${t.blobs.copied}, present ${t.blobs.existing}; manifests pushed ${t.manifestsPushed}, present ${t.manifestsExisting}; referrers copied ${t.referrers.copied}${t.referrers.via ? ` (${t.referrers.via === 'api' ? 'referrers API' : 'fallback tags'})` : ''}`);
+    else lines.push(`  blobs mounted ${t.blobs.mounted}, copied ${t.blobs.copied}, present ${t.blobs.existing}; manifests pushed ${t.manifestsPushed}, present ${t.manifestsExisting}; referrers copied ${t.referrers.copied}${t.referrers.via ? ` (${t.referrers.via === 'api' ? 'referrers API' : 'fallback tags'})` : ''}${t.referrers.attestations ? `, attestations as referrers ${t.referrers.attestations}` : ''}`);
   }
   if (result.targets.some((t) => t.referrers.copied + t.referrers.existing > 0)) lines.push(REFERRERS_NOTE);
   return lines.join('\n');

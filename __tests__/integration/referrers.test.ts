@@ -4,10 +4,15 @@
 // API lists them or the fallback tag holds them, merged with what was there. Verified with
 // skopeo (manifests by digest, the fallback tag) and with plain HTTP against the referrers API.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { MT, hasBlob, hasManifest, pushBlob, pushBuildxImage, putManifest, sha256, type PushedBuildxImage, type PushedManifest } from '../../scripts/support/fixtures.js';
+import { MT, hasBlob, hasManifest, pushBlob, pushBuildkitSubjectImage, pushBuildxImage, putManifest, sha256, type PushedBuildxImage, type PushedManifest } from '../../scripts/support/fixtures.js';
+import { checkReference, inspectReference, inspectReferrers } from '../../src/inspect.js';
+import { silentLogger } from '../../src/logger.js';
+import { parseReference } from '../../src/reference.js';
+import { createClient } from '../../src/setup.js';
 import { type RegistryEndpoint, type RunningRegistry, IMPLEMENTATIONS, startRegistry } from '../../scripts/support/registry.js';
 import { skopeoInspectRaw } from '../../scripts/support/skopeo.js';
-import { merge } from './harness.js';
+import { emptyDockerConfig, merge } from './harness.js';
+import { runCli } from './processes.js';
 
 const SIG = 'application/vnd.dev.cosign.artifact.sig.v1+json';
 const SPDX = 'application/spdx+json';
@@ -186,6 +191,120 @@ describe('referrers: a source with the API (go-containerregistry with WithReferr
     expect(result.targets[0].referrers).toEqual({ copied: 3, existing: 0, via: 'api' });
     expect((await apiListing(withApi, 'acme/app', src.arm64.imageDigest))!.manifests.map((m) => m.digest)).toEqual([src.sbom.digest]);
     expect((await apiListing(withApi, 'acme/app', src.sbom.digest))!.manifests.map((m) => m.digest)).toEqual([src.sbomSignature.digest]);
+  });
+});
+
+/** The referrers the target lists for `digest`: through the API where it has one, else the fallback tag. */
+async function listingOf(registry: RunningRegistry, repository: string, digest: string): Promise<Listing['manifests']> {
+  return ((registry.capabilities.referrers ? await apiListing(registry, repository, digest) : await tagListing(registry, repository, digest))?.manifests ?? []);
+}
+
+/**
+ * `attestations: referrers` leaves an index of images only (read with skopeo) and every image
+ * has its attestation as a referrer in `repository`, with all its blobs; returns the referrers.
+ */
+async function expectAttestationsAsReferrers(registry: RunningRegistry, repository: string, tag: string, images: PushedBuildxImage[], unchanged: PushedBuildxImage[]): Promise<string[]> {
+  const index = JSON.parse((await skopeoInspectRaw(`${registry.host}/${repository}:${tag}`, { tlsVerify: false })).toString('utf8')) as { manifests: Array<{ digest: string; platform?: { os: string } }> };
+  expect(index.manifests.map((m) => m.digest).sort()).toEqual(images.map((i) => i.imageDigest).sort());
+  expect(index.manifests.every((m) => m.platform && m.platform.os !== 'unknown')).toBe(true);
+  const referrers: string[] = [];
+  for (const image of images) {
+    const listed = await listingOf(registry, repository, image.imageDigest);
+    expect(listed).toHaveLength(1);
+    const [entry] = listed;
+    const bytes = await skopeoInspectRaw(`${registry.host}/${repository}@${entry.digest}`, { tlsVerify: false });
+    expect(sha256(bytes)).toBe(entry.digest);
+    const manifest = JSON.parse(bytes.toString('utf8')) as { subject?: { digest: string }; config: { digest: string; mediaType: string }; layers: Array<{ digest: string }>; artifactType?: string };
+    expect(manifest.subject?.digest).toBe(image.imageDigest);
+    // no artifactType (as built): listed under the config's media type, as OCI 1.1 says
+    expect(manifest.artifactType).toBeUndefined();
+    expect(entry.artifactType).toBe(manifest.config.mediaType);
+    for (const blob of [manifest.config, ...manifest.layers]) expect(await hasBlob(registry, repository, blob.digest)).toBe(true);
+    // the original without subject gets a new digest; BuildKit 0.32's (with subject) is unchanged
+    if (unchanged.includes(image)) expect(entry.digest).toBe(image.attestationDigest);
+    else expect(entry.digest).not.toBe(image.attestationDigest);
+    referrers.push(entry.digest);
+  }
+  return referrers;
+}
+
+describe.each([
+  ['distribution-2.8', 'fallback tags'],
+  ['ggcr-referrers', 'referrers API'],
+] as const)('attestations: referrers on %s (%s)', (implementation, _how) => {
+  let registry: RunningRegistry;
+  let other: RunningRegistry;
+  let old: PushedBuildxImage;
+  let modern: PushedBuildxImage;
+  const attSources = () => [`${registry.host}/acme/att:amd64`, `${registry.host}/acme/att:arm64`].join('\n');
+
+  beforeAll(async () => {
+    [registry, other] = await Promise.all([
+      startRegistry({ implementation, name: `att-${implementation}` }),
+      startRegistry({ implementation: implementation === 'ggcr-referrers' ? 'distribution-2.8' : 'ggcr-referrers', name: `att-other-${implementation}` }),
+    ]);
+    // amd64 built before BuildKit 0.32 (no subject), arm64 after (subject)
+    [old, modern] = await Promise.all([
+      pushBuildxImage(registry, 'acme/att', 'amd64', { platform: 'linux/amd64', seed: `att-${implementation}-amd64` }),
+      pushBuildkitSubjectImage(registry, 'acme/att', 'arm64', { platform: 'linux/arm64', seed: `att-${implementation}-arm64` }),
+    ]);
+  });
+  afterAll(async () => {
+    await Promise.all([registry?.stop(), other?.stop()]);
+  });
+
+  it('same repository: images only in the index; each attestation a referrer of its image; one warning for the one given a subject', async () => {
+    const { result, logs } = await merge({ sources: attSources(), tags: `${registry.host}/acme/att:v1`, attestations: 'referrers' });
+    const referrers = await expectAttestationsAsReferrers(registry, 'acme/att', 'v1', [old, modern], [modern]);
+    expect(referrers[1]).toBe(modern.attestationDigest);
+    const warnings = logs.filter((l) => l.startsWith('warning:'));
+    expect(warnings).toEqual([`warning: 1 attestation manifest(s) had no subject (built before BuildKit 0.32): pushed as referrers with subject added, which changes their digest: ${old.attestationDigest} -> ${referrers[0]} (linux/amd64)`]);
+    expect(result.targets[0].referrers).toMatchObject({ attestations: 2, via: registry.capabilities.referrers ? 'api' : 'tag' });
+    expect(result.plan.attestationReferrers).toHaveLength(2);
+    const strip = await merge({ sources: attSources(), tags: `${registry.host}/acme/att:v0`, attestations: 'strip' });
+    process.stdout.write(`attestations: referrers on ${implementation}, same repository: ${result.requests.requests - strip.result.requests.requests} requests added for 2 attestations (strip: ${strip.result.requests.requests}) ${JSON.stringify(result.requests.byKind)}\n`);
+  });
+
+  it('another repository and another registry: the same, with the blobs brought in', async () => {
+    const { result } = await merge({ sources: attSources(), tags: [`${registry.host}/acme/att-out:v1`, `${other.host}/acme/att-out:v1`].join('\n'), attestations: 'referrers' });
+    for (const target of result.targets) expect(target.referrers).toMatchObject({ copied: 2, attestations: 2 });
+    await expectAttestationsAsReferrers(registry, 'acme/att-out', 'v1', [old, modern], [modern]);
+    await expectAttestationsAsReferrers(other, 'acme/att-out', 'v1', [old, modern], [modern]);
+  });
+
+  it('inspect --referrers lists each image\'s attestation, by API or fallback tag, and --check finds it and its blobs present', async () => {
+    const client = createClient({ insecureRegistries: [], timeoutMs: 60_000 }, { logger: silentLogger, configDir: await emptyDockerConfig() });
+    try {
+      const reference = parseReference(`${registry.host}/acme/att:v1`);
+      const inspection = await inspectReference(reference, client);
+      inspection.referrers = await inspectReferrers(inspection, reference, client);
+      const byImage = new Map(inspection.referrers.map((r) => [r.subject, r]));
+      expect(byImage.get(modern.imageDigest)!.referrers.map((r) => r.digest)).toEqual([modern.attestationDigest]);
+      expect(byImage.get(modern.imageDigest)!.via).toBe(registry.capabilities.referrers ? 'api' : 'tag');
+      expect(byImage.get(old.imageDigest)!.referrers).toHaveLength(1);
+      expect(byImage.get(old.imageDigest)!.referrers[0].artifactType).toBe(MT.OciConfig);
+      expect(await checkReference(inspection, reference, client, silentLogger, 8, inspection.referrers)).toEqual({ missing: [], unchecked: [], complete: true });
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('the CLI: merge --attestations referrers, then inspect --referrers --check --json lists them and exits 0', async () => {
+    const home = await emptyDockerConfig();
+    const merged = await runCli(['merge', '--attestations', 'referrers', '-t', `${registry.host}/acme/att-cli:v1`, `${registry.host}/acme/att:amd64`, `${registry.host}/acme/att:arm64`], { home });
+    expect(merged.stderr).toContain('1 attestation manifest(s) had no subject');
+    expect(merged.code).toBe(0);
+    const run = await runCli(['inspect', '--referrers', '--check', '--json', `${registry.host}/acme/att-cli:v1`], { home });
+    expect(run.code).toBe(0);
+    const out = JSON.parse(run.stdout.toString()) as { entries: unknown[]; referrers: Array<{ subject: string; via: string; referrers: Array<{ digest: string; artifactType: string; size: number; referrers: unknown[] }> }>; missing: unknown[]; unchecked: unknown[] };
+    expect(out.entries).toHaveLength(2);
+    const modernListing = out.referrers.find((r) => r.subject === modern.imageDigest)!;
+    expect(modernListing.via).toBe(registry.capabilities.referrers ? 'api' : 'tag');
+    expect(modernListing.referrers).toEqual([{ mediaType: MT.OciManifest, digest: modern.attestationDigest, size: modern.attestation.size, artifactType: MT.OciConfig, referrers: [] }]);
+    expect(out.referrers.find((r) => r.subject === old.imageDigest)!.referrers).toHaveLength(1);
+    expect(out).toMatchObject({ missing: [], unchecked: [] });
+    const text = await runCli(['inspect', '--referrers', `${registry.host}/acme/att-cli:v1`], { home });
+    expect(text.stdout.toString()).toContain(`    of ${modern.imageDigest}:\n      - ${MT.OciConfig}\n          ${modern.attestationDigest}`);
   });
 });
 
