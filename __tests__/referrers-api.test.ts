@@ -43,6 +43,22 @@ describe('Referrers.list', () => {
     expect(listing).toEqual({ api: false });
   });
 
+  it('asks a registry once whether it serves the API: one 404 settles it for every later and concurrent lookup', async () => {
+    const server = await startFakeServer((_req, res) => json(res, 404, { errors: [{ code: 'NOT_FOUND' }] }));
+    servers.push(server);
+    const client = createRegistryClient({ credentials: anonymous, retry: { maxAttempts: 1 } });
+    try {
+      const subjects = [1, 2, 3, 4].map((n) => `sha256:${hex(n)}`);
+      const concurrent = await Promise.all(subjects.map((subject) => client.listReferrers!({ registry: server.host, repository: 'acme/app' }, subject)));
+      expect(concurrent).toEqual(subjects.map(() => ({ api: false })));
+      expect(await client.listReferrers!({ registry: server.host, repository: 'acme/other' }, `sha256:${hex(5)}`)).toEqual({ api: false });
+      expect(server.requests).toHaveLength(1);
+      expect(client.stats().byKind['GET referrers']).toBe(1);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('follows Link rel="next" pages, in order', async () => {
     const { listing, server } = await listWith((_req, res, url) => {
       const page = Number(url.searchParams.get('page') ?? '0');

@@ -140,6 +140,21 @@ describe('referrers: a source without the API (distribution 2.8, fallback tags)'
     process.stdout.write(`referrers: ${added} requests added for 3 referrers copied within one registry (fallback tags; skip: ${skipped.result.requests.requests}, copy: ${copied.result.requests.requests}) ${JSON.stringify(copied.result.requests.byKind)}\n`);
   });
 
+  it('what the look-up costs a merge with nothing to copy: one API probe for the registry, one fallback-tag read per child', async () => {
+    await Promise.all([
+      pushBuildxImage(plain, 'acme/bare', 'amd64', { platform: 'linux/amd64', seed: 'bare-amd64' }),
+      pushBuildxImage(plain, 'acme/bare', 'arm64', { platform: 'linux/arm64', seed: 'bare-arm64' }),
+    ]);
+    const bare = `${plain.host}/acme/bare:amd64\n${plain.host}/acme/bare:arm64`;
+    const copy = await merge({ sources: bare, tags: `${plain.host}/acme/bare-copy:v1` });
+    const skip = await merge({ sources: bare, tags: `${plain.host}/acme/bare-skip:v1`, referrers: 'skip' });
+    expect(copy.result.targets[0].referrers.copied).toBe(0);
+    // 4 children (2 images, 2 attestations): the registry is asked once whether it has the API
+    expect(copy.result.requests.byKind['GET referrers']).toBe(1);
+    expect((copy.result.requests.byKind['GET manifest'] ?? 0) - (skip.result.requests.byKind['GET manifest'] ?? 0)).toBe(4);
+    expect(copy.result.requests.requests - skip.result.requests.requests).toBe(1 + 4);
+  });
+
   it('same repository: nothing to copy, and no more requests than with referrers: skip', async () => {
     const copy = await merge({ sources: sources(plain.host, 'acme/build'), tags: `${plain.host}/acme/build:v1` });
     const skip = await merge({ sources: sources(plain.host, 'acme/build'), tags: `${plain.host}/acme/build:v2`, referrers: 'skip' });

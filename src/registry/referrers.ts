@@ -96,14 +96,40 @@ function nextLink(link: string | undefined): string | undefined {
 }
 
 export class Referrers {
+  /**
+   * Per registry: does it serve the API? A registry that does never answers the API with 404
+   * (distribution spec: an empty index for a subject without referrers), so one 404 settles it for
+   * the whole registry. The first lookup on a registry asks; lookups started meanwhile wait for
+   * its answer instead of each asking too (no round trip is added: they would wait for theirs).
+   */
+  private readonly apiServed = new Map<string, Promise<boolean>>();
+
   constructor(private readonly http: Transport) {}
 
   /**
    * Lists the referrers of `digest` in `repository` through the API; `{ api: false }` when the
-   * registry answers 404 (no API: the caller reads the fallback tag). With `artifactType`, only
-   * those (filtered here too when the registry did not say it filtered: OCI-Filters-Applied).
+   * registry has no API (the caller reads the fallback tag). With `artifactType`, only those
+   * (filtered here too when the registry did not say it filtered: OCI-Filters-Applied).
    */
   async list(repository: RepositoryRef, digest: string, artifactType?: string): Promise<ReferrersListing> {
+    const known = this.apiServed.get(repository.registry);
+    if (known && !(await known)) return { api: false };
+    if (known) return this.listThroughApi(repository, digest, artifactType);
+    let settle: (served: boolean) => void = () => undefined;
+    this.apiServed.set(repository.registry, new Promise<boolean>((resolve) => (settle = resolve)));
+    try {
+      const listing = await this.listThroughApi(repository, digest, artifactType);
+      settle(listing.api);
+      return listing;
+    } catch (error) {
+      // no answer: the next lookup asks again
+      this.apiServed.delete(repository.registry);
+      settle(true);
+      throw error;
+    }
+  }
+
+  private async listThroughApi(repository: RepositoryRef, digest: string, artifactType?: string): Promise<ReferrersListing> {
     const what = `Referrers of ${formatRepository(repository)}@${digest}`;
     const descriptors: Descriptor[] = [];
     let target: { path: string; query?: Record<string, string> } | { url: string } = { path: `referrers/${digest}`, ...(artifactType ? { query: { artifactType } } : {}) };
