@@ -106,7 +106,7 @@ describe('node dist/index.js, as the runner runs it', () => {
     const run = await runAction({ sources: seed.sources.join('\n'), tags: `${registry.host}/acme/action-bad:x`, attestations: 'drop' });
     expect(run.code).toBe(1);
     const errors = run.stdout.split('\n').filter((l) => l.startsWith('::error::'));
-    expect(errors).toEqual(['::error::Input `attestations` is "drop". Use one of: keep, strip']);
+    expect(errors).toEqual(['::error::Input `attestations` is "drop". Use one of: keep, strip, referrers']);
     expect(run.stdout).not.toMatch(/\n\s+at /);
     expect(run.outputs).toEqual({});
   });

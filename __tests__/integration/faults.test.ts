@@ -128,8 +128,11 @@ describe('transient faults on about 20% of requests', () => {
     const { faulted, total } = faultCount(proxy);
     expect(faulted / total).toBeGreaterThan(0.1);
     expect(faulted / total).toBeLessThan(0.35);
-    // every fault cost exactly one retry (here each attempt is one request), each logged at debug with its reason
-    expect(result.requests.retries).toBe(faulted);
+    // A 404 whose body was cut short is still a 404: the referrers look-up reads a fallback tag that
+    // is not there, and the status is the whole answer. Every other fault cost exactly one retry
+    // (here each attempt is one request), each logged at debug with its reason.
+    const harmless = proxy.requests().filter((r) => r.fault === 'truncate' && r.status === 404).length;
+    expect(result.requests.retries).toBe(faulted - harmless);
     const lines = retryLines(logs);
     expect(lines).toHaveLength(result.requests.retries);
     expect(lines.some((l) => /returned 503 Service Unavailable/.test(l) || /returned 429 Too Many Requests/.test(l))).toBe(true);
