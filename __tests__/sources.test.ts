@@ -102,3 +102,10 @@ describe('github-annotations', () => {
     expect(digest()).toBe(digest());
   });
 });
+
+describe('connections for a spec', () => {
+  it('8 per image in flight, at most 10 images at once: a single merge keeps the default 8', async () => {
+    const { connectionsFor } = await import('../src/multi.js');
+    expect([1, 2, 3, 10, 20].map((n) => connectionsFor(n))).toEqual([8, 16, 24, 80, 80]);
+  });
+});

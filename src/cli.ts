@@ -10,7 +10,7 @@ import { redactSecrets, registerSecret } from './redact.js';
 import { mapStackTrace } from './stack.js';
 import { manifestReference } from './reference.js';
 import { createClient, useClient } from './setup.js';
-import { checkOutcomes, imageResults, runImages } from './multi.js';
+import { checkOutcomes, connectionsFor, imageResults, runImages } from './multi.js';
 import { openSources, withLayouts } from './sources/index.js';
 import { buildMetadata, renderReport } from './summary.js';
 
@@ -140,7 +140,7 @@ async function merge(args: string[]): Promise<number> {
   for (const warning of command.warnings) logger.warning(warning);
   const images = command.images ?? [{ position: 'image', request, warnings: [] }];
   const { requests, layouts } = await openSources(images.map((i) => i.request));
-  const client = withLayouts(createClient(command.client, { logger, surface: 'cli' }), layouts);
+  const client = withLayouts(createClient({ ...command.client, connectionsPerOrigin: connectionsFor(images.length) }, { logger, surface: 'cli' }), layouts);
   if (command.images) {
     const outcomes = await useClient(client, logger, (c) => runImages(images.map((image, i) => ({ ...image, request: requests[i] })), c, logger));
     if (output.json) process.stdout.write(`${JSON.stringify(imageResults(outcomes, (e) => renderError(e, 'cli')), null, 2)}\n`);

@@ -9,7 +9,7 @@ import { context as githubContext } from '@actions/github';
 import { type RunContext, withGithubAnnotations } from './github.js';
 import { getInputs } from './inputs.js';
 import { formatReference } from './reference.js';
-import { checkOutcomes, imageResults, runImages } from './multi.js';
+import { checkOutcomes, connectionsFor, imageResults, runImages } from './multi.js';
 import type { RegistryClient } from './registry/types.js';
 import type { SpecImage } from './spec.js';
 import type { Logger } from './logger.js';
@@ -46,7 +46,7 @@ export async function run(): Promise<void> {
     for (const warning of inputs.warnings) actionsLogger.warning(warning);
     const images = inputs.images ?? [{ position: 'image', request: inputs.request, warnings: [] }];
     const { requests, layouts } = await openSources(images.map((i) => withGithubAnnotations(i.request, inputs.githubAnnotations, runContext())));
-    const client = withLayouts(createClient(inputs.client, { logger: actionsLogger, onSecret: (s) => core.setSecret(s), surface: 'action' }), layouts);
+    const client = withLayouts(createClient({ ...inputs.client, connectionsPerOrigin: connectionsFor(images.length) }, { logger: actionsLogger, onSecret: (s) => core.setSecret(s), surface: 'action' }), layouts);
     if (inputs.images) {
       await runSpec(images.map((image, i) => ({ ...image, request: requests[i] })), client, inputs.summary);
       return;

@@ -23,6 +23,8 @@ export interface ClientSettings {
   credentials?: ExplicitCredentials;
   /** the one time budget for every wait: registry, token service, credential helper */
   timeoutMs: number;
+  /** parallel connections per registry (default 8; a spec's images share one client, so it gets more) */
+  connectionsPerOrigin?: number;
 }
 
 export const DEFAULT_TIMEOUT_MS = 10 * 60_000;

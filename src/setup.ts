@@ -58,6 +58,7 @@ export function createClient(settings: ClientSettings, setup: ClientSetup): Regi
     retry: setup.retry,
     requestTimeoutMs: setup.requestTimeoutMs,
     dispatcher: setup.dispatcher,
+    ...(settings.connectionsPerOrigin ? { connectionsPerOrigin: settings.connectionsPerOrigin } : {}),
   });
 }
 
