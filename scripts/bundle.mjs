@@ -58,7 +58,9 @@ module.exports = { Agent, Dispatcher }
 // @actions/github for its Context only (the run's repository, server and commit, for
 // github-annotations): its index also loads Octokit and a second HTTP client, which the action
 // never uses. The package's exports map hides lib/context.js, hence the file path.
-const GITHUB_CONTEXT = `import { Context } from ${JSON.stringify(join(root, 'node_modules/@actions/github/lib/context.js'))};
+// A path relative to the project (resolveDir below): an absolute one would land in the source map
+// and make dist/ depend on the folder it was built in.
+const GITHUB_CONTEXT = `import { Context } from './node_modules/@actions/github/lib/context.js';
 export const context = new Context();
 `;
 
