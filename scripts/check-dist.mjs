@@ -18,6 +18,13 @@ try {
       return true;
     }
   });
+  // dist/ must not depend on the folder it was built in (CI builds it in a fresh clone elsewhere)
+  const here = process.cwd();
+  const located = readdirSync('dist').filter((name) => readFileSync(join('dist', name), 'utf8').includes(here));
+  if (located.length > 0) {
+    console.error(`dist/ holds the absolute path of this folder (${here}): ${located.join(', ')}`);
+    process.exitCode = 1;
+  }
   if (differing.length > 0) {
     console.error(`dist/ differs from a fresh build: ${differing.join(', ')}`);
     process.exitCode = 1;
