@@ -270,6 +270,29 @@ describe('targets in other repositories and registries', () => {
   });
 });
 
+describe('targets in several repositories', () => {
+  it('one that refuses the index leaves every other target\'s tag untouched: the index goes to each by digest before any tag', async () => {
+    const mirror = { registry: REG, repository: 'acme/mirror' };
+    registry.addManifest(mirror, JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] }), MediaType.OciIndex, 'latest');
+    const before = registry.read(mirror, 'latest')!.digest;
+    registry.onRequest = (r) => {
+      // the other registry takes images and attestations, but no index (as registries without OCI indexes do)
+      if (r.kind === 'PUT manifest' && r.repository === `${OTHER}/acme/app` && ![amd64, arm64].some((b) => [b.image.descriptor.digest, b.attestation.digest].includes(r.reference))) {
+        throw new Error('injected: this registry refuses the index');
+      }
+    };
+    await expect(runMerge(request([`${REG}/acme/app:amd64`, `${REG}/acme/app:arm64`], [`${REG}/acme/mirror:latest`, `${OTHER}/acme/app:latest`]), registry, createMemoryLogger())).rejects.toThrow('refuses the index');
+    expect(registry.read(mirror, 'latest')?.digest).toBe(before);
+    expect(registry.writes().filter((w) => w.kind === 'PUT manifest' && !w.reference.startsWith('sha256:'))).toEqual([]);
+  });
+
+  it('costs one PUT by digest per target repository, and none for a single target', async () => {
+    const two = await runMerge(request([`${REG}/acme/app:amd64`, `${REG}/acme/app:arm64`], [`${REG}/acme/app:a`, `${REG}/acme/app:b`, `${REG}/acme/mirror:c`]), registry, createMemoryLogger());
+    const indexPuts = registry.writes().filter((w) => w.kind === 'PUT manifest' && (w.reference === two.digest || !w.reference.startsWith('sha256:')));
+    expect(indexPuts.map((w) => `${w.repository}:${w.reference}`).sort()).toEqual([`${REG}/acme/app:${two.digest}`, `${REG}/acme/app:a`, `${REG}/acme/app:b`, `${REG}/acme/mirror:${two.digest}`, `${REG}/acme/mirror:c`].sort());
+  });
+});
+
 describe('append', () => {
   const s390x = () => addBuildxImage(registry, app, 's390x', { platform: { os: 'linux', architecture: 's390x' }, seed: 's390x' });
 

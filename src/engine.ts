@@ -3,6 +3,7 @@
 // a CachingClient: asking twice costs nothing, and the look-ahead and shared small blobs live
 // there, not here.
 import { mapLimit } from './concurrency.js';
+import { isDigest } from './digest.js';
 import { ConflictError, InputError, UnsupportedMediaTypeError, VerifyError, isHttpError } from './errors.js';
 import { MediaType } from './oci.js';
 import { type Logger, inGroup } from './logger.js';
@@ -219,6 +220,12 @@ async function mergeOnce(
       // Last look before writing: a job that pushed since the base was read would be overwritten.
       const now = await cache.headManifest(first.repository, first.tag);
       if ((now?.digest ?? undefined) !== base?.digest) return { kind: 'conflict', why: `it is ${now ? now.digest : 'gone'}, not ${base?.digest ?? 'absent'} as read` };
+    }
+    if (targets.length > 1) {
+      // Several target repositories: the index goes to each by digest first, so that one that
+      // refuses it (a registry without OCI indexes, a missing permission) fails the step before
+      // any tag anywhere has moved. One target needs no such step: its first tag PUT is that test.
+      await mapLimit(targets, concurrency, (t) => pushIndex(cache, t.repository, plan.digest, plan));
     }
     await mapLimit(tagTargets, concurrency, async ({ repository, tag }) => {
       const digest = await pushIndex(cache, repository, tag, plan);
@@ -467,7 +474,7 @@ export function dependencyLevels<T extends { fetched: { digest: string }; subjec
 const INDEX_REFUSED_CODES = new Set(['MANIFEST_INVALID', 'UNSUPPORTED']);
 
 /**
- * PUTs the index under a tag. A registry that refuses OCI indexes (Huawei SWR, older Gitea answer
+ * PUTs the index under a tag (or its digest). A registry that refuses OCI indexes (Huawei SWR, older Gitea answer
  * MANIFEST_INVALID) gets one error naming the way out, worded from what the children allow.
  */
 async function pushIndex(client: CachingClient, repository: RepositoryRef, tag: string, plan: MergePlan): Promise<string> {
@@ -486,7 +493,7 @@ async function pushIndex(client: CachingClient, repository: RepositoryRef, tag: 
           ? `A Docker manifest list cannot hold the ${others} attestation or artifact manifest(s): set {attestations} to \`strip\` and {format} to \`docker\` (provenance and SBOMs are then not carried), or push to a registry that accepts OCI indexes`
           : 'The images are OCI manifests, which a Docker manifest list cannot hold: push to a registry that accepts OCI indexes, or rebuild the images as Docker schema 2 (buildx `oci-mediatypes=false`), then set {attestations} to `strip` and {format} to `docker`';
     throw new UnsupportedMediaTypeError(
-      `${formatRepository(repository)}:${tag}: ${repository.registry} refused the OCI image index (HTTP ${error.status}${error.registryErrors.length ? ` ${error.registryErrors.map((e) => e.code).join(', ')}` : ''}): this registry does not accept OCI indexes, and the tag was not written`,
+      `${formatRepository(repository)}${isDigest(tag) ? '@' : ':'}${tag}: ${repository.registry} refused the OCI image index (HTTP ${error.status}${error.registryErrors.length ? ` ${error.registryErrors.map((e) => e.code).join(', ')}` : ''}): this registry does not accept OCI indexes, and ${isDigest(tag) ? 'no tag was written' : 'the tag was not written'}`,
       { registry: repository.registry, repository: repository.repository, reference: tag, status: error.status, registryCodes: error.registryErrors.map((e) => e.code), cause: error, hint },
     );
   }
