@@ -255,12 +255,9 @@ function codeOf(error: unknown): ErrorCode | undefined {
 export const isNotFound = (error: unknown): boolean => codeOf(error) === 'NOT_FOUND';
 export const isUnauthorized = (error: unknown): boolean => codeOf(error) === 'UNAUTHORIZED';
 export const isDenied = (error: unknown): boolean => codeOf(error) === 'DENIED';
-export const isRateLimited = (error: unknown): boolean => codeOf(error) === 'RATE_LIMITED';
 export const isTimeout = (error: unknown): boolean => codeOf(error) === 'TIMEOUT';
-export const isNetwork = (error: unknown): boolean => codeOf(error) === 'NETWORK';
 export const isDigestMismatch = (error: unknown): boolean => codeOf(error) === 'DIGEST_MISMATCH';
 export const isConflict = (error: unknown): boolean => codeOf(error) === 'CONFLICT';
-export const isTransient = (error: unknown): error is TransientError => error instanceof TransientError;
 /** A status error from a registry (any status), with the request it answered. */
 export const isHttpError = (error: unknown): error is HttpError => error instanceof HttpError;
 /** The user's own input or command line is wrong (the CLI exits 2). */
@@ -344,11 +341,6 @@ export function renderError(error: unknown, surface: Surface): string {
     text = String(error);
   }
   return redactSecrets(text);
-}
-
-/** The message for the action surface (kept for callers that have no surface of their own: logs, tests). */
-export function describeError(error: unknown): string {
-  return renderError(error, 'action');
 }
 
 function capitalise(text: string): string {

@@ -10,6 +10,7 @@ import type { Logger } from '../logger.js';
 import { InsecurePolicy } from '../hosts.js';
 import { registerSecret } from '../redact.js';
 import type { TokenTransport } from './transport/index.js';
+import { registryErrorsOf } from './transport/status.js';
 import { headerValue } from './transport/types.js';
 import type { CredentialProvider, Credentials, Scope } from './types.js';
 
@@ -653,14 +654,7 @@ function parseErrorBody(bytes: Buffer | undefined): RegistryErrorDetail[] {
     return [];
   }
   if (!isRecord(json)) return [];
-  const result: RegistryErrorDetail[] = [];
-  if (Array.isArray(json.errors)) {
-    for (const entry of json.errors) {
-      if (isRecord(entry) && typeof entry.code === 'string') {
-        result.push({ code: entry.code, message: typeof entry.message === 'string' ? entry.message : undefined, detail: entry.detail });
-      }
-    }
-  }
+  const result = registryErrorsOf(json);
   if (typeof json.details === 'string') result.push({ code: 'UNAUTHORIZED', message: json.details });
   if (typeof json.error === 'string') {
     result.push({ code: json.error, message: typeof json.error_description === 'string' ? json.error_description : undefined });

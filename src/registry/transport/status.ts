@@ -93,20 +93,24 @@ function safeDecode(text: string): string {
 /** Parses a distribution `{"errors":[{code,message,detail}]}` body; anything else gives []. */
 export function parseRegistryErrors(text: string): RegistryErrorDetail[] {
   try {
-    const body: unknown = JSON.parse(text);
-    const errors = (body as { errors?: unknown } | null)?.errors;
-    if (!Array.isArray(errors)) return [];
-    return errors
-      .filter((e): e is Record<string, unknown> => typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string')
-      .map((e) => {
-        const detail: RegistryErrorDetail = { code: e.code as string };
-        if (typeof e.message === 'string') detail.message = e.message;
-        if (e.detail !== undefined) detail.detail = e.detail;
-        return detail;
-      });
+    return registryErrorsOf(JSON.parse(text));
   } catch {
     return [];
   }
+}
+
+/** The `errors[]` of a parsed distribution error body (entries without a string `code` are left out). */
+export function registryErrorsOf(body: unknown): RegistryErrorDetail[] {
+  const errors = (body as { errors?: unknown } | null)?.errors;
+  if (!Array.isArray(errors)) return [];
+  return errors
+    .filter((e): e is Record<string, unknown> => typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string')
+    .map((e) => {
+      const detail: RegistryErrorDetail = { code: e.code as string };
+      if (typeof e.message === 'string') detail.message = e.message;
+      if (e.detail !== undefined) detail.detail = e.detail;
+      return detail;
+    });
 }
 
 /** Reads at most `limit` bytes of a body; a broken body only loses what was not read yet. */
