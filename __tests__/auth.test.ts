@@ -2,9 +2,10 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { MockAgent } from 'undici';
 import { CredentialsError, HttpError } from '../src/errors.js';
 import { createMemoryLogger } from '../src/logger.js';
-import { RegistryAuth, formatScopes, parseWwwAuthenticate } from '../src/registry/auth.js';
+import { RegistryAuth } from '../src/registry/auth.js';
+import { formatScopes, parseWwwAuthenticate } from '../src/registry/challenge.js';
 import { Transport } from '../src/registry/transport/index.js';
-import type { AuthChallenge } from '../src/registry/auth.js';
+import type { AuthChallenge } from '../src/registry/challenge.js';
 import type { CredentialProvider, Credentials, Scope } from '../src/registry/types.js';
 
 const REALM = 'https://auth.example.com/token';

@@ -1,7 +1,8 @@
 // The engine's branches against the in-memory registry: what is read, what is written and in
 // which order, and what is refused before anything is written.
 import { beforeEach, describe, expect, it } from '@jest/globals';
-import { type MergeRequest, dependencyLevels, runMerge } from '../src/engine.js';
+import { type MergeRequest, runMerge } from '../src/engine.js';
+import { dependencyLevels } from '../src/transfer.js';
 import { ConflictError, InvalidManifestError, PlatformError, VerifyError, isConflict } from '../src/errors.js';
 import { createMemoryLogger } from '../src/logger.js';
 import { MediaType } from '../src/oci.js';
