@@ -45,7 +45,8 @@ export async function run(): Promise<void> {
     if (inputs.client.credentials) core.setSecret(inputs.client.credentials.password);
     for (const warning of inputs.warnings) actionsLogger.warning(warning);
     const images = inputs.images ?? [{ position: 'image', request: inputs.request, warnings: [] }];
-    const { requests, layouts } = await openSources(images.map((i) => withGithubAnnotations(i.request, inputs.githubAnnotations, runContext())));
+    const run = runContext();
+    const { requests, layouts } = await openSources(images.map((i) => withGithubAnnotations(i.request, inputs.githubAnnotations, run)));
     const client = withLayouts(createClient({ ...inputs.client, connectionsPerOrigin: connectionsFor(images.length) }, { logger: actionsLogger, onSecret: (s) => core.setSecret(s), surface: 'action' }), layouts);
     if (inputs.images) {
       await runSpec(images.map((image, i) => ({ ...image, request: requests[i] })), client, inputs.summary);
