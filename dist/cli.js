@@ -278,5 +278,5 @@ Options:
 `),command===void 0?2:0;if(command==="merge")return await merge(rest);if(command==="inspect")return await inspect(rest);throw new UsageError(`unknown command "${command}"`)}catch(error){return process.stderr.write(`manifest-merge: ${renderError(error,"cli")}
 `),isUsageOrInput(error)?(process.stderr.write(`Run "manifest-merge --help" for usage.
 `),2):(isExpectedError(error)||process.stderr.write(`${redactSecrets(error instanceof Error&&error.stack?mapStackTrace(error.stack):String(error))}
-`),1)}}__name(main,"main");process.exitCode=await main(process.argv.slice(2));export{main};
+`),1)}}__name(main,"main");process.exitCode=await main(process.argv.slice(2));
 //# sourceMappingURL=cli.js.map

@@ -2,7 +2,7 @@
 // undici and @actions/* include CommonJS that calls require(), hence the banner.
 //
 // Source-mapped (dist/*.js.map, with the sources inside), so a stack trace names src/ lines:
-// src/stack.ts maps a stack through them when one is printed (Node's own source-map support,
+// src/base/stack.ts maps a stack through them when one is printed (Node's own source-map support,
 // switched on at start, cost ~0.25 s of every action run).
 //
 // Lean on purpose (start-up is on every release's critical path; see BENCHMARKS.md):

@@ -1,4 +1,4 @@
 // Bundle entry of the action (dist/index.js).
-import { run } from './main.js';
+import { run } from './action/main.js';
 
 await run();

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { sha256Digest } from '../../src/digest.js';
+import { sha256Digest } from '../../src/oci/digest.js';
 import { hasManifest, seedCase, type SeedCase } from '../../scripts/support/fixtures.js';
 import { type RunningRegistry, startRegistry } from '../../scripts/support/registry.js';
 import { skopeoInspectRaw } from '../../scripts/support/skopeo.js';

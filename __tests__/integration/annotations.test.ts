@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sha256Digest } from '../../src/digest.js';
+import { sha256Digest } from '../../src/oci/digest.js';
 import { MT, hasManifest, pushBuildxImage, pushDockerImage, type PushedBuildxImage, type PushedImage } from '../../scripts/support/fixtures.js';
 import { type RegistryImplementation, type RunningRegistry, startRegistry } from '../../scripts/support/registry.js';
 import { skopeoInspectRaw } from '../../scripts/support/skopeo.js';

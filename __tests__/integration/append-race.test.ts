@@ -2,7 +2,7 @@
 // the same time. Each run must either end with the tag holding its platform, or fail (a
 // ConflictError naming the race); none may succeed while its platform is lost.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { isConflict } from '../../src/errors.js';
+import { isConflict } from '../../src/base/errors.js';
 import { getManifest, pushBuildxImage } from '../../scripts/support/fixtures.js';
 import { type RunningRegistry, startRegistry } from '../../scripts/support/registry.js';
 import { merge } from './harness.js';

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sha256Digest } from '../../src/digest.js';
+import { sha256Digest } from '../../src/oci/digest.js';
 import { pushBuildxImage, pushDockerImage, type PushedBuildxImage } from '../../scripts/support/fixtures.js';
 import { type RegistryImplementation, type RunningRegistry, startRegistry } from '../../scripts/support/registry.js';
 import { skopeoCopyAllToOciLayout, skopeoInspectRaw } from '../../scripts/support/skopeo.js';

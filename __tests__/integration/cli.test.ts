@@ -6,7 +6,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { sha256Digest } from '../../src/digest.js';
+import { sha256Digest } from '../../src/oci/digest.js';
 import {
   MT,
   deleteBlob,

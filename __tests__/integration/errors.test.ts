@@ -4,8 +4,8 @@
 // mismatches and transport failures in faults.test.ts.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { join } from 'node:path';
-import { isExpectedError } from '../../src/errors.js';
-import { MediaType } from '../../src/oci.js';
+import { isExpectedError } from '../../src/base/errors.js';
+import { MediaType } from '../../src/oci/manifest.js';
 import { type FaultProxy, startFaultProxy } from '../../scripts/support/fault-proxy.js';
 import { PLATFORMS, hasManifest, pushBuildxImage, pushSchema1, seedCase, sha256, type SeedCase } from '../../scripts/support/fixtures.js';
 import { type RunningRegistry, startRegistry } from '../../scripts/support/registry.js';

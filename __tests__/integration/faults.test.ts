@@ -6,8 +6,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DigestMismatchError, HttpError, NetworkError, TimeoutError } from '../../src/errors.js';
-import type { RetryOptions } from '../../src/registry/types.js';
+import { DigestMismatchError, HttpError, NetworkError, TimeoutError } from '../../src/base/errors.js';
+import type { RetryOptions } from '../../src/registry/client-types.js';
 import { type FaultProxy, type FaultRule, startFaultProxy } from '../../scripts/support/fault-proxy.js';
 import { getManifest, hasBlob, hasManifest, pushOciImage, seedCase, sha256, type PushedImage, type SeedCase } from '../../scripts/support/fixtures.js';
 import { type RunningRegistry, startRegistry } from '../../scripts/support/registry.js';

@@ -4,12 +4,12 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import type { Dispatcher } from 'undici';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type MergeResult, runMerge } from '../../src/engine.js';
-import { getInputs } from '../../src/inputs.js';
-import { createMemoryLogger } from '../../src/logger.js';
-import type { RetryOptions } from '../../src/registry/types.js';
-import { createClient } from '../../src/setup.js';
-import { openSources, withLayouts } from '../../src/sources/index.js';
+import { type MergeResult, runMerge } from '../../src/engine/merge.js';
+import { getInputs } from '../../src/request/inputs.js';
+import { createMemoryLogger } from '../../src/base/logger.js';
+import type { RetryOptions } from '../../src/registry/client-types.js';
+import { createClient } from '../../src/engine/client-setup.js';
+import { openSources, withLayouts } from '../../src/sources/open.js';
 
 export interface MergeRun {
   result: MergeResult;

@@ -7,8 +7,8 @@ import { cp, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { sha256Digest } from '../../src/digest.js';
-import { isExpectedError } from '../../src/errors.js';
+import { sha256Digest } from '../../src/oci/digest.js';
+import { isExpectedError } from '../../src/base/errors.js';
 import { listTags, seedCase, type SeedCase } from '../../scripts/support/fixtures.js';
 import { type RunningRegistry, startRegistry } from '../../scripts/support/registry.js';
 import { skopeoCopyAllToOciLayout, skopeoInspectRaw } from '../../scripts/support/skopeo.js';

@@ -8,8 +8,8 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Agent } from 'undici';
-import { UnsupportedMediaTypeError, renderError } from '../../src/errors.js';
-import { MediaType } from '../../src/oci.js';
+import { UnsupportedMediaTypeError, renderError } from '../../src/base/errors.js';
+import { MediaType } from '../../src/oci/manifest.js';
 import type { FaultProxy } from '../../scripts/support/fault-proxy.js';
 import {
   getManifest,

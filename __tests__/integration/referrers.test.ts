@@ -5,10 +5,10 @@
 // skopeo (manifests by digest, the fallback tag) and with plain HTTP against the referrers API.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { MT, hasBlob, hasManifest, pushBlob, pushBuildkitSubjectImage, pushBuildxImage, putManifest, sha256, type PushedBuildxImage, type PushedManifest } from '../../scripts/support/fixtures.js';
-import { checkReference, inspectReference, inspectReferrers } from '../../src/inspect.js';
-import { silentLogger } from '../../src/logger.js';
-import { parseReference } from '../../src/reference.js';
-import { createClient } from '../../src/setup.js';
+import { checkReference, inspectReference, inspectReferrers } from '../../src/engine/inspect.js';
+import { silentLogger } from '../../src/base/logger.js';
+import { parseReference } from '../../src/oci/reference.js';
+import { createClient } from '../../src/engine/client-setup.js';
 import { type RegistryEndpoint, type RunningRegistry, IMPLEMENTATIONS, startRegistry } from '../../scripts/support/registry.js';
 import { skopeoInspectRaw } from '../../scripts/support/skopeo.js';
 import { emptyDockerConfig, merge } from './harness.js';

@@ -9,8 +9,8 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { sha256Digest } from '../../src/digest.js';
-import { MediaType } from '../../src/oci.js';
+import { sha256Digest } from '../../src/oci/digest.js';
+import { MediaType } from '../../src/oci/manifest.js';
 import { ensureGoTool } from '../../scripts/support/go-tools.js';
 import { getManifest, hasManifest, pushBlob, pushIndex, pushOciImage, pushSchema1, registryRequest, seedCase, type SeedCase } from '../../scripts/support/fixtures.js';
 import {

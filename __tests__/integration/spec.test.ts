@@ -1,12 +1,12 @@
 // Several images in one step (input `spec`) on a real registry: every good image is pushed and
 // verified with skopeo although another fails; the failure names the image; `results` has each.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { getInputs } from '../../src/inputs.js';
-import { createMemoryLogger } from '../../src/logger.js';
-import { checkOutcomes, imageResults, runImages } from '../../src/multi.js';
-import { createClient } from '../../src/setup.js';
-import { openSources, withLayouts } from '../../src/sources/index.js';
-import { renderError } from '../../src/errors.js';
+import { getInputs } from '../../src/request/inputs.js';
+import { createMemoryLogger } from '../../src/base/logger.js';
+import { checkOutcomes, imageResults, runImages } from '../../src/engine/images.js';
+import { createClient } from '../../src/engine/client-setup.js';
+import { openSources, withLayouts } from '../../src/sources/open.js';
+import { renderError } from '../../src/base/errors.js';
 import { listTags, seedCase, type SeedCase } from '../../scripts/support/fixtures.js';
 import { type RunningRegistry, startRegistry } from '../../scripts/support/registry.js';
 import { skopeoCopyAllToOciLayout } from '../../scripts/support/skopeo.js';

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Descriptor } from '../../src/oci.js';
+import type { Descriptor } from '../../src/oci/manifest.js';
 
 export interface SeenRequest {
   method: string;

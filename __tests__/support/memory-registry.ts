@@ -5,12 +5,12 @@
 // every call is logged with the request kinds the real client counts. `onRequest` runs before
 // each call: a test throws from it to inject a failure, or writes to the store to act as a
 // concurrent writer at an exact moment.
-import { DigestMismatchError, HttpError, InvalidManifestError } from '../../src/errors.js';
-import { sha256Digest } from '../../src/digest.js';
-import { type Descriptor, MediaType, blobsOf, isIndexMediaType, parseManifest } from '../../src/oci.js';
-import type { Platform } from '../../src/platform.js';
-import { type RepositoryRef, formatRepository } from '../../src/reference.js';
-import type { BlobTransfer, FetchedManifest, ManifestHead, RegistryClient, RequestStats, Scope } from '../../src/registry/types.js';
+import { DigestMismatchError, HttpError, InvalidManifestError } from '../../src/base/errors.js';
+import { sha256Digest } from '../../src/oci/digest.js';
+import { type Descriptor, MediaType, blobsOf, isIndexMediaType, parseManifest } from '../../src/oci/manifest.js';
+import type { Platform } from '../../src/oci/platform.js';
+import { type RepositoryRef, formatRepository } from '../../src/oci/reference.js';
+import type { BlobTransfer, FetchedManifest, ManifestHead, RegistryClient, RequestStats, Scope } from '../../src/registry/client-types.js';
 
 export type RequestKind =
   | 'GET manifest'

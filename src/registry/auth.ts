@@ -5,13 +5,13 @@
 // one request. Tokens are cached per registry and scope set until they expire, and
 // concurrent requests for the same token share one HTTP request. The token exchanges themselves
 // go through the transport's inner layers (retry, deadline, scheme policy, stats).
-import { CredentialsError, HttpError, type RegistryErrorDetail, errorCodeForStatus } from '../errors.js';
-import type { Logger } from '../logger.js';
-import { InsecurePolicy } from '../hosts.js';
-import { registerSecret } from '../redact.js';
-import type { TokenTransport } from './transport/index.js';
+import { CredentialsError, HttpError, type RegistryErrorDetail, errorCodeForStatus } from '../base/errors.js';
+import type { Logger } from '../base/logger.js';
+import { InsecurePolicy } from '../oci/hosts.js';
+import { registerSecret } from '../base/redact.js';
+import type { TokenTransport } from './transport/compose.js';
 import { registryErrorsOf } from './transport/status.js';
-import { headerValue } from './transport/types.js';
+import { headerValue } from './transport/http.js';
 import {
   type AuthChallenge,
   type ScopeSet,
@@ -22,7 +22,7 @@ import {
   scopeSetFrom,
   unionScopeSets,
 } from './challenge.js';
-import type { CredentialProvider, Credentials, Scope } from './types.js';
+import type { CredentialProvider, Credentials, Scope } from './client-types.js';
 
 export interface RegistryAuthOptions {
   credentials: CredentialProvider;

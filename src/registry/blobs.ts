@@ -2,14 +2,14 @@
 // stream of a big one (checked against its descriptor as it flows), and cross-repository mounts.
 import type { Hash } from 'node:crypto';
 import { Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
-import { DigestMismatchError, TooLargeError, type ManifestMergeError } from '../errors.js';
-import { formatBytes } from '../bytes.js';
-import { createDigester, verifyDigest } from '../digest.js';
-import type { Descriptor } from '../oci.js';
-import { formatRepository, type RepositoryRef } from '../reference.js';
+import { DigestMismatchError, TooLargeError, type ManifestMergeError } from '../base/errors.js';
+import { formatBytes } from '../base/bytes.js';
+import { createDigester, verifyDigest } from '../oci/digest.js';
+import type { Descriptor } from '../oci/manifest.js';
+import { formatRepository, type RepositoryRef } from '../oci/reference.js';
 import { contentLength } from './content-type.js';
-import { pull, pullPush, registryRequest } from './request.js';
-import { discard, type HttpRequest, type HttpResponse, type Transport } from './transport/index.js';
+import { pull, pullPush, registryRequest } from './endpoint.js';
+import { discard, type HttpRequest, type HttpResponse, type Transport } from './transport/compose.js';
 
 /** Default cap for fetching a blob whole (image configs). */
 export const MAX_BLOB_FETCH_BYTES = 4 * 1024 * 1024;

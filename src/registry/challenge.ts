@@ -1,7 +1,7 @@
 // What a registry's 401 says and what a token must grant, as data: the WWW-Authenticate grammar
 // (several challenges, quoted values, token68) and scope sets ("repository:acme/app:pull,push"),
 // merged, compared and printed. Pure; auth.ts uses it to answer challenges and cache tokens.
-import type { Scope } from './types.js';
+import type { Scope } from './client-types.js';
 
 export interface AuthChallenge {
   /** lower-cased: 'basic' | 'bearer' | other */

@@ -2,18 +2,18 @@
 // and the transport (transport/: scheme, auth, retry and deadline, status errors, stats), with
 // the token side in auth.ts. It implements the RegistryClient contract of types.ts.
 import { Readable } from 'node:stream';
-import { isDenied, isHttpError } from '../errors.js';
-import { silentLogger } from '../logger.js';
-import type { Descriptor } from '../oci.js';
-import { formatRepository, sameRepository, type RepositoryRef } from '../reference.js';
+import { isDenied, isHttpError } from '../base/errors.js';
+import { silentLogger } from '../base/logger.js';
+import type { Descriptor } from '../oci/manifest.js';
+import { formatRepository, sameRepository, type RepositoryRef } from '../oci/reference.js';
 import { RegistryAuth } from './auth.js';
 import { Blobs, type BlobSource, type MountResult } from './blobs.js';
 import { Manifests } from './manifests.js';
 import { Referrers, type ReferrersListing } from './referrers.js';
-import { pull, pullPush } from './request.js';
-import { Transport } from './transport/index.js';
+import { pull, pullPush } from './endpoint.js';
+import { Transport } from './transport/compose.js';
 import { Uploads, type Opened } from './uploads.js';
-import type { BlobTransfer, FetchedManifest, ManifestHead, RegistryClient, RegistryClientOptions, RequestStats, Scope } from './types.js';
+import type { BlobTransfer, FetchedManifest, ManifestHead, RegistryClient, RegistryClientOptions, RequestStats, Scope } from './client-types.js';
 
 export { MAX_CHUNK_BYTES, UPLOAD_CHUNK_BYTES } from './uploads.js';
 export { MAX_BLOB_FETCH_BYTES } from './blobs.js';

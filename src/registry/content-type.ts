@@ -1,6 +1,6 @@
 // Content-Type parsing, in one place: the media type without parameters, lower-cased.
-import type { Headers } from './transport/types.js';
-import { headerValue } from './transport/types.js';
+import type { Headers } from './transport/http.js';
+import { headerValue } from './transport/http.js';
 
 /** `application/vnd.oci.image.index.v1+json; charset=utf-8` → `application/vnd.oci.image.index.v1+json`. */
 export function mediaTypeOf(contentType: string | undefined): string | undefined {

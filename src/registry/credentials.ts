@@ -8,10 +8,10 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { CredentialsError, TimeoutError, isTimeout } from '../errors.js';
-import { type Logger, silentLogger } from '../logger.js';
-import { DOCKER_HUB, DOCKER_HUB_CONFIG_KEY } from '../hosts.js';
-import type { CredentialProvider, Credentials } from './types.js';
+import { CredentialsError, TimeoutError, isTimeout } from '../base/errors.js';
+import { type Logger, silentLogger } from '../base/logger.js';
+import { DOCKER_HUB, DOCKER_HUB_CONFIG_KEY } from '../oci/hosts.js';
+import type { CredentialProvider, Credentials } from './client-types.js';
 
 export interface CommandRunner {
   /**

@@ -1,15 +1,15 @@
 // Manifests: GET (exact bytes, digest verified, 4 MiB cap, media type checked against the body),
 // HEAD (digest, type and size without the bytes) and PUT.
-import { DigestMismatchError, InvalidManifestError, TooLargeError, isNotFound, type ErrorFacts } from '../errors.js';
-import type { Logger } from '../logger.js';
-import { formatBytes } from '../bytes.js';
-import { isDigest, sha256Digest, verifyDigest } from '../digest.js';
-import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, MediaType, isImageManifestMediaType, isIndexMediaType } from '../oci.js';
-import { formatRepository, type RepositoryRef } from '../reference.js';
+import { DigestMismatchError, InvalidManifestError, TooLargeError, isNotFound, type ErrorFacts } from '../base/errors.js';
+import type { Logger } from '../base/logger.js';
+import { formatBytes } from '../base/bytes.js';
+import { isDigest, sha256Digest, verifyDigest } from '../oci/digest.js';
+import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, MediaType, isImageManifestMediaType, isIndexMediaType } from '../oci/manifest.js';
+import { formatRepository, type RepositoryRef } from '../oci/reference.js';
 import { contentLength, responseMediaType } from './content-type.js';
-import { pull, pullPush, registryRequest } from './request.js';
-import { discard, headerValue, type Transport } from './transport/index.js';
-import type { FetchedManifest, ManifestHead } from './types.js';
+import { pull, pullPush, registryRequest } from './endpoint.js';
+import { discard, headerValue, type Transport } from './transport/compose.js';
+import type { FetchedManifest, ManifestHead } from './client-types.js';
 
 const SCHEMA1_TYPES = new Set<string>([MediaType.DockerSchema1, MediaType.DockerSchema1Signed]);
 const KNOWN_MANIFEST_TYPES = new Set<string>([...MANIFEST_ACCEPT, ...SCHEMA1_TYPES]);

@@ -2,15 +2,15 @@
 // registries without it, the fallback tag schema (`sha256-<hex>` tags holding an index of the
 // referrers). What a registry lists is checked here, where it enters: every descriptor must be
 // well formed, the listing bounded in size and pages.
-import { InvalidManifestError, TooLargeError } from '../errors.js';
-import { formatBytes } from '../bytes.js';
-import { isDigest } from '../digest.js';
-import { type Descriptor, type ImageIndex, type ImageManifest, MAX_MANIFEST_BYTES, MediaType } from '../oci.js';
-import { sanitizeLine } from '../redact.js';
-import { formatRepository, type RepositoryRef } from '../reference.js';
+import { InvalidManifestError, TooLargeError } from '../base/errors.js';
+import { formatBytes } from '../base/bytes.js';
+import { isDigest } from '../oci/digest.js';
+import { type Descriptor, type ImageIndex, type ImageManifest, MAX_MANIFEST_BYTES, MediaType } from '../oci/manifest.js';
+import { sanitizeLine } from '../base/redact.js';
+import { formatRepository, type RepositoryRef } from '../oci/reference.js';
 import { contentLength } from './content-type.js';
-import { pull, registryRequest } from './request.js';
-import { headerValue, type Transport } from './transport/index.js';
+import { pull, registryRequest } from './endpoint.js';
+import { headerValue, type Transport } from './transport/compose.js';
 
 /** Pages of one referrers listing followed (Link rel="next") before the rest is refused. */
 export const MAX_REFERRERS_PAGES = 16;

@@ -4,15 +4,15 @@
 // size the registry asks for, and a demand over MAX_CHUNK_BYTES is refused. An upload that fails
 // cancels (DELETE) its session, so the registry does not keep a half-written blob around.
 import { Readable } from 'node:stream';
-import { DigestMismatchError, HttpError, ManifestMergeError, TimeoutError, TooLargeError, TransientError, isHttpError } from '../errors.js';
-import type { Logger } from '../logger.js';
-import { formatBytes } from '../bytes.js';
-import type { Descriptor } from '../oci.js';
-import { formatRepository, type RepositoryRef } from '../reference.js';
+import { DigestMismatchError, HttpError, ManifestMergeError, TimeoutError, TooLargeError, TransientError, isHttpError } from '../base/errors.js';
+import type { Logger } from '../base/logger.js';
+import { formatBytes } from '../base/bytes.js';
+import type { Descriptor } from '../oci/manifest.js';
+import { formatRepository, type RepositoryRef } from '../oci/reference.js';
 import type { BlobSource, Blobs, VerifyingStream } from './blobs.js';
-import { appendQuery, locationRequest, registryRequest } from './request.js';
-import { discard, headerValue, type HttpResponse, type Transport } from './transport/index.js';
-import type { Scope } from './types.js';
+import { appendQuery, locationRequest, registryRequest } from './endpoint.js';
+import { discard, headerValue, type HttpResponse, type Transport } from './transport/compose.js';
+import type { Scope } from './client-types.js';
 
 /** Chunk size for PATCH uploads when the registry does not ask for more. */
 export const UPLOAD_CHUNK_BYTES = 8 * 1024 * 1024;

@@ -2,9 +2,9 @@
 // and does `touch "$RUNNER_TEMP/digests/${digest#sha256:}"`; the merge job downloads those empty
 // files into one directory. Each file's name is a digest of an image in `image`.
 import { readdirSync } from 'node:fs';
-import { InputError } from '../errors.js';
-import { parseReference } from '../reference.js';
-import { sanitizeLine } from '../redact.js';
+import { InputError } from '../base/errors.js';
+import { parseReference } from '../oci/reference.js';
+import { sanitizeLine } from '../base/redact.js';
 
 const HEX64 = /^[a-f0-9]{64}$/;
 

@@ -4,13 +4,13 @@
 // targets, which stream each blob from the file into the target's upload, verified as it flows
 // and never held whole. A layout is never a target.
 import type { Readable } from 'node:stream';
-import { InputError, LayoutError, isDigestMismatch } from '../errors.js';
-import { type Descriptor, blobsOf, parseManifest } from '../oci.js';
-import { type ImageReference, type RepositoryRef, formatRepository } from '../reference.js';
+import { InputError, LayoutError, isDigestMismatch } from '../base/errors.js';
+import { type Descriptor, blobsOf, parseManifest } from '../oci/manifest.js';
+import { type ImageReference, type RepositoryRef, formatRepository } from '../oci/reference.js';
 import type { ReferrersListing } from '../registry/referrers.js';
-import type { BlobTransfer, FetchedManifest, ManifestHead, RegistryClient, RequestStats, Scope } from '../registry/types.js';
+import type { BlobTransfer, FetchedManifest, ManifestHead, RegistryClient, RequestStats, Scope } from '../registry/client-types.js';
 import { Layout } from './layout.js';
-import { LAYOUT_REGISTRY, LAYOUT_SCHEME, isLayoutRepository } from './reference.js';
+import { LAYOUT_REGISTRY, LAYOUT_SCHEME, isLayoutRepository } from './layout-reference.js';
 
 /** The layouts a run reads, each opened once however many sources name it. */
 export class LayoutSet {

@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { isDigest, verifyDigest } from '../digest.js';
-import { LayoutError, ManifestMergeError } from '../errors.js';
-import { type Descriptor, MAX_MANIFEST_BYTES, isDescriptor } from '../oci.js';
-import { sanitizeLine } from '../redact.js';
+import { isDigest, verifyDigest } from '../oci/digest.js';
+import { LayoutError, ManifestMergeError } from '../base/errors.js';
+import { type Descriptor, MAX_MANIFEST_BYTES, isDescriptor } from '../oci/manifest.js';
+import { sanitizeLine } from '../base/redact.js';
 import { type TarIndex, indexTar } from './tar.js';
 
 /** Annotations that name a manifest in index.json: the OCI one (skopeo, buildx), and containerd's full image name. */

@@ -4,7 +4,7 @@
 // a member whose name climbs out of the archive (`../`, an absolute path) is refused all the same:
 // such a tar is hostile or broken, and another tool would write outside its directory.
 import type { FileHandle } from 'node:fs/promises';
-import { LayoutError } from '../errors.js';
+import { LayoutError } from '../base/errors.js';
 
 const BLOCK = 512;
 /** Pax and GNU long-name records larger than this are not names: refused rather than read. */

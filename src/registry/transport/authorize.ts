@@ -3,13 +3,13 @@
 // on insufficient_scope), and follows redirects, dropping Authorization on another origin.
 // The first request to a registry goes alone (the "pioneer"): the others wait until it holds an
 // Authorization, so a challenge is learnt once per registry, not once per parallel request.
-import { HttpError, TransientError } from '../../errors.js';
-import type { Logger } from '../../logger.js';
-import type { CredentialProvider, Scope } from '../types.js';
+import { HttpError, TransientError } from '../../base/errors.js';
+import type { Logger } from '../../base/logger.js';
+import type { CredentialProvider, Scope } from '../client-types.js';
 import type { SchemeLayer } from './scheme.js';
 import { readErrors, redactUrl, wireFailure, type StatusErrors } from './status.js';
 import { discard } from './wire.js';
-import { headerValue, type HttpRequest, type HttpResponse } from './types.js';
+import { headerValue, type HttpRequest, type HttpResponse } from './http.js';
 
 /** The part of RegistryAuth (auth.ts) the transport uses. */
 export interface Authorizer {

@@ -3,9 +3,9 @@
 // exponential backoff with full jitter, or after the registry's Retry-After (capped too). No wait
 // of any kind outlives the deadline: each exchange carries a signal that aborts at it.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TimeoutError, TransientError } from '../../errors.js';
-import type { Logger } from '../../logger.js';
-import type { RetryOptions } from '../types.js';
+import { TimeoutError, TransientError } from '../../base/errors.js';
+import type { Logger } from '../../base/logger.js';
+import type { RetryOptions } from '../client-types.js';
 import type { RequestCounter } from './stats.js';
 
 /** Statuses worth another attempt: timeouts, rate limits, server and gateway errors. */

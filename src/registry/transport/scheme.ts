@@ -2,11 +2,11 @@
 // allows (loopback, or listed insecure) falls back to plain HTTP when its first HTTPS attempt
 // fails, and is remembered as plain from then on. TLS to such hosts is not verified (as docker
 // does). Credentials never travel over plain HTTP to a host the policy does not allow.
-import { ManifestMergeError } from '../../errors.js';
-import type { Logger } from '../../logger.js';
-import { registryApiHost, type InsecurePolicy } from '../../hosts.js';
+import { ManifestMergeError } from '../../base/errors.js';
+import type { Logger } from '../../base/logger.js';
+import { registryApiHost, type InsecurePolicy } from '../../oci/hosts.js';
 import { reasonOf } from './status.js';
-import type { Exchange, Send, WireResponse } from './types.js';
+import type { Exchange, Send, WireResponse } from './http.js';
 
 interface SchemeState {
   scheme?: 'https' | 'http';

@@ -1,7 +1,7 @@
 // Request statistics: every HTTP exchange (registry requests, token requests, their retries),
 // by kind. A layer just outside the wire, so nothing can reach the network uncounted.
-import type { RequestStats } from '../types.js';
-import type { Send } from './types.js';
+import type { RequestStats } from '../client-types.js';
+import type { Send } from './http.js';
 
 export class RequestCounter {
   private readonly counters: RequestStats = { requests: 0, byKind: {}, retries: 0 };

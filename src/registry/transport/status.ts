@@ -12,11 +12,11 @@ import {
   TransientError,
   errorCodeForStatus,
   type RegistryErrorDetail,
-} from '../../errors.js';
-import type { CredentialProvider, Scope } from '../types.js';
+} from '../../base/errors.js';
+import type { CredentialProvider, Scope } from '../client-types.js';
 import { RETRYABLE_STATUS, parseRetryAfter } from './retry.js';
 import { discard } from './wire.js';
-import { headerValue, type HttpRequest, type HttpResponse, type Method } from './types.js';
+import { headerValue, type HttpRequest, type HttpResponse, type Method } from './http.js';
 
 /** Error bodies are read this far, no further (a hostile registry may send gigabytes). */
 export const ERROR_BODY_LIMIT = 64 * 1024;

@@ -2,7 +2,7 @@
 // runtime (others import its types at most). One keep-alive Agent with bounded connections per
 // origin, and a second one without certificate checks for hosts the insecure policy allows.
 import { Agent, type Dispatcher } from 'undici';
-import type { Exchange, ResponseBody, WireResponse } from './types.js';
+import type { Exchange, ResponseBody, WireResponse } from './http.js';
 
 export interface WireOptions {
   /** injected dispatcher (tests: a MockAgent); not closed by us */

@@ -1,0 +1,64 @@
+// The job summary and the log report show registry-served text: escaped for Markdown (no HTML,
+// no table breakouts) and for log lines (no line breaks, so no `::` workflow command).
+import { describe, expect, it } from '@jest/globals';
+import type { MergeResult } from '../../src/engine/merge.js';
+import { markdownCell, renderReport, renderSummaryMarkdown } from '../../src/engine/summary.js';
+
+const digest = (n: number) => `sha256:${String(n).repeat(64).slice(0, 64)}`;
+const HOSTILE_TYPE = 'application/vnd.oci.image.index.v1+json\n::error::pwned <img src=x onerror=alert(1)> | cell';
+const HOSTILE_SUBJECT = 'sha256:`|<b>x';
+
+function result(): MergeResult {
+  const entry = (n: number, kind: string, extra: Record<string, unknown> = {}) => ({
+    kind,
+    descriptor: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: digest(n), size: 500 },
+    sourceInput: 'reg.example/acme/app:amd64',
+    ...extra,
+  });
+  return {
+    digest: digest(99),
+    manifest: '{}',
+    mediaType: HOSTILE_TYPE,
+    pushed: true,
+    platforms: ['linux/amd64'],
+    images: [],
+    sources: [],
+    plan: { entries: [entry(1, 'image', { platform: 'linux/amd64\n::warning::x' }), entry(2, 'attestation', { subject: HOSTILE_SUBJECT })], dropped: [], dangling: [], attestationReferrers: [] },
+    targets: [{ repository: 'reg.example/acme/app', tags: ['latest'], blobs: { mounted: 0, copied: 0, existing: 0 }, manifestsPushed: 0, manifestsExisting: 0, referrers: { copied: 0, existing: 0 }, actions: [] }],
+    requests: { requests: 3, retries: 0, byKind: {} },
+  } as unknown as MergeResult;
+}
+
+describe('markdownCell', () => {
+  it.each([
+    ['a | b', 'a \\| b'],
+    ['<script>alert(1)</script>', '&lt;script&gt;alert(1)&lt;/script&gt;'],
+    ['line\n::error::x', 'line\\\\n::error::x'],
+    ['`code` *em* _u_ [link](x) ~s~ ![i](x) # h', '\\`code\\` \\*em\\* \\_u\\_ \\[link\\](x) \\~s\\~ \\!\\[i\\](x) \\# h'],
+    ['a\u001b[31mred', 'ared'],
+    ['linux/arm64/v8', 'linux/arm64/v8'],
+  ])('%j', (text, escaped) => {
+    expect(markdownCell(text)).toBe(escaped);
+  });
+});
+
+describe('renderSummaryMarkdown', () => {
+  it('escapes what the registry served: no raw HTML, no extra table cells, no line breaks', () => {
+    const markdown = renderSummaryMarkdown(result());
+    expect(markdown).not.toContain('<img');
+    expect(markdown).not.toContain('<b>');
+    expect(markdown).not.toMatch(/^::/m);
+    const row = markdown.split('\n').find((l) => l.includes(digest(1).slice(7, 19)))!;
+    expect(row).toBe(`| linux/amd64\\\\n::warning::x | image | \`${digest(1).slice(7, 19)}\` | 500 B | reg.example/acme/app:amd64 | none |`);
+    const attestation = markdown.split('\n').find((l) => l.includes(digest(2).slice(7, 19)))!;
+    expect(attestation.endsWith('| describes \\`\\|&lt;b&gt;x |')).toBe(true);
+  });
+});
+
+describe('renderReport', () => {
+  it('keeps each registry string on its own log line', () => {
+    const report = renderReport(result());
+    expect(report).not.toMatch(/^::/m);
+    expect(report.split('\n')[0]).toBe(`Pushed application/vnd.oci.image.index.v1+json\\n::error::pwned <img src=x onerror=alert(1)> | cell ${digest(99)}`);
+  });
+});

@@ -1,0 +1,247 @@
+// The CLI: the action's engine at a terminal. Results go to stdout, progress to stderr, so
+// `digest=$(manifest-merge merge … --quiet)` works. Exit codes: 0 done, 1 failed, 2 usage error.
+import { readFileSync } from 'node:fs';
+import { runMerge } from '../engine/merge.js';
+import { InputError, UsageError, isExpectedError, isUsageOrInput, renderError } from '../base/errors.js';
+import { parseInspectCommand, parseMergeCommand } from '../request/flags.js';
+import { checkReference, inspectReference, inspectReferrers, renderInspection } from '../engine/inspect.js';
+import type { Logger } from '../base/logger.js';
+import { redactSecrets, registerSecret } from '../base/redact.js';
+import { mapStackTrace } from '../base/stack.js';
+import { manifestReference } from '../oci/reference.js';
+import { createClient, useClient } from '../engine/client-setup.js';
+import { checkOutcomes, connectionsFor, imageResults, runImages } from '../engine/images.js';
+import { openSources, withLayouts } from '../sources/open.js';
+import { buildMetadata, renderReport } from '../engine/summary.js';
+
+declare const MANIFEST_MERGE_VERSION: string | undefined;
+const VERSION = typeof MANIFEST_MERGE_VERSION === 'string' ? MANIFEST_MERGE_VERSION : 'dev';
+
+const HELP = `manifest-merge ${VERSION}: merge per-platform images into one multi-arch index, on any OCI registry
+
+Usage:
+  manifest-merge merge --tag TAG [--tag TAG ...] [options] SOURCE...
+  manifest-merge merge --spec FILE [options]
+  manifest-merge inspect [--raw | --check] [options] REF
+  manifest-merge --version | --help
+
+Commands:
+  merge      merge SOURCE images (tags or repo@sha256:… digests) and push the index to every --tag
+  inspect    show a manifest (asked for with every manifest type); --raw prints its exact bytes;
+             --check also verifies every child manifest and blob exists in REF's repository
+
+Run "manifest-merge COMMAND --help" for a command's options.
+Credentials come from docker login ($DOCKER_CONFIG/config.json, credential helpers) or --username/--password-stdin.
+Exit codes: 0 done, 1 failed (or, for inspect --check, something is missing), 2 usage error.`;
+
+const MERGE_HELP = `Usage: manifest-merge merge --tag TAG [--tag TAG ...] [options] SOURCE...
+
+Merges SOURCE images (tags, repo@sha256:… digests, or oci-layout://PATH[:NAME|@DIGEST] layouts
+on disk, directories or tars; indexes are unwrapped, attestations kept)
+into one index and pushes it to every --tag. Progress goes to stderr; the digest to stdout.
+
+Options:
+  -t, --tag TAG                 tag to push the index to (repeatable; may span repositories and registries)
+  -p, --platforms LIST          platforms the index must hold exactly, e.g. linux/amd64,linux/arm64
+      --attestations keep|strip|referrers
+                                carry attestation manifests along in the index (keep, default), drop them
+                                (strip), or take them out of the index and push each as an OCI referrer of
+                                its image (referrers; one without subject gets one: a new digest, warned)
+      --referrers copy|skip     copy the children's referrers (signatures, SBOMs) into tags in other
+                                repositories (copy, default) or not
+      --dangling-attestations drop|keep
+                                an attestation whose image is not in its source index: drop it (default)
+                                or keep it, linked to nothing; a warning either way
+      --format auto|oci|docker  index type (default auto: a Docker list only when every child is Docker schema 2)
+      --dry-run                 read and plan everything, print the index and what would be done; write nothing
+      --annotation A            key=value, index:key=value, manifest-descriptor:key=value or
+                                manifest-descriptor[os/arch]:key=value (repeatable; OCI index only)
+      --select-platform P       take only platform P of the sources, with its attestations (repeatable);
+                                --platforms then checks the result
+      --spec FILE               merge several images: a YAML or JSON file of images: [{tags, sources, …}];
+                                give no SOURCE or --tag; other flags are defaults each image may override
+      --append                  merge into the index the first --tag already points at (same platforms are replaced)
+      --insecure-registry HOST  allow plain HTTP (and unverified TLS) to HOST (repeatable; loopback always may)
+      --timeout DURATION        time budget for every wait, e.g. 90s, 10m, 1h30m (default 10m, at most 24h)
+      --username USER           username for --registry (default: the first tag's registry)
+      --password-stdin          read the password or token from standard input
+      --registry HOST           registry --username/--password-stdin are for
+      --json                    print the metadata JSON (the action's metadata output) instead of the digest
+  -q, --quiet                   print only the digest; no progress
+  -v, --verbose                 print every request (debug) on stderr
+  -h, --help                    this help`;
+
+const INSPECT_HELP = `Usage: manifest-merge inspect [options] REF
+
+Prints REF's manifest as a tree: type, digest, size; for an index each entry with its platform and
+size, attestations marked with the image they describe; for a bare image its platform (from its config).
+
+Options:
+      --raw                     print the manifest's exact bytes (byte-identical to what the registry serves)
+      --check                   also check that every child manifest and blob exists in REF's repository;
+                                list what is missing or was not checked (nested too deep) and exit 1 if anything is
+      --referrers               also list the referrers of REF and of each child (referrers API, or the
+                                sha256-<hex> fallback tag), recursively; with --check, check they and
+                                their blobs exist
+      --json                    print the result as JSON
+      --insecure-registry HOST  allow plain HTTP (and unverified TLS) to HOST (repeatable; loopback always may)
+      --timeout DURATION        time budget for every wait (default 10m, at most 24h)
+      --username USER           username for REF's registry (or --registry)
+      --password-stdin          read the password or token from standard input
+      --registry HOST           registry --username/--password-stdin are for
+  -v, --verbose                 print every request (debug) on stderr
+  -h, --help                    this help`;
+
+/** Writes bytes to stdout; a reader that closed the pipe early (`| head -c 100`) is not a failure. */
+function writeStdout(bytes: Buffer): Promise<number> {
+  return new Promise((resolve, reject) =>
+    process.stdout.write(bytes, (error) => {
+      if (!error) resolve(0);
+      else if ((error as NodeJS.ErrnoException).code === 'EPIPE') resolve(0);
+      else reject(error);
+    }),
+  );
+}
+
+/** Progress on stderr, every line through redaction (a registry may echo a credential). */
+function stderrLogger(quiet: boolean, verbose: boolean): Logger {
+  const write = (line: string) => process.stderr.write(`${redactSecrets(line)}\n`);
+  return {
+    debug: (m) => {
+      if (verbose) write(`debug: ${m}`);
+    },
+    info: (m) => {
+      if (!quiet) write(m);
+    },
+    warning: (m) => write(`warning: ${m}`),
+  };
+}
+
+function readPasswordFromStdin(): string {
+  let password: string;
+  try {
+    password = readFileSync(0, 'utf8').replace(/\r?\n$/, '');
+  } catch (cause) {
+    throw new InputError('--password-stdin: could not read standard input', { cause });
+  }
+  // known before any request: every message from here on has it redacted
+  registerSecret(password);
+  return password;
+}
+
+async function merge(args: string[]): Promise<number> {
+  const command = parseMergeCommand(args, readPasswordFromStdin);
+  if (command.help) {
+    process.stdout.write(`${MERGE_HELP}\n`);
+    return 0;
+  }
+  const { request, output } = command;
+  const logger = stderrLogger(output.quiet, output.verbose);
+  for (const warning of command.warnings) logger.warning(warning);
+  const images = command.images ?? [{ position: 'image', request, warnings: [] }];
+  const { requests, layouts } = await openSources(images.map((i) => i.request));
+  const client = withLayouts(createClient({ ...command.client, connectionsPerOrigin: connectionsFor(images.length) }, { logger, surface: 'cli' }), layouts);
+  if (command.images) {
+    const outcomes = await useClient(client, logger, (c) => runImages(images.map((image, i) => ({ ...image, request: requests[i] })), c, logger));
+    if (output.json) process.stdout.write(`${JSON.stringify(imageResults(outcomes, (e) => renderError(e, 'cli')), null, 2)}\n`);
+    for (const o of outcomes) {
+      if (!o.ok) continue;
+      if (!output.json && !output.quiet) logger.info(renderReport(o.result));
+      if (!output.json) process.stdout.write(`${o.result.digest}\n`);
+    }
+    checkOutcomes(outcomes);
+    return 0;
+  }
+  const result = await useClient(client, logger, (c) => runMerge(requests[0], c, logger));
+  if (output.json) process.stdout.write(`${JSON.stringify(buildMetadata(result), null, 2)}\n`);
+  else if (output.quiet) process.stdout.write(`${result.digest}\n`);
+  else {
+    logger.info(renderReport(result));
+    if (!result.pushed) process.stdout.write(`${JSON.stringify(JSON.parse(result.manifest), null, 2)}\n`);
+    process.stdout.write(`${result.digest}\n`);
+  }
+  return 0;
+}
+
+async function inspect(args: string[]): Promise<number> {
+  const command = parseInspectCommand(args, readPasswordFromStdin);
+  if (command.help) {
+    process.stdout.write(`${INSPECT_HELP}\n`);
+    return 0;
+  }
+  const { reference, output } = command;
+  const logger = stderrLogger(false, output.verbose);
+  const client = createClient(command.client, { logger, surface: 'cli' });
+  return useClient(client, logger, async () => {
+    client.declareScopes(reference.registry, [{ repository: reference.repository, actions: ['pull'] }]);
+    if (command.raw) {
+      // One request: the bytes as served (digest-checked), nothing else on stdout.
+      const manifest = await client.fetchManifest(reference, manifestReference(reference));
+      return writeStdout(manifest.bytes);
+    }
+    const inspection = await inspectReference(reference, client);
+    if (command.referrers) inspection.referrers = await inspectReferrers(inspection, reference, client);
+    const check = command.check ? await checkReference(inspection, reference, client, logger, undefined, inspection.referrers) : undefined;
+    if (output.json) {
+      const out = {
+        reference: inspection.reference,
+        mediaType: inspection.manifest.mediaType,
+        digest: inspection.manifest.digest,
+        size: inspection.manifest.size,
+        ...(inspection.parsed.kind === 'index' && inspection.parsed.index!.annotations ? { annotations: inspection.parsed.index!.annotations } : {}),
+        ...(inspection.parsed.kind === 'image' ? { platform: inspection.entries[0].platform ?? null } : {}),
+        entries: inspection.entries.map((e) => ({ ...e.descriptor, ...(e.describes ? { describes: e.describes } : {}) })),
+        ...(inspection.referrers ? { referrers: inspection.referrers } : {}),
+        ...(check ? { missing: check.missing, unchecked: check.unchecked } : {}),
+        requests: client.stats().requests,
+      };
+      process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+    } else {
+      process.stdout.write(`${renderInspection(inspection)}\n`);
+      if (check) {
+        if (check.complete) process.stdout.write(`check: every child manifest${inspection.referrers ? ', listed referrer' : ''} and blob is present in ${reference.registry}/${reference.repository}\n`);
+        if (check.missing.length > 0) {
+          process.stdout.write(`check: ${check.missing.length} missing from ${reference.registry}/${reference.repository}:\n`);
+          for (const m of check.missing) process.stdout.write(`  - ${m.kind} ${m.digest} (needed by ${m.neededBy})\n`);
+        }
+        if (check.unchecked.length > 0) {
+          process.stdout.write(`check: ${check.unchecked.length} not checked or not as listed in ${reference.registry}/${reference.repository}:\n`);
+          for (const u of check.unchecked) process.stdout.write(`  - ${u.kind} ${u.digest} (listed by ${u.neededBy}): ${u.reason}\n`);
+        }
+      }
+    }
+    return check && !check.complete ? 1 : 0;
+  });
+}
+
+/** Runs the CLI on `argv` (without node and the script); resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  // A reader that stops early (`inspect --raw REF | head -c 100`) closes the pipe: not an error.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
+  try {
+    if (command === '--version' || command === '-V' || command === 'version') {
+      process.stdout.write(`${VERSION}\n`);
+      return 0;
+    }
+    if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+      process.stdout.write(`${HELP}\n`);
+      return command === undefined ? 2 : 0;
+    }
+    if (command === 'merge') return await merge(rest);
+    if (command === 'inspect') return await inspect(rest);
+    throw new UsageError(`unknown command "${command}"`);
+  } catch (error) {
+    process.stderr.write(`manifest-merge: ${renderError(error, 'cli')}\n`);
+    if (isUsageOrInput(error)) {
+      process.stderr.write('Run "manifest-merge --help" for usage.\n');
+      return 2;
+    }
+    // Not one of ours: a bug. Its stack is what a report needs.
+    if (!isExpectedError(error)) process.stderr.write(`${redactSecrets(error instanceof Error && error.stack ? mapStackTrace(error.stack) : String(error))}\n`);
+    return 1;
+  }
+}
+

@@ -1,0 +1,79 @@
+// Builds the registry client both entries use, from their client settings, and closes it without
+// letting a failing close hide what the work did.
+import type { Dispatcher } from 'undici';
+import type { Surface } from '../base/errors.js';
+import type { Logger } from '../base/logger.js';
+import { registerSecret } from '../base/redact.js';
+import type { ClientSettings } from '../request/parse.js';
+import { createRegistryClient } from '../registry/client.js';
+import { createDockerCredentialProvider } from '../registry/credentials.js';
+import type { RegistryClient, RetryOptions } from '../registry/client-types.js';
+
+export const USER_AGENT = 'manifest-merge (+https://github.com/acme/manifest-merge)';
+
+export interface ClientSetup {
+  logger: Logger;
+  /** the surface's own masking (the action passes core.setSecret); every secret is also registered for redaction */
+  onSecret?: (secret: string) => void;
+  /** which entry: decides how explicit credentials are named in messages (default 'action') */
+  surface?: Surface;
+  /** directory of config.json (default $DOCKER_CONFIG or ~/.docker) */
+  configDir?: string;
+  /** environment credential helpers are looked up and run in (default this process's) */
+  env?: NodeJS.ProcessEnv;
+  /** retry policy (default: the client's, 5 attempts from 200 ms up to 10 s); tests shorten it */
+  retry?: RetryOptions;
+  /** per-request timeout for headers and for each pause in a body (default 60 s); tests shorten it */
+  requestTimeoutMs?: number;
+  /** test-only: an undici dispatcher instead of the client's own (e.g. one mapping host names to loopback) */
+  dispatcher?: Dispatcher;
+}
+
+/** Where explicit credentials come from, in each surface's words. */
+const EXPLICIT_SOURCE: Record<Surface, string> = { action: 'inputs username/password', cli: '--username/--password-stdin' };
+
+export function createClient(settings: ClientSettings, setup: ClientSetup): RegistryClient {
+  // One deadline for every wait of the run, credential helpers included.
+  const deadline = Date.now() + settings.timeoutMs;
+  const onSecret = (secret: string) => {
+    registerSecret(secret);
+    setup.onSecret?.(secret);
+  };
+  const credentials = createDockerCredentialProvider({
+    explicit: settings.credentials,
+    explicitSource: EXPLICIT_SOURCE[setup.surface ?? 'action'],
+    configDir: setup.configDir,
+    env: setup.env,
+    logger: setup.logger,
+    onSecret,
+    deadline,
+  });
+  return createRegistryClient({
+    credentials,
+    insecureRegistries: settings.insecureRegistries,
+    logger: setup.logger,
+    deadline,
+    onSecret,
+    userAgent: USER_AGENT,
+    retry: setup.retry,
+    requestTimeoutMs: setup.requestTimeoutMs,
+    dispatcher: setup.dispatcher,
+    ...(settings.connectionsPerOrigin ? { connectionsPerOrigin: settings.connectionsPerOrigin } : {}),
+  });
+}
+
+/**
+ * Runs `work` with `client`, then closes it. A close that fails is logged, never thrown: it must
+ * not replace the error the work failed with, nor fail work that succeeded.
+ */
+export async function useClient<T>(client: RegistryClient, logger: Logger, work: (client: RegistryClient) => Promise<T>): Promise<T> {
+  try {
+    return await work(client);
+  } finally {
+    try {
+      await client.close();
+    } catch (error) {
+      logger.warning(`Closing the registry connections failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+}

@@ -1,0 +1,142 @@
+// What a merge did, as machine-readable metadata (the `metadata` output, the CLI's --json)
+// and as a job summary table for people. Pure. Registry-served text (media types, platforms,
+// repository names echoed back) is escaped for where it lands: one log line (no line breaks, no
+// escape sequences, so nothing can start a `::` workflow command) or a Markdown table cell (no
+// HTML, no table or emphasis syntax).
+import { formatBytes } from '../base/bytes.js';
+import type { MergeResult } from './merge.js';
+import { sanitizeLine } from '../base/redact.js';
+
+export interface MergeMetadata {
+  digest: string;
+  mediaType: string;
+  pushed: boolean;
+  platforms: string[];
+  images: string[];
+  sources: Array<{ input: string; digest: string; mediaType: string; entries: number }>;
+  children: Array<{ kind: string; digest: string; mediaType: string; size: number; platform?: string; describes?: string; source: string }>;
+  /** `referrers`: taken out of the index to be pushed as referrers of their images (`attestations: referrers`) */
+  attestations: { kept: number; stripped: number; referrers?: number };
+  dropped: Array<{ kind: string; digest: string; source: string; describes?: string }>;
+  targets: Array<{
+    repository: string;
+    tags: string[];
+    blobs: { mounted: number; copied: number; existing: number };
+    manifestsPushed: number;
+    manifestsExisting: number;
+    /** referrers of the children copied into this repository; `via`: the referrers API or fallback tags */
+    referrers: { copied: number; existing: number; via?: 'api' | 'tag'; attestations?: number };
+  }>;
+  /** dangling attestations: their image is not in their source index */
+  dangling: Array<{ digest: string; source: string; missing?: string; kept: boolean }>;
+  requests: { total: number; retries: number; byKind: Record<string, number> };
+}
+
+export function buildMetadata(result: MergeResult): MergeMetadata {
+  const { plan } = result;
+  return {
+    digest: result.digest,
+    mediaType: result.mediaType,
+    pushed: result.pushed,
+    platforms: result.platforms,
+    images: result.images,
+    sources: result.sources.map((s) => ({ input: s.input, digest: s.digest, mediaType: s.mediaType, entries: s.entries.length })),
+    children: plan.entries.map((e) => ({
+      kind: e.kind,
+      digest: e.descriptor.digest,
+      mediaType: e.descriptor.mediaType,
+      size: e.descriptor.size,
+      ...(e.platform ? { platform: e.platform } : {}),
+      ...(e.subject ? { describes: e.subject } : {}),
+      source: e.sourceInput,
+    })),
+    attestations: {
+      kept: plan.entries.filter((e) => e.kind === 'attestation').length,
+      stripped: plan.dropped.filter((e) => e.kind === 'attestation').length,
+      ...(plan.attestationReferrers.length > 0 ? { referrers: plan.attestationReferrers.length } : {}),
+    },
+    dropped: plan.dropped.map((e) => ({ kind: e.kind, digest: e.descriptor.digest, source: e.sourceInput, ...(e.subject ? { describes: e.subject } : {}) })),
+    targets: result.targets.map((t) => ({
+      repository: t.repository,
+      tags: t.tags,
+      blobs: t.blobs,
+      manifestsPushed: t.manifestsPushed,
+      manifestsExisting: t.manifestsExisting,
+      referrers: t.referrers,
+    })),
+    dangling: plan.dangling.map((d) => ({ digest: d.entry.descriptor.digest, source: d.entry.sourceInput, ...(d.missing ? { missing: d.missing } : {}), kept: d.kept })),
+    requests: { total: result.requests.requests, retries: result.requests.retries, byKind: result.requests.byKind },
+  };
+}
+
+function shortDigest(digest: string): string {
+  return digest.replace(/^sha256:/, '').slice(0, 12);
+}
+
+/** Text as literal Markdown inside a table cell: one line, HTML and Markdown syntax escaped. */
+export function markdownCell(text: string): string {
+  return sanitizeLine(text)
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/[\\`*_[\]|~!#]/g, (c) => `\\${c}`);
+}
+
+const cell = markdownCell;
+
+/** A digest as a code span; anything else a registry put where a digest belongs, as escaped text. */
+function digestCell(digest: string): string {
+  const short = shortDigest(digest);
+  return /^[0-9a-f]+$/.test(short) ? `\`${short}\`` : cell(short);
+}
+/** One log line's worth of registry text. */
+const line = sanitizeLine;
+
+/** Markdown for the job summary: the result, one row per child, and per-target transfer counts. */
+export function renderSummaryMarkdown(result: MergeResult): string {
+  const m = buildMetadata(result);
+  const lines: string[] = [];
+  lines.push(`### manifest-merge ${result.pushed ? 'pushed' : 'planned (dry run)'} \`${result.digest}\``, '');
+  lines.push(`${cell(m.mediaType)} · ${m.platforms.length} platform${m.platforms.length === 1 ? '' : 's'} · attestations kept: ${m.attestations.kept}, stripped: ${m.attestations.stripped}${m.attestations.referrers ? `, as referrers: ${m.attestations.referrers}` : ''} · ${m.requests.total} registry requests`, '');
+  lines.push('| Platform | Kind | Digest | Size | Source | Attestation |', '| --- | --- | --- | --- | --- | --- |');
+  const attested = new Set(m.children.filter((c) => c.kind === 'attestation').map((c) => c.describes));
+  const stripped = new Set(m.dropped.filter((c) => c.kind === 'attestation').map((c) => c.describes));
+  const asReferrer = new Set(result.plan.attestationReferrers.map((a) => a.subject));
+  for (const c of m.children) {
+    const attestation = c.kind === 'image' ? (attested.has(c.digest) ? 'kept' : asReferrer.has(c.digest) ? 'referrer' : stripped.has(c.digest) ? 'stripped' : 'none') : c.describes ? `describes ${digestCell(c.describes)}` : '';
+    lines.push(`| ${cell(c.platform ?? (c.kind === 'attestation' ? 'unknown/unknown' : ''))} | ${cell(c.kind)} | ${digestCell(c.digest)} | ${formatBytes(c.size)} | ${cell(c.source)} | ${attestation} |`);
+  }
+  for (const d of m.dropped) {
+    lines.push(`| ${d.kind === 'attestation' ? 'unknown/unknown' : ''} | ${cell(d.kind)} (dropped) | ${digestCell(d.digest)} | | ${cell(d.source)} | ${d.describes ? `stripped, described ${digestCell(d.describes)}` : 'stripped'} |`);
+  }
+  lines.push('', '| Target | Tags | Blobs mounted | Blobs copied | Blobs present | Manifests pushed | Referrers copied |', '| --- | --- | --- | --- | --- | --- | --- |');
+  for (const t of m.targets) {
+    lines.push(`| ${cell(t.repository)} | ${cell(t.tags.join(', '))} | ${t.blobs.mounted} | ${t.blobs.copied} | ${t.blobs.existing} | ${t.manifestsPushed} | ${t.referrers.copied}${t.referrers.via ? ` (${t.referrers.via === 'api' ? 'referrers API' : 'fallback tags'})` : ''}${t.referrers.attestations ? `, attestations as referrers ${t.referrers.attestations}` : ''} |`);
+  }
+  lines.push('', REFERRERS_NOTE);
+  lines.push('');
+  return lines.join('\n');
+}
+
+/** Said with the per-target counts: the referrers copied are the children's, never the source indexes'. */
+export const REFERRERS_NOTE = 'Referrers copied are those of the child manifests; referrers of the source indexes themselves do not apply (the merged index is a new manifest).';
+
+/** Plain text for logs and the CLI: the index, then what was (or would be) done per target. */
+export function renderReport(result: MergeResult): string {
+  const lines: string[] = [];
+  lines.push(`${result.pushed ? 'Pushed' : 'Dry run: would push'} ${line(result.mediaType)} ${line(result.digest)}`);
+  for (const e of result.plan.entries) {
+    lines.push(
+      `  ${line(e.platform ?? (e.kind === 'attestation' ? 'attestation' : e.kind)).padEnd(24)} ${line(e.descriptor.digest)} ${formatBytes(e.descriptor.size).padStart(9)}  ${e.subject ? `describes ${line(shortDigest(e.subject))}  ` : ''}from ${line(e.sourceInput)}`,
+    );
+  }
+  for (const d of result.plan.dropped) lines.push(`  (dropped ${d.kind}) ${line(d.descriptor.digest)} from ${line(d.sourceInput)}`);
+  for (const t of result.targets) {
+    lines.push(`${line(t.repository)}: tags ${line(t.tags.join(', '))}`);
+    if (!result.pushed) for (const a of t.actions) lines.push(`  would ${line(a)}`);
+    else lines.push(`  blobs mounted ${t.blobs.mounted}, copied ${t.blobs.copied}, present ${t.blobs.existing}; manifests pushed ${t.manifestsPushed}, present ${t.manifestsExisting}; referrers copied ${t.referrers.copied}${t.referrers.via ? ` (${t.referrers.via === 'api' ? 'referrers API' : 'fallback tags'})` : ''}${t.referrers.attestations ? `, attestations as referrers ${t.referrers.attestations}` : ''}`);
+  }
+  if (result.targets.some((t) => t.referrers.copied + t.referrers.existing > 0)) lines.push(REFERRERS_NOTE);
+  return lines.join('\n');
+}
+

@@ -1,0 +1,22 @@
+// Where sources come from besides registries: OCI layouts on disk (opened here, once per run,
+// before any request) and Docker's digest files (digest-files.ts, read while parsing inputs).
+import type { MergeRequest } from '../engine/merge.js';
+import { LayoutSet } from './layout-client.js';
+
+export { LayoutSet, withLayouts } from './layout-client.js';
+
+/**
+ * Opens every layout the requests name (a bad layout fails here, before any network request) and
+ * pins each layout source to its manifest's digest. Wrap the registry client with
+ * `withLayouts(client, layouts)`; closing that client closes the layouts.
+ */
+export async function openSources(requests: MergeRequest[]): Promise<{ requests: MergeRequest[]; layouts: LayoutSet }> {
+  const { set, sources } = await LayoutSet.open(requests.flatMap((r) => r.sources));
+  let at = 0;
+  const pinned = requests.map((r) => {
+    const own = sources.slice(at, at + r.sources.length);
+    at += r.sources.length;
+    return { ...r, sources: own };
+  });
+  return { requests: pinned, layouts: set };
+}
