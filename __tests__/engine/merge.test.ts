@@ -1,7 +1,8 @@
 // The engine's branches against the in-memory registry: what is read, what is written and in
 // which order, and what is refused before anything is written.
 import { beforeEach, describe, expect, it } from '@jest/globals';
-import { type MergeRequest, runMerge } from '../../src/engine/merge.js';
+import { runMerge } from '../../src/engine/merge.js';
+import type { MergeRequest } from '../../src/engine/model.js';
 import { dependencyLevels } from '../../src/engine/transfer.js';
 import { ConflictError, InvalidManifestError, PlatformError, VerifyError, isConflict } from '../../src/base/errors.js';
 import { createMemoryLogger } from '../../src/base/logger.js';

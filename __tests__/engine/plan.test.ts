@@ -2,7 +2,8 @@ import { describe, expect, it } from '@jest/globals';
 import { sha256Digest } from '../../src/oci/digest.js';
 import { MediaType, type Descriptor } from '../../src/oci/manifest.js';
 import { parsePlatform, platformFromConfig } from '../../src/oci/platform.js';
-import { type ResolvedSource, type SourceEntry, classifyIndexEntry, planBlobs, planMerge, planTargets } from '../../src/engine/plan.js';
+import { classifyIndexEntry, planBlobs, planMerge, planTargets } from '../../src/engine/plan.js';
+import type { ResolvedSource, SourceEntry } from '../../src/engine/model.js';
 
 const hex = (n: number) => n.toString(16).padStart(64, '0');
 const digest = (n: number) => `sha256:${hex(n)}`;

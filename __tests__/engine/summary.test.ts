@@ -1,7 +1,7 @@
 // The job summary and the log report show registry-served text: escaped for Markdown (no HTML,
 // no table breakouts) and for log lines (no line breaks, so no `::` workflow command).
 import { describe, expect, it } from '@jest/globals';
-import type { MergeResult } from '../../src/engine/merge.js';
+import type { MergeResult } from '../../src/engine/model.js';
 import { markdownCell, renderReport, renderSummaryMarkdown } from '../../src/engine/summary.js';
 
 const digest = (n: number) => `sha256:${String(n).repeat(64).slice(0, 64)}`;

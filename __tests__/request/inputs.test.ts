@@ -6,7 +6,8 @@ import { parseInspectCommand, parseMergeCommand } from '../../src/request/flags.
 import { getInputs } from '../../src/request/inputs.js';
 import { MediaType } from '../../src/oci/manifest.js';
 import { parsePlatform } from '../../src/oci/platform.js';
-import { type ResolvedSource, planMerge } from '../../src/engine/plan.js';
+import { planMerge } from '../../src/engine/plan.js';
+import type { ResolvedSource } from '../../src/engine/model.js';
 import { MAX_TIMEOUT_MS, parseAnnotations, parseDuration, parseList } from '../../src/request/parse.js';
 
 function getter(values: Record<string, string>) {

@@ -1,7 +1,7 @@
 // Input `github-annotations`: GHCR links a multi-arch package to its repository (and shows it on
 // the package page) only through annotations on the index. The values come from @actions/github's
 // Context (main.ts passes it; the bundle takes only its context module, not Octokit). Pure.
-import type { MergeRequest } from '../engine/merge.js';
+import type { MergeRequest } from '../engine/model.js';
 
 /** What of the workflow run's context the annotations need (@actions/github's Context has it). */
 export interface RunContext {

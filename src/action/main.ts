@@ -11,7 +11,7 @@ import { getInputs } from '../request/inputs.js';
 import { formatReference } from '../oci/reference.js';
 import { checkOutcomes, connectionsFor, imageResults, runImages } from '../engine/images.js';
 import type { RegistryClient } from '../registry/client-types.js';
-import type { SpecImage } from '../request/spec.js';
+import type { ImageRequest } from '../engine/model.js';
 import type { Logger } from '../base/logger.js';
 import { redactSecrets } from '../base/redact.js';
 import { mapStackTrace } from '../base/stack.js';
@@ -70,7 +70,7 @@ export async function run(): Promise<void> {
 }
 
 /** `spec`: every image, then outputs for all (`digest` etc. are the first image's), then the step fails if any image did. */
-async function runSpec(images: SpecImage[], client: RegistryClient, summary: boolean): Promise<void> {
+async function runSpec(images: ImageRequest[], client: RegistryClient, summary: boolean): Promise<void> {
   const outcomes = await useClient(client, actionsLogger, (c) => runImages(images, c, actionsLogger));
   core.setOutput('results', JSON.stringify(imageResults(outcomes, (e) => renderError(e, 'action'))));
   const first = outcomes[0];

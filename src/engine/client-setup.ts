@@ -4,7 +4,7 @@ import type { Dispatcher } from 'undici';
 import type { Surface } from '../base/errors.js';
 import type { Logger } from '../base/logger.js';
 import { registerSecret } from '../base/redact.js';
-import type { ClientSettings } from '../request/parse.js';
+import type { ClientSettings } from './model.js';
 import { createRegistryClient } from '../registry/client.js';
 import { createDockerCredentialProvider } from '../registry/credentials.js';
 import type { RegistryClient, RetryOptions } from '../registry/client-types.js';

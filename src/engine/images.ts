@@ -3,12 +3,13 @@
 // once, and one image failing does not stop the others. Each image is a whole merge of its own:
 // its tags are written only after all of its blobs and children, so none is half-tagged.
 import { Limiter } from '../base/concurrency.js';
-import { type MergeResult, declareScopes, runMerge } from './merge.js';
+import { declareScopes, runMerge } from './merge.js';
+import type { MergeResult } from './model.js';
 import { ImagesFailedError, ManifestMergeError } from '../base/errors.js';
 import type { Logger } from '../base/logger.js';
 import { formatReference } from '../oci/reference.js';
 import type { RegistryClient } from '../registry/client-types.js';
-import type { SpecImage } from '../request/spec.js';
+import type { ImageRequest } from './model.js';
 import { buildMetadata, type MergeMetadata } from './summary.js';
 
 /** Images merged at once by default: each runs its own parallel requests (8). */
@@ -46,7 +47,7 @@ function prefixed(logger: Logger, prefix: string): Logger {
   };
 }
 
-export async function runImages(images: SpecImage[], client: RegistryClient, logger: Logger, parallel = DEFAULT_PARALLEL_IMAGES): Promise<ImageOutcome[]> {
+export async function runImages(images: ImageRequest[], client: RegistryClient, logger: Logger, parallel = DEFAULT_PARALLEL_IMAGES): Promise<ImageOutcome[]> {
   for (const image of images) declareScopes(image.request, client);
   const limiter = new Limiter(parallel);
   return Promise.all(

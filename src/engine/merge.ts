@@ -5,75 +5,17 @@
 import { mapLimit } from '../base/concurrency.js';
 import { ConflictError, InputError, VerifyError } from '../base/errors.js';
 import { type Logger, inGroup } from '../base/logger.js';
-import type { Platform } from '../oci/platform.js';
-import {
-  type Annotations,
-  type AttestationMode,
-  type DanglingMode,
-  type MergePlan,
-  type OutputFormat,
-  type ResolvedSource,
-  planMerge,
-  planTargets,
-} from './plan.js';
+import { planMerge, planTargets } from './plan.js';
+import type { MergePlan, MergeRequest, MergeResult, ResolvedSource, TargetReport } from './model.js';
 import { type ImageReference, type RepositoryRef, formatReference, formatRepository, sameRepository } from '../oci/reference.js';
 import { sanitizeLine } from '../base/redact.js';
 import { CachingClient } from './caching-client.js';
-import type { RegistryClient, RequestStats, Scope } from '../registry/client-types.js';
+import type { RegistryClient, Scope } from '../registry/client-types.js';
 import { readManifest, resolveAppendBase, resolveSource } from './resolve.js';
-import { type FoundReferrer, ReferrerFinder, type ReferrersMode, type TargetReferrers, attestationAsReferrer, copyReferrers } from './referrer-transfer.js';
+import { type FoundReferrer, ReferrerFinder, attestationAsReferrer, copyReferrers } from './referrer-transfer.js';
 import { referrerDescriptor } from '../registry/referrers.js';
 import { selectPlatforms } from './select.js';
 import { type TargetTransfer, planTargetTransfer, pushChildren, pushIndex, transferBlobs } from './transfer.js';
-
-export interface MergeRequest {
-  sources: ImageReference[];
-  /** targets: tags only (a digest cannot be a target) */
-  tags: ImageReference[];
-  platforms?: Platform[];
-  /** take only these platforms of the sources (with their attestations); `platforms` then checks the result */
-  selectPlatforms?: Platform[];
-  attestations: AttestationMode;
-  format: OutputFormat;
-  push: boolean;
-  append?: boolean;
-  annotations?: Annotations;
-  /** parallel requests (default 8) */
-  concurrency?: number;
-  /** copy the children's referrers (signatures, SBOMs) into targets in other repositories (default copy) */
-  referrers?: ReferrersMode;
-  /** an attestation whose image is not in its source index: dropped (default) or kept, linked to nothing; a warning either way */
-  danglingAttestations?: DanglingMode;
-}
-
-export interface TargetReport {
-  repository: string;
-  tags: string[];
-  blobs: { mounted: number; copied: number; existing: number };
-  manifestsPushed: number;
-  manifestsExisting: number;
-  /** referrers of the children brought into this repository (none when it is their own) */
-  referrers: TargetReferrers;
-  /** what would be or was done, one line each (for dry runs and the log) */
-  actions: string[];
-}
-
-export interface MergeResult {
-  digest: string;
-  mediaType: string;
-  /** the index JSON exactly as pushed */
-  manifest: string;
-  platforms: string[];
-  /** every tag as `registry/repository:tag@digest` */
-  images: string[];
-  plan: MergePlan;
-  sources: ResolvedSource[];
-  targets: TargetReport[];
-  pushed: boolean;
-  requests: RequestStats;
-  /** append: how many times the merge was pushed before the tag held it (1 unless another job appended at the same time) */
-  attempts?: number;
-}
 
 /** How an append that loses a race to another writer tries again. */
 export interface AppendRetry {

@@ -15,51 +15,7 @@ import { sha256Digest } from '../oci/digest.js';
 import { sanitizeLine } from '../base/redact.js';
 import { type Platform, comparePlatforms, formatPlatform, isUnknownPlatform, normalizePlatform, platformKey, platformMatches } from '../oci/platform.js';
 import { type RepositoryRef, formatRepository, sameRepository } from '../oci/reference.js';
-
-/** `referrers`: out of the index, each pushed as an OCI referrer (`subject`) of the image it describes. */
-export type AttestationMode = 'keep' | 'strip' | 'referrers';
-/** An attestation whose image is not in its source index: dropped, or kept linked to nothing. */
-export type DanglingMode = 'drop' | 'keep';
-export type OutputFormat = 'auto' | 'oci' | 'docker';
-export type EntryKind = 'image' | 'attestation' | 'other';
-
-/** One manifest a source contributes: an image, an attestation of an image, or another artifact. */
-export interface SourceEntry {
-  kind: EntryKind;
-  /** descriptor as the source index had it (for a bare manifest: built from the manifest, platform from its config) */
-  descriptor: Descriptor;
-  /** normalised platform, for images */
-  platform?: Platform;
-  /** for attestations: the digest of the image they describe (vnd.docker.reference.digest) */
-  subject?: string;
-}
-
-/** A source as resolved from the registry. */
-export interface ResolvedSource {
-  /** the reference as the user wrote it (for messages) */
-  input: string;
-  repository: RepositoryRef;
-  /** digest and media type of what the reference pointed at */
-  digest: string;
-  mediaType: string;
-  entries: SourceEntry[];
-  /** set for the index an `append` merges into: its entries lose to the sources' ones */
-  isBase?: boolean;
-  /** for the index an `append` merges into: its own annotations, kept unless `annotations` sets the same key */
-  annotations?: Record<string, string>;
-}
-
-export interface DescriptorAnnotation {
-  /** applies to images of this platform only (and not attestations); undefined: every image */
-  platform?: Platform;
-  key: string;
-  value: string;
-}
-
-export interface Annotations {
-  index: Record<string, string>;
-  descriptors: DescriptorAnnotation[];
-}
+import type { Annotations, AttestationMode, BlobTransferPlan, DanglingAttestation, DanglingMode, DescriptorAnnotation, MergePlan, OutputFormat, PlannedEntry, ResolvedSource, SourceEntry, TargetPlan } from './model.js';
 
 export interface MergeOptions {
   attestations: AttestationMode;
@@ -69,43 +25,6 @@ export interface MergeOptions {
   annotations?: Annotations;
   /** default drop */
   danglingAttestations?: DanglingMode;
-}
-
-/** An attestation whose `vnd.docker.reference.digest` names no image of its own source index. */
-export interface DanglingAttestation {
-  entry: PlannedEntry;
-  /** the digest it names (undefined: it names none) */
-  missing?: string;
-  kept: boolean;
-}
-
-/** An entry of the index to push, and where its bytes live now. */
-export interface PlannedEntry {
-  kind: EntryKind;
-  descriptor: Descriptor;
-  source: RepositoryRef;
-  sourceInput: string;
-  platform?: string;
-  subject?: string;
-}
-
-export interface MergePlan {
-  mediaType: string;
-  index: ImageIndex;
-  /** exact bytes to PUT; `digest` is their sha256 */
-  bytes: Buffer;
-  digest: string;
-  entries: PlannedEntry[];
-  /** entries dropped by `attestations: strip` (or whose image was replaced on append) */
-  dropped: PlannedEntry[];
-  /** attestations whose image is not in their source index (each one is warned about) */
-  dangling: DanglingAttestation[];
-  /** `attestations: referrers`: attestations taken out of the index, each to be pushed as a referrer of its image (`subject`) */
-  attestationReferrers: PlannedEntry[];
-  /** formatted platforms of the images, in index order */
-  platforms: string[];
-  /** why the format was chosen, for the report */
-  formatReason: string;
 }
 
 function entryPlatformLabel(entry: SourceEntry): string | undefined {
@@ -328,20 +247,6 @@ export function classifyIndexEntry(descriptor: Descriptor): SourceEntry {
     return { kind: 'image', descriptor, platform: normalizePlatform(descriptor.platform) };
   }
   return { kind: 'other', descriptor };
-}
-
-export interface BlobTransferPlan {
-  descriptor: Descriptor;
-  from: RepositoryRef;
-  /** mount within one registry; copy (stream) across registries */
-  method: 'mount' | 'copy';
-}
-
-export interface TargetPlan {
-  repository: RepositoryRef;
-  tags: string[];
-  /** children whose bytes live elsewhere; those already in this repository need nothing */
-  manifests: PlannedEntry[];
 }
 
 /** Groups tags by repository and lists, per repository, the children that live somewhere else. */

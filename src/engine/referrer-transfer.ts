@@ -17,8 +17,7 @@ import { fallbackTag, mergeFallbackIndex, referrerDescriptor, referrersOf } from
 import type { FetchedManifest, RegistryClient } from '../registry/client-types.js';
 import { readManifest } from './resolve.js';
 import { sha256Digest } from '../oci/digest.js';
-
-export type ReferrersMode = 'copy' | 'skip';
+import type { TargetReferrers } from './model.js';
 
 /** Referrers of referrers are followed this many levels deep (a signature of an SBOM is 2). */
 export const MAX_REFERRER_DEPTH = 4;
@@ -40,18 +39,6 @@ export interface FoundReferrer {
    * digest in the source, which differs from `fetched.digest` when `subject` was added here.
    */
   attestation?: { original: string };
-}
-
-/** What the referrers phase did in one target repository. */
-export interface TargetReferrers {
-  /** referrers whose manifest this run put into the repository */
-  copied: number;
-  /** referrers the repository had already */
-  existing: number;
-  /** `api` when the registry lists them itself, `tag` when the fallback tags hold them */
-  via?: 'api' | 'tag';
-  /** of those (copied or existing), buildx attestations taken out of the index (`attestations: referrers`) */
-  attestations?: number;
 }
 
 /** Finds referrers once per source repository and subject, shared by every target. */

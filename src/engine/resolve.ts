@@ -6,7 +6,8 @@ import { mapLimit } from '../base/concurrency.js';
 import { InvalidManifestError, UnsupportedMediaTypeError, isNotFound } from '../base/errors.js';
 import { type Descriptor, type ImageIndex, type ImageManifest, type ParsedManifest, isImageManifestMediaType, isIndexMediaType, parseManifest } from '../oci/manifest.js';
 import { type Platform, checkServedPlatform, platformFromConfig } from '../oci/platform.js';
-import { type ResolvedSource, type SourceEntry, classifyIndexEntry } from './plan.js';
+import { classifyIndexEntry } from './plan.js';
+import type { ResolvedSource, SourceEntry } from './model.js';
 import { type ImageReference, type RepositoryRef, formatReference, manifestReference } from '../oci/reference.js';
 import type { FetchedManifest, RegistryClient } from '../registry/client-types.js';
 

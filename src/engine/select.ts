@@ -3,7 +3,7 @@
 // runs on resolved sources, before the plan, so `platforms` still checks the result exactly.
 import { PlatformError } from '../base/errors.js';
 import { type Platform, formatPlatform, platformMatches } from '../oci/platform.js';
-import type { ResolvedSource, SourceEntry } from './plan.js';
+import type { ResolvedSource, SourceEntry } from './model.js';
 
 export function selectPlatforms(sources: ResolvedSource[], selected: Platform[] | undefined): ResolvedSource[] {
   if (!selected || selected.length === 0) return sources;

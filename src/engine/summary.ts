@@ -4,7 +4,7 @@
 // escape sequences, so nothing can start a `::` workflow command) or a Markdown table cell (no
 // HTML, no table or emphasis syntax).
 import { formatBytes } from '../base/bytes.js';
-import type { MergeResult } from './merge.js';
+import type { MergeResult } from './model.js';
 import { sanitizeLine } from '../base/redact.js';
 
 export interface MergeMetadata {

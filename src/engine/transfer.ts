@@ -4,11 +4,12 @@
 // remote/write.go names its steps the same way). The engine runs them across targets.
 import { mapLimit } from '../base/concurrency.js';
 import { isDigest } from '../oci/digest.js';
-import type { TargetReport } from './merge.js';
+import type { TargetReport } from './model.js';
 import { UnsupportedMediaTypeError, isHttpError } from '../base/errors.js';
 import type { Logger } from '../base/logger.js';
 import { MediaType } from '../oci/manifest.js';
-import { type BlobTransferPlan, type MergePlan, type PlannedEntry, type TargetPlan, planBlobs } from './plan.js';
+import { planBlobs } from './plan.js';
+import type { BlobTransferPlan, MergePlan, PlannedEntry, TargetPlan } from './model.js';
 import { type RepositoryRef, formatRepository } from '../oci/reference.js';
 import { ASK_BLOB_BYTES, type CachingClient } from './caching-client.js';
 import type { BlobTransfer, FetchedManifest } from '../registry/client-types.js';

@@ -3,22 +3,12 @@
 // Pure but for reading the password from standard input, which the caller passes in.
 import { parseArgs } from 'node:util';
 import { UsageError } from '../base/errors.js';
-import type { MergeRequest } from '../engine/merge.js';
+import type { MergeRequest } from '../engine/model.js';
 import type { ImageReference } from '../oci/reference.js';
-import {
-  type ClientSettings,
-  DEFAULT_TIMEOUT_MS,
-  parseAnnotations,
-  parseChoice,
-  parseDuration,
-  parseList,
-  parsePlatformList,
-  parseReferences,
-  parseSources,
-  parseRegistry,
-  parseTargetTags,
-} from './parse.js';
-import { type SpecImage, parseSpec, readSpec } from './spec.js';
+import { DEFAULT_TIMEOUT_MS, parseAnnotations, parseChoice, parseDuration, parseList, parsePlatformList, parseReferences, parseSources, parseRegistry, parseTargetTags } from './parse.js';
+import type { ClientSettings } from '../engine/model.js';
+import { parseSpec, readSpec } from './spec.js';
+import type { ImageRequest } from '../engine/model.js';
 
 /** Options every command takes. */
 const COMMON_OPTIONS = {
@@ -71,7 +61,7 @@ export interface OutputFlags {
 
 export type MergeCommand =
   | { help: true }
-  | { help: false; request: MergeRequest; client: ClientSettings; output: OutputFlags; warnings: string[]; /** --spec: every image (the first is also `request`) */ images?: SpecImage[] };
+  | { help: false; request: MergeRequest; client: ClientSettings; output: OutputFlags; warnings: string[]; /** --spec: every image (the first is also `request`) */ images?: ImageRequest[] };
 
 export type InspectCommand =
   | { help: true }

@@ -2,24 +2,14 @@
 // context.ts is the model): one function, every check quoting the bad value under the input's
 // name and saying what is allowed. Takes a getter, so tests need no @actions/core.
 import { InputError } from '../base/errors.js';
-import type { MergeRequest } from '../engine/merge.js';
-import {
-  type ClientSettings,
-  DEFAULT_TIMEOUT_MS,
-  parseAnnotations,
-  parseBoolean,
-  parseChoice,
-  parseDuration,
-  parseList,
-  parsePlatformList,
-  parseSources,
-  parseRegistry,
-  parseTargetTags,
-} from './parse.js';
+import type { MergeRequest } from '../engine/model.js';
+import { DEFAULT_TIMEOUT_MS, parseAnnotations, parseBoolean, parseChoice, parseDuration, parseList, parsePlatformList, parseSources, parseRegistry, parseTargetTags } from './parse.js';
+import type { ClientSettings } from '../engine/model.js';
 import { digestFileSources } from '../sources/digest-files.js';
 import { formatReference } from '../oci/reference.js';
 import type { GithubAnnotationsMode } from '../action/github-context.js';
-import { type SpecImage, parseSpec, readSpec } from './spec.js';
+import { parseSpec, readSpec } from './spec.js';
+import type { ImageRequest } from '../engine/model.js';
 
 export interface ActionInputs {
   request: MergeRequest;
@@ -29,7 +19,7 @@ export interface ActionInputs {
   /** input `github-annotations` (applied by the action entry, which has the GitHub context) */
   githubAnnotations: GithubAnnotationsMode;
   /** input `spec`: every image (the first is also `request`) */
-  images?: SpecImage[];
+  images?: ImageRequest[];
   /** said once before the work starts (e.g. annotation lines that cannot apply) */
   warnings: string[];
 }

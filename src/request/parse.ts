@@ -5,27 +5,9 @@
 // value under the name the user wrote it with, and says what is allowed. Pure: no @actions/*.
 import { InputError, ManifestMergeError } from '../base/errors.js';
 import { type Platform, formatPlatform, parsePlatform, platformKey } from '../oci/platform.js';
-import type { Annotations, DescriptorAnnotation } from '../engine/plan.js';
+import type { Annotations, DescriptorAnnotation } from '../engine/model.js';
 import { isLayoutSource, parseLayoutSource } from '../sources/layout-reference.js';
 import { type ImageReference, parseReference } from '../oci/reference.js';
-
-/** Credentials given explicitly (action inputs username/password, CLI --username/--password-stdin), for one registry. */
-export interface ExplicitCredentials {
-  registry: string;
-  username: string;
-  password: string;
-}
-
-/** How the registry client is built (setup.ts); the same for both entries. */
-export interface ClientSettings {
-  /** registries (host[:port]) that may be reached over plain HTTP; loopback ones always may */
-  insecureRegistries: string[];
-  credentials?: ExplicitCredentials;
-  /** the one time budget for every wait: registry, token service, credential helper */
-  timeoutMs: number;
-  /** parallel connections per registry (default 8; a spec's images share one client, so it gets more) */
-  connectionsPerOrigin?: number;
-}
 
 export const DEFAULT_TIMEOUT_MS = 10 * 60_000;
 /**

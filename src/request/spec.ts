@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { InputError, ManifestMergeError } from '../base/errors.js';
-import type { MergeRequest } from '../engine/merge.js';
+import type { ImageRequest, MergeRequest } from '../engine/model.js';
 import { parseAnnotations, parseBoolean, parseChoice, parseList, parsePlatformList, parseSources, parseTargetTags } from './parse.js';
 import { digestFileSources } from '../sources/digest-files.js';
 
@@ -15,13 +15,6 @@ type ImageKey = (typeof IMAGE_KEYS)[number];
 
 /** At most this many images in one spec: more is a mistake (or a hostile file), not a monorepo. */
 export const MAX_SPEC_IMAGES = 500;
-
-export interface SpecImage {
-  /** `images[0]` … for messages */
-  position: string;
-  request: MergeRequest;
-  warnings: string[];
-}
 
 /** The spec's text: the file it names (a single line naming an existing file), else the YAML itself. */
 export function readSpec(label: string, value: string): { text: string; origin: string } {
@@ -65,7 +58,7 @@ function asInputText(value: unknown, where: string): string {
  * Parses and checks every image of the spec. `step` reads the step's own inputs (by input name),
  * which an image's keys override; `push` is the step's alone.
  */
-export function parseSpec(label: string, text: string, step: (name: string) => string, push: boolean): SpecImage[] {
+export function parseSpec(label: string, text: string, step: (name: string) => string, push: boolean): ImageRequest[] {
   let document: unknown;
   try {
     document = parseYaml(text, { maxAliasCount: 100 });
@@ -82,7 +75,7 @@ export function parseSpec(label: string, text: string, step: (name: string) => s
   return images.map((image, i) => parseImage(`${label} images[${i}]`, image, step, push));
 }
 
-function parseImage(position: string, image: unknown, step: (name: string) => string, push: boolean): SpecImage {
+function parseImage(position: string, image: unknown, step: (name: string) => string, push: boolean): ImageRequest {
   if (typeof image !== 'object' || image === null || Array.isArray(image)) throw new InputError(`${position} is not a mapping`, { hint: 'Each image is {tags: [...], sources: [...], …}' });
   const own = image as Record<string, unknown>;
   const unknown = Object.keys(own).filter((k) => !(IMAGE_KEYS as readonly string[]).includes(k));

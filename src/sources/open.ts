@@ -1,6 +1,6 @@
 // Where sources come from besides registries: OCI layouts on disk (opened here, once per run,
 // before any request) and Docker's digest files (digest-files.ts, read while parsing inputs).
-import type { MergeRequest } from '../engine/merge.js';
+import type { ImageReference } from '../oci/reference.js';
 import { LayoutSet } from './layout-client.js';
 
 export { LayoutSet, withLayouts } from './layout-client.js';
@@ -10,7 +10,7 @@ export { LayoutSet, withLayouts } from './layout-client.js';
  * pins each layout source to its manifest's digest. Wrap the registry client with
  * `withLayouts(client, layouts)`; closing that client closes the layouts.
  */
-export async function openSources(requests: MergeRequest[]): Promise<{ requests: MergeRequest[]; layouts: LayoutSet }> {
+export async function openSources<T extends { sources: ImageReference[] }>(requests: T[]): Promise<{ requests: T[]; layouts: LayoutSet }> {
   const { set, sources } = await LayoutSet.open(requests.flatMap((r) => r.sources));
   let at = 0;
   const pinned = requests.map((r) => {

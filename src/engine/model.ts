@@ -1,0 +1,194 @@
+// The engine's model: what a merge is asked (MergeRequest and its modes), what it decides (the
+// plan's entries and per-target work) and what it reports (MergeResult, TargetReport). Types
+// only, at the bottom of engine/, so every step (resolve, plan, transfer, referrers, summary)
+// and the layers above (request/, action/, cli/) share them without importing each other.
+import type { Descriptor, ImageIndex } from '../oci/manifest.js';
+import type { Platform } from '../oci/platform.js';
+import type { ImageReference, RepositoryRef } from '../oci/reference.js';
+import type { RequestStats } from '../registry/client-types.js';
+
+/** `referrers`: out of the index, each pushed as an OCI referrer (`subject`) of the image it describes. */
+export type AttestationMode = 'keep' | 'strip' | 'referrers';
+
+/** An attestation whose image is not in its source index: dropped, or kept linked to nothing. */
+export type DanglingMode = 'drop' | 'keep';
+
+export type OutputFormat = 'auto' | 'oci' | 'docker';
+
+export type EntryKind = 'image' | 'attestation' | 'other';
+
+/** One manifest a source contributes: an image, an attestation of an image, or another artifact. */
+export interface SourceEntry {
+  kind: EntryKind;
+  /** descriptor as the source index had it (for a bare manifest: built from the manifest, platform from its config) */
+  descriptor: Descriptor;
+  /** normalised platform, for images */
+  platform?: Platform;
+  /** for attestations: the digest of the image they describe (vnd.docker.reference.digest) */
+  subject?: string;
+}
+
+/** A source as resolved from the registry. */
+export interface ResolvedSource {
+  /** the reference as the user wrote it (for messages) */
+  input: string;
+  repository: RepositoryRef;
+  /** digest and media type of what the reference pointed at */
+  digest: string;
+  mediaType: string;
+  entries: SourceEntry[];
+  /** set for the index an `append` merges into: its entries lose to the sources' ones */
+  isBase?: boolean;
+  /** for the index an `append` merges into: its own annotations, kept unless `annotations` sets the same key */
+  annotations?: Record<string, string>;
+}
+
+export interface DescriptorAnnotation {
+  /** applies to images of this platform only (and not attestations); undefined: every image */
+  platform?: Platform;
+  key: string;
+  value: string;
+}
+
+export interface Annotations {
+  index: Record<string, string>;
+  descriptors: DescriptorAnnotation[];
+}
+
+/** An attestation whose `vnd.docker.reference.digest` names no image of its own source index. */
+export interface DanglingAttestation {
+  entry: PlannedEntry;
+  /** the digest it names (undefined: it names none) */
+  missing?: string;
+  kept: boolean;
+}
+
+/** An entry of the index to push, and where its bytes live now. */
+export interface PlannedEntry {
+  kind: EntryKind;
+  descriptor: Descriptor;
+  source: RepositoryRef;
+  sourceInput: string;
+  platform?: string;
+  subject?: string;
+}
+
+export interface MergePlan {
+  mediaType: string;
+  index: ImageIndex;
+  /** exact bytes to PUT; `digest` is their sha256 */
+  bytes: Buffer;
+  digest: string;
+  entries: PlannedEntry[];
+  /** entries dropped by `attestations: strip` (or whose image was replaced on append) */
+  dropped: PlannedEntry[];
+  /** attestations whose image is not in their source index (each one is warned about) */
+  dangling: DanglingAttestation[];
+  /** `attestations: referrers`: attestations taken out of the index, each to be pushed as a referrer of its image (`subject`) */
+  attestationReferrers: PlannedEntry[];
+  /** formatted platforms of the images, in index order */
+  platforms: string[];
+  /** why the format was chosen, for the report */
+  formatReason: string;
+}
+
+export interface BlobTransferPlan {
+  descriptor: Descriptor;
+  from: RepositoryRef;
+  /** mount within one registry; copy (stream) across registries */
+  method: 'mount' | 'copy';
+}
+
+export interface TargetPlan {
+  repository: RepositoryRef;
+  tags: string[];
+  /** children whose bytes live elsewhere; those already in this repository need nothing */
+  manifests: PlannedEntry[];
+}
+
+export interface MergeRequest {
+  sources: ImageReference[];
+  /** targets: tags only (a digest cannot be a target) */
+  tags: ImageReference[];
+  platforms?: Platform[];
+  /** take only these platforms of the sources (with their attestations); `platforms` then checks the result */
+  selectPlatforms?: Platform[];
+  attestations: AttestationMode;
+  format: OutputFormat;
+  push: boolean;
+  append?: boolean;
+  annotations?: Annotations;
+  /** parallel requests (default 8) */
+  concurrency?: number;
+  /** copy the children's referrers (signatures, SBOMs) into targets in other repositories (default copy) */
+  referrers?: ReferrersMode;
+  /** an attestation whose image is not in its source index: dropped (default) or kept, linked to nothing; a warning either way */
+  danglingAttestations?: DanglingMode;
+}
+
+export interface TargetReport {
+  repository: string;
+  tags: string[];
+  blobs: { mounted: number; copied: number; existing: number };
+  manifestsPushed: number;
+  manifestsExisting: number;
+  /** referrers of the children brought into this repository (none when it is their own) */
+  referrers: TargetReferrers;
+  /** what would be or was done, one line each (for dry runs and the log) */
+  actions: string[];
+}
+
+export interface MergeResult {
+  digest: string;
+  mediaType: string;
+  /** the index JSON exactly as pushed */
+  manifest: string;
+  platforms: string[];
+  /** every tag as `registry/repository:tag@digest` */
+  images: string[];
+  plan: MergePlan;
+  sources: ResolvedSource[];
+  targets: TargetReport[];
+  pushed: boolean;
+  requests: RequestStats;
+  /** append: how many times the merge was pushed before the tag held it (1 unless another job appended at the same time) */
+  attempts?: number;
+}
+
+export type ReferrersMode = 'copy' | 'skip';
+
+/** What the referrers phase did in one target repository. */
+export interface TargetReferrers {
+  /** referrers whose manifest this run put into the repository */
+  copied: number;
+  /** referrers the repository had already */
+  existing: number;
+  /** `api` when the registry lists them itself, `tag` when the fallback tags hold them */
+  via?: 'api' | 'tag';
+  /** of those (copied or existing), buildx attestations taken out of the index (`attestations: referrers`) */
+  attestations?: number;
+}
+
+export interface ImageRequest {
+  /** `images[0]` … for messages */
+  position: string;
+  request: MergeRequest;
+  warnings: string[];
+}
+/** Credentials given explicitly (action inputs username/password, CLI --username/--password-stdin), for one registry. */
+export interface ExplicitCredentials {
+  registry: string;
+  username: string;
+  password: string;
+}
+
+/** How the registry client is built (engine/client-setup.ts); the same for both entries. */
+export interface ClientSettings {
+  /** registries (host[:port]) that may be reached over plain HTTP; loopback ones always may */
+  insecureRegistries: string[];
+  credentials?: ExplicitCredentials;
+  /** the one time budget for every wait: registry, token service, credential helper */
+  timeoutMs: number;
+  /** parallel connections per registry (default 8; a spec's images share one client, so it gets more) */
+  connectionsPerOrigin?: number;
+}
