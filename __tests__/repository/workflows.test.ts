@@ -1,9 +1,10 @@
 // The repository as an action's home (issue 15): its workflows pass actionlint (with
 // shellcheck) and do what they claim, action.yml follows the metadata schema, every workflow
-// example in README.md lints and uses only declared inputs and outputs, the release checks
+// example in README.md and docs/ lints and uses only declared inputs and outputs, the release checks
 // hold, and dependabot groups the runtime dependencies. What only GitHub's runners can prove
 // (the e2e run itself, the tag move) is checked here for shape, and runs there.
 import { beforeAll, describe, expect, it } from '@jest/globals';
+import { existsSync, readdirSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +20,7 @@ import {
   lintMarkdownWorkflows,
   lintRepositoryWorkflows,
   readActionMetadata,
+  type ReadmeLint,
   repositoryName,
   wrapBlock,
   yamlBlocks,
@@ -216,18 +218,41 @@ describe('action.yml', () => {
   });
 });
 
+// The workflow examples live in README.md and in the pages of docs/: each file is linted on its
+// own (problems name it and its line), and the counts hold over all of them together.
+const markdownFiles = (dir: string): string[] =>
+  readdirSync(join(root, dir), { withFileTypes: true })
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .flatMap((e) => (e.isDirectory() ? markdownFiles(join(dir, e.name)) : e.name.endsWith('.md') ? [join(dir, e.name)] : []));
+const exampleFiles = ['README.md', ...(existsSync(join(root, 'docs')) ? markdownFiles('docs') : [])];
+const lints = new Map<string, Promise<{ text: string; result: ReadmeLint }>>();
+const lintOf = (file: string) => {
+  if (!lints.has(file)) lints.set(file, read(file).then(async (text) => ({ text, result: await lintMarkdownWorkflows(text, actionYml, repository, file) })));
+  return lints.get(file)!;
+};
+// a YAML line `uses: acme/manifest-merge@…`, in whatever fence; prose mentions are not examples
+const usage = (l: string) => l.trimStart().replace(/^-\s+/, '').startsWith(`uses: ${repository}@`);
+const countUsage = (text: string) => text.split('\n').filter(usage).length;
+
 describe('README workflow examples', () => {
-  it('every workflow, job and steps block lints clean and uses only declared inputs and outputs', async () => {
-    const readme = await read('README.md');
-    const result = await lintMarkdownWorkflows(readme, actionYml, repository);
-    expect(formatProblems(result.problems)).toBe('');
-    // no example of this action escapes the check: each one is in a checked block
-    // (a YAML line `uses: acme/manifest-merge@…`, in whatever fence; prose mentions are not examples)
-    const usage = (l: string) => l.trimStart().replace(/^-\s+/, '').startsWith(`uses: ${repository}@`);
-    const examples = readme.split('\n').filter(usage).length;
+  describe.each(exampleFiles)('%s', (file) => {
+    it('every workflow, job and steps block lints clean and uses only declared inputs and outputs', async () => {
+      const { text, result } = await lintOf(file);
+      expect(formatProblems(result.problems)).toBe('');
+      // no example of this action escapes the check: each one is in a checked block
+      expect(result.checked.reduce((n, b) => n + countUsage(b.text), 0)).toBe(countUsage(text));
+    });
+  });
+
+  it('README.md and docs/ together hold more than 5 examples, of every kind of block, each checked', async () => {
+    expect(exampleFiles).toContain('README.md');
+    const all = await Promise.all(exampleFiles.map(lintOf));
+    const examples = all.reduce((n, { text }) => n + countUsage(text), 0);
     expect(examples).toBeGreaterThan(5);
-    expect(result.checked.reduce((n, b) => n + b.text.split('\n').filter(usage).length, 0)).toBe(examples);
-    expect(new Set(result.checked.map((b) => b.kind))).toEqual(new Set(['steps', 'workflow', 'jobs', 'job']));
+    expect(all.reduce((n, { result }) => n + result.checked.reduce((m, b) => m + countUsage(b.text), 0), 0)).toBe(examples);
+    expect(new Set(all.flatMap(({ result }) => result.checked.map((b) => b.kind)))).toEqual(new Set(['steps', 'workflow', 'jobs', 'job']));
+    // the front door keeps examples of its own (the quick start and the common workflows)
+    expect(countUsage(all[0].text)).toBeGreaterThan(0);
   });
 
   const example = (body: string) => `# Example\n\nText.\n\n\`\`\`yaml\n${body}\n\`\`\`\n`;
