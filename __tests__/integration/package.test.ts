@@ -89,7 +89,10 @@ describe('npm pack → npm install (offline) → the installed bin', () => {
     expect(version).toMatch(/^\d+\.\d+\.\d+$/);
     expect(pack.name).toBe('manifest-merge');
     expect(pack.version).toBe(version);
-    expect(pack.files.map((f) => f.path).sort()).toEqual(['CHANGELOG.md', 'LICENSE', 'README.md', 'dist/cli.js', 'dist/cli.js.map', 'package.json']);
+    // the manual ships beside README, whose links lead into docs/
+    const docs = (await readdir(join(ROOT, 'docs'))).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`);
+    expect(docs.length).toBeGreaterThan(5);
+    expect(pack.files.map((f) => f.path).sort()).toEqual(['CHANGELOG.md', 'LICENSE', 'README.md', ...docs, 'dist/cli.js', 'dist/cli.js.map', 'package.json'].sort());
     // No runtime dependency: the bundle is self-contained, so the install fetched nothing.
     expect((await readdir(join(app, 'node_modules'))).filter((n) => !n.startsWith('.'))).toEqual(['manifest-merge']);
     const manifest = JSON.parse(await readFile(join(app, 'node_modules/manifest-merge/package.json'), 'utf8')) as { dependencies?: Record<string, string> };
