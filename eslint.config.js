@@ -1,5 +1,6 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { layerConfigs } from './scripts/lint/layers.mjs';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**'] },
@@ -12,4 +13,7 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  // src/ imports only downward (action, cli > request > engine > sources > registry > oci > base),
+  // and only src/action/ uses @actions/*, only src/registry/transport/wire.ts undici: scripts/lint/layers.mjs
+  ...layerConfigs(),
 );

@@ -10,7 +10,7 @@ import { getInputs } from '../src/request/inputs.js';
 import type { Logger } from '../src/base/logger.js';
 import { createClient } from '../src/engine/client-setup.js';
 import { renderReport } from '../src/engine/summary.js';
-import { seedCase } from './support/fixtures.js';
+import { seedCase } from './support/fixtures/cases.js';
 import { findOnPath, startRegistry } from './support/registry.js';
 import { skopeoCopyAllToOciLayout } from './support/skopeo.js';
 

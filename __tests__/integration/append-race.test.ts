@@ -3,7 +3,8 @@
 // ConflictError naming the race); none may succeed while its platform is lost.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { isConflict } from '../../src/base/errors.js';
-import { getManifest, pushBuildxImage } from '../../scripts/support/fixtures.js';
+import { getManifest } from '../../scripts/support/fixtures/client.js';
+import { pushBuildxImage } from '../../scripts/support/fixtures/buildx.js';
 import { type RunningRegistry, startRegistry } from '../../scripts/support/registry.js';
 import { merge } from './harness.js';
 

@@ -7,18 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { sha256Digest } from '../../src/oci/digest.js';
-import {
-  MT,
-  deleteBlob,
-  deleteManifest,
-  hasManifest,
-  pushBuildxImage,
-  seedCase,
-  seedVariety,
-  type PushedBuildxImage,
-  type SeedCase,
-  type VarietyCase,
-} from '../../scripts/support/fixtures.js';
+import { MT } from '../../scripts/support/fixtures/media.js';
+import { deleteBlob, deleteManifest, hasManifest } from '../../scripts/support/fixtures/client.js';
+import { pushBuildxImage, type PushedBuildxImage } from '../../scripts/support/fixtures/buildx.js';
+import { seedCase, seedVariety, type SeedCase, type VarietyCase } from '../../scripts/support/fixtures/cases.js';
 import { type FaultProxy, startFaultProxy } from '../../scripts/support/fault-proxy.js';
 import { type RunningRegistry, startRegistry } from '../../scripts/support/registry.js';
 import { skopeoCopyAllToOciLayout, skopeoInspectRaw, writeDockerConfig } from '../../scripts/support/skopeo.js';

@@ -7,7 +7,11 @@ import { join } from 'node:path';
 import { isExpectedError } from '../../src/base/errors.js';
 import { MediaType } from '../../src/oci/manifest.js';
 import { type FaultProxy, startFaultProxy } from '../../scripts/support/fault-proxy.js';
-import { PLATFORMS, hasManifest, pushBuildxImage, pushSchema1, seedCase, sha256, type SeedCase } from '../../scripts/support/fixtures.js';
+import { PLATFORMS, sha256 } from '../../scripts/support/fixtures/media.js';
+import { hasManifest } from '../../scripts/support/fixtures/client.js';
+import { pushBuildxImage } from '../../scripts/support/fixtures/buildx.js';
+import { pushSchema1 } from '../../scripts/support/fixtures/schema1.js';
+import { seedCase, type SeedCase } from '../../scripts/support/fixtures/cases.js';
 import { type RunningRegistry, startRegistry } from '../../scripts/support/registry.js';
 import { emptyDockerConfig, mergeFailure } from './harness.js';
 

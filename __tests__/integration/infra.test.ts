@@ -9,25 +9,13 @@ import { join } from 'node:path';
 import { startRegistry, ensureTool, findOnPath, freePort, type RunningRegistry, type RegistryEndpoint } from '../../scripts/support/registry.js';
 import { startTokenServer, decodeJwt, type TokenServer } from '../../scripts/support/token-server.js';
 import { startFaultProxy, classifyRequest, type FaultProxy } from '../../scripts/support/fault-proxy.js';
-import {
-  MT,
-  ACCEPT_ALL,
-  PLATFORMS,
-  pushBuildxImage,
-  pushOciImage,
-  pushDockerImage,
-  pushIndex,
-  pushLargeImage,
-  pushSchema1,
-  getManifest,
-  getBlob,
-  hasBlob,
-  deleteBlob,
-  seedCase,
-  seedVariety,
-  schema1Payload,
-  sha256,
-} from '../../scripts/support/fixtures.js';
+import { MT, ACCEPT_ALL, PLATFORMS, sha256 } from '../../scripts/support/fixtures/media.js';
+import { getManifest, getBlob, hasBlob, deleteBlob } from '../../scripts/support/fixtures/client.js';
+import { pushOciImage, pushDockerImage, pushIndex } from '../../scripts/support/fixtures/images.js';
+import { pushLargeImage } from '../../scripts/support/fixtures/large.js';
+import { pushBuildxImage } from '../../scripts/support/fixtures/buildx.js';
+import { pushSchema1, schema1Payload } from '../../scripts/support/fixtures/schema1.js';
+import { seedCase, seedVariety } from '../../scripts/support/fixtures/cases.js';
 import { GO_TOOLS, GoToolInstallError, ensureGoTool, goInstall, goToolPath, goToolsRoot } from '../../scripts/support/go-tools.js';
 import { cleanupSkopeo, skopeoInspectRaw, skopeoInspectConfig, skopeoCopyAllToOciLayout, SkopeoError, writeDockerConfig } from '../../scripts/support/skopeo.js';
 

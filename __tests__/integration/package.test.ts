@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { pushBuildxImage, type PushedBuildxImage } from '../../scripts/support/fixtures.js';
+import { pushBuildxImage, type PushedBuildxImage } from '../../scripts/support/fixtures/buildx.js';
 import { type RunningRegistry, startRegistry } from '../../scripts/support/registry.js';
 import { skopeoInspectRaw } from '../../scripts/support/skopeo.js';
 

@@ -11,17 +11,10 @@ import type { Agent } from 'undici';
 import { UnsupportedMediaTypeError, renderError } from '../../src/base/errors.js';
 import { MediaType } from '../../src/oci/manifest.js';
 import type { FaultProxy } from '../../scripts/support/fault-proxy.js';
-import {
-  getManifest,
-  listTags,
-  pushBuildkitSubjectImage,
-  pushDockerImage,
-  pushOciImage,
-  seedCase,
-  type PushedBuildxImage,
-  type PushedImage,
-  type SeedCase,
-} from '../../scripts/support/fixtures.js';
+import { getManifest, listTags } from '../../scripts/support/fixtures/client.js';
+import { pushDockerImage, pushOciImage, type PushedImage } from '../../scripts/support/fixtures/images.js';
+import { pushBuildkitSubjectImage, type PushedBuildxImage } from '../../scripts/support/fixtures/buildx.js';
+import { seedCase, type SeedCase } from '../../scripts/support/fixtures/cases.js';
 import {
   type BlobCdn,
   bodyLimit,

@@ -4,7 +4,9 @@
 // API lists them or the fallback tag holds them, merged with what was there. Verified with
 // skopeo (manifests by digest, the fallback tag) and with plain HTTP against the referrers API.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { MT, hasBlob, hasManifest, pushBlob, pushBuildkitSubjectImage, pushBuildxImage, putManifest, sha256, type PushedBuildxImage, type PushedManifest } from '../../scripts/support/fixtures.js';
+import { MT, sha256 } from '../../scripts/support/fixtures/media.js';
+import { hasBlob, hasManifest, pushBlob, putManifest, type PushedManifest } from '../../scripts/support/fixtures/client.js';
+import { pushBuildkitSubjectImage, pushBuildxImage, type PushedBuildxImage } from '../../scripts/support/fixtures/buildx.js';
 import { checkReference, inspectReference, inspectReferrers } from '../../src/engine/inspect.js';
 import { silentLogger } from '../../src/base/logger.js';
 import { parseReference } from '../../src/oci/reference.js';

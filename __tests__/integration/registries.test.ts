@@ -12,7 +12,10 @@ import { promisify } from 'node:util';
 import { sha256Digest } from '../../src/oci/digest.js';
 import { MediaType } from '../../src/oci/manifest.js';
 import { ensureGoTool } from '../../scripts/support/go-tools.js';
-import { getManifest, hasManifest, pushBlob, pushIndex, pushOciImage, pushSchema1, registryRequest, seedCase, type SeedCase } from '../../scripts/support/fixtures.js';
+import { getManifest, hasManifest, pushBlob, registryRequest } from '../../scripts/support/fixtures/client.js';
+import { pushIndex, pushOciImage } from '../../scripts/support/fixtures/images.js';
+import { pushSchema1 } from '../../scripts/support/fixtures/schema1.js';
+import { seedCase, type SeedCase } from '../../scripts/support/fixtures/cases.js';
 import {
   IMPLEMENTATIONS,
   IMPLEMENTATION_NAMES,

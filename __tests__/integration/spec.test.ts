@@ -7,7 +7,8 @@ import { checkOutcomes, imageResults, runImages } from '../../src/engine/images.
 import { createClient } from '../../src/engine/client-setup.js';
 import { openSources, withLayouts } from '../../src/sources/open.js';
 import { renderError } from '../../src/base/errors.js';
-import { listTags, seedCase, type SeedCase } from '../../scripts/support/fixtures.js';
+import { listTags } from '../../scripts/support/fixtures/client.js';
+import { seedCase, type SeedCase } from '../../scripts/support/fixtures/cases.js';
 import { type RunningRegistry, startRegistry } from '../../scripts/support/registry.js';
 import { skopeoCopyAllToOciLayout } from '../../scripts/support/skopeo.js';
 import { mkdtemp } from 'node:fs/promises';

@@ -9,7 +9,7 @@ import { cp, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { actionMetadataProblems } from '../../scripts/support/action-schema.js';
+import { actionMetadataProblems } from '../../scripts/lint/action-schema.js';
 import { ensureGoTool } from '../../scripts/support/go-tools.js';
 import { checkRelease, changelogProblems, ReleaseCheckError } from '../../scripts/release-check.js';
 import {
@@ -24,7 +24,7 @@ import {
   repositoryName,
   wrapBlock,
   yamlBlocks,
-} from '../../scripts/support/workflow-lint.js';
+} from '../../scripts/lint/workflow-lint.js';
 
 const root = process.cwd();
 const read = (path: string) => readFile(join(root, path), 'utf8');

@@ -8,7 +8,11 @@
 //   (f) one 512 MiB layer across registries with no latency proxy: the raw undici GET → PUT limit
 // Peers: every merging tool (imagetools, crane, regctl, docker, buildah) in every scenario; the
 // copiers (skopeo, crane copy, regctl image copy) where an index to copy exists.
-import { MT, getManifest, pushBuildxImage, pushDockerImage, pushIndex, pushLargeImage, type FixtureDescriptor } from '../support/fixtures.js';
+import { MT, type FixtureDescriptor } from '../support/fixtures/media.js';
+import { getManifest } from '../support/fixtures/client.js';
+import { pushDockerImage, pushIndex } from '../support/fixtures/images.js';
+import { pushLargeImage } from '../support/fixtures/large.js';
+import { pushBuildxImage } from '../support/fixtures/buildx.js';
 import { authRequests, logins, resetCounts, startSite, stopSite, sumCounts, type Site } from './lab.js';
 import { measureSteps, median } from './measure.js';
 import { fileURLToPath } from 'node:url';

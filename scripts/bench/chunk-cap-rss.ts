@@ -2,7 +2,7 @@
 // demands big chunks (defect 3): a 1 GiB blob streamed from a fake source registry into a fake
 // target announcing OCI-Chunk-Min-Length (32 MiB by default). Both servers stream (nothing held
 // whole), so the peak RSS is the client's footprint. Run:
-//   node --import tsx scripts/support/chunk-cap-rss.ts [sizeMiB=1024] [minChunkMiB=32]
+//   node --import tsx scripts/bench/chunk-cap-rss.ts [sizeMiB=1024] [minChunkMiB=32]
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -8,7 +8,7 @@
 //     declared output.
 // Problems carry README line numbers. Also lints .github/workflows/ itself.
 //
-// CLI: `node --import tsx scripts/support/workflow-lint.ts [README.md]`.
+// CLI: `node --import tsx scripts/lint/workflow-lint.ts [README.md]`.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
@@ -17,7 +17,7 @@ import { delimiter, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
-import { ensureGoTool } from './go-tools.js';
+import { ensureGoTool } from '../support/go-tools.js';
 
 const execFileAsync = promisify(execFile);
 
