@@ -121,7 +121,7 @@ describe('node dist/index.js, as the runner runs it', () => {
     expect(errors[0]).toMatch(/^::error::EISDIR/);
     // the stack, one annotation (%0A: its line breaks), naming the TypeScript source it came from
     expect(errors[1]).toMatch(/^::error::Error: EISDIR.*%0A\s+at /);
-    expect(errors[1]).toMatch(/src\/main\.ts:\d+:\d+/);
+    expect(errors[1]).toMatch(/src\/action\/main\.ts:\d+:\d+/);
   });
 
   it('fails on a missing platform before writing anything', async () => {
