@@ -89,19 +89,21 @@ interface CommonValues {
   timeout?: string;
 }
 
-/** The fields of the flags every command takes; the password is read only with --password-stdin (and --username). */
-function commonFields(values: CommonValues, readPassword: PasswordReader): FieldRecord {
+/**
+ * Client settings from the flags every command takes; explicit credentials default to
+ * `defaultRegistry`. Every value is checked before the password is read (only with --password-stdin).
+ */
+function clientSettings(values: CommonValues, readPassword: PasswordReader, defaultRegistry: string): ClientSettings {
   if (values.username !== undefined && !values['password-stdin']) throw new UsageError('--username needs --password-stdin');
   if (values['password-stdin'] && values.username === undefined) throw new UsageError('--password-stdin needs --username');
   const record: FieldRecord = { registry: values.registry, 'insecure-registries': values['insecure-registry'], timeout: values.timeout };
-  if (values.username !== undefined) {
-    const username = values.username.trim();
-    if (username === '') throw new UsageError('--username is empty');
-    const password = readPassword();
-    if (password === '') throw new UsageError('--password-stdin: standard input is empty', { hint: 'Pipe the password or token in, e.g. echo "$TOKEN" | manifest-merge … --username USER --password-stdin' });
-    Object.assign(record, { username, password });
-  }
-  return record;
+  const settings = buildClientSettings(record, flagNaming, defaultRegistry);
+  if (values.username === undefined) return settings;
+  const username = values.username.trim();
+  if (username === '') throw new UsageError('--username is empty');
+  const password = readPassword();
+  if (password === '') throw new UsageError('--password-stdin: standard input is empty', { hint: 'Pipe the password or token in, e.g. echo "$TOKEN" | manifest-merge … --username USER --password-stdin' });
+  return buildClientSettings({ ...record, username, password }, flagNaming, defaultRegistry);
 }
 
 export function parseMergeCommand(args: string[], readPassword: PasswordReader): MergeCommand {
@@ -124,9 +126,9 @@ export function parseMergeCommand(args: string[], readPassword: PasswordReader):
     push: !values['dry-run'],
     append: values.append ?? false,
   };
-  // the image fields are checked before the client's (the password is read last)
+  // the image fields are checked before the client's, and the password is read last
   const step = buildStep(record, flagNaming);
-  const client = buildClientSettings({ ...record, ...commonFields(values, readPassword) }, flagNaming, step.images[0].request.tags[0].registry);
+  const client = clientSettings(values, readPassword, step.images[0].request.tags[0].registry);
   return { help: false, ...step, client, output: { json: values.json ?? false, quiet: values.quiet ?? false, verbose: values.verbose ?? false } };
 }
 
@@ -139,7 +141,7 @@ export function parseInspectCommand(args: string[], readPassword: PasswordReader
   return {
     help: false,
     reference,
-    client: buildClientSettings(commonFields(values, readPassword), flagNaming, reference.registry),
+    client: clientSettings(values, readPassword, reference.registry),
     raw: values.raw ?? false,
     check: values.check ?? false,
     referrers: values.referrers ?? false,
