@@ -4,11 +4,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runMerge } from '../src/engine/merge.js';
 import { inspectReference, renderInspection } from '../src/engine/inspect.js';
-import { getInputs } from '../src/request/inputs.js';
+import { getInputs } from '../src/action/inputs.js';
 import type { Logger } from '../src/base/logger.js';
-import { createClient } from '../src/engine/client-setup.js';
+import { createClient, useClient } from '../src/engine/client-setup.js';
+import { checkStep, runStep } from '../src/engine/run-step.js';
 import { renderReport } from '../src/engine/summary.js';
 import { seedCase } from './support/fixtures/cases.js';
 import { findOnPath, startRegistry } from './support/registry.js';
@@ -36,20 +36,23 @@ try {
   }
 
   const inputs = getInputs((name) => ({ sources: seed.sources.join('\n'), tags: `${registry.host}/acme/github-runner:focal`, platforms: 'linux/amd64,linux/arm64' })[name] ?? '');
-  const client = createClient(inputs.client, { logger, configDir: await mkdtemp(join(tmpdir(), 'demo-config-')) });
-  try {
-    say('manifest-merge inspect of one source (every manifest type accepted):');
-    process.stdout.write(`${renderInspection(await inspectReference(inputs.request.sources[0], client)).replace(/^/gm, '  ')}\n`);
+  const configDir = await mkdtemp(join(tmpdir(), 'demo-config-'));
+  const [{ request }] = inputs.images;
+  say('manifest-merge inspect of one source (every manifest type accepted):');
+  const client = createClient(inputs.client, { logger, configDir });
+  const inspection = await useClient(client, logger, () => inspectReference(request.sources[0], client));
+  process.stdout.write(`${renderInspection(inspection).replace(/^/gm, '  ')}\n`);
 
-    say(`manifest-merge: merging into ${registry.host}/acme/github-runner:focal`);
-    const started = Date.now();
-    const result = await runMerge(inputs.request, client, logger);
+  say(`manifest-merge: merging into ${registry.host}/acme/github-runner:focal`);
+  const started = Date.now();
+  const outcomes = await runStep(inputs, { logger, configDir });
+  checkStep(outcomes, inputs.spec);
+  if (outcomes[0].ok) {
+    const { result } = outcomes[0];
     process.stdout.write(`${renderReport(result).replace(/^/gm, '  ')}\n`);
     process.stdout.write(`  ${result.requests.requests} registry requests in ${Date.now() - started} ms\n`);
     say('The pushed index:');
     process.stdout.write(`${JSON.stringify(JSON.parse(result.manifest), null, 2).replace(/^/gm, '  ')}\n`);
-  } finally {
-    await client.close();
   }
 
   say('Independent check: skopeo copy --all of the result into an OCI layout (fails on any missing child or blob):');

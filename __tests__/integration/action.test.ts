@@ -54,6 +54,17 @@ describe('node dist/index.js, as the runner runs it', () => {
     expect(await hasManifest(registry, 'acme/spec-broken', '1')).toBe(false);
   });
 
+  it('spec with the step input attestations: referrers: each image takes it as its default', async () => {
+    const target = `${registry.host}/acme/spec-referrers:1`;
+    const run = await runAction({ spec: ['images:', `  - tags: [${target}]`, `    sources: [${seed.sources.join(', ')}]`].join('\n'), attestations: 'referrers' });
+    expect(run.stdout).not.toMatch(/Use one of/);
+    expect(run.code).toBe(0);
+    const [result] = JSON.parse(run.outputs.results) as Array<{ metadata: { attestations: { kept: number; referrers?: number } } }>;
+    expect(result.metadata.attestations).toEqual({ kept: 0, stripped: 0, referrers: 2 });
+    const index = JSON.parse((await skopeoInspectRaw(target, { tlsVerify: false })).toString('utf8')) as { manifests: Array<{ digest: string }> };
+    expect(index.manifests.map((m) => m.digest)).toEqual([seed.amd64.imageDigest, seed.arm64.imageDigest]);
+  });
+
   it('github-annotations: the run\'s repository and commit (from @actions/github\'s context) annotate the index; auto leaves other registries alone', async () => {
     const env = { GITHUB_SERVER_URL: 'https://github.example', GITHUB_REPOSITORY: 'acme/app', GITHUB_SHA: 'c0ffee'.padEnd(40, '0') };
     const forced = `${registry.host}/acme/gh-annotated:1`;

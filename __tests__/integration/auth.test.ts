@@ -7,14 +7,12 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { runMerge } from '../../src/engine/merge.js';
 import type { MergeResult } from '../../src/engine/model.js';
 import { CredentialsError, HttpError } from '../../src/base/errors.js';
-import { getInputs } from '../../src/request/inputs.js';
+import { getInputs } from '../../src/action/inputs.js';
 import { createMemoryLogger } from '../../src/base/logger.js';
-import { runImages } from '../../src/engine/images.js';
+import { runStep } from '../../src/engine/run-step.js';
 import { sha256Digest } from '../../src/oci/digest.js';
-import { createClient } from '../../src/engine/client-setup.js';
 import { hasManifest } from '../../scripts/support/fixtures/client.js';
 import { pushBuildxImage, type PushedBuildxImage } from '../../scripts/support/fixtures/buildx.js';
 import { seedCase, type SeedCase } from '../../scripts/support/fixtures/cases.js';
@@ -86,12 +84,9 @@ async function run(values: Record<string, string>, config: Record<string, unknow
   const env = { ...process.env, PATH: `${helperDir}${delimiter}${process.env.PATH ?? ''}` };
   try {
     const inputs = getInputs((name) => values[name] ?? '');
-    const client = createClient(inputs.client, { logger, onSecret: (s) => secrets.push(s), env, configDir });
-    try {
-      return { result: await runMerge(inputs.request, client, logger), logs: logger.lines, secrets };
-    } finally {
-      await client.close();
-    }
+    const [outcome] = await runStep(inputs, { logger, onSecret: (s) => secrets.push(s), env, configDir });
+    if (!outcome.ok) throw outcome.error;
+    return { result: outcome.result, logs: logger.lines, secrets };
   } catch (error) {
     return { error: error as Error, logs: logger.lines, secrets };
   }
@@ -212,14 +207,10 @@ describe('token auth: one token per merge, covering every repository', () => {
     const spec = ['one', 'two', 'three'].map((name) => `  - tags: [${host}/acme/spec-${name}:1]\n    sources: [${seed.sources.join(', ')}]`).join('\n');
     const inputs = getInputs((name) => ({ spec: `images:\n${spec}` })[name] ?? '');
     const logger = createMemoryLogger();
-    const client = createClient(inputs.client, { logger, configDir: await dockerConfig(auths({ auth: basic64(CI.username, CI.password) })) });
-    try {
-      const outcomes = await runImages(inputs.images!, client, logger);
-      expect(outcomes.map((o) => o.ok)).toEqual([true, true, true]);
-      expect(client.stats().byKind['GET token']).toBe(1);
-    } finally {
-      await client.close();
-    }
+    const outcomes = await runStep(inputs, { logger, configDir: await dockerConfig(auths({ auth: basic64(CI.username, CI.password) })) });
+    expect(outcomes.map((o) => o.ok)).toEqual([true, true, true]);
+    // each result holds the shared client's counts when it finished: the last is the whole step's
+    expect(Math.max(...outcomes.map((o) => (o.ok ? (o.result.requests.byKind['GET token'] ?? 0) : 0)))).toBe(1);
     expect(tokenServer.requests).toHaveLength(1);
     expect([...tokenServer.requests[0].scopes].sort()).toEqual([
       'repository:acme/github-runner-amd64:pull',

@@ -93,6 +93,20 @@ describe('manifest-merge merge', () => {
     expect(index.manifests.map((m) => m.digest)).toEqual([seed.amd64.imageDigest, seed.arm64.imageDigest]);
   });
 
+  it('--spec with --attestations referrers: every image takes the flag (an image may set its own), its attestations leave the index', async () => {
+    const one = `${registry.host}/acme/cli-spec-referrers-one:1`;
+    const two = `${registry.host}/acme/cli-spec-referrers-two:1`;
+    const spec = join(await mkdtemp(join(tmpdir(), 'mm-cli-spec-')), 'spec.yaml');
+    await writeFile(spec, ['images:', `  - {tags: [${one}], sources: [${seed.sources.join(', ')}]}`, `  - {tags: [${two}], sources: [${seed.sources[0]}], attestations: keep}`].join('\n'));
+    const run = await cli(['merge', '--json', '--spec', spec, '--attestations', 'referrers']);
+    expect(run.stderr).not.toMatch(/Use one of/);
+    expect(run.code).toBe(0);
+    const results = json<Array<{ tags: string[]; metadata: { attestations: { kept: number; referrers?: number } } }>>(run);
+    expect(results.map((r) => r.metadata.attestations)).toEqual([{ kept: 0, stripped: 0, referrers: 2 }, { kept: 1, stripped: 0 }]);
+    const index = JSON.parse((await raw(one)).toString()) as Index;
+    expect(index.manifests.map((m) => m.digest)).toEqual([seed.amd64.imageDigest, seed.arm64.imageDigest]);
+  });
+
   it('--format: auto gives a Docker manifest list for Docker images, oci forces an OCI index, docker refuses attestations', async () => {
     const dockerSources = [variety.sources[2], variety.sources[3]];
     const list = `${registry.host}/acme/cli-list:latest`;

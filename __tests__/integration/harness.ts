@@ -4,13 +4,11 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import type { Dispatcher } from 'undici';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runMerge } from '../../src/engine/merge.js';
 import type { MergeResult } from '../../src/engine/model.js';
-import { getInputs } from '../../src/request/inputs.js';
+import { getInputs } from '../../src/action/inputs.js';
 import { createMemoryLogger } from '../../src/base/logger.js';
 import type { RetryOptions } from '../../src/registry/client-types.js';
-import { createClient } from '../../src/engine/client-setup.js';
-import { openSources, withLayouts } from '../../src/sources/open.js';
+import { checkStep, runStep } from '../../src/engine/run-step.js';
 
 export interface MergeRun {
   result: MergeResult;
@@ -31,19 +29,16 @@ export interface MergeError {
   logs: string[];
 }
 
-/** Action inputs (as names → values), run through the same parsing the action does, then the engine. */
+/** Action inputs (as names → values), run through the same parsing and the same step as the action. */
 export async function merge(values: Record<string, string>, options: HarnessOptions = {}): Promise<MergeRun> {
   const inputs = getInputs((name) => values[name] ?? '');
   const logger = createMemoryLogger();
   const configDir = options.configDir ?? (await emptyDockerConfig());
-  const { requests: [request], layouts } = await openSources([inputs.request]);
-  const client = withLayouts(createClient(inputs.client, { logger, configDir, retry: options.retry, requestTimeoutMs: options.requestTimeoutMs, dispatcher: options.dispatcher }), layouts);
-  try {
-    const result = await runMerge(request, client, logger);
-    return { result, logs: logger.lines };
-  } finally {
-    await client.close();
-  }
+  const outcomes = await runStep(inputs, { logger, configDir, retry: options.retry, requestTimeoutMs: options.requestTimeoutMs, dispatcher: options.dispatcher });
+  checkStep(outcomes, inputs.spec);
+  const [first] = outcomes;
+  if (!first.ok) throw first.error;
+  return { result: first.result, logs: logger.lines };
 }
 
 /** Runs a merge that must fail; returns the error and the logs. */
@@ -51,13 +46,8 @@ export async function mergeFailure(values: Record<string, string>, options: Harn
   const logger = createMemoryLogger();
   try {
     const inputs = getInputs((name) => values[name] ?? '');
-    const { requests: [request], layouts } = await openSources([inputs.request]);
-    const client = withLayouts(createClient(inputs.client, { logger, configDir: options.configDir ?? (await emptyDockerConfig()), retry: options.retry, requestTimeoutMs: options.requestTimeoutMs, dispatcher: options.dispatcher }), layouts);
-    try {
-      await runMerge(request, client, logger);
-    } finally {
-      await client.close();
-    }
+    const outcomes = await runStep(inputs, { logger, configDir: options.configDir ?? (await emptyDockerConfig()), retry: options.retry, requestTimeoutMs: options.requestTimeoutMs, dispatcher: options.dispatcher });
+    checkStep(outcomes, inputs.spec);
   } catch (error) {
     return { error: error as Error, logs: logger.lines };
   }

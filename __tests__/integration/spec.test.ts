@@ -1,11 +1,10 @@
 // Several images in one step (input `spec`) on a real registry: every good image is pushed and
 // verified with skopeo although another fails; the failure names the image; `results` has each.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { getInputs } from '../../src/request/inputs.js';
+import { getInputs } from '../../src/action/inputs.js';
 import { createMemoryLogger } from '../../src/base/logger.js';
-import { checkOutcomes, imageResults, runImages } from '../../src/engine/images.js';
-import { createClient } from '../../src/engine/client-setup.js';
-import { openSources, withLayouts } from '../../src/sources/open.js';
+import { checkOutcomes, imageResults } from '../../src/engine/images.js';
+import { runStep } from '../../src/engine/run-step.js';
 import { renderError } from '../../src/base/errors.js';
 import { listTags } from '../../scripts/support/fixtures/client.js';
 import { seedCase, type SeedCase } from '../../scripts/support/fixtures/cases.js';
@@ -30,14 +29,7 @@ afterAll(async () => {
 
 async function runSpec(values: Record<string, string>) {
   const inputs = getInputs((name) => values[name] ?? '');
-  const { requests, layouts } = await openSources(inputs.images!.map((i) => i.request));
-  const logger = createMemoryLogger();
-  const client = withLayouts(createClient(inputs.client, { logger, configDir: await emptyDockerConfig() }), layouts);
-  try {
-    return await runImages(inputs.images!.map((image, i) => ({ ...image, request: requests[i] })), client, logger);
-  } finally {
-    await client.close();
-  }
+  return runStep(inputs, { logger: createMemoryLogger(), configDir: await emptyDockerConfig() });
 }
 
 describe('input spec', () => {

@@ -2,6 +2,7 @@
 // the package page) only through annotations on the index. The values come from @actions/github's
 // Context (main.ts passes it; the bundle takes only its context module, not Octokit). Pure.
 import type { MergeRequest } from '../engine/model.js';
+import type { GithubAnnotationsMode } from '../request/fields.js';
 
 /** What of the workflow run's context the annotations need (@actions/github's Context has it). */
 export interface RunContext {
@@ -11,8 +12,6 @@ export interface RunContext {
   repository?: string;
   sha?: string;
 }
-
-export type GithubAnnotationsMode = 'auto' | 'true' | 'false';
 
 export const SOURCE_KEY = 'org.opencontainers.image.source';
 export const REVISION_KEY = 'org.opencontainers.image.revision';

@@ -1,17 +1,16 @@
 // The CLI: the action's engine at a terminal. Results go to stdout, progress to stderr, so
 // `digest=$(manifest-merge merge … --quiet)` works. Exit codes: 0 done, 1 failed, 2 usage error.
 import { readFileSync } from 'node:fs';
-import { runMerge } from '../engine/merge.js';
 import { InputError, UsageError, isExpectedError, isUsageOrInput, renderError } from '../base/errors.js';
-import { parseInspectCommand, parseMergeCommand } from '../request/flags.js';
+import { type OutputFlags, parseInspectCommand, parseMergeCommand } from './flags.js';
 import { checkReference, inspectReference, inspectReferrers, renderInspection } from '../engine/inspect.js';
 import type { Logger } from '../base/logger.js';
 import { redactSecrets, registerSecret } from '../base/redact.js';
 import { mapStackTrace } from '../base/stack.js';
 import { manifestReference } from '../oci/reference.js';
 import { createClient, useClient } from '../engine/client-setup.js';
-import { checkOutcomes, connectionsFor, imageResults, runImages } from '../engine/images.js';
-import { openSources, withLayouts } from '../sources/open.js';
+import { type ImageOutcome, imageResults } from '../engine/images.js';
+import { checkStep, runStep } from '../engine/run-step.js';
 import { buildMetadata, renderReport } from '../engine/summary.js';
 
 declare const MANIFEST_MERGE_VERSION: string | undefined;
@@ -135,24 +134,33 @@ async function merge(args: string[]): Promise<number> {
     process.stdout.write(`${MERGE_HELP}\n`);
     return 0;
   }
-  const { request, output } = command;
+  const { output } = command;
   const logger = stderrLogger(output.quiet, output.verbose);
   for (const warning of command.warnings) logger.warning(warning);
-  const images = command.images ?? [{ position: 'image', request, warnings: [] }];
-  const { requests, layouts } = await openSources(images.map((i) => i.request));
-  const client = withLayouts(createClient({ ...command.client, connectionsPerOrigin: connectionsFor(images.length) }, { logger, surface: 'cli' }), layouts);
-  if (command.images) {
-    const outcomes = await useClient(client, logger, (c) => runImages(images.map((image, i) => ({ ...image, request: requests[i] })), c, logger));
+  const outcomes = await runStep(command, { logger, surface: 'cli' });
+  if (!command.spec) checkStep(outcomes, false);
+  printOutcomes(outcomes, command.spec, output, logger);
+  checkStep(outcomes, command.spec);
+  return 0;
+}
+
+/**
+ * Stdout from the outcomes: the digest (the only line with --quiet; after the report and, for a
+ * dry run, the index otherwise), or the metadata JSON (with a spec: every image's result).
+ */
+function printOutcomes(outcomes: ImageOutcome[], spec: boolean, output: OutputFlags, logger: Logger): void {
+  if (spec) {
     if (output.json) process.stdout.write(`${JSON.stringify(imageResults(outcomes, (e) => renderError(e, 'cli')), null, 2)}\n`);
     for (const o of outcomes) {
       if (!o.ok) continue;
       if (!output.json && !output.quiet) logger.info(renderReport(o.result));
       if (!output.json) process.stdout.write(`${o.result.digest}\n`);
     }
-    checkOutcomes(outcomes);
-    return 0;
+    return;
   }
-  const result = await useClient(client, logger, (c) => runMerge(requests[0], c, logger));
+  const [only] = outcomes;
+  if (!only.ok) return;
+  const { result } = only;
   if (output.json) process.stdout.write(`${JSON.stringify(buildMetadata(result), null, 2)}\n`);
   else if (output.quiet) process.stdout.write(`${result.digest}\n`);
   else {
@@ -160,7 +168,6 @@ async function merge(args: string[]): Promise<number> {
     if (!result.pushed) process.stdout.write(`${JSON.stringify(JSON.parse(result.manifest), null, 2)}\n`);
     process.stdout.write(`${result.digest}\n`);
   }
-  return 0;
 }
 
 async function inspect(args: string[]): Promise<number> {

@@ -1,0 +1,52 @@
+// The action's inputs: each the field of its name, through the one builder (request/build.ts),
+// every error naming the input.
+import { describe, expect, it } from '@jest/globals';
+import { getInputs } from '../../src/action/inputs.js';
+
+function getter(values: Record<string, string>) {
+  return (name: string) => values[name] ?? '';
+}
+
+const base = { sources: 'ghcr.io/acme/app:amd64\nghcr.io/acme/app:arm64', tags: 'ghcr.io/acme/app:latest' };
+
+describe('getInputs (the action)', () => {
+  it('reads a full set of inputs with defaults', () => {
+    const { images: [{ request }], client, summary, warnings } = getInputs(getter(base));
+    expect(request.sources.map((s) => s.tag)).toEqual(['amd64', 'arm64']);
+    expect(request.tags[0]).toEqual({ registry: 'ghcr.io', repository: 'acme/app', tag: 'latest' });
+    expect(request).toMatchObject({ attestations: 'keep', format: 'auto', push: true, append: false, platforms: undefined });
+    expect(client).toEqual({ insecureRegistries: [], timeoutMs: 600000 });
+    expect(summary).toBe(true);
+    expect(warnings).toEqual([]);
+  });
+
+  it.each([
+    [{ ...base, sources: '\n# nothing\n' }, /Input `sources` is empty/],
+    [{ ...base, tags: '' }, /Input `tags` is empty/],
+    [{ ...base, sources: 'ghcr.io/Acme/app:1' }, /`sources`: Invalid image reference "ghcr.io\/Acme\/app:1".*lower case/],
+    [{ ...base, tags: `ghcr.io/acme/app@sha256:${'a'.repeat(64)}` }, /is a digest reference, which cannot be a target/],
+    [{ ...base, attestations: 'drop' }, /Input `attestations` is "drop".*keep, strip/],
+    [{ ...base, format: 'v2' }, /Input `format` is "v2".*auto, oci, docker/],
+    [{ ...base, push: 'yes' }, /Input `push` is "yes".*true or false/],
+    [{ ...base, platforms: 'linux/amd64,linux' }, /`platforms`: Malformed platform "linux"/],
+    [{ ...base, platforms: 'linux/arm64,linux/arm64/v8' }, /lists linux\/arm64 twice/],
+    [{ ...base, timeout: 'soon' }, /`timeout` is "soon", not a duration/],
+    [{ ...base, timeout: '0' }, /Input `timeout` is "0", which leaves no time at all/],
+    [{ ...base, timeout: '99999999h' }, /Input `timeout` is "99999999h", over the limit of 24h/],
+    [{ ...base, username: 'bob' }, /Input `password` is empty while `username` is set/],
+    [{ ...base, registry: 'not a host' }, /Input `registry`: "not a host" is not a registry host/],
+  ])('rejects %j', (values, message) => {
+    expect(() => getInputs(getter(values))).toThrow(message);
+  });
+
+  it('gives explicit credentials to the first tag’s registry unless `registry` says otherwise', () => {
+    expect(getInputs(getter({ ...base, username: 'bob', password: 's3cret' })).client.credentials).toEqual({ registry: 'ghcr.io', username: 'bob', password: 's3cret' });
+    expect(getInputs(getter({ ...base, username: 'bob', password: 'x', registry: 'https://docker.io' })).client.credentials?.registry).toBe('docker.io');
+  });
+
+  it('reads insecure registries and the time budget into the client settings', () => {
+    const { client } = getInputs(getter({ ...base, 'insecure-registries': 'http://reg.lan:5000/, other.lan', timeout: '90s' }));
+    expect(client).toEqual({ insecureRegistries: ['reg.lan:5000', 'other.lan'], timeoutMs: 90000 });
+  });
+});
+

@@ -1,0 +1,159 @@
+// Every value of every field through the three surfaces (the action's inputs, the CLI's flags, a
+// spec image) gives the same request; a value a field does not allow is refused on each surface in
+// its own words. The values come from the field table itself, so a choice added there is tested
+// on every surface at once.
+import { describe, expect, it } from '@jest/globals';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { getInputs } from '../../src/action/inputs.js';
+import { renderError } from '../../src/base/errors.js';
+import { flagNaming, parseMergeCommand } from '../../src/cli/flags.js';
+import type { StepRequest } from '../../src/request/build.js';
+import { type ChoiceField, FIELDS, type FieldName, IMAGE_FIELDS, choicesOf } from '../../src/request/fields.js';
+
+const SOURCES = ['ghcr.io/acme/app:amd64', 'ghcr.io/acme/app:arm64'];
+const TAG = 'ghcr.io/acme/app:latest';
+
+type Surface = 'input' | 'flag' | 'spec';
+const SURFACES: Surface[] = ['input', 'flag', 'spec'];
+
+/** Fields only the action has (the CLI prints instead of writing a job summary, and has no GitHub context). */
+const ACTION_ONLY = new Set<FieldName>(['github-annotations', 'summary']);
+
+const isImageField = (field: FieldName) => (IMAGE_FIELDS as readonly string[]).includes(field);
+
+function specFile(image: Record<string, unknown>): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'mm-fields-')), 'spec.json');
+  writeFileSync(file, JSON.stringify({ images: [{ tags: [TAG], sources: SOURCES, ...image }] }));
+  return file;
+}
+
+/** The flags that give `field` the value `value` (a switch is there or not). */
+function flags(field: FieldName, value: string | boolean): string[] {
+  if (field === 'push') return value ? [] : ['--dry-run'];
+  if (typeof value === 'boolean') return value ? [flagNaming.label(field)] : [];
+  return [flagNaming.label(field), value];
+}
+
+/**
+ * The step request with `field` set to `value` on `surface`: an input of the step; a flag of
+ * `merge`; for a spec, the image's own field (or, for a field of the whole step, the step's input
+ * beside the spec).
+ */
+function build(surface: Surface, field: FieldName, value: string | boolean): StepRequest {
+  const text = String(value);
+  switch (surface) {
+    case 'input':
+      return getInputs((name) => ({ sources: SOURCES.join('\n'), tags: TAG, [field]: text })[name] ?? '');
+    case 'flag': {
+      const command = parseMergeCommand(['-t', TAG, ...flags(field, value), ...SOURCES], () => 'pw');
+      if (command.help) throw new Error('help');
+      return command;
+    }
+    case 'spec': {
+      const spec = specFile(isImageField(field) ? { [field]: value } : {});
+      return getInputs((name) => ({ spec, ...(isImageField(field) ? {} : { [field]: text }) })[name] ?? '');
+    }
+  }
+}
+
+/** What each field becomes in the request (or the client settings, or the action's switches). */
+const READ: Partial<Record<FieldName, (step: StepRequest) => unknown>> = {
+  attestations: (s) => s.images[0].request.attestations,
+  referrers: (s) => s.images[0].request.referrers,
+  'dangling-attestations': (s) => s.images[0].request.danglingAttestations,
+  format: (s) => s.images[0].request.format,
+  append: (s) => s.images[0].request.append,
+  push: (s) => s.images[0].request.push,
+  platforms: (s) => s.images[0].request.platforms,
+  'select-platforms': (s) => s.images[0].request.selectPlatforms,
+  annotations: (s) => s.images[0].request.annotations,
+  timeout: (s) => s.client.timeoutMs,
+  'insecure-registries': (s) => s.client.insecureRegistries,
+  'github-annotations': (s) => s.githubAnnotations,
+  summary: (s) => s.summary,
+};
+
+/** Values for the fields whose kind has no list of choices. */
+const SAMPLES: Partial<Record<FieldName, Array<[string, unknown]>>> = {
+  platforms: [
+    ['linux/amd64,linux/arm64', [{ os: 'linux', architecture: 'amd64' }, { os: 'linux', architecture: 'arm64' }]],
+    ['linux/arm/v7', [{ os: 'linux', architecture: 'arm', variant: 'v7' }]],
+  ],
+  'select-platforms': [['linux/arm64', [{ os: 'linux', architecture: 'arm64' }]]],
+  annotations: [
+    ['index:org.opencontainers.image.title=app', { index: { 'org.opencontainers.image.title': 'app' }, descriptors: [] }],
+    ['manifest-descriptor[linux/arm64]:arm=yes', { index: {}, descriptors: [{ key: 'arm', value: 'yes', platform: { os: 'linux', architecture: 'arm64' } }] }],
+  ],
+  timeout: [
+    ['90s', 90_000],
+    ['1h30m', 5_400_000],
+    ['600', 600_000],
+  ],
+  'insecure-registries': [['reg.lan:5000', ['reg.lan:5000']]],
+};
+
+/** Every value of every field (choices and booleans from the table), with the surfaces that have the field. */
+const ROWS: Array<[FieldName, string | boolean, unknown, Surface[]]> = (Object.keys(READ) as FieldName[]).flatMap((field) => {
+  const spec = FIELDS[field] as { kind: string; choices?: readonly string[] };
+  const surfaces = SURFACES.filter((s) => !(s === 'flag' && ACTION_ONLY.has(field)));
+  const values: Array<[string | boolean, unknown]> =
+    spec.kind === 'choice' ? spec.choices!.map((c) => [c, c]) : spec.kind === 'boolean' ? [true, false].map((b) => [b, b]) : SAMPLES[field]!.map(([v, e]) => [v, e]);
+  return values.map(([value, expected]): [FieldName, string | boolean, unknown, Surface[]] => [field, value, expected, surfaces]);
+});
+
+describe('every value of every field gives the same request on every surface', () => {
+  it.each(ROWS)('%s: %j', (field, value, expected, surfaces) => {
+    const read = READ[field]!;
+    for (const surface of surfaces) {
+      // annotations' index record has no prototype: compare its entries
+      const got = read(build(surface, field, value));
+      expect(field === 'annotations' ? JSON.parse(JSON.stringify(got)) : got).toEqual(expected);
+    }
+  });
+
+  it('every field a surface can set is in the table above, save the ones checked elsewhere', () => {
+    const elsewhere: FieldName[] = ['sources', 'tags', 'digests-dir', 'image', 'spec', 'username', 'password', 'registry'];
+    expect((Object.keys(FIELDS) as FieldName[]).filter((f) => !READ[f] && !elsewhere.includes(f))).toEqual([]);
+  });
+});
+
+const CHOICE_FIELDS = (Object.keys(FIELDS) as FieldName[]).filter((f): f is ChoiceField => FIELDS[f].kind === 'choice');
+
+/** The message for a bad value on each surface: the input, the flag, the spec image's own field. */
+function refusal(surface: Surface, field: ChoiceField, value: string): string {
+  try {
+    build(surface, field, value);
+  } catch (error) {
+    return renderError(error, surface === 'flag' ? 'cli' : 'action');
+  }
+  throw new Error(`${surface}: ${field}=${value} was accepted`);
+}
+
+describe('a value a choice field does not allow, on each surface in its words', () => {
+  const rows = CHOICE_FIELDS.flatMap((field) => {
+    const allowed = `Use one of: ${choicesOf(field).join(', ')}`;
+    const rows: Array<[Surface, ChoiceField, string]> = [
+      ['input', field, `Input \`${field}\` is "bogus". ${allowed}`],
+      [
+        'spec',
+        field,
+        isImageField(field) ? `Input \`spec\` images[0].${field} is "bogus". ${allowed}` : `Input \`${field}\` is "bogus". ${allowed}`,
+      ],
+    ];
+    if (!ACTION_ONLY.has(field)) rows.push(['flag', field, `--${field} is "bogus". ${allowed}`]);
+    return rows;
+  });
+
+  it.each(rows)('%s %s', (surface, field, message) => {
+    expect(refusal(surface, field, 'bogus')).toBe(message);
+  });
+
+  it.each([
+    ['input', 'Input `append` is "yes". Use true or false'],
+    ['spec', 'Input `spec` images[0].append is "yes". Use true or false'],
+  ] as const)('a boolean field: %s', (surface, message) => {
+    expect(() => build(surface, 'append', 'yes')).toThrow(message);
+  });
+});

@@ -1,0 +1,149 @@
+// The one builder: a record of fields (from the action's inputs, the CLI's flags or a spec image)
+// -> the engine's image requests and the client's settings. A run without a spec is a spec of one
+// image. Every check quotes the bad value under the name its surface gave it (FieldNaming) and
+// says what is allowed. Pure but for reading a spec file and a digests directory.
+import { InputError, ManifestMergeError } from '../base/errors.js';
+import type { ClientSettings, ImageRequest, MergeRequest } from '../engine/model.js';
+import { digestFileSources } from '../sources/digest-files.js';
+import {
+  type BooleanField,
+  type ChoiceField,
+  type ChoiceValues,
+  FIELDS,
+  type FieldNaming,
+  type FieldRecord,
+  type GithubAnnotationsMode,
+  IMAGE_FIELDS,
+  type RawValue,
+  choicesOf,
+} from './fields.js';
+import { DEFAULT_TIMEOUT_MS, parseAnnotations, parseBoolean, parseChoice, parseDuration, parseList, parsePlatformList, parseRegistry, parseSources, parseTargetTags } from './parse.js';
+import { imageRecords, readSpec } from './spec.js';
+
+/** What a step asks for: its images, one registry client for all, and the action's own switches. */
+export interface StepRequest {
+  /** every image to merge (one unless a spec lists several) */
+  images: ImageRequest[];
+  client: ClientSettings;
+  /** the images come from a spec: one failing fails the step as one of several, and the others complete */
+  spec: boolean;
+  /** write the job summary table (the action's `summary`) */
+  summary: boolean;
+  /** the action's `github-annotations` (applied by the action, which has the run's context) */
+  githubAnnotations: GithubAnnotationsMode;
+  /** said once before the work starts (e.g. annotation lines that cannot apply) */
+  warnings: string[];
+}
+
+/** The text of a field: '' when not given; a list's items one a line. */
+function text(value: RawValue | undefined): string {
+  if (value === undefined) return '';
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (typeof value === 'string') return value;
+  return value.join('\n');
+}
+
+/** The items of a list field: text is split on newlines (and commas unless `commas: false`); items given one by one are taken as they are. */
+function items(value: RawValue | undefined, options: { commas?: boolean } = {}): string[] {
+  if (value === undefined || typeof value === 'boolean') return [];
+  if (typeof value === 'string') return parseList(value, options);
+  return [...value];
+}
+
+function choice<F extends ChoiceField>(record: FieldRecord, naming: FieldNaming, field: F): ChoiceValues[F] {
+  return parseChoice(naming.label(field), text(record[field]), choicesOf(field), FIELDS[field].default as ChoiceValues[F]);
+}
+
+function boolean(record: FieldRecord, naming: FieldNaming, field: BooleanField): boolean {
+  const value = record[field];
+  if (typeof value === 'boolean') return value;
+  return parseBoolean(naming.label(field), text(value), FIELDS[field].default);
+}
+
+/** One image: its sources (with those of a digests directory), tags and every image field. */
+export function buildImage(record: FieldRecord, naming: FieldNaming, push: boolean): { request: MergeRequest; warnings: string[] } {
+  const digestsDir = text(record['digests-dir']).trim();
+  const sourceItems = [...items(record.sources), ...(digestsDir ? digestFileSources(naming.label('digests-dir'), digestsDir, naming.label('image'), text(record.image).trim()) : [])];
+  const tagItems = items(record.tags);
+  if (sourceItems.length === 0) throw naming.missing('sources');
+  if (tagItems.length === 0) throw naming.missing('tags');
+  const sources = parseSources(naming.label('sources'), sourceItems);
+  const tags = parseTargetTags(naming.label('tags'), tagItems);
+  const { annotations, warning } = parseAnnotations(items(record.annotations, { commas: false }), naming.label('annotations'));
+  const request: MergeRequest = {
+    sources,
+    tags,
+    platforms: parsePlatformList(naming.label('platforms'), items(record.platforms)),
+    selectPlatforms: parsePlatformList(naming.label('select-platforms'), items(record['select-platforms'])),
+    attestations: choice(record, naming, 'attestations'),
+    referrers: choice(record, naming, 'referrers'),
+    danglingAttestations: choice(record, naming, 'dangling-attestations'),
+    format: choice(record, naming, 'format'),
+    push,
+    append: boolean(record, naming, 'append'),
+    annotations,
+  };
+  return { request, warnings: warning ? [warning] : [] };
+}
+
+/**
+ * The client's settings from the step's fields; explicit credentials (both username and password,
+ * which the surface has checked) are for `registry`, else `defaultRegistry` (the first tag's).
+ */
+export function buildClientSettings(record: FieldRecord, naming: FieldNaming, defaultRegistry: string): ClientSettings {
+  const registryText = text(record.registry).trim();
+  const registry = registryText ? parseRegistry(naming.label('registry'), registryText) : defaultRegistry;
+  const insecureRegistries = items(record['insecure-registries']).map((r) => parseRegistry(naming.label('insecure-registries'), r));
+  const username = text(record.username).trim();
+  const password = text(record.password);
+  const timeoutMs = parseDuration(naming.label('timeout'), text(record.timeout), DEFAULT_TIMEOUT_MS);
+  return { insecureRegistries, ...(username && password ? { credentials: { registry, username, password } } : {}), timeoutMs };
+}
+
+/** The names a spec image's fields go by: its own under its position, the step's as the step names them. */
+function imageNaming(position: string, own: FieldRecord, step: FieldNaming): FieldNaming {
+  return {
+    label: (field) => (Object.hasOwn(own, field) ? `${position}.${field}` : step.label(field)),
+    missing: (field) =>
+      new InputError(`${position}.${field} is empty`, { hint: field === 'sources' ? 'List the images to merge (or give digests-dir and image)' : 'List the tags to push this image to' }),
+  };
+}
+
+/** Every message about a spec image starts with where in the spec it is. */
+function atPosition<T>(position: string, build: () => T): T {
+  try {
+    return build();
+  } catch (error) {
+    if (error instanceof ManifestMergeError && !error.summary.includes(position)) throw new InputError(`${position}: ${error.summary}`, { cause: error, hint: error.hint });
+    throw error;
+  }
+}
+
+/**
+ * The step: with `spec`, one image per spec image (an image's own fields override the step's
+ * image fields); without, the step's record is the one image. Then the client settings.
+ */
+export function buildStep(record: FieldRecord, naming: FieldNaming): StepRequest {
+  const push = boolean(record, naming, 'push');
+  const specText = text(record.spec);
+  let images: ImageRequest[];
+  if (specText.trim() !== '') {
+    const label = naming.label('spec');
+    const defaults = Object.fromEntries(IMAGE_FIELDS.filter((f) => record[f] !== undefined).map((f) => [f, record[f]])) as FieldRecord;
+    images = imageRecords(label, readSpec(label, specText).text).map((own, i) => {
+      const position = `${label} images[${i}]`;
+      const { request, warnings } = atPosition(position, () => buildImage({ ...defaults, ...own }, imageNaming(position, own, naming), push));
+      return { position, request, warnings: warnings.map((w) => `${position}: ${w}`) };
+    });
+  } else {
+    images = [{ position: 'image', ...buildImage(record, naming, push) }];
+  }
+  return {
+    images,
+    client: buildClientSettings(record, naming, images[0].request.tags[0].registry),
+    spec: specText.trim() !== '',
+    summary: boolean(record, naming, 'summary'),
+    githubAnnotations: choice(record, naming, 'github-annotations'),
+    warnings: images.flatMap((i) => i.warnings),
+  };
+}
