@@ -5,11 +5,10 @@
 // Authorization, so a challenge is learnt once per registry, not once per parallel request.
 import { HttpError, TransientError } from '../../base/errors.js';
 import type { Logger } from '../../base/logger.js';
-import type { CredentialProvider, Scope } from '../client-types.js';
 import type { SchemeLayer } from './scheme.js';
 import { readErrors, redactUrl, wireFailure, type StatusErrors } from './status.js';
-import { discard } from './wire.js';
-import { headerValue, type HttpRequest, type HttpResponse } from './http.js';
+import { discard } from './body.js';
+import { headerValue, type CredentialLookup, type HttpRequest, type HttpResponse, type Scope } from './http.js';
 
 /** The part of RegistryAuth (auth.ts) the transport uses. */
 export interface Authorizer {
@@ -38,7 +37,7 @@ interface PioneerState {
 export interface AuthLayerOptions {
   scheme: SchemeLayer;
   authorizer: Authorizer;
-  credentials: CredentialProvider;
+  credentials: CredentialLookup;
   errors: StatusErrors;
   logger: Logger;
   userAgent: string;
