@@ -2,10 +2,11 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { MockAgent } from 'undici';
 import { CredentialsError, HttpError } from '../../src/base/errors.js';
 import { createMemoryLogger } from '../../src/base/logger.js';
-import { RegistryAuth } from '../../src/registry/auth.js';
-import { formatScopes, parseWwwAuthenticate } from '../../src/registry/challenge.js';
+import { RegistryAuth } from '../../src/registry/auth/authenticator.js';
+import { parseWwwAuthenticate } from '../../src/registry/auth/challenge.js';
+import { formatScopes } from '../../src/registry/auth/scope.js';
 import { Transport } from '../../src/registry/transport/compose.js';
-import type { AuthChallenge } from '../../src/registry/challenge.js';
+import type { AuthChallenge } from '../../src/registry/auth/challenge.js';
 import type { CredentialProvider, Credentials, Scope } from '../../src/registry/client-types.js';
 
 const REALM = 'https://auth.example.com/token';

@@ -9,7 +9,7 @@
 //   -> stats (stats.ts: every exchange counted)
 //   -> wire (wire.ts: undici, the only runtime import of it)
 //
-// Token requests (auth.ts asks through `tokenRequest`) take the same retry, deadline, scheme
+// Token requests (auth/token.ts asks through `tokenRequest`) take the same retry, deadline, scheme
 // policy and stats, so every wait obeys the one deadline and every exchange is counted.
 import type { Dispatcher } from 'undici';
 import { HttpError, ManifestMergeError, TransientError, errorCodeForStatus } from '../../base/errors.js';
@@ -55,7 +55,7 @@ export interface TokenResponse {
   url: string;
 }
 
-/** What auth.ts needs from the transport: token exchanges through the same inner layers. */
+/** What auth/token.ts needs from the transport: token exchanges through the same inner layers. */
 export interface TokenTransport {
   tokenRequest(exchange: TokenExchange): Promise<TokenResponse>;
 }
@@ -146,7 +146,7 @@ export class Transport implements TokenTransport {
   /**
    * A token exchange, retried like any registry request (408, 429, 5xx, transient network errors;
    * Retry-After), counted ("GET token", "POST token"), and cut off at the deadline with a
-   * TimeoutError whose `wait` is 'token service'. Every other status is returned for auth.ts to judge.
+   * TimeoutError whose `wait` is 'token service'. Every other status is returned for auth/token.ts to judge.
    */
   tokenRequest(exchange: TokenExchange): Promise<TokenResponse> {
     const shown = redactUrl(`${exchange.url.origin}${exchange.url.pathname}`);
