@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CredentialsError, TimeoutError, isTimeout, renderError } from '../../src/base/errors.js';
 import { createMemoryLogger } from '../../src/base/logger.js';
-import { type CommandRunner, childProcessRunner, createDockerCredentialProvider, credentialHost } from '../../src/registry/credentials.js';
+import { type CommandRunner, childProcessRunner, createDockerCredentialProvider, credentialHost } from '../../src/registry/credentials/lookup.js';
 import type { Credentials } from '../../src/registry/client-types.js';
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
