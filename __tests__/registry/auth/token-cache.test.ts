@@ -2,6 +2,8 @@
 // have not expired (issued_at, the default lifetime, the margin), never again once refused, and
 // fetched once for concurrent callers.
 import { describe, expect, it } from '@jest/globals';
+import { parseScopeParam } from '../../../src/registry/auth/scope.js';
+import { TokenCache } from '../../../src/registry/auth/token-cache.js';
 import { bearer, basicCreds, queryOf, agent, captured, clock, setClock, requests, makeAuth, tokenEndpoint, pull, pullPush, useTokenService } from '../../support/registry-auth.js';
 
 useTokenService();
@@ -134,5 +136,44 @@ describe('RegistryAuth cache', () => {
     const { auth } = makeAuth(basicCreds);
     await auth.authorize('one.example.com', bearer(), [pull('a')]);
     expect(auth.cachedAuthorization('two.example.com', [pull('a')])).toBeUndefined();
+  });
+});
+
+describe('TokenCache (alone)', () => {
+  const scopes = (value: string) => parseScopeParam(value);
+
+  it('hands out a token covering what is asked, per registry, until its expiry less the margin', () => {
+    let now = 1_000_000;
+    const cache = new TokenCache(() => now);
+    cache.add('r.example.com', scopes('repository:a:pull,push repository:b:pull'), 'Bearer t1', now + 300_000, 300_000);
+    expect(cache.find('r.example.com', scopes('repository:a:pull'))?.header).toBe('Bearer t1');
+    expect(cache.find('r.example.com', scopes('repository:b:push'))).toBeUndefined();
+    expect(cache.find('other.example.com', scopes('repository:a:pull'))).toBeUndefined();
+    now += 290_000 - 1;
+    expect(cache.find('r.example.com', scopes('repository:a:pull'))?.header).toBe('Bearer t1');
+    now += 1; // 10 s before it expires: dropped
+    expect(cache.find('r.example.com', scopes('repository:a:pull'))).toBeUndefined();
+  });
+
+  it('keeps a short-lived token for three quarters of its lifetime', () => {
+    let now = 0;
+    const cache = new TokenCache(() => now);
+    cache.add('r', scopes('repository:a:pull'), 'Bearer short', 20_000, 20_000);
+    now = 14_999;
+    expect(cache.find('r', scopes('repository:a:pull'))).toBeDefined();
+    now = 15_000;
+    expect(cache.find('r', scopes('repository:a:pull'))).toBeUndefined();
+  });
+
+  it('drops a refused header, and every token covering scopes a registry rejected', () => {
+    const cache = new TokenCache(() => 0);
+    cache.add('r', scopes('repository:a:pull'), 'Bearer a', 60_000, 60_000);
+    cache.add('r', scopes('repository:a:pull repository:b:pull'), 'Bearer ab', 60_000, 60_000);
+    cache.add('r', scopes('repository:c:pull'), 'Bearer c', 60_000, 60_000);
+    cache.drop('r', 'Bearer a');
+    expect(cache.find('r', scopes('repository:a:pull'))?.header).toBe('Bearer ab');
+    cache.dropCovering('r', scopes('repository:a:pull'));
+    expect(cache.find('r', scopes('repository:a:pull'))).toBeUndefined();
+    expect(cache.find('r', scopes('repository:c:pull'))?.header).toBe('Bearer c');
   });
 });
