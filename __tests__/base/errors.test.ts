@@ -11,7 +11,7 @@ import { InputError, type Surface, isExpectedError, isUsageOrInput, renderError 
 import { parseMergeCommand } from '../../src/cli/flags.js';
 import { getInputs } from '../../src/action/inputs.js';
 import { silentLogger } from '../../src/base/logger.js';
-import { createDockerCredentialProvider } from '../../src/registry/credentials.js';
+import { createDockerCredentialProvider } from '../../src/registry/credentials/lookup.js';
 import { StatusErrors, timeoutError } from '../../src/registry/transport/status.js';
 import type { RegistryClient } from '../../src/registry/client-types.js';
 

@@ -9,6 +9,7 @@ import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { isAlive } from '../support/process.js';
 import { ACTION, CLI, runAction, runCli } from './processes.js';
 
 // Stuck as on a keychain prompt: a child that would outlive a kill of the helper alone, and no answer.
@@ -42,15 +43,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await new Promise((resolve) => server?.close(resolve));
 });
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
 
 async function expectDead(pidsFile: string): Promise<void> {
   const pids = readFileSync(pidsFile, 'utf8').trim().split(' ').map(Number);

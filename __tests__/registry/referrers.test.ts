@@ -8,8 +8,8 @@ import { MAX_MANIFEST_BYTES, MediaType, type Descriptor } from '../../src/oci/ma
 import { createRegistryClient } from '../../src/registry/client.js';
 import { MAX_REFERRERS_PAGES, fallbackTag, mergeFallbackIndex, referrerDescriptor, referrersOf } from '../../src/registry/referrers.js';
 import { json, startFakeServer, type FakeServer, type Handler } from '../support/fake-registry.js';
+import { anonymous } from '../support/registry-clients.js';
 
-const anonymous = { credentialsFor: async () => undefined, describeLookup: () => 'nowhere' };
 const servers: FakeServer[] = [];
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));

@@ -1,14 +1,17 @@
-// Uploads against small hostile registries on loopback: chunk demands (capped, streamed, never
-// buffered whole), the monolithic-refused memory, and the cancel (DELETE) of a failed session.
+// Blob uploads: a streamed copy GET → POST → PUT ?digest= (restarted whole on a transient failure,
+// credentials kept to their registry), chunked PATCHes for a registry that refuses one PUT
+// (remembered), and against small hostile registries on loopback: chunk demands (capped, streamed,
+// never buffered whole) and the cancel (DELETE) of a failed session.
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HttpError, TooLargeError, isHttpError } from '../../src/base/errors.js';
+import { DigestMismatchError, HttpError, TooLargeError, isHttpError } from '../../src/base/errors.js';
 import { createMemoryLogger } from '../../src/base/logger.js';
 import { createRegistryClient, MAX_CHUNK_BYTES, UPLOAD_CHUNK_BYTES } from '../../src/registry/client.js';
 import type { RegistryClientOptions } from '../../src/registry/client-types.js';
+import { caught } from '../support/caught.js';
 import { blob, drain, json, startFakeServer, type FakeServer } from '../support/fake-registry.js';
+import { anonymous, REGISTRY, ORIGIN, APP, PASSWORD, sha256, credentials, header, asyncData, consume, mockRegistryClient, BASIC_VALUE } from '../support/registry-clients.js';
 
-const anonymous = { credentialsFor: async () => undefined, describeLookup: () => 'nowhere' };
 const servers: FakeServer[] = [];
 const clients: Array<{ close(): Promise<void> }> = [];
 
@@ -210,5 +213,222 @@ describe('a failed upload cancels its session', () => {
     expect(error).toBeInstanceOf(Error);
     expect(target.requests.filter((r) => r.method === 'PUT' && r.path.includes('digest=')).length).toBe(1); // only the refused monolithic one: never committed
     expect(target.requests.filter((r) => r.method === 'DELETE').length).toBe(2);
+  });
+});
+
+describe('copyBlob', () => {
+  const SOURCE_REGISTRY = 'src.example.org';
+  const SOURCE_ORIGIN = `https://${SOURCE_REGISTRY}`;
+  const SOURCE = { registry: SOURCE_REGISTRY, repository: 'acme/base' };
+
+  function copySetup(overrides: Partial<RegistryClientOptions> = {}) {
+    const env = mockRegistryClient(overrides);
+    return { ...env, source: env.agent.get(SOURCE_ORIGIN) };
+  }
+
+  it('streams GET → POST → PUT ?digest= to an absolute Location that already has a query', async () => {
+    const { registry, source, client } = copySetup();
+    const { bytes, descriptor } = blob(70_000, 3);
+    source.intercept({ path: `/v2/acme/base/blobs/${descriptor.digest}`, method: 'GET' }).reply(200, bytes, { headers: { 'content-length': String(bytes.length) } });
+    registry.intercept({ path: '/v2/acme/app/blobs/uploads/', method: 'POST' }).reply(202, '', { headers: { location: `${ORIGIN}/v2/acme/app/blobs/uploads/u-2?_state=s%2Bx` } });
+    let received: { bytes: Buffer; error?: unknown } | undefined;
+    let contentType: string | undefined;
+    registry.intercept({ path: `/v2/acme/app/blobs/uploads/u-2?_state=s%2Bx&digest=${encodeURIComponent(descriptor.digest)}`, method: 'PUT' }).reply(
+      201,
+      asyncData(async (opts) => {
+        contentType = header(opts, 'content-type');
+        received = await consume(opts.body);
+        return '';
+      }),
+    );
+    expect(await client.copyBlob(SOURCE, APP, descriptor)).toBe('copied');
+    expect(received?.bytes.equals(bytes)).toBe(true);
+    expect(contentType).toBe('application/octet-stream');
+    expect(client.stats()).toEqual({ requests: 3, byKind: { 'GET blob': 1, 'POST upload': 1, 'PUT upload': 1 }, retries: 0 });
+  });
+
+  it("keeps each registry's credentials to itself, and sends none to an upload Location on another origin or over plain HTTP", async () => {
+    const sourceBasic = Buffer.from('src-user:src-secret-pw').toString('base64');
+    const { registry, source, agent, client } = copySetup({
+      credentials: credentials({
+        [REGISTRY]: { kind: 'basic', username: 'ci', password: PASSWORD, source: 'inputs' },
+        [SOURCE_REGISTRY]: { kind: 'basic', username: 'src-user', password: 'src-secret-pw', source: 'config.json' },
+      }),
+    });
+    const { bytes, descriptor } = blob(5000, 9);
+    const seen: Record<string, Array<string | undefined>> = { source: [], target: [], upload: [] };
+    const basicChallenge = { statusCode: 401, data: '', responseOptions: { headers: { 'www-authenticate': 'Basic realm="r"' } } };
+    source
+      .intercept({ path: `/v2/acme/base/blobs/${descriptor.digest}`, method: 'GET' })
+      .reply((opts) => {
+        seen.source.push(header(opts, 'authorization'));
+        return header(opts, 'authorization') ? { statusCode: 200, data: bytes, responseOptions: { headers: { 'content-length': String(bytes.length) } } } : basicChallenge;
+      })
+      .times(2);
+    registry
+      .intercept({ path: '/v2/acme/app/blobs/uploads/', method: 'POST' })
+      .reply((opts) => {
+        seen.target.push(header(opts, 'authorization'));
+        // a registry behind a proxy that gets its own scheme wrong
+        return header(opts, 'authorization') ? { statusCode: 202, data: '', responseOptions: { headers: { location: `http://${REGISTRY}/v2/acme/app/blobs/uploads/u-9` } } } : basicChallenge;
+      })
+      .times(2);
+    agent
+      .get(`http://${REGISTRY}`)
+      .intercept({ path: `/v2/acme/app/blobs/uploads/u-9?digest=${encodeURIComponent(descriptor.digest)}`, method: 'PUT' })
+      .reply(
+        201,
+        asyncData(async (opts) => {
+          seen.upload.push(header(opts, 'authorization'));
+          await consume(opts.body);
+          return '';
+        }),
+      );
+    expect(await client.copyBlob(SOURCE, APP, descriptor)).toBe('copied');
+    expect(seen).toEqual({ source: [undefined, `Basic ${sourceBasic}`], target: [undefined, `Basic ${BASIC_VALUE}`], upload: [undefined] });
+  });
+
+  it('fails the upload when the source serves other bytes, without letting the registry receive the whole blob', async () => {
+    const { registry, source, client } = copySetup();
+    const { bytes, descriptor } = blob(50_000, 5);
+    const altered = Buffer.from(bytes);
+    altered[100] ^= 0x01;
+    source.intercept({ path: `/v2/acme/base/blobs/${descriptor.digest}`, method: 'GET' }).reply(200, altered);
+    registry.intercept({ path: '/v2/acme/app/blobs/uploads/', method: 'POST' }).reply(202, '', { headers: { location: '/v2/acme/app/blobs/uploads/u-3' } });
+    let received: { bytes: Buffer; error?: unknown } | undefined;
+    registry.intercept({ path: `/v2/acme/app/blobs/uploads/u-3?digest=${encodeURIComponent(descriptor.digest)}`, method: 'PUT' }).reply(
+      201,
+      asyncData(async (opts) => {
+        received = await consume(opts.body);
+        return '';
+      }),
+    );
+    const error = await caught(client.copyBlob(SOURCE, APP, descriptor));
+    expect(error).toBeInstanceOf(DigestMismatchError);
+    expect(error.message).toContain(`Blob ${descriptor.digest} from ${SOURCE_REGISTRY}/acme/base`);
+    expect(error.message).toContain(sha256(altered));
+    expect(received?.error).toBeInstanceOf(DigestMismatchError);
+    expect(received?.bytes.length).toBeLessThan(bytes.length);
+    expect(client.stats().retries).toBe(0);
+  });
+
+  it('fails when the source is shorter than the descriptor says', async () => {
+    const { registry, source, client } = copySetup();
+    const { bytes, descriptor } = blob(4000, 6);
+    source.intercept({ path: `/v2/acme/base/blobs/${descriptor.digest}`, method: 'GET' }).reply(200, bytes.subarray(0, 3000));
+    registry.intercept({ path: '/v2/acme/app/blobs/uploads/', method: 'POST' }).reply(202, '', { headers: { location: '/v2/acme/app/blobs/uploads/u-4' } });
+    registry.intercept({ path: `/v2/acme/app/blobs/uploads/u-4?digest=${encodeURIComponent(descriptor.digest)}`, method: 'PUT' }).reply(
+      201,
+      asyncData(async (opts) => {
+        await consume(opts.body);
+        return '';
+      }),
+    );
+    const error = await caught(client.copyBlob(SOURCE, APP, descriptor));
+    expect(error).toBeInstanceOf(DigestMismatchError);
+    expect(error.message).toContain('3000 bytes instead of 4000');
+  });
+
+  it('restarts the whole sequence (new GET, new session) when the upload PUT gets a 503', async () => {
+    const { registry, source, client, logger } = copySetup();
+    const { bytes, descriptor } = blob(10_000, 8);
+    source.intercept({ path: `/v2/acme/base/blobs/${descriptor.digest}`, method: 'GET' }).reply(200, bytes).times(2);
+    registry.intercept({ path: '/v2/acme/app/blobs/uploads/', method: 'POST' }).reply(202, '', { headers: { location: '/v2/acme/app/blobs/uploads/first' } });
+    registry.intercept({ path: '/v2/acme/app/blobs/uploads/', method: 'POST' }).reply(202, '', { headers: { location: '/v2/acme/app/blobs/uploads/second' } });
+    registry.intercept({ path: `/v2/acme/app/blobs/uploads/first?digest=${encodeURIComponent(descriptor.digest)}`, method: 'PUT' }).reply(503, '');
+    // the failed attempt's session is cancelled before the next one starts
+    const cancelled: string[] = [];
+    registry.intercept({ path: '/v2/acme/app/blobs/uploads/first', method: 'DELETE' }).reply(204, (opts) => {
+      cancelled.push(opts.path);
+      return '';
+    });
+    let received: Buffer | undefined;
+    registry.intercept({ path: `/v2/acme/app/blobs/uploads/second?digest=${encodeURIComponent(descriptor.digest)}`, method: 'PUT' }).reply(
+      201,
+      asyncData(async (opts) => {
+        received = (await consume(opts.body)).bytes;
+        return '';
+      }),
+    );
+    expect(await client.copyBlob(SOURCE, APP, descriptor)).toBe('copied');
+    expect(received?.equals(bytes)).toBe(true);
+    expect(cancelled).toEqual(['/v2/acme/app/blobs/uploads/first']);
+    expect(client.stats()).toEqual({ requests: 7, byKind: { 'GET blob': 2, 'POST upload': 2, 'PUT upload': 2, 'DELETE upload': 1 }, retries: 1 });
+    expect(logger.lines.some((l) => l.includes('retrying') && l.includes('503'))).toBe(true);
+  });
+
+  it('restarts when the source connection resets', async () => {
+    const { registry, source, client } = copySetup();
+    const { bytes, descriptor } = blob(2000, 9);
+    source
+      .intercept({ path: `/v2/acme/base/blobs/${descriptor.digest}`, method: 'GET' })
+      .replyWithError(Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }));
+    source.intercept({ path: `/v2/acme/base/blobs/${descriptor.digest}`, method: 'GET' }).reply(200, bytes);
+    registry.intercept({ path: '/v2/acme/app/blobs/uploads/', method: 'POST' }).reply(202, '', { headers: { location: '/v2/acme/app/blobs/uploads/u' } }).times(2);
+    registry.intercept({ path: `/v2/acme/app/blobs/uploads/u?digest=${encodeURIComponent(descriptor.digest)}`, method: 'PUT' }).reply(
+      201,
+      asyncData(async (opts) => {
+        await consume(opts.body);
+        return '';
+      }),
+    );
+    expect(await client.copyBlob(SOURCE, APP, descriptor)).toBe('copied');
+    expect(client.stats()).toMatchObject({ byKind: { 'GET blob': 2, 'POST upload': 2, 'PUT upload': 1 }, retries: 1 });
+  });
+
+  it('falls back to chunked PATCH uploads when the registry refuses a monolithic PUT, and remembers it', async () => {
+    const { registry, source, client } = copySetup();
+    const { bytes, descriptor } = blob(UPLOAD_CHUNK_BYTES + 1000, 11);
+    const blobPath = `/v2/acme/base/blobs/${descriptor.digest}`;
+    const digestQuery = `digest=${encodeURIComponent(descriptor.digest)}`;
+    source.intercept({ path: blobPath, method: 'GET' }).reply(200, bytes).times(2);
+    registry.intercept({ path: '/v2/acme/app/blobs/uploads/', method: 'POST' }).reply(202, '', { headers: { location: '/v2/acme/app/blobs/uploads/mono' } });
+    registry.intercept({ path: `/v2/acme/app/blobs/uploads/mono?${digestQuery}`, method: 'PUT' }).reply(416, { errors: [{ code: 'BLOB_UPLOAD_INVALID', message: 'blob upload invalid' }] });
+    registry.intercept({ path: '/v2/acme/app/blobs/uploads/mono', method: 'DELETE' }).reply(204, '');
+    registry.intercept({ path: '/v2/acme/app/blobs/uploads/', method: 'POST' }).reply(202, '', { headers: { location: '/v2/acme/app/blobs/uploads/c?_state=0' } });
+    const patches: Array<{ range?: string; length: number }> = [];
+    const parts: Buffer[] = [];
+    // PATCH bodies stream (never a chunk held whole): the registry reads each one
+    const patchReply = asyncData(async (opts) => {
+      const { bytes: body } = await consume(opts.body);
+      parts.push(body);
+      patches.push({ range: header(opts, 'content-range'), length: body.length });
+      return '';
+    });
+    registry
+      .intercept({ path: '/v2/acme/app/blobs/uploads/c?_state=0', method: 'PATCH' })
+      .reply(202, patchReply, { headers: { location: '/v2/acme/app/blobs/uploads/c?_state=1', range: `0-${UPLOAD_CHUNK_BYTES - 1}` } });
+    registry
+      .intercept({ path: '/v2/acme/app/blobs/uploads/c?_state=1', method: 'PATCH' })
+      .reply(202, patchReply, { headers: { location: `${ORIGIN}/v2/acme/app/blobs/uploads/c?_state=2` } });
+    registry.intercept({ path: `/v2/acme/app/blobs/uploads/c?_state=2&${digestQuery}`, method: 'PUT' }).reply(201, '');
+
+    expect(await client.copyBlob(SOURCE, APP, descriptor)).toBe('copied');
+    expect(patches).toEqual([
+      { range: `0-${UPLOAD_CHUNK_BYTES - 1}`, length: UPLOAD_CHUNK_BYTES },
+      { range: `${UPLOAD_CHUNK_BYTES}-${bytes.length - 1}`, length: 1000 },
+    ]);
+    expect(Buffer.concat(parts).equals(bytes)).toBe(true);
+
+    // the next blob goes chunked straight away: no monolithic PUT is even tried
+    const small = blob(500, 12);
+    source.intercept({ path: `/v2/acme/base/blobs/${small.descriptor.digest}`, method: 'GET' }).reply(200, small.bytes);
+    registry.intercept({ path: '/v2/acme/app/blobs/uploads/', method: 'POST' }).reply(202, '', { headers: { location: '/v2/acme/app/blobs/uploads/d' } });
+    registry.intercept({ path: '/v2/acme/app/blobs/uploads/d', method: 'PATCH' }).reply(202, patchReply, { headers: { location: '/v2/acme/app/blobs/uploads/d2' } });
+    registry.intercept({ path: `/v2/acme/app/blobs/uploads/d2?digest=${encodeURIComponent(small.descriptor.digest)}`, method: 'PUT' }).reply(201, '');
+    expect(await client.copyBlob(SOURCE, APP, small.descriptor)).toBe('copied');
+    // the refused monolithic session was cancelled, once
+    expect(client.stats().byKind).toEqual({ 'GET blob': 3, 'POST upload': 3, 'PUT upload': 3, 'PATCH upload': 3, 'DELETE upload': 1 });
+  });
+
+  it('reports a failed upload with the repository, status and registry error code', async () => {
+    const { registry, source, client } = copySetup();
+    const { bytes, descriptor } = blob(100, 13);
+    source.intercept({ path: `/v2/acme/base/blobs/${descriptor.digest}`, method: 'GET' }).reply(200, bytes);
+    registry.intercept({ path: '/v2/acme/app/blobs/uploads/', method: 'POST' }).reply(404, { errors: [{ code: 'NAME_UNKNOWN', message: 'repository name not known to registry' }] });
+    const error = (await caught(client.copyBlob(SOURCE, APP, descriptor))) as HttpError;
+    expect(error.code).toBe('NOT_FOUND');
+    expect(error.message).toContain(`copy from ${SOURCE_REGISTRY}/acme/base to ${REGISTRY}/acme/app`);
+    expect(error.message).toContain(`POST ${ORIGIN}/v2/acme/app/blobs/uploads/ returned 404 Not Found: NAME_UNKNOWN: repository name not known to registry`);
   });
 });

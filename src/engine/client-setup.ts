@@ -6,7 +6,7 @@ import type { Logger } from '../base/logger.js';
 import { registerSecret } from '../base/redact.js';
 import type { ClientSettings } from './model.js';
 import { createRegistryClient } from '../registry/client.js';
-import { createDockerCredentialProvider } from '../registry/credentials.js';
+import { createDockerCredentialProvider } from '../registry/credentials/lookup.js';
 import type { RegistryClient, RetryOptions } from '../registry/client-types.js';
 
 export const USER_AGENT = 'manifest-merge (+https://github.com/acme/manifest-merge)';

@@ -1,11 +1,15 @@
 // The registry client's contract, as the engine sees it. Implemented by client.ts
-// (HTTP), auth.ts (challenges and tokens) and credentials.ts (where secrets come from).
+// (HTTP), auth/ (challenges and tokens) and credentials/ (where secrets come from).
+// Types only, and nothing from the modules that implement them: every resource may import it.
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Logger } from '../base/logger.js';
 import type { Descriptor } from '../oci/manifest.js';
 import type { RepositoryRef } from '../oci/reference.js';
-import type { ReferrersListing } from './referrers.js';
+import type { RequestStats, RetryOptions, Scope } from './transport/http.js';
+
+// the transport's own shapes, named here too: the engine speaks of them through the client
+export type { RequestStats, RetryOptions, Scope } from './transport/http.js';
 
 /** A manifest as the registry served it: the exact bytes, never re-serialised. */
 export interface FetchedManifest {
@@ -25,12 +29,6 @@ export interface ManifestHead {
 /** Result of bringing one blob into a target repository. */
 export type BlobTransfer = 'exists' | 'mounted' | 'copied';
 
-/** Actions a token must grant on one repository. */
-export interface Scope {
-  repository: string;
-  actions: Array<'pull' | 'push'>;
-}
-
 /** Credentials for one registry, and where they were found (for error messages, never the secret). */
 export type Credentials =
   | { kind: 'basic'; username: string; password: string; source: string }
@@ -44,15 +42,6 @@ export interface CredentialProvider {
   credentialsFor(registry: string): Promise<Credentials | undefined>;
   /** Human-readable list of places looked at for `registry`, for "401: … looked in …" messages. */
   describeLookup(registry: string): string;
-}
-
-export interface RetryOptions {
-  /** attempts including the first (default 5) */
-  maxAttempts?: number;
-  /** first backoff (default 200 ms); doubles each attempt, with full jitter */
-  baseDelayMs?: number;
-  /** cap on one backoff (default 10 s) */
-  maxDelayMs?: number;
 }
 
 export interface RegistryClientOptions {
@@ -74,12 +63,8 @@ export interface RegistryClientOptions {
   dispatcher?: Dispatcher;
 }
 
-/** Counters for metadata and benchmarks. `byKind` keys look like "GET manifest", "HEAD blob", "POST mount", "PUT manifest", "GET token". */
-export interface RequestStats {
-  requests: number;
-  byKind: Record<string, number>;
-  retries: number;
-}
+/** `api`: the registry serves the referrers API and listed these; `none`: it has no API (404): use the fallback tag. */
+export type ReferrersListing = { api: true; descriptors: Descriptor[] } | { api: false };
 
 export interface RegistryClient {
   /**

@@ -1,12 +1,12 @@
 // The registry client: a thin facade over the resources (manifests.ts, blobs.ts, uploads.ts)
 // and the transport (transport/: scheme, auth, retry and deadline, status errors, stats), with
-// the token side in auth.ts. It implements the RegistryClient contract of types.ts.
+// the token side in auth/. It implements the RegistryClient contract of client-types.ts.
 import { Readable } from 'node:stream';
 import { isDenied, isHttpError } from '../base/errors.js';
 import { silentLogger } from '../base/logger.js';
 import type { Descriptor } from '../oci/manifest.js';
 import { formatRepository, sameRepository, type RepositoryRef } from '../oci/reference.js';
-import { RegistryAuth } from './auth.js';
+import { RegistryAuth } from './auth/authenticator.js';
 import { Blobs, type BlobSource, type MountResult } from './blobs.js';
 import { Manifests } from './manifests.js';
 import { Referrers, type ReferrersListing } from './referrers.js';

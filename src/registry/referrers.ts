@@ -11,12 +11,12 @@ import { formatRepository, type RepositoryRef } from '../oci/reference.js';
 import { contentLength } from './content-type.js';
 import { pull, registryRequest } from './endpoint.js';
 import { headerValue, type Transport } from './transport/compose.js';
+import type { ReferrersListing } from './client-types.js';
 
 /** Pages of one referrers listing followed (Link rel="next") before the rest is refused. */
 export const MAX_REFERRERS_PAGES = 16;
 
-/** `api`: the registry serves the referrers API and listed these; `none`: it has no API (404): use the fallback tag. */
-export type ReferrersListing = { api: true; descriptors: Descriptor[] } | { api: false };
+export type { ReferrersListing } from './client-types.js';
 
 /**
  * The fallback tag of a subject (OCI distribution spec 1.1, "Referrers Tag Schema"):

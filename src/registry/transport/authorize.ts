@@ -1,17 +1,16 @@
-// The auth layer: sends a registry request with the Authorization the authorizer (auth.ts) has
+// The auth layer: sends a registry request with the Authorization the authorizer (auth/authenticator.ts) has
 // cached, answers a 401 challenge through it and retries once (one more time, with a wider token,
 // on insufficient_scope), and follows redirects, dropping Authorization on another origin.
 // The first request to a registry goes alone (the "pioneer"): the others wait until it holds an
 // Authorization, so a challenge is learnt once per registry, not once per parallel request.
 import { HttpError, TransientError } from '../../base/errors.js';
 import type { Logger } from '../../base/logger.js';
-import type { CredentialProvider, Scope } from '../client-types.js';
 import type { SchemeLayer } from './scheme.js';
 import { readErrors, redactUrl, wireFailure, type StatusErrors } from './status.js';
-import { discard } from './wire.js';
-import { headerValue, type HttpRequest, type HttpResponse } from './http.js';
+import { discard } from './body.js';
+import { headerValue, type CredentialLookup, type HttpRequest, type HttpResponse, type Scope } from './http.js';
 
-/** The part of RegistryAuth (auth.ts) the transport uses. */
+/** The part of RegistryAuth (auth/authenticator.ts) the transport uses. */
 export interface Authorizer {
   declareScopes(registry: string, scopes: Scope[]): void;
   cachedAuthorization(registry: string, scopes: Scope[]): string | undefined;
@@ -38,7 +37,7 @@ interface PioneerState {
 export interface AuthLayerOptions {
   scheme: SchemeLayer;
   authorizer: Authorizer;
-  credentials: CredentialProvider;
+  credentials: CredentialLookup;
   errors: StatusErrors;
   logger: Logger;
   userAgent: string;
@@ -60,7 +59,7 @@ export class AuthLayer {
     const state = this.state(req.registry);
     while (!state.ready && state.pioneer) {
       // Without credentials there is no token to wait for: go now. A registry that wants one anyway
-      // answers each request 401 and auth.ts fetches a single anonymous token for them all.
+      // answers each request 401 and the authenticator fetches a single anonymous token for them all.
       state.anonymous ??= this.options.credentials.credentialsFor(req.registry).then(
         (credentials) => credentials === undefined,
         () => false,
@@ -165,7 +164,7 @@ export class AuthLayer {
   }
 }
 
-/** Every challenge the registry sent, as one header value (auth.ts parses several and picks). */
+/** Every challenge the registry sent, as one header value (auth/challenge.ts parses several and picks). */
 function joinChallenges(header: string | string[] | undefined): string | undefined {
   if (header === undefined) return undefined;
   const value = (Array.isArray(header) ? header : [header]).map((v) => v.trim()).filter(Boolean).join(', ');

@@ -9,25 +9,25 @@
 //   -> stats (stats.ts: every exchange counted)
 //   -> wire (wire.ts: undici, the only runtime import of it)
 //
-// Token requests (auth.ts asks through `tokenRequest`) take the same retry, deadline, scheme
+// Token requests (auth/token.ts asks through `tokenRequest`) take the same retry, deadline, scheme
 // policy and stats, so every wait obeys the one deadline and every exchange is counted.
 import type { Dispatcher } from 'undici';
 import { HttpError, ManifestMergeError, TransientError, errorCodeForStatus } from '../../base/errors.js';
 import type { Logger } from '../../base/logger.js';
 import { InsecurePolicy } from '../../oci/hosts.js';
-import type { CredentialProvider, RequestStats, RetryOptions } from '../client-types.js';
 import { AuthLayer, type Authorizer } from './authorize.js';
 import { Retrier, RETRYABLE_STATUS, parseRetryAfter } from './retry.js';
 import { SchemeLayer } from './scheme.js';
 import { counted, RequestCounter } from './stats.js';
 import { ERROR_BODY_LIMIT, StatusErrors, parseRegistryErrors, readLimited, redactUrl, wireFailure } from './status.js';
-import { headerValue, type Headers, type HttpRequest, type HttpResponse } from './http.js';
-import { Wire, discard } from './wire.js';
+import { headerValue, type CredentialLookup, type Headers, type HttpRequest, type HttpResponse, type RequestStats, type RetryOptions } from './http.js';
+import { Wire } from './wire.js';
+import { discard, readBounded } from './body.js';
 
 export type { Authorizer } from './authorize.js';
 export type { HttpRequest, HttpResponse, Method } from './http.js';
 export { headerValue } from './http.js';
-export { discard } from './wire.js';
+export { discard } from './body.js';
 export { redactUrl, parseRegistryErrors, isTransientNetworkError, networkError } from './status.js';
 export { parseRetryAfter } from './retry.js';
 
@@ -55,7 +55,7 @@ export interface TokenResponse {
   url: string;
 }
 
-/** What auth.ts needs from the transport: token exchanges through the same inner layers. */
+/** What auth/token.ts needs from the transport: token exchanges through the same inner layers. */
 export interface TokenTransport {
   tokenRequest(exchange: TokenExchange): Promise<TokenResponse>;
 }
@@ -63,7 +63,7 @@ export interface TokenTransport {
 export interface TransportOptions {
   /** builds the authorizer; its token requests go through `tokens` */
   createAuth: (tokens: TokenTransport) => Authorizer;
-  credentials: CredentialProvider;
+  credentials: CredentialLookup;
   logger: Logger;
   insecureRegistries: string[];
   /** injected dispatcher (not closed by us); else we own an Agent */
@@ -132,21 +132,10 @@ export class Transport implements TokenTransport {
 
   /** Reads a body whole, refusing more than `limit` bytes; failures while reading are named (transient ones retried). */
   async readBody(req: Pick<HttpRequest, 'what' | 'method' | 'registry' | 'facts'>, response: HttpResponse, limit: number, tooLarge: () => ManifestMergeError): Promise<Buffer> {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    try {
-      for await (const chunk of response.body as AsyncIterable<Buffer>) {
-        total += chunk.length;
-        if (total > limit) {
-          response.body.destroy();
-          throw tooLarge();
-        }
-        chunks.push(chunk);
-      }
-    } catch (error) {
-      throw wireFailure(req, response.url, error, response.signal, 'reading the response failed');
-    }
-    return Buffer.concat(chunks, total);
+    const read = await readBounded(response.body, limit);
+    if (read.error !== undefined) throw wireFailure(req, response.url, read.error, response.signal, 'reading the response failed');
+    if (read.overLimit) throw tooLarge();
+    return read.bytes;
   }
 
   /** A failure while streaming a response body (a blob being copied), named like one of readBody's. */
@@ -157,7 +146,7 @@ export class Transport implements TokenTransport {
   /**
    * A token exchange, retried like any registry request (408, 429, 5xx, transient network errors;
    * Retry-After), counted ("GET token", "POST token"), and cut off at the deadline with a
-   * TimeoutError whose `wait` is 'token service'. Every other status is returned for auth.ts to judge.
+   * TimeoutError whose `wait` is 'token service'. Every other status is returned for auth/token.ts to judge.
    */
   tokenRequest(exchange: TokenExchange): Promise<TokenResponse> {
     const shown = redactUrl(`${exchange.url.origin}${exchange.url.pathname}`);
@@ -194,30 +183,12 @@ export class Transport implements TokenTransport {
           await discard(response.body, 0);
           return { status, headers: response.headers, bytes: undefined, url: shown };
         }
-        let bytes: Buffer | undefined;
-        try {
-          bytes = await this.readUpTo(response.body, limit);
-        } catch (error) {
-          throw wireFailure(described, shown, error, signal, 'reading the token response failed', 'token service');
-        }
+        const read = await readBounded(response.body, limit);
+        if (read.error !== undefined) throw wireFailure(described, shown, read.error, signal, 'reading the token response failed', 'token service');
+        const bytes = read.overLimit ? undefined : read.bytes;
         return { status, headers: response.headers, bytes, url: shown };
       },
       'token service',
     );
-  }
-
-  /** The body, or undefined (and the stream destroyed) when it is longer than `limit`. */
-  private async readUpTo(body: HttpResponse['body'], limit: number): Promise<Buffer | undefined> {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of body as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > limit) {
-        body.destroy();
-        return undefined;
-      }
-      chunks.push(chunk);
-    }
-    return Buffer.concat(chunks, size);
   }
 }

@@ -3,7 +3,38 @@
 // HTTP (scheme, auth, retries, errors, counting) is the layers' business.
 import type { Readable } from 'node:stream';
 import type { ErrorFacts } from '../../base/errors.js';
-import type { Scope } from '../client-types.js';
+
+/** Actions a token must grant on one repository. */
+export interface Scope {
+  repository: string;
+  actions: Array<'pull' | 'push'>;
+}
+
+export interface RetryOptions {
+  /** attempts including the first (default 5) */
+  maxAttempts?: number;
+  /** first backoff (default 200 ms); doubles each attempt, with full jitter */
+  baseDelayMs?: number;
+  /** cap on one backoff (default 10 s) */
+  maxDelayMs?: number;
+}
+
+/** Counters for metadata and benchmarks. `byKind` keys look like "GET manifest", "HEAD blob", "POST mount", "PUT manifest", "GET token". */
+export interface RequestStats {
+  requests: number;
+  byKind: Record<string, number>;
+  retries: number;
+}
+
+/**
+ * What the transport asks of the credential provider (client-types.ts CredentialProvider): whether
+ * a registry has credentials at all (requests to an anonymous registry need not wait for the
+ * first one's token), and where they were looked for (for "401: … looked in …" messages).
+ */
+export interface CredentialLookup {
+  credentialsFor(registry: string): Promise<unknown>;
+  describeLookup(registry: string): string;
+}
 
 export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 

@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TimeoutError, TransientError } from '../../base/errors.js';
 import type { Logger } from '../../base/logger.js';
-import type { RetryOptions } from '../client-types.js';
+import type { RetryOptions } from './http.js';
 import type { RequestCounter } from './stats.js';
 
 /** Statuses worth another attempt: timeouts, rate limits, server and gateway errors. */

@@ -1,7 +1,6 @@
 // Request statistics: every HTTP exchange (registry requests, token requests, their retries),
 // by kind. A layer just outside the wire, so nothing can reach the network uncounted.
-import type { RequestStats } from '../client-types.js';
-import type { Send } from './http.js';
+import type { RequestStats, Send } from './http.js';
 
 export class RequestCounter {
   private readonly counters: RequestStats = { requests: 0, byKind: {}, retries: 0 };

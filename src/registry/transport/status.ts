@@ -13,10 +13,9 @@ import {
   errorCodeForStatus,
   type RegistryErrorDetail,
 } from '../../base/errors.js';
-import type { CredentialProvider, Scope } from '../client-types.js';
 import { RETRYABLE_STATUS, parseRetryAfter } from './retry.js';
-import { discard } from './wire.js';
-import { headerValue, type HttpRequest, type HttpResponse, type Method } from './http.js';
+import { discard, readBounded } from './body.js';
+import { headerValue, type CredentialLookup, type HttpRequest, type HttpResponse, type Method, type Scope } from './http.js';
 
 /** Error bodies are read this far, no further (a hostile registry may send gigabytes). */
 export const ERROR_BODY_LIMIT = 64 * 1024;
@@ -115,21 +114,8 @@ export function registryErrorsOf(body: unknown): RegistryErrorDetail[] {
 
 /** Reads at most `limit` bytes of a body; a broken body only loses what was not read yet. */
 export async function readLimited(body: HttpResponse['body'], limit = ERROR_BODY_LIMIT): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  try {
-    for await (const chunk of body as AsyncIterable<Buffer>) {
-      chunks.push(chunk);
-      total += chunk.length;
-      if (total >= limit) {
-        body.destroy();
-        break;
-      }
-    }
-  } catch {
-    // the status is what matters
-  }
-  return Buffer.concat(chunks).subarray(0, limit);
+  // the status is what matters: a body cut off or failing still says what it said so far
+  return (await readBounded(body, limit)).bytes;
 }
 
 /** The registry's `errors[]` from an error response (nothing for HEAD, which has no body). */
@@ -144,7 +130,7 @@ export async function readErrors(response: Pick<HttpResponse, 'method' | 'body'>
 type Described = Pick<HttpRequest, 'what' | 'method' | 'registry'> & { scopes?: Scope[]; facts?: HttpRequest['facts'] };
 
 export interface StatusErrorsOptions {
-  credentials: CredentialProvider;
+  credentials: CredentialLookup;
   /** where the credentials answering `registry`'s challenges came from; undefined while anonymous */
   credentialSource(registry: string): string | undefined;
 }

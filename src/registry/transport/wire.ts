@@ -69,13 +69,3 @@ export class Wire {
     return this.insecureAgent;
   }
 }
-
-/** Discards a body we do not need, so the connection can be reused. */
-export async function discard(body: ResponseBody, limit = 64 * 1024): Promise<void> {
-  try {
-    if (body.dump) await body.dump({ limit });
-    else body.destroy();
-  } catch {
-    // a body we throw away may fail; nothing to report
-  }
-}
