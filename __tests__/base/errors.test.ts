@@ -7,13 +7,17 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runMerge } from '../../src/engine/merge.js';
-import { InputError, type Surface, isExpectedError, isUsageOrInput, renderError } from '../../src/base/errors.js';
+import { InputError, isExpectedError, isUsageOrInput } from '../../src/base/errors.js';
 import { parseMergeCommand } from '../../src/cli/flags.js';
 import { getInputs } from '../../src/action/inputs.js';
 import { silentLogger } from '../../src/base/logger.js';
 import { createDockerCredentialProvider } from '../../src/registry/credentials/lookup.js';
 import { StatusErrors, timeoutError } from '../../src/registry/transport/status.js';
 import type { RegistryClient } from '../../src/registry/client-types.js';
+import { ACTION_EXPLICIT_CREDENTIALS, renderActionError } from '../../src/action/wording.js';
+import { CLI_EXPLICIT_CREDENTIALS, renderCliError } from '../../src/cli/wording.js';
+
+type Surface = 'action' | 'cli';
 
 const base = { sources: 'ghcr.io/acme/app:amd64\nghcr.io/acme/app:arm64', tags: 'ghcr.io/acme/app:latest' };
 const REFERENCE_HINT = 'Expected [registry[:port]/]repository[:tag][@sha256:digest], e.g. ghcr.io/acme/app:1.0 or ghcr.io/acme/app@sha256:…';
@@ -66,7 +70,7 @@ describe('input errors: one message naming the input, the bad value and the fix'
     const error = inputError(values);
     expect(error).toBeInstanceOf(InputError);
     expect(isExpectedError(error)).toBe(true);
-    expect(error.message).toBe(message);
+    expect(renderActionError(error)).toBe(message);
   });
 });
 
@@ -118,7 +122,7 @@ describe('the same mistakes on the command line: the message names the flag (exi
   ])('%s', (_label, args, message) => {
     const error = flagError(args);
     expect(isUsageOrInput(error)).toBe(true);
-    expect(renderError(error, 'cli')).toBe(message);
+    expect(renderCliError(error)).toBe(message);
   });
 });
 
@@ -130,7 +134,7 @@ describe('advice per surface', () => {
   mkdirSync(configDir);
   writeFileSync(join(configDir, 'config.json'), JSON.stringify({ credHelpers: { 'quay.io': 'not-installed' } }));
   const config = join(configDir, 'config.json');
-  const explicitSource: Record<Surface, string> = { action: 'inputs username/password', cli: '--username/--password-stdin' };
+  const explicitSource: Record<Surface, string> = { action: ACTION_EXPLICIT_CREDENTIALS, cli: CLI_EXPLICIT_CREDENTIALS };
   const provider = (surface: Surface) =>
     createDockerCredentialProvider({ configDir, env: { PATH: root }, explicit: { registry: 'ghcr.io', username: 'ci', password: 'pw' }, explicitSource: explicitSource[surface] });
   const statusError = (surface: Surface, method: string, status: number, code: string, message: string) =>
@@ -178,10 +182,10 @@ describe('advice per surface', () => {
   it.each(cases)('%s', async (_label, make, action, cli) => {
     const [forAction, forCli] = await Promise.all([make('action'), make('cli')]);
     expect(isExpectedError(forAction)).toBe(true);
-    expect(renderError(forAction, 'action')).toBe(action);
-    expect(renderError(forCli, 'cli')).toBe(cli);
+    expect(renderActionError(forAction)).toBe(action);
+    expect(renderCliError(forCli)).toBe(cli);
     // no advice of one surface leaks into the other
-    expect(renderError(forCli, 'cli')).not.toMatch(/inputs?\b|docker\/login-action/);
-    expect(renderError(forAction, 'action')).not.toMatch(/--[a-z]|docker login`/);
+    expect(renderCliError(forCli)).not.toMatch(/inputs?\b|docker\/login-action/);
+    expect(renderActionError(forAction)).not.toMatch(/--[a-z]|docker login`/);
   });
 });

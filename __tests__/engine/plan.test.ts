@@ -4,6 +4,8 @@ import { MediaType, type Descriptor } from '../../src/oci/manifest.js';
 import { parsePlatform, platformFromConfig } from '../../src/oci/platform.js';
 import { classifyIndexEntry, planBlobs, planMerge, planTargets } from '../../src/engine/plan.js';
 import type { ResolvedSource, SourceEntry } from '../../src/engine/model.js';
+import { renderActionError } from '../../src/action/wording.js';
+import { thrown } from '../support/caught.js';
 
 const hex = (n: number) => n.toString(16).padStart(64, '0');
 const digest = (n: number) => `sha256:${hex(n)}`;
@@ -143,7 +145,7 @@ describe('planMerge', () => {
 
   it('refuses format docker for kept attestations, suggesting referrers or strip', () => {
     const sources = [source('a', 'a', [image(1, 'linux/amd64', MediaType.DockerManifest), attestation(11, 1)])];
-    expect(() => planMerge(sources, { attestations: 'keep', format: 'docker' })).toThrow(/attestation manifest .*Set input `format` to oci \(or auto\), or input `attestations` to referrers \(or strip\)/);
+    expect(renderActionError(thrown(() => planMerge(sources, { attestations: 'keep', format: 'docker' })))).toMatch(/attestation manifest .*Set input `format` to oci \(or auto\), or input `attestations` to referrers \(or strip\)/);
     expect(planMerge(sources, { attestations: 'strip', format: 'docker' }).mediaType).toBe(MediaType.DockerManifestList);
   });
 

@@ -8,7 +8,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Agent } from 'undici';
-import { UnsupportedMediaTypeError, renderError } from '../../src/base/errors.js';
+import { UnsupportedMediaTypeError } from '../../src/base/errors.js';
 import { MediaType } from '../../src/oci/manifest.js';
 import type { FaultProxy } from '../../scripts/support/fault-proxy.js';
 import { getManifest, listTags } from '../../scripts/support/fixtures/client.js';
@@ -37,6 +37,8 @@ import { type RunningRegistry, startRegistry } from '../../scripts/support/regis
 import { skopeoCopyAllToOciLayout } from '../../scripts/support/skopeo.js';
 import { type TokenServer, startTokenServer } from '../../scripts/support/token-server.js';
 import { basicAuth, dockerConfigWith, merge, mergeFailure } from './harness.js';
+import { renderActionError } from '../../src/action/wording.js';
+import { renderCliError } from '../../src/cli/wording.js';
 
 const MiB = 1024 * 1024;
 
@@ -207,11 +209,11 @@ describe('registries that refuse OCI indexes (Huawei SWR, older Gitea)', () => {
     const sources = [`${proxy.host}/acme/docker-amd64:v1`, `${proxy.host}/acme/docker-arm64:v1`];
     const { error } = await mergeFailure({ sources: sources.join('\n'), tags: `${proxy.host}/team/swr:1`, format: 'oci' });
     expect(error).toBeInstanceOf(UnsupportedMediaTypeError);
-    const action = renderError(error, 'action');
+    const action = renderActionError(error);
     expect(action).toMatch(/refused the OCI image index \(HTTP 400 MANIFEST_INVALID\): this registry does not accept OCI indexes/);
     expect(action).toMatch(/set input `format` to `docker`/);
     expect(action).not.toMatch(/attestations/);
-    expect(renderError(error, 'cli')).toMatch(/set --format to `docker`/);
+    expect(renderCliError(error)).toMatch(/set --format to `docker`/);
     expect(await listTags(registry, 'team/swr').catch(() => [])).toEqual([]);
     // and the fix works there
     const { result } = await merge({ sources: sources.join('\n'), tags: `${proxy.host}/team/swr:1`, format: 'docker' });
@@ -222,7 +224,7 @@ describe('registries that refuse OCI indexes (Huawei SWR, older Gitea)', () => {
     const proxy = await quirky([ociIndexRefused()]);
     const { error } = await mergeFailure({ sources: seedSources(proxy), tags: `${proxy.host}/team/swr-oci:1` });
     expect(error).toBeInstanceOf(UnsupportedMediaTypeError);
-    const action = renderError(error, 'action');
+    const action = renderActionError(error);
     expect(action).toMatch(/does not accept OCI indexes/);
     expect(action).toMatch(/The images are OCI manifests, which a Docker manifest list cannot hold/);
     expect(action).toMatch(/set input `attestations` to `strip` and input `format` to `docker`/);

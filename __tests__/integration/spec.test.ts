@@ -5,7 +5,7 @@ import { getInputs } from '../../src/action/inputs.js';
 import { createMemoryLogger } from '../../src/base/logger.js';
 import { checkOutcomes, imageResults } from '../../src/engine/images.js';
 import { runStep } from '../../src/engine/run-step.js';
-import { renderError } from '../../src/base/errors.js';
+
 import { listTags } from '../../scripts/support/fixtures/client.js';
 import { seedCase, type SeedCase } from '../../scripts/support/fixtures/cases.js';
 import { type RunningRegistry, startRegistry } from '../../scripts/support/registry.js';
@@ -14,6 +14,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { emptyDockerConfig } from './harness.js';
+import { renderActionError } from '../../src/action/wording.js';
 
 let registry: RunningRegistry;
 let seed: SeedCase;
@@ -53,7 +54,7 @@ images:
     // the failed image is not tagged at all
     expect(await listTags(registry, 'mono/app-b')).toEqual([]);
     expect(() => checkOutcomes(outcomes)).toThrow(/1 of 3 images failed \(the others completed\): Input `spec` images\[1\] \(.*mono\/app-b:1\): .*does-not-exist/);
-    const results = imageResults(outcomes, (e) => renderError(e, 'action'));
+    const results = imageResults(outcomes, (e) => renderActionError(e));
     expect(results[0]).toMatchObject({ tags: [`${host}/mono/app-a:1`], digest: expect.stringMatching(/^sha256:/) });
     expect(results[1].error).toMatch(/does-not-exist/);
     expect(results[2].metadata?.platforms).toEqual(['linux/arm64']);

@@ -7,10 +7,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getInputs } from '../../src/action/inputs.js';
-import { renderError } from '../../src/base/errors.js';
 import { flagNaming, parseMergeCommand } from '../../src/cli/flags.js';
 import type { StepRequest } from '../../src/request/build.js';
 import { type ChoiceField, FIELDS, type FieldName, IMAGE_FIELDS, choicesOf } from '../../src/request/fields.js';
+import { renderActionError } from '../../src/action/wording.js';
+import { renderCliError } from '../../src/cli/wording.js';
 
 const SOURCES = ['ghcr.io/acme/app:amd64', 'ghcr.io/acme/app:arm64'];
 const TAG = 'ghcr.io/acme/app:latest';
@@ -126,7 +127,7 @@ function refusal(surface: Surface, field: ChoiceField, value: string): string {
   try {
     build(surface, field, value);
   } catch (error) {
-    return renderError(error, surface === 'flag' ? 'cli' : 'action');
+    return surface === 'flag' ? renderCliError(error) : renderActionError(error);
   }
   throw new Error(`${surface}: ${field}=${value} was accepted`);
 }

@@ -9,3 +9,13 @@ export async function caught(promise: Promise<unknown>): Promise<Error> {
   }
   throw new Error('expected a rejection');
 }
+
+/** What `work` throws; the test fails if it returns. */
+export function thrown(work: () => unknown): Error {
+  try {
+    work();
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected a throw');
+}

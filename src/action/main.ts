@@ -4,7 +4,7 @@
 // (dist/ is source-mapped).
 import * as core from '@actions/core';
 import { context as githubContext } from '@actions/github';
-import { isExpectedError, renderError } from '../base/errors.js';
+import { isExpectedError } from '../base/errors.js';
 import type { Logger } from '../base/logger.js';
 import { redactSecrets } from '../base/redact.js';
 import { mapStackTrace } from '../base/stack.js';
@@ -12,6 +12,7 @@ import { checkStep, runStep } from '../engine/run-step.js';
 import { type RunContext, withGithubAnnotations } from './github-context.js';
 import { getInputs } from './inputs.js';
 import { writeOutputs } from './outputs.js';
+import { ACTION_EXPLICIT_CREDENTIALS, renderActionError } from './wording.js';
 
 /** Every line through redaction: a registry may echo a credential, and a secret shorter than the runner masks still counts. */
 const actionsLogger: Logger = {
@@ -40,13 +41,13 @@ export async function run(): Promise<void> {
     for (const warning of inputs.warnings) actionsLogger.warning(warning);
     const context = runContext();
     const images = inputs.images.map((image) => ({ ...image, request: withGithubAnnotations(image.request, inputs.githubAnnotations, context) }));
-    const outcomes = await runStep({ ...inputs, images }, { logger: actionsLogger, onSecret: (s) => core.setSecret(s), surface: 'action' });
+    const outcomes = await runStep({ ...inputs, images }, { logger: actionsLogger, onSecret: (s) => core.setSecret(s), explicitCredentials: ACTION_EXPLICIT_CREDENTIALS });
     // without a spec, a failed merge sets no output; with one, every image's outcome is an output
     if (!inputs.spec) checkStep(outcomes, false);
     await writeOutputs(outcomes, { summary: inputs.summary, logger: actionsLogger });
     checkStep(outcomes, inputs.spec);
   } catch (error) {
-    core.setFailed(renderError(error, 'action'));
+    core.setFailed(renderActionError(error));
     if (!isExpectedError(error)) core.error(redactSecrets(error instanceof Error && error.stack ? mapStackTrace(error.stack) : String(error)));
   }
 }

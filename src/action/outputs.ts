@@ -3,13 +3,14 @@
 // `images` and `metadata` are the first image's (the only one without a spec); the log and the
 // job summary get each merged image's report.
 import * as core from '@actions/core';
-import { renderError } from '../base/errors.js';
+
 import type { Logger } from '../base/logger.js';
 import { type ImageOutcome, imageResults } from '../engine/images.js';
 import { buildMetadata, renderReport, renderSummaryMarkdown } from '../engine/summary.js';
+import { renderActionError } from './wording.js';
 
 export async function writeOutputs(outcomes: ImageOutcome[], options: { summary: boolean; logger: Logger }): Promise<void> {
-  core.setOutput('results', JSON.stringify(imageResults(outcomes, (e) => renderError(e, 'action'))));
+  core.setOutput('results', JSON.stringify(imageResults(outcomes, (e) => renderActionError(e))));
   const [first] = outcomes;
   if (first.ok) {
     core.setOutput('digest', first.result.digest);

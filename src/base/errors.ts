@@ -1,8 +1,9 @@
 // Every error kind manifest-merge raises, in one place (regclient's types/errs is the model).
 // An error carries facts (kind, registry, repository, reference, status, registry error codes)
-// and a surface-neutral hint; `renderError(error, surface)` turns them into the one message a
-// user reads, with advice worded for where they are: the action speaks of inputs and
-// docker/login-action, the CLI of flags and `docker login`. Callers branch on kind through the
+// and a surface-neutral hint; `renderError(error, words)` turns them into the one message a
+// user reads, with advice in the words of where they are: each surface holds its own vocabulary
+// (action/wording.ts speaks of inputs and docker/login-action, cli/wording.ts of flags and
+// `docker login`). Callers branch on kind through the
 // predicates at the bottom, never on message text.
 import { redactSecrets } from './redact.js';
 
@@ -27,9 +28,6 @@ export type ErrorCode =
   | 'TIMEOUT' // the time budget (or one wait within it) ran out
   | 'IMAGES' // some images of a spec failed (each is named, with its own error)
   | 'LAYOUT'; // an oci-layout:// source is not a readable OCI image layout (missing file or blob, bad digest, unsafe tar)
-
-/** Where an error is shown: the advice is worded for it. */
-export type Surface = 'action' | 'cli';
 
 /** What an error is about. Every field is optional: each error fills in what it knows. */
 export interface ErrorFacts {
@@ -66,8 +64,8 @@ export class ManifestMergeError extends Error {
   readonly summary: string;
 
   constructor(code: ErrorCode, message: string, options: ErrorOptions = {}) {
-    // `message` keeps the action's wording of the advice, so a plain `error.message` still reads whole
-    super(options.hint ? `${message}. ${capitalise(renderHint(options.hint, 'action'))}` : message, options.cause === undefined ? undefined : { cause: options.cause });
+    // `message` words the advice neutrally, so a plain `error.message` still reads whole; users see renderError's
+    super(options.hint ? `${message}. ${capitalise(renderHint(options.hint, NEUTRAL_WORDS))}` : message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
     this.summary = message;
@@ -273,67 +271,71 @@ export function isExpectedError(error: unknown): error is ManifestMergeError {
 /** What the time budget is and how to raise it; every TimeoutError carries it unless it says more. */
 export const TIME_BUDGET_HINT = 'The step must finish within its time budget ({timeout}; default 10m). Check the registry\'s status page and retry later, or raise the budget';
 
-type Term = 'login' | 'credentials' | 'timeout' | 'insecure' | 'platforms' | 'append' | 'attestations' | 'format' | 'username' | 'password' | 'rerun' | 'sources' | 'tags' | 'annotations';
+/** The `{term}` placeholders a hint may use; each surface words every one of them (action/, cli/). */
+export const ADVICE_TERMS = [
+  'login',
+  'credentials',
+  'timeout',
+  'insecure',
+  'platforms',
+  'append',
+  'attestations',
+  'format',
+  'username',
+  'password',
+  'rerun',
+  'sources',
+  'tags',
+  'annotations',
+] as const;
+export type AdviceTerm = (typeof ADVICE_TERMS)[number];
 
-/** The same advice, in the words of each surface. */
-const VOCABULARY: Record<Surface, Record<Term, string>> = {
-  action: {
-    login: 'log in with docker/login-action before this step (or pass the username and password inputs)',
-    credentials: 'the username and password inputs',
-    timeout: 'input `timeout`',
-    insecure: 'input `insecure-registries`',
-    platforms: 'input `platforms`',
-    append: 'input `append`',
-    attestations: 'input `attestations`',
-    format: 'input `format`',
-    username: 'input `username`',
-    password: 'input `password`',
-    rerun: 're-run the job',
-    sources: 'input `sources`',
-    tags: 'input `tags`',
-    annotations: 'input `annotations`',
-  },
-  cli: {
-    login: 'run `docker login` for that registry first (or pass --username with --password-stdin)',
-    credentials: '--username with --password-stdin',
-    timeout: '--timeout',
-    insecure: '--insecure-registry',
-    platforms: '--platforms',
-    append: '--append',
-    attestations: '--attestations',
-    format: '--format',
-    username: '--username',
-    password: '--password-stdin',
-    rerun: 'run the command again',
-    sources: 'the SOURCE arguments',
-    tags: '--tag',
-    annotations: '--annotation',
-  },
+/** One surface's words for every advice term: the action's inputs and docker/login-action, the CLI's flags and `docker login`. */
+export type Vocabulary = Readonly<Record<AdviceTerm, string>>;
+
+/**
+ * The words of `error.message`, which no user of either surface reads (each renders with its own
+ * vocabulary): the setting's name as both surfaces share it, for logs and for code that catches.
+ */
+const NEUTRAL_WORDS: Vocabulary = {
+  login: 'log in to that registry first (or give credentials explicitly)',
+  credentials: 'explicit credentials',
+  timeout: '`timeout`',
+  insecure: '`insecure-registries`',
+  platforms: '`platforms`',
+  append: '`append`',
+  attestations: '`attestations`',
+  format: '`format`',
+  username: '`username`',
+  password: '`password`',
+  rerun: 'run it again',
+  sources: 'the sources',
+  tags: 'the tags',
+  annotations: '`annotations`',
 };
 
-/** Words a hint's `{term}` placeholders for `surface`; unknown placeholders are left as written. */
-export function renderHint(hint: string, surface: Surface): string {
-  const words = VOCABULARY[surface];
+/** Words a hint's `{term}` placeholders with `words`; unknown placeholders are left as written. */
+export function renderHint(hint: string, words: Vocabulary): string {
   return hint.replace(/\{([a-z]+)\}/g, (whole, term: string, offset: number) => {
     if (!Object.hasOwn(words, term)) return whole;
     // a placeholder that starts a sentence after the first ("… were looked for in: X. {login}; …") starts with a capital
-    return offset > 0 && /[.!?]\s+$/.test(hint.slice(0, offset)) ? capitalise(words[term as Term]) : words[term as Term];
+    return offset > 0 && /[.!?]\s+$/.test(hint.slice(0, offset)) ? capitalise(words[term as AdviceTerm]) : words[term as AdviceTerm];
   });
 }
 
-/** The advice for `error` on `surface`, or undefined when it has none. */
-export function adviceFor(error: unknown, surface: Surface): string | undefined {
-  return error instanceof ManifestMergeError && error.hint ? renderHint(error.hint, surface) : undefined;
+/** The advice for `error` in `words`, or undefined when it has none. */
+export function adviceFor(error: unknown, words: Vocabulary): string | undefined {
+  return error instanceof ManifestMergeError && error.hint ? renderHint(error.hint, words) : undefined;
 }
 
 /**
- * The one message a user reads: what went wrong and what to do, worded for `surface`, with every
+ * The one message a user reads: what went wrong and what to do, in a surface's `words`, with every
  * known secret and anything shaped like a credential redacted (a registry may echo them).
  */
-export function renderError(error: unknown, surface: Surface): string {
+export function renderError(error: unknown, words: Vocabulary): string {
   let text: string;
   if (error instanceof ManifestMergeError) {
-    const advice = adviceFor(error, surface);
+    const advice = adviceFor(error, words);
     text = advice ? `${error.summary}. ${capitalise(advice)}` : error.summary;
   } else if (error instanceof Error) {
     text = error.message;

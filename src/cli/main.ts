@@ -1,7 +1,7 @@
 // The CLI: the action's engine at a terminal. Results go to stdout, progress to stderr, so
 // `digest=$(manifest-merge merge … --quiet)` works. Exit codes: 0 done, 1 failed, 2 usage error.
 import { readFileSync } from 'node:fs';
-import { InputError, UsageError, isExpectedError, isUsageOrInput, renderError } from '../base/errors.js';
+import { InputError, UsageError, isExpectedError, isUsageOrInput } from '../base/errors.js';
 import { type OutputFlags, parseInspectCommand, parseMergeCommand } from './flags.js';
 import { checkReference, inspectReference, inspectReferrers, renderInspection } from '../engine/inspect.js';
 import type { Logger } from '../base/logger.js';
@@ -12,6 +12,7 @@ import { createClient, useClient } from '../engine/client-setup.js';
 import { type ImageOutcome, imageResults } from '../engine/images.js';
 import { checkStep, runStep } from '../engine/run-step.js';
 import { buildMetadata, renderReport } from '../engine/summary.js';
+import { CLI_EXPLICIT_CREDENTIALS, renderCliError } from './wording.js';
 
 declare const MANIFEST_MERGE_VERSION: string | undefined;
 const VERSION = typeof MANIFEST_MERGE_VERSION === 'string' ? MANIFEST_MERGE_VERSION : 'dev';
@@ -137,7 +138,7 @@ async function merge(args: string[]): Promise<number> {
   const { output } = command;
   const logger = stderrLogger(output.quiet, output.verbose);
   for (const warning of command.warnings) logger.warning(warning);
-  const outcomes = await runStep(command, { logger, surface: 'cli' });
+  const outcomes = await runStep(command, { logger, explicitCredentials: CLI_EXPLICIT_CREDENTIALS });
   if (!command.spec) checkStep(outcomes, false);
   printOutcomes(outcomes, command.spec, output, logger);
   checkStep(outcomes, command.spec);
@@ -150,7 +151,7 @@ async function merge(args: string[]): Promise<number> {
  */
 function printOutcomes(outcomes: ImageOutcome[], spec: boolean, output: OutputFlags, logger: Logger): void {
   if (spec) {
-    if (output.json) process.stdout.write(`${JSON.stringify(imageResults(outcomes, (e) => renderError(e, 'cli')), null, 2)}\n`);
+    if (output.json) process.stdout.write(`${JSON.stringify(imageResults(outcomes, (e) => renderCliError(e)), null, 2)}\n`);
     for (const o of outcomes) {
       if (!o.ok) continue;
       if (!output.json && !output.quiet) logger.info(renderReport(o.result));
@@ -178,7 +179,7 @@ async function inspect(args: string[]): Promise<number> {
   }
   const { reference, output } = command;
   const logger = stderrLogger(false, output.verbose);
-  const client = createClient(command.client, { logger, surface: 'cli' });
+  const client = createClient(command.client, { logger, explicitCredentials: CLI_EXPLICIT_CREDENTIALS });
   return useClient(client, logger, async () => {
     client.declareScopes(reference.registry, [{ repository: reference.repository, actions: ['pull'] }]);
     if (command.raw) {
@@ -241,7 +242,7 @@ export async function main(argv: string[]): Promise<number> {
     if (command === 'inspect') return await inspect(rest);
     throw new UsageError(`unknown command "${command}"`);
   } catch (error) {
-    process.stderr.write(`manifest-merge: ${renderError(error, 'cli')}\n`);
+    process.stderr.write(`manifest-merge: ${renderCliError(error)}\n`);
     if (isUsageOrInput(error)) {
       process.stderr.write('Run "manifest-merge --help" for usage.\n');
       return 2;

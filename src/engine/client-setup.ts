@@ -1,7 +1,6 @@
 // Builds the registry client both entries use, from their client settings, and closes it without
 // letting a failing close hide what the work did.
 import type { Dispatcher } from 'undici';
-import type { Surface } from '../base/errors.js';
 import type { Logger } from '../base/logger.js';
 import { registerSecret } from '../base/redact.js';
 import type { ClientSettings } from './model.js';
@@ -15,8 +14,8 @@ export interface ClientSetup {
   logger: Logger;
   /** the surface's own masking (the action passes core.setSecret); every secret is also registered for redaction */
   onSecret?: (secret: string) => void;
-  /** which entry: decides how explicit credentials are named in messages (default 'action') */
-  surface?: Surface;
+  /** how the surface names credentials given to it explicitly, in messages ("inputs username/password", "--username/--password-stdin") */
+  explicitCredentials?: string;
   /** directory of config.json (default $DOCKER_CONFIG or ~/.docker) */
   configDir?: string;
   /** environment credential helpers are looked up and run in (default this process's) */
@@ -29,9 +28,6 @@ export interface ClientSetup {
   dispatcher?: Dispatcher;
 }
 
-/** Where explicit credentials come from, in each surface's words. */
-const EXPLICIT_SOURCE: Record<Surface, string> = { action: 'inputs username/password', cli: '--username/--password-stdin' };
-
 export function createClient(settings: ClientSettings, setup: ClientSetup): RegistryClient {
   // One deadline for every wait of the run, credential helpers included.
   const deadline = Date.now() + settings.timeoutMs;
@@ -41,7 +37,7 @@ export function createClient(settings: ClientSettings, setup: ClientSetup): Regi
   };
   const credentials = createDockerCredentialProvider({
     explicit: settings.credentials,
-    explicitSource: EXPLICIT_SOURCE[setup.surface ?? 'action'],
+    explicitSource: setup.explicitCredentials ?? 'explicit credentials',
     configDir: setup.configDir,
     env: setup.env,
     logger: setup.logger,

@@ -4,11 +4,13 @@
 import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CredentialsError, TimeoutError, isTimeout, renderError } from '../../../src/base/errors.js';
+import { CredentialsError, TimeoutError, isTimeout } from '../../../src/base/errors.js';
 import { caught } from '../../support/caught.js';
 import { waitUntilDead } from '../../support/process.js';
 import { root, useCredentialHelpers, calls, make } from '../../support/docker-credentials.js';
 import type { CommandRunner } from '../../../src/registry/credentials/lookup.js';
+import { renderActionError } from '../../../src/action/wording.js';
+import { renderCliError } from '../../../src/cli/wording.js';
 
 useCredentialHelpers();
 
@@ -146,7 +148,7 @@ describe('a credential helper that never answers', () => {
   it('words its advice for each surface', async () => {
     const { provider } = make({ credHelpers: { 'ghcr.io': 'hanging' } }, { deadline: Date.now() + 300 });
     const error = await caught(provider.credentialsFor('ghcr.io'));
-    expect(renderError(error, 'action')).toMatch(/Check that docker-credential-hanging answers on this machine without a prompt \(echo ghcr\.io \| docker-credential-hanging get\), or log in with docker\/login-action before this step .* without it, or raise input `timeout`$/);
-    expect(renderError(error, 'cli')).toMatch(/or run `docker login` for that registry first .* without it, or raise --timeout$/);
+    expect(renderActionError(error)).toMatch(/Check that docker-credential-hanging answers on this machine without a prompt \(echo ghcr\.io \| docker-credential-hanging get\), or log in with docker\/login-action before this step .* without it, or raise input `timeout`$/);
+    expect(renderCliError(error)).toMatch(/or run `docker login` for that registry first .* without it, or raise --timeout$/);
   });
 });

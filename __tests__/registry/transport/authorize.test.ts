@@ -8,6 +8,7 @@ import { MediaType } from '../../../src/oci/manifest.js';
 import { caught } from '../../support/caught.js';
 import { blob } from '../../support/fake-registry.js';
 import { REGISTRY, ORIGIN, AUTH_ORIGIN, STORAGE_ORIGIN, APP, TOKEN, MANIFEST, MANIFEST_DIGEST, header, asyncData, mockRegistryClient, manifestPath, bearerChallenge, basicCredentials, BASIC_VALUE, expectNoSecrets } from '../../support/registry-clients.js';
+import { renderActionError } from '../../../src/action/wording.js';
 
 describe('authentication', () => {
   it('learns the challenge with the first request alone, then sends N parallel reads with one token', async () => {
@@ -129,7 +130,7 @@ describe('authentication', () => {
     expect(error.message).toContain(`Manifest ${REGISTRY}/acme/app:1.0`);
     expect(error.message).toContain(`GET ${ORIGIN}/v2/acme/app/manifests/1.0 returned 401 Unauthorized: UNAUTHORIZED: authentication required`);
     expect(error.message).toContain(`/home/runner/.docker/config.json (auths["${REGISTRY}"])`);
-    expect(error.message).toContain('docker/login-action');
+    expect(renderActionError(error)).toContain('docker/login-action');
     expect(client.stats()).toMatchObject({ requests: 3, retries: 0 });
     expectNoSecrets([error.message, JSON.stringify(error.request), ...logger.lines]);
   });
@@ -262,7 +263,7 @@ describe('authentication', () => {
       .persist();
     const error = (await caught(client.fetchManifest(APP, '1.0'))) as HttpError;
     expect(error.code).toBe('UNAUTHORIZED');
-    expect(error.message).toContain('docker/login-action');
+    expect(renderActionError(error)).toContain('docker/login-action');
   });
 
   it('never answers a challenge from another origin (object storage after a redirect): no token request, no credentials', async () => {

@@ -2,12 +2,14 @@
 // registry and body reads (defect 4); token requests are retried and counted like any other;
 // secrets a server echoes never reach an error (defect 6).
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { HttpError, TimeoutError, isTimeout, renderError } from '../../../src/base/errors.js';
+import { HttpError, TimeoutError, isTimeout } from '../../../src/base/errors.js';
 import { createMemoryLogger } from '../../../src/base/logger.js';
 import { createRegistryClient } from '../../../src/registry/client.js';
 import type { CredentialProvider, RegistryClientOptions } from '../../../src/registry/client-types.js';
 import { caught } from '../../support/caught.js';
 import { json, startFakeServer, type FakeServer } from '../../support/fake-registry.js';
+import { renderActionError } from '../../../src/action/wording.js';
+import { renderCliError } from '../../../src/cli/wording.js';
 
 const servers: FakeServer[] = [];
 const clients: Array<{ close(): Promise<void> }> = [];
@@ -105,8 +107,8 @@ describe('secrets a server echoes never reach an error (defect 6)', () => {
     const c = client({ retry: { maxAttempts: 1 } });
     const error = await caught(c.fetchManifest({ registry: registry.host, repository: 'acme/app' }, 'v1'));
     expect(error).toBeInstanceOf(HttpError);
-    for (const surface of ['action', 'cli'] as const) {
-      const shown = renderError(error, surface);
+    for (const render of [renderActionError, renderCliError]) {
+      const shown = render(error);
       expect(shown).toContain('you sent *** for acme/app');
       expect(shown).not.toContain(token);
     }
@@ -121,8 +123,8 @@ describe('secrets a server echoes never reach an error (defect 6)', () => {
     const c = client({ retry: { maxAttempts: 1 } });
     const error = await caught(c.fetchManifest({ registry: registry.host, repository: 'acme/app' }, 'v1'));
     expect(error).toBeInstanceOf(HttpError);
-    for (const surface of ['action', 'cli'] as const) {
-      const shown = renderError(error, surface);
+    for (const render of [renderActionError, renderCliError]) {
+      const shown = render(error);
       expect(shown).toContain('account ci:*** is malformed');
       expect(shown).not.toContain(PASSWORD);
     }

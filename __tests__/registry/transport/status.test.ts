@@ -1,8 +1,10 @@
 // Status to typed error: facts and advice worded for each surface; URLs redacted for messages.
 import { describe, expect, it } from '@jest/globals';
-import { renderError } from '../../../src/base/errors.js';
+
 import type { CredentialProvider } from '../../../src/registry/client-types.js';
 import { StatusErrors, redactUrl } from '../../../src/registry/transport/status.js';
+import { renderActionError } from '../../../src/action/wording.js';
+import { renderCliError } from '../../../src/cli/wording.js';
 
 describe('status layer (alone)', () => {
   const credentials: CredentialProvider = { credentialsFor: async () => undefined, describeLookup: () => '~/.docker/config.json' };
@@ -16,9 +18,9 @@ describe('status layer (alone)', () => {
     );
     expect(error.facts).toMatchObject({ registry: 'ghcr.io', repository: 'acme/app', reference: '1', status: 401, method: 'GET', registryCodes: ['UNAUTHORIZED'] });
     expect(error.facts.url).toBe('https://ghcr.io/v2/acme/app/manifests/1?X-Amz-Signature=REDACTED');
-    expect(renderError(error, 'action')).toContain('Log in with docker/login-action');
-    expect(renderError(error, 'cli')).toContain('Run `docker login` for that registry first');
-    expect(renderError(error, 'cli')).not.toMatch(/docker\/login-action|inputs?\b/);
+    expect(renderActionError(error)).toContain('Log in with docker/login-action');
+    expect(renderCliError(error)).toContain('Run `docker login` for that registry first');
+    expect(renderCliError(error)).not.toMatch(/docker\/login-action|inputs?\b/);
   });
 
   it('redacts signed query parameters, and survives a malformed escape', () => {
