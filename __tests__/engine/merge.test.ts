@@ -3,7 +3,6 @@
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import { runMerge } from '../../src/engine/merge.js';
 import type { MergeRequest } from '../../src/engine/model.js';
-import { dependencyLevels } from '../../src/engine/transfer.js';
 import { ConflictError, InvalidManifestError, PlatformError, VerifyError, isConflict } from '../../src/base/errors.js';
 import { createMemoryLogger } from '../../src/base/logger.js';
 import { MediaType } from '../../src/oci/manifest.js';
@@ -104,105 +103,6 @@ describe('a merge in the sources repository', () => {
     const logger = createMemoryLogger();
     await runMerge(request([`${REG}/acme/app@${amd64.index.digest}`], [`${REG}/acme/app:latest`]), registry, logger);
     expect(logger.lines.filter((l) => l.startsWith('warning:'))).toEqual([]);
-  });
-});
-
-describe('attestations: referrers', () => {
-  const fallback = (digest: string) => digest.replace(':', '-');
-  const listed = (repository: RepositoryRef, subject: string) =>
-    ((registry.read(repository, fallback(subject))?.json as { manifests?: Array<{ digest: string; artifactType?: string }> } | undefined)?.manifests ?? []);
-
-  it('same repository: an index of images only; each attestation, given a subject (one warning naming the digests), is in its image\'s fallback tag', async () => {
-    const logger = createMemoryLogger();
-    const result = await runMerge(request([`${REG}/acme/app:amd64`, `${REG}/acme/app:arm64`], [`${REG}/acme/app:v1`], { attestations: 'referrers' }), registry, logger);
-    expect(indexAt(app, 'v1')?.manifests.map((m) => m.digest)).toEqual([amd64.image.descriptor.digest, arm64.image.descriptor.digest]);
-    for (const seed of [amd64, arm64]) {
-      const entries = listed(app, seed.image.descriptor.digest);
-      expect(entries).toHaveLength(1);
-      expect(entries[0].digest).not.toBe(seed.attestation.digest);
-      // listed under its config's media type: it has no artifactType, and keeps none (OCI 1.1 referrers rule)
-      expect(entries[0].artifactType).toBe(MediaType.OciConfig);
-      const pushed = registry.read(app, entries[0].digest)!.json as { subject: { digest: string }; artifactType?: string; layers: unknown[] };
-      expect(pushed.subject.digest).toBe(seed.image.descriptor.digest);
-      expect(pushed.artifactType).toBeUndefined();
-      // everything else as it was: the original plus subject
-      const original = registry.read(app, seed.attestation.digest)!.json;
-      expect({ ...pushed, subject: undefined }).toEqual({ ...original, subject: undefined });
-    }
-    const warnings = logger.lines.filter((l) => l.startsWith('warning:'));
-    expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toContain(`2 attestation manifest(s) had no subject`);
-    expect(warnings[0]).toContain(`${amd64.attestation.digest} -> ${listed(app, amd64.image.descriptor.digest)[0].digest} (linux/amd64)`);
-    expect(result.targets[0].referrers).toEqual({ copied: 2, existing: 0, via: 'tag', attestations: 2 });
-  });
-
-  it('another registry: images, then the attestations with their blobs, then the fallback tags; an attestation with subject already is pushed unchanged', async () => {
-    // BuildKit 0.32 style: the attestation names its image in subject
-    const image = addImage(registry, build, { platform: { os: 'linux', architecture: 'amd64' }, seed: 'bk-amd64' });
-    const statement = registry.addBlob(build, Buffer.from('{"_type":"https://in-toto.io/Statement/v0.1","seed":"bk"}'), 'application/vnd.in-toto+json');
-    const config = registry.addBlob(build, Buffer.from('{"architecture":"unknown","os":"unknown"}'), MediaType.OciConfig);
-    const withSubject = { schemaVersion: 2, mediaType: MediaType.OciManifest, config, layers: [statement], subject: image.descriptor };
-    const attestation = registry.addManifest(build, JSON.stringify(withSubject), MediaType.OciManifest);
-    registry.addManifest(
-      build,
-      JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [{ ...image.descriptor, platform: { os: 'linux', architecture: 'amd64' } }, { ...attestation, platform: { architecture: 'unknown', os: 'unknown' }, annotations: { 'vnd.docker.reference.digest': image.descriptor.digest, 'vnd.docker.reference.type': 'attestation-manifest' } }] }),
-      MediaType.OciIndex,
-      'new',
-    );
-    const logger = createMemoryLogger();
-    const dest: RepositoryRef = { registry: OTHER, repository: 'acme/dest' };
-    const result = await runMerge(request([`${REG}/acme/build:new`, `${REG}/acme/app:arm64`], [`${OTHER}/acme/dest:v1`], { attestations: 'referrers' }), registry, logger);
-    expect(indexAt(dest, 'v1')?.manifests.map((m) => m.digest)).toEqual([image.descriptor.digest, arm64.image.descriptor.digest]);
-    expect(listed(dest, image.descriptor.digest).map((e) => e.digest)).toEqual([attestation.digest]);
-    const arm64Referrer = listed(dest, arm64.image.descriptor.digest)[0].digest;
-    expect(arm64Referrer).not.toBe(arm64.attestation.digest);
-    // every blob of each referrer is in the target
-    for (const digest of [attestation.digest, arm64Referrer]) {
-      const m = registry.read(dest, digest)!.json as { config: { digest: string }; layers: Array<{ digest: string }> };
-      for (const b of [m.config, ...m.layers]) expect(registry.repository(dest).blobs.has(b.digest)).toBe(true);
-    }
-    // a referrer after its image: the image's PUT comes first
-    const puts = registry.writes().filter((w) => w.kind === 'PUT manifest' && w.repository === `${OTHER}/acme/dest`).map((w) => w.reference);
-    expect(puts.indexOf(arm64.image.descriptor.digest)).toBeLessThan(puts.indexOf(arm64Referrer));
-    expect(puts.indexOf(arm64Referrer)).toBeLessThan(puts.indexOf(fallback(arm64.image.descriptor.digest)));
-    expect(logger.lines.filter((l) => l.startsWith('warning:'))).toEqual([expect.stringContaining(`1 attestation manifest(s) had no subject`)]);
-    expect(result.targets[0].referrers).toMatchObject({ copied: 2, via: 'tag', attestations: 2 });
-  });
-
-  it('an attestation whose subject names another manifest is left out, with a warning', async () => {
-    const bad = { ...(registry.read(app, amd64.attestation.digest)!.json as Record<string, unknown>), subject: { mediaType: MediaType.OciManifest, digest: arm64.image.descriptor.digest, size: arm64.image.descriptor.size } };
-    const attestation = registry.addManifest(app, JSON.stringify(bad), MediaType.OciManifest);
-    registry.addManifest(
-      app,
-      JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [{ ...amd64.image.descriptor, platform: { os: 'linux', architecture: 'amd64' } }, { ...attestation, platform: { architecture: 'unknown', os: 'unknown' }, annotations: { 'vnd.docker.reference.digest': amd64.image.descriptor.digest, 'vnd.docker.reference.type': 'attestation-manifest' } }] }),
-      MediaType.OciIndex,
-      'bad',
-    );
-    const logger = createMemoryLogger();
-    await runMerge(request([`${REG}/acme/app:bad`], [`${REG}/acme/app:v2`], { attestations: 'referrers' }), registry, logger);
-    expect(listed(app, amd64.image.descriptor.digest)).toEqual([]);
-    expect(logger.lines).toContain(`warning: Attestation ${attestation.digest} in ${REG}/acme/app:bad cannot be a referrer of image ${amd64.image.descriptor.digest} (linux/amd64): its subject is ${arm64.image.descriptor.digest}, not the image it describes; it was left out`);
-  });
-});
-
-describe('referrers: copy', () => {
-  it('a fallback tag entry whose subject is another manifest is left out, with a warning; the rest is copied', async () => {
-    const config = registry.addBlob(app, Buffer.from('{}'), 'application/vnd.oci.empty.v1+json');
-    const add = (payload: string, subject: { mediaType: string; digest: string; size: number }) => {
-      const layer = registry.addBlob(app, Buffer.from(payload), 'application/vnd.dev.cosign.artifact.sig.v1+json');
-      return registry.addManifest(app, JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciManifest, artifactType: 'application/vnd.dev.cosign.artifact.sig.v1+json', config, layers: [layer], subject }), MediaType.OciManifest);
-    };
-    const good = add('good', amd64.image.descriptor);
-    const stray = add('stray', arm64.image.descriptor);
-    const tag = amd64.image.descriptor.digest.replace(':', '-');
-    registry.addManifest(app, JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [good, stray] }), MediaType.OciIndex, tag);
-    const logger = createMemoryLogger();
-    const result = await runMerge(request([`${REG}/acme/app:amd64`], [`${REG}/acme/out:v1`]), registry, logger);
-    const out: RepositoryRef = { registry: REG, repository: 'acme/out' };
-    expect(result.targets[0].referrers).toEqual({ copied: 1, existing: 0, via: 'tag' });
-    expect((registry.read(out, tag)?.json as { manifests: Array<{ digest: string }> }).manifests.map((m) => m.digest)).toEqual([good.digest]);
-    expect(registry.read(out, stray.digest)).toBeUndefined();
-    expect(logger.lines).toContain(`warning: Referrers of ${REG}/acme/app@${amd64.image.descriptor.digest}: ${stray.digest} is listed but its subject is ${arm64.image.descriptor.digest}; it was left out`);
   });
 });
 
@@ -491,23 +391,3 @@ function memoryView(source: MemoryRegistry): MemoryRegistry {
   Object.defineProperty(view, 'onRequest', { value: undefined, writable: true });
   return view;
 }
-
-describe('dependencyLevels: child manifests in the order registries that check `subject` need', () => {
-  const child = (digest: string, subject?: string) => ({ fetched: { digest }, subject });
-  const names = (levels: Array<Array<{ fetched: { digest: string } }>>) => levels.map((l) => l.map((c) => c.fetched.digest));
-
-  it('images first, then what refers to them, then what refers to those', () => {
-    const levels = dependencyLevels([child('att-a', 'img-a'), child('sig-att', 'att-a'), child('img-a'), child('img-b'), child('att-b', 'img-b')]);
-    expect(names(levels)).toEqual([['img-a', 'img-b'], ['att-a', 'att-b'], ['sig-att']]);
-  });
-
-  it('a subject outside the set (already in the repository) is no dependency', () => {
-    expect(names(dependencyLevels([child('att', 'elsewhere'), child('img')]))).toEqual([['att', 'img']]);
-  });
-
-  it('a cycle does not loop: its members go last', () => {
-    const levels = dependencyLevels([child('x', 'y'), child('y', 'x'), child('img')]);
-    expect(levels.flat()).toHaveLength(3);
-    expect(names(levels)[0]).toEqual(['img']);
-  });
-});

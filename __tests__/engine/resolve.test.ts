@@ -46,7 +46,7 @@ describe(`one depth limit (${MAX_NESTED_INDEX_DEPTH}) for merge and inspect --ch
   it.each([0, 1, MAX_NESTED_INDEX_DEPTH])('%i levels: merge flattens it, --check checks all of it', async (depth) => {
     const registry = new MemoryRegistry();
     const { top } = nested(registry, depth);
-    const source = await resolveSource(registry, parseReference(top), 4);
+    const source = await resolveSource({ client: registry, concurrency: 4 }, parseReference(top));
     expect(source.entries.map((e) => e.kind)).toEqual(['image', 'attestation']);
     const check = await checkReference(await inspectReference(parseReference(top), registry), repo, registry, silentLogger);
     expect(check).toEqual({ missing: [], unchecked: [], complete: true });
@@ -55,8 +55,8 @@ describe(`one depth limit (${MAX_NESTED_INDEX_DEPTH}) for merge and inspect --ch
   it(`${MAX_NESTED_INDEX_DEPTH + 1} levels: merge refuses it, and --check says what it did not check (#7)`, async () => {
     const registry = new MemoryRegistry();
     const { top, innermost } = nested(registry, MAX_NESTED_INDEX_DEPTH + 1);
-    await expect(resolveSource(registry, parseReference(top), 4)).rejects.toThrow(UnsupportedMediaTypeError);
-    await expect(resolveSource(registry, parseReference(top), 4)).rejects.toThrow(/indexes nested more than 4 deep/);
+    await expect(resolveSource({ client: registry, concurrency: 4 }, parseReference(top))).rejects.toThrow(UnsupportedMediaTypeError);
+    await expect(resolveSource({ client: registry, concurrency: 4 }, parseReference(top))).rejects.toThrow(/indexes nested more than 4 deep/);
     const check = await checkReference(await inspectReference(parseReference(top), registry), repo, registry, silentLogger);
     expect(check.complete).toBe(false);
     expect(check.missing).toEqual([]);
@@ -69,7 +69,7 @@ describe('platforms a registry serves', () => {
     const registry = new MemoryRegistry();
     const bad = addImage(registry, repo, { platform: { os: 'linux', architecture: 'arm', variant: 'v7\u001b[2J' }, seed: 'e' });
     registry.addManifest(repo, JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [bad.descriptor] }), MediaType.OciIndex, 'np');
-    const error = await resolveSource(registry, parseReference('reg.example/acme/app:np'), 4).catch((e: unknown) => e);
+    const error = await resolveSource({ client: registry, concurrency: 4 }, parseReference('reg.example/acme/app:np')).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PlatformError);
     expect((error as Error).message).toContain(`reg.example/acme/app:np > ${bad.descriptor.digest} (config blob): the registry served a platform whose variant is "v7"`);
     expect((error as Error).message).not.toContain('\u001b');

@@ -1,6 +1,13 @@
 // Bounded parallelism: registries and runners both suffer from unbounded fan-out. One primitive,
 // the Limiter; mapLimit is a Limiter over a list.
 
+/**
+ * Requests one merge keeps in flight, and connections per registry origin, unless told otherwise:
+ * the one default every layer takes (engine steps, the caching client's look-ahead, inspect, the
+ * registry client's connection pool).
+ */
+export const DEFAULT_CONCURRENCY = 8;
+
 /** Runs at most `limit` calls at once; waiting calls start in the order they were made. */
 export class Limiter {
   private active = 0;

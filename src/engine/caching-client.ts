@@ -12,7 +12,7 @@
 // Tags are never cached: a tag is a moving pointer, and the engine's read-back must see the
 // registry, not this cache.
 import type { Readable } from 'node:stream';
-import { Limiter, OnceByKey } from '../base/concurrency.js';
+import { DEFAULT_CONCURRENCY, Limiter, OnceByKey } from '../base/concurrency.js';
 import { isDigest } from '../oci/digest.js';
 import { type Descriptor, type ParsedManifest, blobsOf, isAttestationDescriptor, isImageManifestMediaType, isIndexMediaType, parseManifest } from '../oci/manifest.js';
 import { type RepositoryRef, formatRepository } from '../oci/reference.js';
@@ -36,7 +36,7 @@ export interface LookAhead {
 }
 
 export interface CachingClientOptions {
-  /** requests the look-ahead sends to one registry at once (default 8) */
+  /** requests the look-ahead sends to one registry at once (default DEFAULT_CONCURRENCY) */
   concurrency?: number;
   lookAhead?: LookAhead;
 }
@@ -77,7 +77,7 @@ export class CachingClient implements RegistryClient {
     memory?: Memory,
   ) {
     this.memory = memory ?? new Memory();
-    this.concurrency = options.concurrency ?? 8;
+    this.concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   }
 
   /** The same cache, without look-ahead: for reads whose children the plan may still drop (the index an append merges into). */

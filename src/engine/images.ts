@@ -2,7 +2,7 @@
 // up front (one token request per registry covers them all), at most `parallel` images run at
 // once, and one image failing does not stop the others. Each image is a whole merge of its own:
 // its tags are written only after all of its blobs and children, so none is half-tagged.
-import { Limiter } from '../base/concurrency.js';
+import { DEFAULT_CONCURRENCY, Limiter } from '../base/concurrency.js';
 import { declareScopes, runMerge } from './merge.js';
 import type { MergeResult } from './model.js';
 import { ImagesFailedError, ManifestMergeError } from '../base/errors.js';
@@ -15,7 +15,7 @@ import { buildMetadata, type MergeMetadata } from './summary.js';
 /** Images merged at once by default: each runs its own parallel requests (8). */
 export const DEFAULT_PARALLEL_IMAGES = 10;
 /** Connections to one registry that one merge keeps busy (its requests in flight). */
-const CONNECTIONS_PER_IMAGE = 8;
+const CONNECTIONS_PER_IMAGE = DEFAULT_CONCURRENCY;
 
 /**
  * Connections per registry for a step of `images` images on one client: as many as the images in

@@ -3,14 +3,14 @@
 // through the one resolver (resolve.ts): the same checks, the same nested-index depth limit as
 // a merge.
 import { formatBytes } from '../base/bytes.js';
-import { mapLimit } from '../base/concurrency.js';
+import { DEFAULT_CONCURRENCY, mapLimit } from '../base/concurrency.js';
 import { isNotFound } from '../base/errors.js';
 import type { Logger } from '../base/logger.js';
 import { type Descriptor, type ParsedManifest, AnnotationKey, blobsOf, isAttestationDescriptor } from '../oci/manifest.js';
 import { checkServedPlatform, formatPlatform, platformFromConfig } from '../oci/platform.js';
 import { type ImageReference, type RepositoryRef, formatReference, manifestReference } from '../oci/reference.js';
 import { sanitizeForTerminal, sanitizeLine } from '../base/redact.js';
-import { MAX_REFERRER_DEPTH, listIn } from './referrer-transfer.js';
+import { MAX_REFERRER_DEPTH, listIn } from './referrer-finder.js';
 import type { FetchedManifest, RegistryClient } from '../registry/client-types.js';
 import { MAX_NESTED_INDEX_DEPTH, type ReadManifest, readManifest, walkIndex } from './resolve.js';
 
@@ -118,7 +118,7 @@ function configFields(config: Buffer): Record<string, unknown> | undefined {
  * `--referrers`: the referrers of REF and of each index entry, through the API or the fallback
  * tag, and theirs, up to the depth a merge follows. One listing per manifest (two without the API).
  */
-export async function inspectReferrers(inspection: Inspection, repository: RepositoryRef, client: RegistryClient, concurrency = 8): Promise<ReferrersOf[]> {
+export async function inspectReferrers(inspection: Inspection, repository: RepositoryRef, client: RegistryClient, concurrency = DEFAULT_CONCURRENCY): Promise<ReferrersOf[]> {
   const tree = async (subject: string, depth: number): Promise<{ api: boolean; referrers: ReferrerNode[] }> => {
     const listing = await listIn(client, repository, subject, `Referrers of ${inspection.reference} > ${subject}`);
     const referrers = await mapLimit(listing.descriptors, concurrency, async (descriptor) => ({
@@ -161,7 +161,7 @@ export async function checkReference(
   repository: RepositoryRef,
   client: RegistryClient,
   logger: Logger,
-  concurrency = 8,
+  concurrency = DEFAULT_CONCURRENCY,
   referrers: ReferrersOf[] = [],
 ): Promise<CheckResult> {
   const blobsOfImage = (parsed: ParsedManifest, neededBy: string, skip?: string) => blobsOf(parsed.image!).filter((b) => b.digest !== skip).map((b) => ({ digest: b.digest, neededBy }));

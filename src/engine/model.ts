@@ -118,7 +118,7 @@ export interface MergeRequest {
   push: boolean;
   append?: boolean;
   annotations?: Annotations;
-  /** parallel requests (default 8) */
+  /** parallel requests (default DEFAULT_CONCURRENCY, base/concurrency.ts) */
   concurrency?: number;
   /** copy the children's referrers (signatures, SBOMs) into targets in other repositories (default copy) */
   referrers?: ReferrersMode;

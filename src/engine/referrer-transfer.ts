@@ -1,111 +1,91 @@
 // The referrers phase of a merge: signatures, SBOMs and other artifacts whose `subject` is a child
-// of the index travel with it. Found in the source repository through the referrers API, or the
-// fallback tag where there is none; read recursively (a signature of an SBOM counts too); copied
-// into every target repository that is not the child's own (there they already are), subjects
-// before their referrers; then made findable there: the API is asked whether it lists them, or
-// the fallback tag is created or merged with what it holds (never dropping someone else's).
+// of the index travel with it. Found by referrer-finder.ts in the children's own repositories;
+// with `attestations: referrers`, the attestations the plan took out of the index join them.
+// Copied into every target repository that is not the child's own (there they already are) by
+// the transfer's own step (bringIn: blobs, then manifests by dependency level, subjects before
+// their referrers); then made findable there: the API is asked whether it lists them, or the
+// fallback tag is created or merged with what it holds (never dropping someone else's).
 //
 // The source indexes' own referrers do not apply: the merged index is a new manifest.
 import { mapLimit } from '../base/concurrency.js';
-import { VerifyError, isNotFound } from '../base/errors.js';
-import type { Logger } from '../base/logger.js';
-import { type Descriptor, type ImageManifest, MediaType, blobsOf } from '../oci/manifest.js';
+import { VerifyError } from '../base/errors.js';
+import { inGroup } from '../base/logger.js';
+import { type Descriptor, type ImageManifest, MediaType } from '../oci/manifest.js';
 import { type RepositoryRef, formatRepository, sameRepository } from '../oci/reference.js';
 import { sanitizeLine } from '../base/redact.js';
-import type { CachingClient } from './caching-client.js';
-import { fallbackTag, mergeFallbackIndex, referrerDescriptor, referrersOf } from '../registry/referrers.js';
-import type { FetchedManifest, RegistryClient } from '../registry/client-types.js';
-import { readManifest } from './resolve.js';
+import { fallbackTag, mergeFallbackIndex, referrerDescriptor } from '../registry/referrers.js';
+import type { FetchedManifest } from '../registry/client-types.js';
 import { sha256Digest } from '../oci/digest.js';
-import type { TargetReferrers } from './model.js';
+import { planBlobs } from './plan.js';
+import { readManifest } from './resolve.js';
+import type { MergePlan, TargetReferrers } from './model.js';
+import { type FoundReferrer, readFallbackTag } from './referrer-finder.js';
+import type { EngineRun, MergeRun } from './run.js';
+import { type BlobToWrite, type TargetTransfer, bringIn } from './transfer.js';
 
-/** Referrers of referrers are followed this many levels deep (a signature of an SBOM is 2). */
-export const MAX_REFERRER_DEPTH = 4;
-
-/** A referrer found in a source repository. */
-export interface FoundReferrer {
-  /** the digest its `subject` names */
-  subject: string;
-  source: RepositoryRef;
-  /** as it is listed (API or fallback tag) */
-  descriptor: Descriptor;
-  fetched: FetchedManifest;
-  image: ImageManifest;
-  /** 1: refers to a child of the index; 2: to such a referrer; … */
-  depth: number;
-  /**
-   * Set for a buildx attestation taken out of the index (`attestations: referrers`): it goes to
-   * every target, its own repository too (there it may lack a fallback tag entry). `original`: its
-   * digest in the source, which differs from `fetched.digest` when `subject` was added here.
-   */
-  attestation?: { original: string };
-}
-
-/** Finds referrers once per source repository and subject, shared by every target. */
-export class ReferrerFinder {
-  private readonly found = new Map<string, Promise<FoundReferrer[]>>();
-
-  constructor(
-    private readonly client: CachingClient,
-    private readonly logger: Logger,
-    private readonly concurrency: number,
-  ) {}
-
-  /** Every referrer of `subject` in `source`, recursively (deepest last). */
-  async of(source: RepositoryRef, subject: string, depth = 1): Promise<FoundReferrer[]> {
-    const key = `${formatRepository(source)}@${subject}`;
-    let pending = this.found.get(key);
-    if (!pending) {
-      pending = this.discover(source, subject, depth);
-      this.found.set(key, pending);
+/**
+ * Per transfer, the referrers to copy into its target: those of its children found in other
+ * repositories (`referrers: copy`), then, with `attestations: referrers`, every attestation taken
+ * out of the index. Each is added to the target's report as an action.
+ */
+export async function referrersFor(run: MergeRun, plan: MergePlan, transfers: TargetTransfer[]): Promise<FoundReferrer[][]> {
+  const found = (run.request.referrers ?? 'copy') === 'copy' ? await inGroup(run.logger, 'Find referrers', () => findReferrers(run, transfers)) : transfers.map(() => []);
+  // attestations: referrers: every target gets each attestation as a referrer of its image
+  const attestations = await attestationReferrers(run, plan);
+  transfers.forEach((t, i) => {
+    for (const r of found[i]) if (!sameRepository(r.source, t.target.repository)) t.report.actions.push(`copy referrer ${r.fetched.digest}${r.descriptor.artifactType ? ` (${sanitizeLine(r.descriptor.artifactType)})` : ''} of ${r.subject} from ${formatRepository(r.source)}`);
+    for (const r of attestations) {
+      const added = r.attestation!.original !== r.fetched.digest ? ` (subject added: was ${r.attestation!.original})` : '';
+      t.report.actions.push(`push attestation ${r.fetched.digest} as a referrer of ${r.subject}${added}`);
     }
-    return pending;
-  }
+  });
+  return found.map((list) => [...list, ...attestations]);
+}
 
-  private async discover(source: RepositoryRef, subject: string, depth: number): Promise<FoundReferrer[]> {
-    const label = `Referrers of ${formatRepository(source)}@${subject}`;
-    const listed = await listIn(this.client, source, subject, label);
-    const direct = await mapLimit(listed.descriptors, this.concurrency, async (descriptor): Promise<FoundReferrer | undefined> => {
-      const read = await readManifest(this.client, source, descriptor.digest, `${label} > ${descriptor.digest}`, descriptor);
-      if (read.parsed.kind !== 'image') {
-        this.logger.warning(`${label}: ${descriptor.digest} is an index; only image manifests are copied as referrers, it was left out`);
-        return undefined;
-      }
-      const image = read.parsed.image!;
-      // a fallback tag is a plain tag anyone can write: hold each entry to its own `subject`
-      if (image.subject?.digest !== subject) {
-        this.logger.warning(`${label}: ${descriptor.digest} is listed but its subject is ${image.subject ? sanitizeLine(image.subject.digest) : 'absent'}; it was left out`);
-        return undefined;
-      }
-      return { subject, source, descriptor, fetched: read.fetched, image, depth };
-    });
-    const found = direct.filter((r): r is FoundReferrer => r !== undefined);
-    if (depth >= MAX_REFERRER_DEPTH) {
-      if (found.length > 0) this.logger.warning(`${label}: referrers nested more than ${MAX_REFERRER_DEPTH} deep are not followed further`);
-      return found;
+/** Per transfer, the referrers of its children, read from each child's own repository (once, shared by the targets). */
+async function findReferrers(run: MergeRun, transfers: TargetTransfer[]): Promise<FoundReferrer[][]> {
+  return mapLimit(transfers, run.concurrency, async (t) => {
+    const lists = await mapLimit(t.target.manifests, run.concurrency, (entry) => run.referrers.of(entry.source, entry.descriptor.digest));
+    return lists.flat();
+  });
+}
+
+/**
+ * `attestations: referrers`: each attestation the plan took out of the index, as a referrer of the
+ * image it describes: unchanged when it names the image in `subject` already, else with `subject`
+ * added (a new digest: said in one warning). One that cannot be a referrer is left out, warned.
+ */
+export async function attestationReferrers({ client, concurrency, logger }: EngineRun, plan: MergePlan): Promise<FoundReferrer[]> {
+  if (plan.attestationReferrers.length === 0) return [];
+  const images = new Map(plan.entries.filter((e) => e.kind === 'image').map((e) => [e.descriptor.digest, e]));
+  const made = await mapLimit(plan.attestationReferrers, concurrency, async (entry) => {
+    const label = `${entry.sourceInput} > ${entry.descriptor.digest}`;
+    const { fetched, parsed } = await readManifest(client, entry.source, entry.descriptor.digest, label, entry.descriptor);
+    const image = images.get(entry.subject!)!; // the plan keeps only attestations of images in the index
+    const as = parsed.kind === 'image' ? attestationAsReferrer(fetched, parsed.image!, image.descriptor) : { refused: 'it is an index' };
+    if ('refused' in as) {
+      logger.warning(`Attestation ${entry.descriptor.digest} in ${entry.sourceInput} cannot be a referrer of image ${image.descriptor.digest} (${image.platform}): ${as.refused}; it was left out`);
+      return undefined;
     }
-    const deeper = await mapLimit(found, this.concurrency, (r) => this.of(source, r.fetched.digest, depth + 1));
-    return [...found, ...deeper.flat()];
+    const referrer: FoundReferrer = {
+      subject: image.descriptor.digest,
+      source: entry.source,
+      descriptor: referrerDescriptor(as.image, as.fetched.mediaType, as.fetched.digest, as.fetched.size),
+      fetched: as.fetched,
+      image: as.image,
+      depth: 1,
+      attestation: { original: entry.descriptor.digest },
+    };
+    return { referrer, platform: image.platform };
+  });
+  const done = made.filter((m): m is NonNullable<typeof m> => m !== undefined);
+  const changed = done.filter((m) => m.referrer.attestation!.original !== m.referrer.fetched.digest);
+  if (changed.length > 0) {
+    logger.warning(
+      `${changed.length} attestation manifest(s) had no subject (built before BuildKit 0.32): pushed as referrers with subject added, which changes their digest: ${changed.map((m) => `${m.referrer.attestation!.original} -> ${m.referrer.fetched.digest} (${m.platform})`).join(', ')}`,
+    );
   }
-}
-
-/** The referrers of `subject` in `repository`: the API's answer, or the fallback tag's index (none when absent). */
-export async function listIn(client: RegistryClient, repository: RepositoryRef, subject: string, label: string): Promise<{ api: boolean; descriptors: Descriptor[] }> {
-  const listing = client.listReferrers ? await client.listReferrers(repository, subject) : { api: false as const };
-  if (listing.api) return { api: true, descriptors: listing.descriptors };
-  return { api: false, descriptors: (await readFallbackTag(client, repository, subject, label)) ?? [] };
-}
-
-/** The entries of the fallback tag of `subject`; undefined when there is no such tag. */
-async function readFallbackTag(client: RegistryClient, repository: RepositoryRef, subject: string, label: string): Promise<Descriptor[] | undefined> {
-  let fetched: FetchedManifest;
-  try {
-    fetched = await client.fetchManifest(repository, fallbackTag(subject));
-  } catch (error) {
-    if (isNotFound(error)) return undefined;
-    throw error;
-  }
-  return referrersOf(JSON.parse(fetched.bytes.toString('utf8')), `${label} (tag ${fallbackTag(subject)})`);
+  return done.map((m) => m.referrer);
 }
 
 /**
@@ -138,14 +118,22 @@ export function attestationAsReferrer(
   return { fetched: { bytes, mediaType: fetched.mediaType, digest: sha256Digest(bytes), size: bytes.byteLength }, image: { ...manifest, subject }, subjectAdded: true };
 }
 
-/** Copies `referrers` into `target` (blobs, then manifests one depth at a time) and makes them findable there. */
-export async function copyReferrers(
-  client: CachingClient,
-  target: RepositoryRef,
-  referrers: FoundReferrer[],
-  concurrency: number,
-  logger: Logger,
-): Promise<TargetReferrers> {
+/** Copies each transfer's referrers into its target, and reports what each target got. */
+export async function copyAllReferrers(run: EngineRun, transfers: TargetTransfer[], referrers: FoundReferrer[][]): Promise<void> {
+  if (!referrers.some((r) => r.length > 0)) return;
+  await inGroup(run.logger, 'Copy referrers', () =>
+    mapLimit(transfers, run.concurrency, async (t, i) => {
+      const report = (t.report.referrers = await copyReferrers(run, t.target.repository, referrers[i]));
+      if (report.copied + report.existing > 0) {
+        const ofThem = report.attestations ? `, ${report.attestations} of them attestation(s) taken out of the index` : '';
+        run.logger.info(`${t.report.repository}: ${report.copied} referrer(s) copied${ofThem}${report.via === 'tag' ? ' (listed in fallback tags sha256-<hex>)' : report.via === 'api' ? ' (listed by the referrers API)' : ''}`);
+      }
+    }),
+  );
+}
+
+/** Copies `referrers` into `target` (bringIn: blobs, then manifests by dependency level) and makes them findable there. */
+export async function copyReferrers(run: EngineRun, target: RepositoryRef, referrers: FoundReferrer[]): Promise<TargetReferrers> {
   const report: TargetReferrers = { copied: 0, existing: 0 };
   // one per digest; an attestation taken out of the index wins over the same manifest found as a referrer
   const unique = [...new Map(referrers.filter((r) => r.attestation || !sameRepository(r.source, target)).map((r) => [r.fetched.digest, r])).values()];
@@ -153,36 +141,24 @@ export async function copyReferrers(
   const attestations = unique.filter((r) => r.attestation).length;
   if (attestations > 0) report.attestations = attestations;
 
-  // Blobs: mounted within a registry, streamed across (the client decides), each digest once.
-  const blobs = new Map<string, { descriptor: Descriptor; from: RepositoryRef }>();
-  for (const r of unique) {
-    if (sameRepository(r.source, target)) continue; // an attestation in its own repository: its blobs are there
-    for (const b of blobsOf(r.image)) if (!blobs.has(b.digest)) blobs.set(b.digest, { descriptor: b, from: r.source });
-  }
-  await mapLimit([...blobs.values()], concurrency, async ({ descriptor, from }) => {
-    if (await client.knownPresent('blob', target, descriptor.digest)) return;
-    if (from.registry === target.registry) await client.mountBlob(target, from, descriptor);
-    else await client.copyBlob(from, target, descriptor);
-  });
+  // Blobs (each digest once; an attestation in its own repository has its blobs there), then the
+  // manifests, a referrer after its subject; an attestation unchanged in its own repository is there.
+  const seen = new Set<string>();
+  const blobs: BlobToWrite[] = unique.filter((r) => !sameRepository(r.source, target)).flatMap((r) => planBlobs(r.image, r.source, target, seen));
+  const atHome = (r: FoundReferrer) => sameRepository(r.source, target) && r.attestation?.original === r.fetched.digest;
+  const manifests = unique.filter((r) => !atHome(r)).map((r) => ({ fetched: r.fetched, subject: r.subject }));
+  const brought = await bringIn(run, target, { blobs, manifests });
+  report.copied = brought.manifests.pushed;
+  report.existing = unique.length - manifests.length + brought.manifests.existing;
 
-  // Manifests: a referrer after its subject (GitLab refuses a subject it does not have yet).
-  const byDepth = new Map<number, FoundReferrer[]>();
-  for (const r of unique) byDepth.set(r.depth, [...(byDepth.get(r.depth) ?? []), r]);
-  for (const depth of [...byDepth.keys()].sort((a, b) => a - b)) {
-    await mapLimit(byDepth.get(depth)!, concurrency, async (r) => {
-      const unchangedAtHome = sameRepository(r.source, target) && r.attestation?.original === r.fetched.digest;
-      if (unchangedAtHome || (await client.knownPresent('manifest', target, r.fetched.digest))) {
-        report.existing++;
-        return;
-      }
-      await client.putManifest(target, r.fetched.digest, { bytes: r.fetched.bytes, mediaType: r.fetched.mediaType });
-      report.copied++;
-    });
-  }
+  await makeFindable(run, target, unique, report);
+  return report;
+}
 
-  // Findable: per subject, the API lists them, or the fallback tag holds them.
+/** Per subject, the API lists what was pushed (else the run fails), or the fallback tag is merged to hold it. */
+async function makeFindable({ client, concurrency, logger }: EngineRun, target: RepositoryRef, referrers: FoundReferrer[], report: TargetReferrers): Promise<void> {
   const bySubject = new Map<string, FoundReferrer[]>();
-  for (const r of unique) bySubject.set(r.subject, [...(bySubject.get(r.subject) ?? []), r]);
+  for (const r of referrers) bySubject.set(r.subject, [...(bySubject.get(r.subject) ?? []), r]);
   await mapLimit([...bySubject], concurrency, async ([subject, pushed]) => {
     const label = `Referrers of ${formatRepository(target)}@${subject}`;
     const listing = await client.listReferrers(target, subject);
@@ -210,5 +186,4 @@ export async function copyReferrers(
     await client.putManifest(target, fallbackTag(subject), { bytes: merged.bytes, mediaType: merged.index.mediaType! });
     logger.debug(`${label}: tag ${fallbackTag(subject)} now lists ${merged.index.manifests.length} referrer(s)`);
   });
-  return report;
 }

@@ -14,6 +14,12 @@ import type { FetchedManifest, RegistryClient } from '../registry/client-types.j
 /** Indexes inside indexes are followed this many levels deep, by merge and by inspect --check alike. */
 export const MAX_NESTED_INDEX_DEPTH = 4;
 
+/** What a read of sources needs: a client, and how many of its requests may be in flight at once. */
+export interface Reader {
+  readonly client: RegistryClient;
+  readonly concurrency: number;
+}
+
 export interface ReadManifest {
   fetched: FetchedManifest;
   parsed: ParsedManifest;
@@ -87,7 +93,7 @@ function needsConfigPlatform(descriptor: Descriptor): boolean {
 }
 
 /** The entries a manifest contributes to a merge: itself (an image), or every image, attestation and artifact of an index, nested indexes flattened. */
-export async function entriesOf(client: RegistryClient, top: ReadManifest, repository: RepositoryRef, label: string, concurrency: number): Promise<SourceEntry[]> {
+export async function entriesOf({ client, concurrency }: Reader, top: ReadManifest, repository: RepositoryRef, label: string): Promise<SourceEntry[]> {
   if (top.parsed.kind === 'image') {
     const image = top.parsed.image!;
     const platform = await readPlatform(client, repository, image, label);
@@ -118,11 +124,11 @@ export async function entriesOf(client: RegistryClient, top: ReadManifest, repos
 }
 
 /** Reads a source (tag or digest) and everything it contributes. */
-export async function resolveSource(client: RegistryClient, ref: ImageReference, concurrency: number): Promise<ResolvedSource> {
+export async function resolveSource(reader: Reader, ref: ImageReference): Promise<ResolvedSource> {
   const input = formatReference(ref);
   const repository = { registry: ref.registry, repository: ref.repository };
-  const top = await readManifest(client, repository, manifestReference(ref), input);
-  const entries = await entriesOf(client, top, repository, input, concurrency);
+  const top = await readManifest(reader.client, repository, manifestReference(ref), input);
+  const entries = await entriesOf(reader, top, repository, input);
   return { input, repository, digest: top.fetched.digest, mediaType: top.fetched.mediaType, entries };
 }
 
@@ -130,16 +136,16 @@ export async function resolveSource(client: RegistryClient, ref: ImageReference,
  * The index an append merges into, as the tag holds it now; undefined when the tag does not exist
  * yet (only the tag itself may be missing: a missing child of an existing index is an error).
  */
-export async function resolveAppendBase(client: RegistryClient, tag: ImageReference, concurrency: number): Promise<ResolvedSource | undefined> {
+export async function resolveAppendBase(reader: Reader, tag: ImageReference): Promise<ResolvedSource | undefined> {
   const input = formatReference(tag);
   const repository = { registry: tag.registry, repository: tag.repository };
   let top: ReadManifest;
   try {
-    top = await readManifest(client, repository, manifestReference(tag), input);
+    top = await readManifest(reader.client, repository, manifestReference(tag), input);
   } catch (error) {
     if (isNotFound(error)) return undefined;
     throw error;
   }
-  const entries = await entriesOf(client, top, repository, input, concurrency);
+  const entries = await entriesOf(reader, top, repository, input);
   return { input, repository, digest: top.fetched.digest, mediaType: top.fetched.mediaType, entries, isBase: true, annotations: top.parsed.index?.annotations };
 }

@@ -1,24 +1,39 @@
 // The write steps into one target repository, in the order that keeps a failure from moving a
-// tag: what the target needs (planTargetTransfer), its blobs (mounted or copied), its child
-// manifests in dependency order, then the index under each tag (go-containerregistry's
-// remote/write.go names its steps the same way). The engine runs them across targets.
+// tag (go-containerregistry's remote/write.go names its steps the same way):
+//
+//   planTargetTransfer  what the target needs: child manifests and their blobs (reads only)
+//   writeBlobs          its blobs, mounted within a registry, copied across
+//   writeManifests      its manifests, one dependency level at a time
+//   pushIndex           the index, by digest or under a tag
+//
+// bringIn is writeBlobs then writeManifests, for one target: the referrers copy uses it. A merge
+// runs them across its targets (transferAll): every target's blobs, then every target's children.
 import { mapLimit } from '../base/concurrency.js';
 import { isDigest } from '../oci/digest.js';
 import type { TargetReport } from './model.js';
 import { UnsupportedMediaTypeError, isHttpError } from '../base/errors.js';
-import type { Logger } from '../base/logger.js';
 import { MediaType } from '../oci/manifest.js';
 import { planBlobs } from './plan.js';
 import type { BlobTransferPlan, MergePlan, PlannedEntry, TargetPlan } from './model.js';
 import { type RepositoryRef, formatRepository } from '../oci/reference.js';
-import { ASK_BLOB_BYTES, type CachingClient } from './caching-client.js';
-import type { BlobTransfer, FetchedManifest } from '../registry/client-types.js';
+import { ASK_BLOB_BYTES } from './caching-client.js';
+import type { FetchedManifest } from '../registry/client-types.js';
 import { readManifest } from './resolve.js';
+import type { EngineRun } from './run.js';
+
+/** A blob to bring into a target; `present`: the target was asked, and has it. */
+export type BlobToWrite = BlobTransferPlan & { present?: boolean };
+
+/** A manifest to PUT by digest, with the digest its `subject` names (if any): it goes up after that one. */
+export interface ManifestToWrite {
+  fetched: FetchedManifest;
+  subject?: string;
+}
 
 export interface TargetTransfer {
   target: TargetPlan;
   /** child manifests to PUT by digest, with their bytes (and the digest their `subject` names, if any) */
-  children: Array<{ entry: PlannedEntry; fetched: FetchedManifest; subject?: string }>;
+  children: Array<ManifestToWrite & { entry: PlannedEntry }>;
   /** `present`: found in the target already (across registries, where it was asked) */
   blobs: Array<BlobTransferPlan & { present: boolean }>;
   report: TargetReport;
@@ -30,7 +45,7 @@ export interface TargetTransfer {
  * nothing to do for it) and each of its blobs of 64 KiB or more (present: not copied); the
  * caching client asked most of that already, while the sources were read.
  */
-export async function planTargetTransfer(target: TargetPlan, client: CachingClient, concurrency: number): Promise<TargetTransfer> {
+export async function planTargetTransfer({ client, concurrency }: EngineRun, target: TargetPlan): Promise<TargetTransfer> {
   const report: TargetReport = {
     repository: formatRepository(target.repository),
     tags: target.tags,
@@ -67,34 +82,74 @@ export async function planTargetTransfer(target: TargetPlan, client: CachingClie
   return { target, children, blobs, report };
 }
 
-export async function transferBlobs(transfer: TargetTransfer, client: CachingClient, concurrency: number, logger: Logger): Promise<void> {
-  const to = transfer.target.repository;
-  await mapLimit(transfer.blobs, concurrency, async (blob) => {
-    let outcome: BlobTransfer;
-    // `present` was asked; a blob this run already brought in (an earlier attempt of an append) is known.
-    if (blob.present || (await client.knownPresent('blob', to, blob.descriptor.digest))) outcome = 'exists';
-    else if (blob.method === 'mount') outcome = await client.mountBlob(to, blob.from, blob.descriptor);
-    else outcome = await client.copyBlob(blob.from, to, blob.descriptor);
-    if (outcome === 'mounted') transfer.report.blobs.mounted++;
-    else if (outcome === 'copied') transfer.report.blobs.copied++;
-    else transfer.report.blobs.existing++;
+/** How each blob got into the target. */
+export type BlobCounts = TargetReport['blobs'];
+
+/**
+ * Blobs into `to`, in parallel: mounted within one registry, copied (streamed, or uploaded from
+ * memory: the client decides) across. One the target was asked about and has, or that this run
+ * already brought in (an earlier attempt of an append, another referrer), costs nothing.
+ */
+export async function writeBlobs({ client, concurrency, logger }: EngineRun, to: RepositoryRef, blobs: BlobToWrite[]): Promise<BlobCounts> {
+  const counts: BlobCounts = { mounted: 0, copied: 0, existing: 0 };
+  await mapLimit(blobs, concurrency, async (blob) => {
+    const outcome =
+      blob.present || (await client.knownPresent('blob', to, blob.descriptor.digest))
+        ? 'exists'
+        : blob.method === 'mount'
+          ? await client.mountBlob(to, blob.from, blob.descriptor)
+          : await client.copyBlob(blob.from, to, blob.descriptor);
+    if (outcome === 'mounted') counts.mounted++;
+    else if (outcome === 'copied') counts.copied++;
+    else counts.existing++;
     logger.debug(`${formatRepository(to)}: ${outcome} ${blob.descriptor.digest} from ${formatRepository(blob.from)}`);
   });
+  return counts;
 }
 
 /**
- * Child manifests go up in dependency order, one level at a time (each level in parallel): images
- * first, then the manifests whose `subject` names one of them (BuildKit's attestations, other
- * referrers), and so on. GitLab refuses a manifest whose subject is not in the repository yet.
+ * Manifests into `to` by digest, in dependency order, one level at a time (each level in
+ * parallel): images first, then the manifests whose `subject` names one of them (BuildKit's
+ * attestations, other referrers), and so on. GitLab refuses a manifest whose subject is not in
+ * the repository yet. One this run already put there is not put again (`existing`).
  */
-export async function pushChildren(transfer: TargetTransfer, client: CachingClient, concurrency: number): Promise<void> {
-  for (const level of dependencyLevels(transfer.children)) {
+export async function writeManifests({ client, concurrency }: EngineRun, to: RepositoryRef, manifests: ManifestToWrite[]): Promise<{ pushed: number; existing: number }> {
+  const counts = { pushed: 0, existing: 0 };
+  for (const level of dependencyLevels(manifests)) {
     await mapLimit(level, concurrency, async ({ fetched }) => {
-      if (await client.knownPresent('manifest', transfer.target.repository, fetched.digest)) return; // pushed by an earlier attempt
-      await client.putManifest(transfer.target.repository, fetched.digest, { bytes: fetched.bytes, mediaType: fetched.mediaType });
-      transfer.report.manifestsPushed++;
+      if (await client.knownPresent('manifest', to, fetched.digest)) {
+        counts.existing++;
+        return;
+      }
+      await client.putManifest(to, fetched.digest, { bytes: fetched.bytes, mediaType: fetched.mediaType });
+      counts.pushed++;
     });
   }
+  return counts;
+}
+
+/** Brings blobs, then the manifests that need them, into one target. */
+export async function bringIn(run: EngineRun, to: RepositoryRef, what: { blobs: BlobToWrite[]; manifests: ManifestToWrite[] }): Promise<{ blobs: BlobCounts; manifests: { pushed: number; existing: number } }> {
+  const blobs = await writeBlobs(run, to, what.blobs);
+  const manifests = await writeManifests(run, to, what.manifests);
+  return { blobs, manifests };
+}
+
+/**
+ * A merge's children into all its targets: every target's blobs, then every target's child
+ * manifests (a child pushed by an earlier attempt of an append is not counted again).
+ */
+export async function transferAll(run: EngineRun, transfers: TargetTransfer[]): Promise<void> {
+  run.client.expectCopies(transfers.flatMap((t) => t.blobs.filter((b) => b.method === 'copy' && !b.present)));
+  await mapLimit(transfers, run.concurrency, async (t) => {
+    const counts = await writeBlobs(run, t.target.repository, t.blobs);
+    t.report.blobs.mounted += counts.mounted;
+    t.report.blobs.copied += counts.copied;
+    t.report.blobs.existing += counts.existing;
+  });
+  await mapLimit(transfers, run.concurrency, async (t) => {
+    t.report.manifestsPushed += (await writeManifests(run, t.target.repository, t.children)).pushed;
+  });
 }
 
 /**
@@ -125,7 +180,7 @@ const INDEX_REFUSED_CODES = new Set(['MANIFEST_INVALID', 'UNSUPPORTED']);
  * PUTs the index under a tag (or its digest). A registry that refuses OCI indexes (Huawei SWR, older Gitea answer
  * MANIFEST_INVALID) gets one error naming the way out, worded from what the children allow.
  */
-export async function pushIndex(client: CachingClient, repository: RepositoryRef, tag: string, plan: MergePlan): Promise<string> {
+export async function pushIndex({ client }: EngineRun, repository: RepositoryRef, tag: string, plan: MergePlan): Promise<string> {
   try {
     return await client.putManifest(repository, tag, { bytes: plan.bytes, mediaType: plan.mediaType });
   } catch (error) {

@@ -2,6 +2,7 @@
 // and the transport (transport/: scheme, auth, retry and deadline, status errors, stats), with
 // the token side in auth/. It implements the RegistryClient contract of client-types.ts.
 import { Readable } from 'node:stream';
+import { DEFAULT_CONCURRENCY } from '../base/concurrency.js';
 import { isDenied, isHttpError } from '../base/errors.js';
 import { silentLogger } from '../base/logger.js';
 import type { Descriptor } from '../oci/manifest.js';
@@ -27,7 +28,7 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
     logger,
     insecureRegistries,
     dispatcher: options.dispatcher,
-    connectionsPerOrigin: options.connectionsPerOrigin ?? 8,
+    connectionsPerOrigin: options.connectionsPerOrigin ?? DEFAULT_CONCURRENCY,
     retry: {
       maxAttempts: Math.max(1, options.retry?.maxAttempts ?? 5),
       baseDelayMs: options.retry?.baseDelayMs ?? 200,
