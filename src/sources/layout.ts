@@ -126,7 +126,7 @@ async function openBackend(path: string, label: string, deadline: Deadline): Pro
     const magic = Buffer.alloc(2);
     await handle.read(magic, 0, 2, 0);
     if (magic[0] !== 0x1f || magic[1] !== 0x8b) {
-      return tarBackend(real, await indexTar(handle, label, { deadline: deadline.at, onDeadline: () => { throw timedOut(label); } }), async () => undefined);
+      return tarBackend(real, await indexTar(handle, label, () => checkDeadline(deadline, label)), async () => undefined);
     }
   } finally {
     await handle.close();
@@ -159,7 +159,7 @@ async function gunzipBackend(file: string, fileSize: number, label: string, dead
     }
     const tarHandle = await open(tar, 'r');
     try {
-      return tarBackend(tar, await indexTar(tarHandle, label, { deadline: deadline.at, onDeadline: () => { throw timedOut(label); } }), cleanup);
+      return tarBackend(tar, await indexTar(tarHandle, label, () => checkDeadline(deadline, label)), cleanup);
     } finally {
       await tarHandle.close();
     }

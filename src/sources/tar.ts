@@ -118,16 +118,16 @@ async function readAt(handle: FileHandle, position: number, length: number): Pro
 }
 
 /**
- * Reads the table of contents of the tar open in `handle`; `label` names it in errors. Past
- * `deadline` (epoch ms), gives up with what `onDeadline` throws.
+ * Reads the table of contents of the tar open in `handle`; `label` names it in errors.
+ * `checkDeadline` is called before each header, and throws once the run's time is up.
  */
-export async function indexTar(handle: FileHandle, label: string, options: { deadline?: number; onDeadline?: () => never } = {}): Promise<TarIndex> {
+export async function indexTar(handle: FileHandle, label: string, checkDeadline: () => void = () => undefined): Promise<TarIndex> {
   const { size: fileSize } = await handle.stat();
   const members: TarIndex = new Map();
   const pending: PendingRecords = {};
   let position = 0;
   while (position + TAR_BLOCK <= fileSize) {
-    if (options.deadline !== undefined && Date.now() > options.deadline) options.onDeadline?.();
+    checkDeadline();
     const block = await readAt(handle, position, TAR_BLOCK);
     if (block.length < TAR_BLOCK) break;
     if (block.every((b) => b === 0)) break; // end of archive
