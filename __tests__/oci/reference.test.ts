@@ -513,5 +513,7 @@ describe('parseReference: a password in a mistyped reference is never quoted bac
     expect(messageOf('alpine:3@sha256:abc')).toContain('Invalid image reference "alpine:3@sha256:abc": "sha256:abc" is not a sha256 digest');
     expect(messageOf(`ghcr.io/acme/app:1@sha512:${'a'.repeat(128)}`)).toContain(`Invalid image reference "ghcr.io/acme/app:1@sha512:${'a'.repeat(128)}": digest "sha512:`);
     expect(messageOf('ghcr.io/acme/App@sha256:' + 'a'.repeat(64))).toContain('Invalid image reference "ghcr.io/acme/App@sha256:');
+    // any algorithm the digest grammar allows is a digest, not a host: it is refused for what it is
+    expect(messageOf(`foo:1@abc+def:${'0'.repeat(32)}`)).toContain(`Invalid image reference "foo:1@abc+def:${'0'.repeat(32)}": digest "abc+def:${'0'.repeat(32)}" uses the algorithm "abc+def"`);
   });
 });

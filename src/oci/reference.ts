@@ -59,7 +59,7 @@ function userinfoEnd(text: string): { start: number; at: number } | undefined {
   const at = authority.lastIndexOf('@');
   if (at <= 0) return undefined;
   const after = authority.slice(at + 1);
-  if (after.includes(':') && DIGEST_ALGORITHM.test(after.slice(0, after.indexOf(':')))) return undefined;
+  if (DIGEST.test(after) || (after.includes(':') && DIGEST_ALGORITHM.test(after.slice(0, after.indexOf(':'))))) return undefined;
   if (slash === -1 && !authority.slice(0, at).includes(':') && !after.includes('.') && !after.includes(':') && after.toLowerCase() !== 'localhost') return undefined;
   return { start, at: start + at };
 }
