@@ -3,7 +3,7 @@
 // each way a layout can be bad fails with one error naming its path, before any tag is written.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
-import { cp, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -40,10 +40,10 @@ afterAll(async () => {
 });
 
 /** A tar of `dir` as buildx writes one: members at the top (no leading directory). */
-async function tarOf(dir: string, name: string): Promise<string> {
+async function tarOf(dir: string, name: string, format?: 'pax' | 'gnu'): Promise<string> {
   const file = join(work, name);
   const members = await readdir(dir);
-  await run('tar', ['-cf', file, '-C', dir, ...members]);
+  await run('tar', [...(format ? [`--format=${format}`] : []), '-cf', file, '-C', dir, ...members]);
   return file;
 }
 
@@ -133,6 +133,32 @@ describe('oci-layout:// sources', () => {
     await writeFile(join(work, 'evil'), 'x');
     await run('tar', ['-rPf', tar, '--transform', 's,.*evil$,../../evil,', join(work, 'evil')]);
     await expectLayoutError({ sources: `oci-layout://${tar}`, tags: `${registry.host}/acme/bad-4:1` }, new RegExp(`oci-layout://${tar}: the tar holds "../../evil", a path outside the archive`), `${registry.host}/acme/bad-4:1`);
+  });
+});
+
+describe('oci-layout:// paths and links', () => {
+  it('follows a symbolic link to a layout directory, and to a PAX-format layout tar', async () => {
+    const links = await mkdtemp(join(work, 'links-'));
+    await symlink(amd64Dir, join(links, 'amd64'));
+    // GNU tar's pax format puts a PAX record before every member
+    await symlink(await tarOf(arm64Dir, 'arm64-pax.tar', 'pax'), join(links, 'arm64.tar'));
+    const target = `${registry.host}/acme/from-links:1`;
+    const { result } = await merge({ sources: `oci-layout://${join(links, 'amd64')}:amd64\noci-layout://${join(links, 'arm64.tar')}`, tags: target });
+    expect(result.platforms).toEqual(['linux/amd64', 'linux/arm64']);
+    await verifyWithSkopeo(target);
+  });
+
+  it('refuses a layout whose blobs/ is a link to a directory outside it, naming the layout, before anything is written', async () => {
+    const broken = await mkdtemp(join(work, 'blobs-link-'));
+    await mkdir(broken, { recursive: true });
+    await cp(join(amd64Dir, 'oci-layout'), join(broken, 'oci-layout'));
+    await cp(join(amd64Dir, 'index.json'), join(broken, 'index.json'));
+    await symlink(join(amd64Dir, 'blobs'), join(broken, 'blobs'));
+    await expectLayoutError(
+      { sources: `oci-layout://${broken}:amd64\n${seed.sources[1]}`, tags: `${registry.host}/acme/bad-5:1` },
+      new RegExp(`oci-layout://${broken}: blobs/sha256/[a-f0-9]{64} leads out of the layout \\(through a symbolic link, to ${amd64Dir}/blobs/sha256/`),
+      `${registry.host}/acme/bad-5:1`,
+    );
   });
 });
 

@@ -478,3 +478,42 @@ describe('helpers', () => {
     expect(isLoopbackRegistry(registry)).toBe(loopback);
   });
 });
+
+describe('parseReference: a password in a mistyped reference is never quoted back', () => {
+  const CREDENTIALS = 'a user name or password ("…@" before the registry) does not belong in a reference; write host/repository, and log in to the registry instead';
+  const messageOf = (input: string): string => {
+    try {
+      parseReference(input);
+    } catch (error) {
+      expect(error).toBeInstanceOf(InvalidReferenceError);
+      return (error as Error).message;
+    }
+    throw new Error(`"${input}" parsed`);
+  };
+
+  it.each<[string, string]>([
+    // no scheme: the user part is taken for a name, the host part for a digest
+    ['user:s3cretpass@ghcr.io/acme/app:1', `Invalid image reference "***@ghcr.io/acme/app:1": ${CREDENTIALS}`],
+    ['user:s3cret@pass@ghcr.io/acme/app', `Invalid image reference "***@ghcr.io/acme/app": ${CREDENTIALS}`],
+    ['s3crettoken@registry.example.com:5000/app', `Invalid image reference "***@registry.example.com:5000/app": ${CREDENTIALS}`],
+    ['user:s3cretpass@registry.example.com:5000', `Invalid image reference "***@registry.example.com:5000": ${CREDENTIALS}`],
+    // with a scheme
+    ['https://user:s3cretpass@ghcr.io/acme/app:1', 'Invalid image reference "https://***@ghcr.io/acme/app:1": leave out the scheme'],
+    ['//user:s3cretpass@ghcr.io/acme/app:1', `Invalid image reference "//***@ghcr.io/acme/app:1": ${CREDENTIALS}`],
+  ])('%s', (input, expected) => {
+    const message = messageOf(input);
+    expect(message).not.toMatch(/s3cret/);
+    expect(message).not.toMatch(/user:/);
+    expect(message).toContain(expected);
+    // the advice is still there
+    expect(message).toContain('Expected [registry[:port]/]repository[:tag][@sha256:digest]');
+  });
+
+  it('keeps a reference with a tag and a bad digest whole: nothing there is a password', () => {
+    expect(messageOf('alpine:3@sha256:abc')).toContain('Invalid image reference "alpine:3@sha256:abc": "sha256:abc" is not a sha256 digest');
+    expect(messageOf(`ghcr.io/acme/app:1@sha512:${'a'.repeat(128)}`)).toContain(`Invalid image reference "ghcr.io/acme/app:1@sha512:${'a'.repeat(128)}": digest "sha512:`);
+    expect(messageOf('ghcr.io/acme/App@sha256:' + 'a'.repeat(64))).toContain('Invalid image reference "ghcr.io/acme/App@sha256:');
+    // any algorithm the digest grammar allows is a digest, not a host: it is refused for what it is
+    expect(messageOf(`foo:1@abc+def:${'0'.repeat(32)}`)).toContain(`Invalid image reference "foo:1@abc+def:${'0'.repeat(32)}": digest "abc+def:${'0'.repeat(32)}" uses the algorithm "abc+def"`);
+  });
+});

@@ -42,8 +42,36 @@ const ALLOWED_TAG = 'a tag is 1 to 128 letters, digits, "_", "." or "-" and does
 const ALLOWED_COMPONENT = 'each "/"-separated part of a repository is lower-case letters and digits, joined by ".", "_", "__" or "-"';
 const ALLOWED_HOST = 'a registry is a host name, IPv4 address or [IPv6] address, optionally followed by ":port"';
 
+/** Digest algorithms (go-digest's and the OCI spec's): `name@sha512:…` is a digest, not `user@host`. */
+const DIGEST_ALGORITHM = /^(?:sha256|sha384|sha512|sha1|md5|blake3|blake2b)$/i;
+
+/**
+ * Where a `user[:password]@` before the registry ends: the index of its `@`, or -1. With or
+ * without a scheme (`https://u:p@host/…`, `//u:p@host/…`, `u:p@host/…`): the `@` is the last
+ * one before the first `/` after the scheme, unless what follows it is a digest
+ * (`alpine@sha256:…`). Without a `/`, `name@…` is taken for userinfo only when it cannot be a
+ * name and digest: a `:` before the `@` (`user:password@`), or a host after it.
+ */
+function userinfoEnd(text: string): { start: number; at: number } | undefined {
+  const start = /^(?:[A-Za-z][A-Za-z0-9+.-]*:)?\/\//.exec(text)?.[0].length ?? 0;
+  const slash = text.indexOf('/', start);
+  const authority = slash === -1 ? text.slice(start) : text.slice(start, slash);
+  const at = authority.lastIndexOf('@');
+  if (at <= 0) return undefined;
+  const after = authority.slice(at + 1);
+  if (DIGEST.test(after) || (after.includes(':') && DIGEST_ALGORITHM.test(after.slice(0, after.indexOf(':'))))) return undefined;
+  if (slash === -1 && !authority.slice(0, at).includes(':') && !after.includes('.') && !after.includes(':') && after.toLowerCase() !== 'localhost') return undefined;
+  return { start, at: start + at };
+}
+
+/** `input` as it may be quoted back: a `user:password@` before the registry shown as `***@`. */
+function quotable(input: string): string {
+  const userinfo = userinfoEnd(input);
+  return userinfo ? `${input.slice(0, userinfo.start)}***${input.slice(userinfo.at)}` : input;
+}
+
 function fail(input: string, why: string): never {
-  throw new InvalidReferenceError(`Invalid image reference "${input}": ${why}`, {
+  throw new InvalidReferenceError(`Invalid image reference "${quotable(input)}": ${why}`, {
     hint: 'Expected [registry[:port]/]repository[:tag][@sha256:digest], e.g. ghcr.io/acme/app:1.0 or ghcr.io/acme/app@sha256:…',
   });
 }
@@ -94,6 +122,7 @@ export function parseReference(input: string): ImageReference {
   if (!text) fail(input, 'it is empty');
   if (/\s/.test(text)) fail(input, 'it contains white space');
   if (text.includes('://')) fail(input, 'leave out the scheme (http:// or https://); write host/repository');
+  if (userinfoEnd(text)) fail(input, 'a user name or password ("…@" before the registry) does not belong in a reference; write host/repository, and log in to the registry instead');
   if (IMAGE_ID.test(text)) fail(input, 'a bare 64-character hex string is an image ID, not a reference; write repository@sha256:<digest>');
 
   let rest = text;

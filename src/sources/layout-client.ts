@@ -16,9 +16,14 @@ import { LAYOUT_REGISTRY, LAYOUT_SCHEME, isLayoutRepository } from './layout-ref
 export class LayoutSet {
   private readonly layouts = new Map<string, Layout>();
 
-  /** Opens every layout `sources` name, and pins each layout source to the digest it means. */
-  static async open(sources: ImageReference[]): Promise<{ set: LayoutSet; sources: ImageReference[] }> {
-    const set = new LayoutSet();
+  private constructor(private readonly deadline?: number) {}
+
+  /**
+   * Opens every layout `sources` name, and pins each layout source to the digest it means; past
+   * `deadline` (epoch ms) it gives up with a TimeoutError.
+   */
+  static async open(sources: ImageReference[], options: { deadline?: number } = {}): Promise<{ set: LayoutSet; sources: ImageReference[] }> {
+    const set = new LayoutSet(options.deadline);
     try {
       const pinned: ImageReference[] = [];
       for (const source of sources) {
@@ -44,7 +49,7 @@ export class LayoutSet {
   private async add(path: string): Promise<Layout> {
     let layout = this.layouts.get(path);
     if (!layout) {
-      layout = await Layout.open(path, `${LAYOUT_SCHEME}${path}`);
+      layout = await Layout.open(path, `${LAYOUT_SCHEME}${path}`, { deadline: this.deadline });
       this.layouts.set(path, layout);
     }
     return layout;
