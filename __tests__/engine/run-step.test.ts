@@ -2,6 +2,9 @@
 // the client closed; `checkStep` fails a run without a spec with its image's own error, and a spec
 // with one error naming each failed image.
 import { beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { MemoryRegistry, addBuildxImage } from '../support/memory-registry.js';
 import { ImagesFailedError, ManifestMergeError } from '../../src/base/errors.js';
 import { type Logger, createMemoryLogger } from '../../src/base/logger.js';
@@ -93,6 +96,25 @@ describe('runStep', () => {
   it('a layout that cannot be opened fails the step before any client is made', async () => {
     const request: MergeRequest = { ...image('image', 'acme/merged', []).request, sources: [{ registry: 'oci-layout:/', repository: '/no/such/layout' }] };
     await expect(runStep({ images: [{ position: 'image', request, warnings: [] }], client: settings, spec: false }, { logger: createMemoryLogger() })).rejects.toThrow(/no\/such\/layout/);
+    expect(createClient).not.toHaveBeenCalled();
+  });
+
+  it('one time budget for the step: the client is given the deadline the step started with', async () => {
+    const before = Date.now();
+    await runStep({ images: [image('image', 'acme/merged', ['amd64'])], client: settings, spec: false }, { logger: createMemoryLogger() });
+    const deadline = (createClient.mock.calls[0][1] as { deadline?: number }).deadline;
+    expect(deadline).toBeGreaterThanOrEqual(before + settings.timeoutMs);
+    expect(deadline).toBeLessThanOrEqual(Date.now() + settings.timeoutMs);
+  });
+
+  it('opening layouts spends the same budget: a step whose deadline has passed stops there with a timeout', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mm-run-step-'));
+    writeFileSync(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+    writeFileSync(join(dir, 'index.json'), '{"schemaVersion":2,"manifests":[]}');
+    const request: MergeRequest = { ...image('image', 'acme/merged', []).request, sources: [{ registry: 'oci-layout:/', repository: dir }] };
+    const error = await runStep({ images: [{ position: 'image', request, warnings: [] }], client: settings, spec: false }, { logger: createMemoryLogger(), deadline: Date.now() - 1 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ManifestMergeError);
+    expect((error as ManifestMergeError).code).toBe('TIMEOUT');
     expect(createClient).not.toHaveBeenCalled();
   });
 });

@@ -16,6 +16,8 @@ export interface ClientSetup {
   onSecret?: (secret: string) => void;
   /** how the surface names credentials given to it explicitly, in messages ("inputs username/password", "--username/--password-stdin") */
   explicitCredentials?: string;
+  /** when the run's time budget ends (epoch ms; default: `timeoutMs` from now) */
+  deadline?: number;
   /** directory of config.json (default $DOCKER_CONFIG or ~/.docker) */
   configDir?: string;
   /** environment credential helpers are looked up and run in (default this process's) */
@@ -29,8 +31,9 @@ export interface ClientSetup {
 }
 
 export function createClient(settings: ClientSettings, setup: ClientSetup): RegistryClient {
-  // One deadline for every wait of the run, credential helpers included.
-  const deadline = Date.now() + settings.timeoutMs;
+  // One deadline for every wait of the run, credential helpers included (a step passes the one it
+  // started with, so opening layouts spends the same budget).
+  const deadline = setup.deadline ?? Date.now() + settings.timeoutMs;
   const onSecret = (secret: string) => {
     registerSecret(secret);
     setup.onSecret?.(secret);

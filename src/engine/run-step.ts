@@ -33,9 +33,14 @@ async function runOne(image: ImageRequest, client: RegistryClient, setup: Client
  * cannot be opened); a failed merge is an outcome (see `checkStep`).
  */
 export async function runStep(step: Step, setup: ClientSetup): Promise<ImageOutcome[]> {
-  const { requests, layouts } = await openSources(step.images.map((i) => i.request));
+  // One time budget for the whole step: opening layouts (a gzipped tar is extracted) spends it too.
+  const deadline = setup.deadline ?? Date.now() + step.client.timeoutMs;
+  const { requests, layouts } = await openSources(
+    step.images.map((i) => i.request),
+    { deadline },
+  );
   const images = step.images.map((image, i) => ({ ...image, request: requests[i] }));
-  const client = withLayouts(createClient({ ...step.client, connectionsPerOrigin: connectionsFor(images.length) }, setup), layouts);
+  const client = withLayouts(createClient({ ...step.client, connectionsPerOrigin: connectionsFor(images.length) }, { ...setup, deadline }), layouts);
   return useClient(client, setup.logger, (c) => (step.spec ? runImages(images, c, setup.logger) : runOne(images[0], c, setup)));
 }
 
