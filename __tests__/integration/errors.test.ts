@@ -41,10 +41,10 @@ afterAll(async () => {
 
 /** Runs a failing merge and checks it is an expected (catalogued) failure: one message, no stack trace. */
 async function failure(values: Record<string, string>): Promise<{ message: string; code: string }> {
-  const { error } = await mergeFailure(values, { configDir, retry: FAST_RETRY });
+  const { error, message } = await mergeFailure(values, { configDir, retry: FAST_RETRY });
   expect(isExpectedError(error)).toBe(true);
-  expect(error.message).not.toMatch(/\n\s+at /);
-  return { message: error.message, code: (error as { code?: string }).code ?? '' };
+  expect(message).not.toMatch(/\n\s+at /);
+  return { message, code: (error as { code?: string }).code ?? '' };
 }
 
 const config = () => join(configDir, 'config.json');

@@ -166,11 +166,11 @@ describe('a permanent failure leaves every tag exactly as it was', () => {
   it('a 500 on the index PUT fails with the status in the message; the old tag still points at the old index', async () => {
     const before = await oldTag('acme/guarded', 'live');
     proxy.setRules([{ method: 'PUT', path: /^\/v2\/acme\/guarded\/manifests\/live$/, fault: { kind: 'status', status: 500, body: JSON.stringify({ errors: [{ code: 'UNKNOWN', message: 'storage backend unavailable' }] }) } }]);
-    const { error } = await mergeFailure({ sources: sources(), tags: `${proxy.host}/acme/guarded:live` }, { retry: FAST_RETRY });
+    const { error, message } = await mergeFailure({ sources: sources(), tags: `${proxy.host}/acme/guarded:live` }, { retry: FAST_RETRY });
 
     expect(error).toBeInstanceOf(HttpError);
     expect((error as HttpError).status).toBe(500);
-    expect(error.message).toBe(
+    expect(message).toBe(
       `Manifest ${proxy.host}/acme/guarded:live: unexpected response (UNKNOWN): PUT ${proxy.url}/v2/acme/guarded/manifests/live returned 500 Internal Server Error: UNKNOWN: storage backend unavailable. ` +
         'The registry kept failing with a server error after retries with backoff; check its status and re-run the job',
     );
@@ -183,10 +183,10 @@ describe('a permanent failure leaves every tag exactly as it was', () => {
   it('a mount that keeps failing stops the merge before any manifest is written; the old tag is untouched', async () => {
     const before = await oldTag('acme/guarded-mount', 'live');
     proxy.setRules([{ requestKind: 'POST mount', fault: { kind: 'reset' } }]);
-    const { error } = await mergeFailure({ sources: sources(), tags: `${proxy.host}/acme/guarded-mount:live` }, { retry: FAST_RETRY });
+    const { error, message } = await mergeFailure({ sources: sources(), tags: `${proxy.host}/acme/guarded-mount:live` }, { retry: FAST_RETRY });
 
     expect(error).toBeInstanceOf(NetworkError);
-    expect(error.message).toMatch(
+    expect(message).toMatch(
       new RegExp(
         `^Blob sha256:[0-9a-f]{64} \\(mount from ${proxy.host}/acme/github-runner-(amd|arm)64 into ${proxy.host}/acme/guarded-mount\\): ` +
           `POST ${proxy.url}/v2/acme/guarded-mount/blobs/uploads/\\?mount=sha256%3A[0-9a-f]{64}&from=acme%2Fgithub-runner-(amd|arm)64: the request failed: .*(ECONNRESET|other side closed|socket hang up).*\\. ` +
@@ -211,11 +211,11 @@ describe('wrong bytes are refused and nothing is written', () => {
     const actual = sha256(altered(original.bytes));
     proxy.setRules([{ method: 'GET', path: new RegExp(`^/v2/acme/github-runner-amd64/manifests/${ref}$`), fault: { kind: 'alter' } }]);
     const repository = `acme/altered-${reference === 'focal' ? 'tag' : 'child'}`;
-    const { error } = await mergeFailure({ sources: sources(), tags: `${proxy.host}/${repository}:x` }, { retry: FAST_RETRY });
+    const { error, message } = await mergeFailure({ sources: sources(), tags: `${proxy.host}/${repository}:x` }, { retry: FAST_RETRY });
 
     expect(error).toBeInstanceOf(DigestMismatchError);
     const image = `${proxy.host}/acme/github-runner-amd64${ref === 'focal' ? ':focal' : `@${ref}`}`;
-    expect(error.message).toBe(
+    expect(message).toBe(
       `Manifest ${image}${via}: content digest mismatch: expected ${expected}, got ${actual}. ` +
         'The registry (or something between it and this runner) served altered or truncated bytes; nothing was written. Retry, and if it persists check proxies and the registry storage',
     );
@@ -247,9 +247,9 @@ describe('blobs damaged in a cross-registry copy are never committed', () => {
   it('an altered body fails the copy with a digest error naming the blob; the blob and the tag are not in the target', async () => {
     const layer = big.layers[1];
     proxy.setRules([{ requestKind: 'GET blob', path: layerPath(layer.digest), fault: { kind: 'alter' } }]);
-    const { error } = await mergeFailure({ sources: bigSource(), tags: `${targetProxy.host}/acme/big-altered:1` }, { retry: FAST_RETRY });
+    const { error, message } = await mergeFailure({ sources: bigSource(), tags: `${targetProxy.host}/acme/big-altered:1` }, { retry: FAST_RETRY });
     expect(error).toBeInstanceOf(DigestMismatchError);
-    expect(error.message).toMatch(
+    expect(message).toMatch(
       new RegExp(`^Blob ${layer.digest} from ${proxy.host}/acme/big: content digest mismatch: expected ${layer.digest}, got sha256:(?!${layer.digest.slice(7)})[0-9a-f]{64}\\. The registry`),
     );
     expect(proxy.requests().filter((r) => r.fault === 'alter')).toHaveLength(1);
@@ -261,9 +261,9 @@ describe('blobs damaged in a cross-registry copy are never committed', () => {
   it('a body that is always cut short ends in a network error after every attempt; nothing is committed', async () => {
     const layer = big.layers[1];
     proxy.setRules([{ requestKind: 'GET blob', path: layerPath(layer.digest), fault: { kind: 'truncate', bytes: 100_000 } }]);
-    const { error } = await mergeFailure({ sources: bigSource(), tags: `${targetProxy.host}/acme/big-truncated:1` }, { retry: FAST_RETRY });
+    const { error, message } = await mergeFailure({ sources: bigSource(), tags: `${targetProxy.host}/acme/big-truncated:1` }, { retry: FAST_RETRY });
     expect(error).toBeInstanceOf(NetworkError);
-    expect(error.message).toMatch(
+    expect(message).toMatch(
       new RegExp(`^Blob ${layer.digest} of ${proxy.host}/acme/big: GET ${proxy.url}/v2/acme/big/blobs/${layer.digest}: reading the blob failed: .*(other side closed|ECONNRESET|terminated).*\\. Connection failures are retried`),
     );
     expect(proxy.requests().filter((r) => r.fault === 'truncate')).toHaveLength(FAST_RETRY.maxAttempts!);
@@ -300,17 +300,17 @@ describe('rate limits and the time budget', () => {
 
   it('a registry that answers 503 to everything ends in a TimeoutError within the `timeout` budget', async () => {
     proxy.setRules([{ fault: { kind: 'status', status: 503 } }]);
-    const { error } = await mergeFailure({ sources: sources(), tags: `${proxy.host}/acme/never:1`, timeout: '1s' }, { retry: { maxAttempts: 1_000_000, baseDelayMs: 5, maxDelayMs: 50 } });
+    const { error, message } = await mergeFailure({ sources: sources(), tags: `${proxy.host}/acme/never:1`, timeout: '1s' }, { retry: { maxAttempts: 1_000_000, baseDelayMs: 5, maxDelayMs: 50 } });
     expect(error).toBeInstanceOf(TimeoutError);
     expect((error as TimeoutError).code).toBe('TIMEOUT');
     // whichever read met the end of the budget: waiting to retry, about to send, or in flight
-    expect(error.message).toMatch(
+    expect(message).toMatch(
       new RegExp(
         `^Manifest ${proxy.host}/acme/github-runner-(amd|arm)64:focal: .*(returned 503 Service Unavailable.*timed out: no time left to retry within the time budget|timed out: the time budget ran out before the request to the registry could be made|timed out: no answer from the registry within the time budget)\\)?\\. `,
       ),
     );
     expect((error as TimeoutError).facts.wait).toBe('registry');
-    expect(error.message).toMatch(/\. The step must finish within its time budget \(input `timeout`; default 10m\)\. Check the registry's status page and retry later, or raise the budget$/);
+    expect(message).toMatch(/\. The step must finish within its time budget \(input `timeout`; default 10m\)\. Check the registry's status page and retry later, or raise the budget$/);
     expect(proxy.counts().total).toBeGreaterThan(2);
   });
 });

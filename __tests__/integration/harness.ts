@@ -6,7 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MergeResult } from '../../src/engine/model.js';
 import { getInputs } from '../../src/action/inputs.js';
-import { createMemoryLogger } from '../../src/base/logger.js';
+import { type Logger, createMemoryLogger } from '../../src/base/logger.js';
+import { ACTION_EXPLICIT_CREDENTIALS, renderActionError } from '../../src/action/wording.js';
+import type { ClientSetup } from '../../src/engine/client-setup.js';
 import type { RetryOptions } from '../../src/registry/client-types.js';
 import { checkStep, runStep } from '../../src/engine/run-step.js';
 
@@ -26,15 +28,22 @@ export interface HarnessOptions {
 
 export interface MergeError {
   error: Error;
+  /** the error as the action's log shows it (its own words for the advice) */
+  message: string;
   logs: string[];
+}
+
+/** The client setup the action gives runStep, with the harness's test-only knobs. */
+async function actionSetup(logger: Logger, options: HarnessOptions): Promise<ClientSetup> {
+  const configDir = options.configDir ?? (await emptyDockerConfig());
+  return { logger, configDir, explicitCredentials: ACTION_EXPLICIT_CREDENTIALS, retry: options.retry, requestTimeoutMs: options.requestTimeoutMs, dispatcher: options.dispatcher };
 }
 
 /** Action inputs (as names → values), run through the same parsing and the same step as the action. */
 export async function merge(values: Record<string, string>, options: HarnessOptions = {}): Promise<MergeRun> {
   const inputs = getInputs((name) => values[name] ?? '');
   const logger = createMemoryLogger();
-  const configDir = options.configDir ?? (await emptyDockerConfig());
-  const outcomes = await runStep(inputs, { logger, configDir, retry: options.retry, requestTimeoutMs: options.requestTimeoutMs, dispatcher: options.dispatcher });
+  const outcomes = await runStep(inputs, await actionSetup(logger, options));
   checkStep(outcomes, inputs.spec);
   const [first] = outcomes;
   if (!first.ok) throw first.error;
@@ -46,10 +55,10 @@ export async function mergeFailure(values: Record<string, string>, options: Harn
   const logger = createMemoryLogger();
   try {
     const inputs = getInputs((name) => values[name] ?? '');
-    const outcomes = await runStep(inputs, { logger, configDir: options.configDir ?? (await emptyDockerConfig()), retry: options.retry, requestTimeoutMs: options.requestTimeoutMs, dispatcher: options.dispatcher });
+    const outcomes = await runStep(inputs, await actionSetup(logger, options));
     checkStep(outcomes, inputs.spec);
   } catch (error) {
-    return { error: error as Error, logs: logger.lines };
+    return { error: error as Error, message: renderActionError(error), logs: logger.lines };
   }
   throw new Error('expected the merge to fail, but it succeeded');
 }

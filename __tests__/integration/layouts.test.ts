@@ -59,9 +59,9 @@ async function verifyWithSkopeo(ref: string): Promise<void> {
 }
 
 async function expectLayoutError(values: Record<string, string>, pattern: RegExp, target: string): Promise<void> {
-  const { error } = await mergeFailure(values);
+  const { error, message } = await mergeFailure(values);
   expect(isExpectedError(error) && error.code).toBe('LAYOUT');
-  expect(error.message).toMatch(pattern);
+  expect(message).toMatch(pattern);
   // nothing was tagged
   expect(await listTags(registry, target.split('/').slice(1).join('/').split(':')[0])).toEqual([]);
 }
@@ -94,8 +94,8 @@ describe('oci-layout:// sources', () => {
   it('refuses a layout with several manifests and no name, listing the names', async () => {
     const both = await copyDir(amd64Dir, 'both');
     await skopeoCopyAllToOciLayout(seed.sources[1], both, { tlsVerify: false, tag: 'arm64', preserveDigests: true });
-    const { error } = await mergeFailure({ sources: `oci-layout://${both}`, tags: `${registry.host}/acme/several:1` });
-    expect(error.message).toContain(`oci-layout://${both} holds 2 manifests (index.json lists: amd64, arm64)`);
+    const { message } = await mergeFailure({ sources: `oci-layout://${both}`, tags: `${registry.host}/acme/several:1` });
+    expect(message).toContain(`oci-layout://${both} holds 2 manifests (index.json lists: amd64, arm64)`);
     const { result } = await merge({ sources: `oci-layout://${both}:arm64`, tags: `${registry.host}/acme/several:1`, push: 'false' });
     expect(result.platforms).toEqual(['linux/arm64']);
   });
@@ -171,13 +171,13 @@ describe('select-platforms', () => {
     expect(result.plan.dropped).toEqual([]);
     await verifyWithSkopeo(target);
 
-    const { error } = await mergeFailure({ sources: seed.sources.join('\n'), tags: `${registry.host}/acme/selected:2`, 'select-platforms': 'linux/arm64', platforms: 'linux/amd64,linux/arm64' });
-    expect(error.message).toMatch(/linux\/amd64 expected by `platforms` but not found/);
+    const { message } = await mergeFailure({ sources: seed.sources.join('\n'), tags: `${registry.host}/acme/selected:2`, 'select-platforms': 'linux/arm64', platforms: 'linux/amd64,linux/arm64' });
+    expect(message).toMatch(/linux\/amd64 expected by `platforms` but not found/);
   });
 
   it('refuses a platform no source has, naming what the sources have', async () => {
-    const { error } = await mergeFailure({ sources: seed.sources.join('\n'), tags: `${registry.host}/acme/selected:3`, 'select-platforms': 'linux/s390x' });
-    expect(error.message).toContain('`select-platforms` asks for linux/s390x, which no source has (the sources have: linux/amd64, linux/arm64)');
+    const { message } = await mergeFailure({ sources: seed.sources.join('\n'), tags: `${registry.host}/acme/selected:3`, 'select-platforms': 'linux/s390x' });
+    expect(message).toContain('`select-platforms` asks for linux/s390x, which no source has (the sources have: linux/amd64, linux/arm64)');
   });
 
   it('selects from a layout too: the unselected image is never read', async () => {

@@ -152,8 +152,8 @@ describe.each(IMPLEMENTATION_ROWS)('on %s', (implementation: RegistryImplementat
 
     it('docker refuses OCI children with the reason, before writing anything', async () => {
       const target = `${registry.host}/acme/docker-refused:x`;
-      const { error } = await mergeFailure({ sources: seed.sources.join('\n'), tags: target, format: 'docker' });
-      expect(error.message).toMatch(/format: docker cannot hold .*Docker schema 2/);
+      const { message } = await mergeFailure({ sources: seed.sources.join('\n'), tags: target, format: 'docker' });
+      expect(message).toMatch(/format: docker cannot hold .*Docker schema 2/);
       expect(await hasManifest(registry, 'acme/docker-refused', 'x')).toBe(false);
     });
   });
@@ -178,16 +178,16 @@ describe.each(IMPLEMENTATION_ROWS)('on %s', (implementation: RegistryImplementat
   describe('platform checks fail before anything is written', () => {
     it('names a platform missing from the sources', async () => {
       const target = `${registry.host}/acme/platforms:missing`;
-      const { error } = await mergeFailure({ sources: seed.sources.join('\n'), tags: target, platforms: 'linux/amd64,linux/arm64,linux/s390x' });
-      expect(error.message).toMatch(/Platform linux\/s390x expected by `platforms` but not found in the sources \(found: linux\/amd64, linux\/arm64\)/);
+      const { message } = await mergeFailure({ sources: seed.sources.join('\n'), tags: target, platforms: 'linux/amd64,linux/arm64,linux/s390x' });
+      expect(message).toMatch(/Platform linux\/s390x expected by `platforms` but not found in the sources \(found: linux\/amd64, linux\/arm64\)/);
       expect(await hasManifest(registry, 'acme/platforms', 'missing')).toBe(false);
       // (where blobs belong to repositories: a registry with one blob store answers for any)
       if (can.blobsPerRepository) expect(await hasBlob(registry, 'acme/platforms', seed.amd64.image.layers[0].digest)).toBe(false);
     });
 
     it('names a platform extra to the list, and its source', async () => {
-      const { error } = await mergeFailure({ sources: seed.sources.join('\n'), tags: `${registry.host}/acme/platforms:extra`, platforms: 'linux/amd64' });
-      expect(error.message).toContain(`linux/arm64 (from ${seed.sources[1]}) not listed in \`platforms\``);
+      const { message } = await mergeFailure({ sources: seed.sources.join('\n'), tags: `${registry.host}/acme/platforms:extra`, platforms: 'linux/amd64' });
+      expect(message).toContain(`linux/arm64 (from ${seed.sources[1]}) not listed in \`platforms\``);
       expect(await hasManifest(registry, 'acme/platforms', 'extra')).toBe(false);
     });
 
@@ -199,8 +199,8 @@ describe.each(IMPLEMENTATION_ROWS)('on %s', (implementation: RegistryImplementat
     it('fails on two sources with the same platform, naming both', async () => {
       const other = await pushBuildxImage(registry, 'acme/another-amd64', 'v1', { platform: PLATFORMS.linuxAmd64, seed: 'another-amd64' });
       const sources = [seed.sources[0], `${registry.host}/acme/another-amd64:v1`];
-      const { error } = await mergeFailure({ sources: sources.join('\n'), tags: `${registry.host}/acme/dupe:x` });
-      expect(error.message).toContain(`Platform linux/amd64 is provided by two sources: ${sources[0]} (${seed.amd64.imageDigest}) and ${sources[1]} (${other.imageDigest})`);
+      const { message } = await mergeFailure({ sources: sources.join('\n'), tags: `${registry.host}/acme/dupe:x` });
+      expect(message).toContain(`Platform linux/amd64 is provided by two sources: ${sources[0]} (${seed.amd64.imageDigest}) and ${sources[1]} (${other.imageDigest})`);
       expect(await hasManifest(registry, 'acme/dupe', 'x')).toBe(false);
     });
   });
@@ -247,9 +247,9 @@ describe.each(IMPLEMENTATION_ROWS)('on %s', (implementation: RegistryImplementat
 
   describe('errors a user meets', () => {
     it('a source that does not exist names the image and the registry error code', async () => {
-      const { error } = await mergeFailure({ sources: `${registry.host}/acme/nope:missing`, tags: `${registry.host}/acme/nope:out` });
-      expect(error.message).toMatch(/acme\/nope:missing/);
-      expect(error.message).toMatch(/MANIFEST_UNKNOWN|NAME_UNKNOWN|not found/i);
+      const { message } = await mergeFailure({ sources: `${registry.host}/acme/nope:missing`, tags: `${registry.host}/acme/nope:out` });
+      expect(message).toMatch(/acme\/nope:missing/);
+      expect(message).toMatch(/MANIFEST_UNKNOWN|NAME_UNKNOWN|not found/i);
     });
 
     it('the run log never holds a stack trace line for an expected failure', async () => {
