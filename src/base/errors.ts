@@ -52,7 +52,7 @@ export interface ErrorOptions extends ErrorFacts {
   /**
    * What the user should do about it. May use `{term}` placeholders from the advice vocabulary
    * below ({login}, {credentials}, {timeout}, {insecure}, {platforms}, {append}, {attestations},
-   * {format}, {username}, {password}, {rerun}); `renderError` words them for the surface.
+   * {referrers}, {format}, {username}, {password}, {rerun}); `renderError` words them for the surface.
    */
   hint?: string;
 }
@@ -273,7 +273,7 @@ export function isExpectedError(error: unknown): error is ManifestMergeError {
 /** What the time budget is and how to raise it; every TimeoutError carries it unless it says more. */
 export const TIME_BUDGET_HINT = 'The step must finish within its time budget ({timeout}; default 10m). Check the registry\'s status page and retry later, or raise the budget';
 
-type Term = 'login' | 'credentials' | 'timeout' | 'insecure' | 'platforms' | 'append' | 'attestations' | 'format' | 'username' | 'password' | 'rerun' | 'sources' | 'tags' | 'annotations';
+type Term = 'login' | 'credentials' | 'timeout' | 'insecure' | 'platforms' | 'append' | 'attestations' | 'referrers' | 'format' | 'username' | 'password' | 'rerun' | 'sources' | 'tags' | 'annotations';
 
 /** The same advice, in the words of each surface. */
 const VOCABULARY: Record<Surface, Record<Term, string>> = {
@@ -285,6 +285,7 @@ const VOCABULARY: Record<Surface, Record<Term, string>> = {
     platforms: 'input `platforms`',
     append: 'input `append`',
     attestations: 'input `attestations`',
+    referrers: 'input `referrers`',
     format: 'input `format`',
     username: 'input `username`',
     password: 'input `password`',
@@ -301,6 +302,7 @@ const VOCABULARY: Record<Surface, Record<Term, string>> = {
     platforms: '--platforms',
     append: '--append',
     attestations: '--attestations',
+    referrers: '--referrers',
     format: '--format',
     username: '--username',
     password: '--password-stdin',
