@@ -362,6 +362,14 @@ describe('go tools (scripts/support/go-tools.ts)', () => {
     await expect(readFile(join(dir, 'crane'))).rejects.toThrow();
   });
 
+  it('a tool built in a throwaway module (olareg): a version the proxy does not serve is an error naming the module and the version', async () => {
+    const dir = join(scratch, 'go-tools', 'olareg@v0.0.0-never');
+    const failing = goInstall('olareg', { ...GO_TOOLS.olareg, version: 'v0.0.0-never' }, dir);
+    await expect(failing).rejects.toThrow(GoToolInstallError);
+    await expect(failing).rejects.toThrow(/could not install olareg \(go build github\.com\/olareg\/olareg\/cmd\/olareg requiring github\.com\/olareg\/olareg@v0\.0\.0-never\): .*(invalid version|unknown revision|not found|not available)/s);
+    await expect(readFile(join(dir, 'olareg'))).rejects.toThrow();
+  });
+
   it('the CLI installs by name and refuses an unknown one', async () => {
     const node = process.execPath;
     const ok = await run(node, ['--import', 'tsx', 'scripts/support/go-tools.ts', 'install', 'crane']);

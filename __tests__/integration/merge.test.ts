@@ -40,7 +40,8 @@ describe.each(IMPLEMENTATION_ROWS)('on %s', (implementation: RegistryImplementat
 
   beforeAll(async () => {
     registry = await startRegistry({ implementation, name: `merge-${implementation}` });
-    [seed, variety] = await Promise.all([seedCase(registry), seedVariety(registry)]);
+    // olareg refuses a manifest whose foreign layer it does not hold: there the Windows image has none
+    [seed, variety] = await Promise.all([seedCase(registry), seedVariety(registry, 'acme/variety', 'variety', { foreignLayers: can.foreignLayersUnpushed })]);
   });
 
   afterAll(async () => {

@@ -94,7 +94,12 @@ async function expectCopied(registry: RegistryEndpoint, repository: string, refe
 
 const sources = (host: string, repository: string) => [`${host}/${repository}:amd64`, `${host}/${repository}:arm64`].join('\n');
 
-describe('referrers: a source without the API (distribution 2.8, fallback tags)', () => {
+// Each twice: on the registries written elsewhere (distribution 2.8 without the API, ggcr with it,
+// from scripts/support/referrers-registry), and on olareg without and with its API.
+describe.each([
+  ['distribution-2.8', 'ggcr-referrers'],
+  ['olareg-no-referrers', 'olareg'],
+] as const)('referrers: a source without the API (%s, fallback tags); %s has it', (plainImplementation, apiImplementation) => {
   let plain: RunningRegistry;
   let withApi: RunningRegistry;
   let src: Source;
@@ -102,10 +107,10 @@ describe('referrers: a source without the API (distribution 2.8, fallback tags)'
 
   beforeAll(async () => {
     [plain, withApi] = await Promise.all([
-      startRegistry({ implementation: 'distribution-2.8', name: 'referrers-plain' }),
-      startRegistry({ implementation: 'ggcr-referrers', name: 'referrers-api' }),
+      startRegistry({ implementation: plainImplementation, name: `referrers-plain-${plainImplementation}` }),
+      startRegistry({ implementation: apiImplementation, name: `referrers-api-${apiImplementation}` }),
     ]);
-    expect(IMPLEMENTATIONS['distribution-2.8'].referrers).toBe(false);
+    expect([IMPLEMENTATIONS[plainImplementation].referrers, IMPLEMENTATIONS[apiImplementation].referrers]).toEqual([false, true]);
     src = await sourceWithReferrers(plain, 'acme/build', 'plain');
     // someone else's signature of the amd64 image, already in the target repository's fallback tag
     await pushBuildxImage(plain, 'acme/app', 'old', { platform: 'linux/amd64', seed: 'plain-amd64' });
@@ -139,7 +144,7 @@ describe('referrers: a source without the API (distribution 2.8, fallback tags)'
     expect(skipped.result.requests.byKind['GET referrers']).toBeUndefined();
     expect(await hasManifest(plain, 'acme/skip', src.signature.digest)).toBe(false);
     const added = copied.result.requests.requests - skipped.result.requests.requests;
-    process.stdout.write(`referrers: ${added} requests added for 3 referrers copied within one registry (fallback tags; skip: ${skipped.result.requests.requests}, copy: ${copied.result.requests.requests}) ${JSON.stringify(copied.result.requests.byKind)}\n`);
+    process.stdout.write(`referrers on ${plainImplementation}: ${added} requests added for 3 referrers copied within one registry (fallback tags; skip: ${skipped.result.requests.requests}, copy: ${copied.result.requests.requests}) ${JSON.stringify(copied.result.requests.byKind)}\n`);
   });
 
   it('what the look-up costs a merge with nothing to copy: one API probe for the registry, one fallback-tag read per child', async () => {
@@ -177,15 +182,18 @@ describe('referrers: a source without the API (distribution 2.8, fallback tags)'
   });
 });
 
-describe('referrers: a source with the API (go-containerregistry with WithReferrersSupport)', () => {
+describe.each([
+  ['ggcr-referrers', 'distribution-2.8'],
+  ['olareg', 'olareg-no-referrers'],
+] as const)('referrers: a source with the API (%s); %s has none', (apiImplementation, plainImplementation) => {
   let withApi: RunningRegistry;
   let plain: RunningRegistry;
   let src: Source;
 
   beforeAll(async () => {
     [withApi, plain] = await Promise.all([
-      startRegistry({ implementation: 'ggcr-referrers', name: 'referrers-api-src' }),
-      startRegistry({ implementation: 'distribution-2.8', name: 'referrers-plain-dst' }),
+      startRegistry({ implementation: apiImplementation, name: `referrers-api-src-${apiImplementation}` }),
+      startRegistry({ implementation: plainImplementation, name: `referrers-plain-dst-${plainImplementation}` }),
     ]);
     src = await sourceWithReferrers(withApi, 'acme/build', 'api');
     // the API finds them: the source has no fallback tag at all
@@ -208,6 +216,27 @@ describe('referrers: a source with the API (go-containerregistry with WithReferr
     expect(result.targets[0].referrers).toEqual({ copied: 3, existing: 0, via: 'api' });
     expect((await apiListing(withApi, 'acme/app', src.arm64.imageDigest))!.manifests.map((m) => m.digest)).toEqual([src.sbom.digest]);
     expect((await apiListing(withApi, 'acme/app', src.sbom.digest))!.manifests.map((m) => m.digest)).toEqual([src.sbomSignature.digest]);
+  });
+
+  it('images without referrers (olareg lists none as "manifests": null): merged with nothing to copy, and the CLI\'s inspect --referrers lists none', async () => {
+    const [amd64] = await Promise.all([
+      pushBuildxImage(withApi, 'acme/bare', 'amd64', { platform: 'linux/amd64', seed: `bare-${apiImplementation}-amd64` }),
+      pushBuildxImage(withApi, 'acme/bare', 'arm64', { platform: 'linux/arm64', seed: `bare-${apiImplementation}-arm64` }),
+    ]);
+    const raw = await fetch(`${withApi.url}/v2/acme/bare/referrers/${amd64.imageDigest}`);
+    expect(raw.status).toBe(200);
+    expect(((await raw.json()) as { manifests: unknown }).manifests).toEqual(withApi.capabilities.referrersEmptyIsNull ? null : []);
+    const target = `${withApi.host}/acme/bare-out:v1`;
+    const { result } = await merge({ sources: sources(withApi.host, 'acme/bare'), tags: target });
+    expect(result.targets[0].referrers).toMatchObject({ copied: 0, existing: 0 });
+    expect(result.requests.byKind['GET referrers']).toBeGreaterThanOrEqual(4);
+    const home = await emptyDockerConfig();
+    const run = await runCli(['inspect', '--referrers', '--json', target], { home });
+    expect(run.stderr.toString()).toBe('');
+    expect(run.code).toBe(0);
+    const out = JSON.parse(run.stdout.toString()) as { referrers: Array<{ subject: string; via: string; referrers: unknown[] }> };
+    // the index and its four children (two images, two attestations): every listing read, each empty
+    expect(out.referrers.map((r) => [r.via, r.referrers])).toEqual(Array.from({ length: 5 }, () => ['api', []]));
   });
 });
 
@@ -246,9 +275,11 @@ async function expectAttestationsAsReferrers(registry: RunningRegistry, reposito
 }
 
 describe.each([
-  ['distribution-2.8', 'fallback tags'],
-  ['ggcr-referrers', 'referrers API'],
-] as const)('attestations: referrers on %s (%s)', (implementation, _how) => {
+  ['distribution-2.8', 'fallback tags', 'ggcr-referrers'],
+  ['ggcr-referrers', 'referrers API', 'distribution-2.8'],
+  ['olareg-no-referrers', 'fallback tags', 'olareg'],
+  ['olareg', 'referrers API', 'distribution-2.8'],
+] as const)('attestations: referrers on %s (%s; the other registry: %s)', (implementation, _how, otherImplementation) => {
   let registry: RunningRegistry;
   let other: RunningRegistry;
   let old: PushedBuildxImage;
@@ -258,7 +289,7 @@ describe.each([
   beforeAll(async () => {
     [registry, other] = await Promise.all([
       startRegistry({ implementation, name: `att-${implementation}` }),
-      startRegistry({ implementation: implementation === 'ggcr-referrers' ? 'distribution-2.8' : 'ggcr-referrers', name: `att-other-${implementation}` }),
+      startRegistry({ implementation: otherImplementation, name: `att-other-${implementation}` }),
     ]);
     // amd64 built before BuildKit 0.32 (no subject), arm64 after (subject)
     [old, modern] = await Promise.all([

@@ -3,12 +3,14 @@
 // listings that are malformed, oversize or not JSON refused where they enter. And the pure parts:
 // the fallback tag name, the fallback index merge, the listed descriptor of a referrer.
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { InvalidManifestError, TooLargeError } from '../../src/base/errors.js';
+import { InvalidManifestError, TooLargeError, adviceFor } from '../../src/base/errors.js';
 import { MAX_MANIFEST_BYTES, MediaType, type Descriptor } from '../../src/oci/manifest.js';
 import { createRegistryClient } from '../../src/registry/client.js';
 import { MAX_REFERRERS_PAGES, fallbackTag, mergeFallbackIndex, referrerDescriptor, referrersOf } from '../../src/registry/referrers.js';
 import { json, startFakeServer, type FakeServer, type Handler } from '../support/fake-registry.js';
 import { anonymous } from '../support/registry-clients.js';
+import { ACTION_WORDS } from '../../src/action/wording.js';
+import { CLI_WORDS } from '../../src/cli/wording.js';
 
 const servers: FakeServer[] = [];
 afterEach(async () => {
@@ -107,6 +109,57 @@ describe('Referrers.list', () => {
     expect((error as Error).message).toContain('the registry lists a referrer that is not a valid manifest descriptor');
   });
 
+  // olareg v0.1.2 (regclient's registry) answers a subject without referrers with
+  // {"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":null}: Go's
+  // encoding/json writes a nil slice as null, and Go clients (regctl, crane) read it back as empty.
+  it('reads "manifests": null as an empty listing (olareg v0.1.2 for a subject without referrers)', async () => {
+    const { listing, error } = await listWith((_req, res) => json(res, 200, { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: null }, { 'content-type': MediaType.OciIndex }));
+    expect(error).toBeUndefined();
+    expect(listing).toEqual({ api: true, descriptors: [] });
+  });
+
+  it.each([
+    ['no mediaType', { schemaVersion: 2, manifests: [referrer(10, SIG)] }],
+    ['no schemaVersion', { mediaType: MediaType.OciIndex, manifests: [referrer(10, SIG)] }],
+    ['neither, and "manifests": null', { manifests: null }],
+  ])('takes a listing with %s: the manifests say what it lists', async (label, body) => {
+    const { listing, error } = await listWith((_req, res) => json(res, 200, body, { 'content-type': MediaType.OciIndex }));
+    expect(error).toBeUndefined();
+    expect(listing).toEqual({ api: true, descriptors: label.endsWith('null') ? [] : [referrer(10, SIG)] });
+  });
+
+  it.each([
+    ['a body that is an array', [referrer(10, SIG)]],
+    ['a body that is a string', 'manifests'],
+    ['a body that is null', null],
+    ['no manifests at all', { schemaVersion: 2, mediaType: MediaType.OciIndex }],
+    ['manifests that are an object', { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: { 0: referrer(10, SIG) } }],
+    ['manifests that are a string', { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: '' }],
+  ])('refuses a listing with %s, and says how to go on without referrers', async (_label, body) => {
+    const { error } = await listWith((_req, res) => json(res, 200, body, { 'content-type': MediaType.OciIndex }));
+    expect(error).toBeInstanceOf(InvalidManifestError);
+    expect((error as Error).message).toContain(`Referrers of 127.0.0.1`);
+    expect(adviceFor(error, ACTION_WORDS)).toContain('set input `referrers` to `skip`');
+    expect(adviceFor(error, CLI_WORDS)).toContain('set --referrers to `skip`');
+  });
+
+  it('every refusal of a listing names the way out: referrers skip (malformed entry, not JSON, too large)', async () => {
+    const entry = await listWith((_req, res) => json(res, 200, index([{ digest: 'nope' }]), { 'content-type': MediaType.OciIndex }));
+    const notJson = await listWith((_req, res) => {
+      res.writeHead(200, { 'content-type': MediaType.OciIndex });
+      res.end('<html>');
+    });
+    const tooLarge = await listWith((_req, res) => {
+      res.writeHead(200, { 'content-type': MediaType.OciIndex, 'content-length': String(MAX_MANIFEST_BYTES + 1) });
+      res.end();
+    });
+    for (const { error } of [entry, notJson, tooLarge]) {
+      expect(adviceFor(error, ACTION_WORDS)).toContain('set input `referrers` to `skip`');
+      expect(adviceFor(error, CLI_WORDS)).toContain('set --referrers to `skip`');
+      expect(adviceFor(error, CLI_WORDS)).not.toContain('{');
+    }
+  });
+
   it('refuses a listing without a manifests array, one that is not JSON, and one over the size limit', async () => {
     expect((await listWith((_req, res) => json(res, 200, { schemaVersion: 2 }))).error).toBeInstanceOf(InvalidManifestError);
     const notJson = await listWith((_req, res) => {
@@ -158,5 +211,11 @@ describe('fallback tags and referrer descriptors', () => {
   it('referrersOf checks every entry', () => {
     expect(referrersOf(index([referrer(1, SIG)]), 'x')).toEqual([referrer(1, SIG)]);
     expect(() => referrersOf(index([{ digest: 'nope' }]), 'x')).toThrow(InvalidManifestError);
+  });
+
+  it('referrersOf reads "manifests": null as empty, as for a fallback tag pushed by a Go client', () => {
+    expect(referrersOf({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: null }, 'x')).toEqual([]);
+    expect(() => referrersOf({ schemaVersion: 2, mediaType: MediaType.OciIndex }, 'x')).toThrow(InvalidManifestError);
+    expect(() => referrersOf(null, 'x')).toThrow(InvalidManifestError);
   });
 });

@@ -13,7 +13,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { accessSync, constants as fsConstants, existsSync, readFileSync, readdirSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -28,6 +28,12 @@ export interface GoTool {
   version: string;
   /** the executable `go install` writes */
   binary: string;
+  /**
+   * The module path, for a tool `go install PACKAGE@VERSION` cannot install: `go build PACKAGE`
+   * in a throwaway main module that requires MODULE@VERSION instead (the binary records the module
+   * and version just as go install's does; `go version -m` shows them).
+   */
+  module?: string;
 }
 
 /** Every Go tool the tests, the bench and CI use, with its pinned version. */
@@ -36,6 +42,13 @@ export const GO_TOOLS = {
   crane: { package: 'github.com/google/go-containerregistry/cmd/crane', version: 'v0.22.1', binary: 'crane' },
   /** CNCF distribution v3, the registry Docker Hub, GHCR and Harbor descend from */
   'distribution-v3': { package: 'github.com/distribution/distribution/v3/cmd/registry', version: 'v3.1.2', binary: 'registry' },
+  /**
+   * olareg, regclient's registry: the first in the tests with the OCI 1.1 referrers API that is not
+   * written here. Built, not installed: the module proxy refuses the version list of
+   * github.com/olareg/olareg (403), and `go install …@v0.1.2` fails at its deprecation look-up,
+   * which reads that list; fetching v0.1.2 itself needs no list.
+   */
+  olareg: { package: 'github.com/olareg/olareg/cmd/olareg', version: 'v0.1.2', binary: 'olareg', module: 'github.com/olareg/olareg' },
   /** lints .github/workflows and action.yml usage */
   actionlint: { package: 'github.com/rhysd/actionlint/cmd/actionlint', version: 'v1.7.12', binary: 'actionlint' },
 } as const satisfies Record<string, GoTool>;
@@ -187,10 +200,31 @@ export async function goBuildLocal(label: string, module: LocalGoModule, sourceD
  */
 export async function goInstall(label: string, tool: GoTool, finalDir: string): Promise<string> {
   const spec = `${tool.package}@${tool.version}`;
+  if (tool.module) return goBuildRequired(label, { ...tool, module: tool.module }, finalDir);
   return intoPlace(`${label}`, `go install ${spec}`, tool.binary, finalDir, async (go, staging) => {
     // Default build flags, so the build cache (GOCACHE) that earlier installs filled is reused.
     const env = { ...process.env, GOBIN: staging };
     await execFileAsync(go, ['install', spec], { env, maxBuffer: 16 * 1024 * 1024, timeout: 15 * 60 * 1000 });
+  });
+}
+
+/**
+ * `go build PACKAGE` in a throwaway main module (in the staging directory) whose go.mod requires
+ * MODULE@VERSION: what `go install PACKAGE@VERSION` does, without the deprecation look-up that
+ * needs the module's version list. `-mod=mod` lets go resolve the module's own requirements into
+ * that go.mod and go.sum (checked against the checksum database as for any download).
+ */
+async function goBuildRequired(label: string, tool: GoTool & { module: string }, finalDir: string): Promise<string> {
+  return intoPlace(label, `go build ${tool.package} requiring ${tool.module}@${tool.version}`, tool.binary, finalDir, async (go, staging) => {
+    const work = join(staging, 'module');
+    await mkdir(work);
+    await writeFile(join(work, 'go.mod'), `module manifest-merge.local/go-tools/${label}\n\nrequire ${tool.module} ${tool.version}\n`);
+    const env = { ...process.env, GOFLAGS: '-mod=mod', GOWORK: 'off' };
+    try {
+      await execFileAsync(go, ['build', '-o', join(staging, tool.binary), tool.package], { cwd: work, env, maxBuffer: 16 * 1024 * 1024, timeout: 15 * 60 * 1000 });
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
   });
 }
 

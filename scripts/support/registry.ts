@@ -1,7 +1,8 @@
 // Throwaway registries on loopback ports for integration tests, `npm run demo` and
-// `npm run bench`. Three independent implementations: CNCF distribution 2.8 (Debian's
-// `docker-registry`), distribution v3 and go-containerregistry's `crane registry serve` (both
-// built by go-tools.ts). Auth modes: none, htpasswd (Basic) and token (Bearer, against
+// `npm run bench`. Four independent implementations: CNCF distribution 2.8 (Debian's
+// `docker-registry`), distribution v3, go-containerregistry's `crane registry serve` and
+// regclient's olareg (the last three built by go-tools.ts; olareg with and without its referrers
+// API). Auth modes: none, htpasswd (Basic) and token (Bearer, against
 // scripts/support/token-server.ts), where the implementation has them. What each one can do
 // is in IMPLEMENTATIONS: tests ask it for a capability instead of naming implementations.
 import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
@@ -20,7 +21,7 @@ const execFileAsync = promisify(execFile);
 
 export type RegistryAuth = 'none' | 'htpasswd' | 'token';
 
-export type RegistryImplementation = 'distribution-2.8' | 'distribution-v3' | 'ggcr' | 'ggcr-referrers';
+export type RegistryImplementation = 'distribution-2.8' | 'distribution-v3' | 'ggcr' | 'ggcr-referrers' | 'olareg' | 'olareg-no-referrers';
 
 /** What an implementation does, as observed on the pinned version (registries.test.ts checks each claim). */
 export interface RegistryCapabilities {
@@ -38,12 +39,19 @@ export interface RegistryCapabilities {
   blobsPerRepository: boolean;
   /** serves `GET /v2/<name>/referrers/<digest>` (OCI 1.1) */
   referrers: boolean;
+  /** the referrers API lists a subject without referrers as `"manifests": null` (not `[]`, as OCI 1.1 says); false where it has no API */
+  referrersEmptyIsNull: boolean;
   /** accepts `DELETE` of blobs and manifests (with `deleteEnabled` where that is a setting) */
   delete: boolean;
   /** accepts signed schema 1 manifests and serves them back as such (with `schema1` where that is a setting) */
   schema1: boolean;
   /** refuses an index whose child manifests are not in the repository */
   indexChildrenMustExist: boolean;
+  /**
+   * accepts an image manifest whose foreign (non-distributable, with `urls`) layers were never
+   * pushed to it, as docker pushes a Windows image; false: refused like any missing layer
+   */
+  foreignLayersUnpushed: boolean;
 }
 
 export const IMPLEMENTATIONS: Readonly<Record<RegistryImplementation, RegistryCapabilities>> = {
@@ -53,9 +61,11 @@ export const IMPLEMENTATIONS: Readonly<Record<RegistryImplementation, RegistryCa
     mount: true,
     blobsPerRepository: true,
     referrers: false,
+    referrersEmptyIsNull: false,
     delete: true,
     schema1: true,
     indexChildrenMustExist: true,
+    foreignLayersUnpushed: true,
   },
   'distribution-v3': {
     title: 'distribution v3.1.2',
@@ -64,10 +74,12 @@ export const IMPLEMENTATIONS: Readonly<Record<RegistryImplementation, RegistryCa
     blobsPerRepository: true,
     // v3.1.2 has no referrers endpoint (GET answers 404)
     referrers: false,
+    referrersEmptyIsNull: false,
     delete: true,
     // v3 removed schema 1 support altogether
     schema1: false,
     indexChildrenMustExist: true,
+    foreignLayersUnpushed: true,
   },
   ggcr: {
     title: 'go-containerregistry v0.22.1 (crane registry serve)',
@@ -79,10 +91,12 @@ export const IMPLEMENTATIONS: Readonly<Record<RegistryImplementation, RegistryCa
     blobsPerRepository: false,
     // the library has the API (registry.WithReferrersSupport) but `crane registry serve` does not turn it on
     referrers: false,
+    referrersEmptyIsNull: false,
     delete: true,
     // it stores any manifest as sent, with its Content-Type: signed schema 1 included (no setting)
     schema1: true,
     indexChildrenMustExist: true,
+    foreignLayersUnpushed: true,
   },
   'ggcr-referrers': {
     // scripts/support/referrers-registry: the same library with the referrers API turned on, for
@@ -92,17 +106,53 @@ export const IMPLEMENTATIONS: Readonly<Record<RegistryImplementation, RegistryCa
     mount: false,
     blobsPerRepository: false,
     referrers: true,
+    referrersEmptyIsNull: false,
     delete: true,
     schema1: true,
     indexChildrenMustExist: true,
+    foreignLayersUnpushed: true,
+  },
+  olareg: {
+    title: 'olareg v0.1.2 (regclient\'s registry)',
+    // olareg has no auth at all (it is meant to run behind a proxy that does it)
+    auth: ['none'],
+    mount: true,
+    // a directory store: each repository is an OCI layout of its own
+    blobsPerRepository: true,
+    referrers: true,
+    // Go writes its nil slice: {"schemaVersion":2,"mediaType":"…index.v1+json","manifests":null}
+    referrersEmptyIsNull: true,
+    // with --api-delete (startRegistry's deleteEnabled)
+    delete: true,
+    // it takes OCI and Docker schema 2 manifests only: any other Content-Type is refused with 400
+    schema1: false,
+    indexChildrenMustExist: true,
+    // every layer must be in the repository, foreign ones too (MANIFEST_BLOB_UNKNOWN "layer not found")
+    foreignLayersUnpushed: false,
+  },
+  'olareg-no-referrers': {
+    // the same olareg with --api-referrer=false: GET referrers answers 404, so clients use fallback tags
+    title: 'olareg v0.1.2 without its referrers API (--api-referrer=false)',
+    auth: ['none'],
+    mount: true,
+    blobsPerRepository: true,
+    referrers: false,
+    referrersEmptyIsNull: false,
+    delete: true,
+    schema1: false,
+    indexChildrenMustExist: true,
+    foreignLayersUnpushed: false,
   },
 };
 
 /**
  * The implementations every describe.each suite runs on. `ggcr-referrers` is the ggcr code again
  * (with one more endpoint): it runs where the referrers API matters, not in every suite (CI time).
+ * olareg runs in both modes: with its referrers API (the only one here not written for these
+ * tests) and without it (fallback tags, on a registry whose other behaviour is the same). In this
+ * order, the next one (otherImplementation) is always other code.
  */
-export const IMPLEMENTATION_NAMES: RegistryImplementation[] = ['distribution-2.8', 'distribution-v3', 'ggcr'];
+export const IMPLEMENTATION_NAMES: RegistryImplementation[] = ['distribution-2.8', 'distribution-v3', 'olareg', 'ggcr', 'olareg-no-referrers'];
 /** Started only by the suites that ask for them by name (IMPLEMENTATIONS still says what they can do). */
 export const EXTRA_IMPLEMENTATION_NAMES: RegistryImplementation[] = ['ggcr-referrers'];
 
@@ -149,7 +199,7 @@ export interface RunningRegistry extends RegistryEndpoint {
   port: number;
   /** temp dir holding config.yml, htpasswd and data/ (removed by stop) */
   dataDir: string;
-  /** the registry's config file ('' for ggcr, which has none) */
+  /** the registry's config file ('' for ggcr and olareg, which take flags) */
   configPath: string;
   pid: number;
   stop(): Promise<void>;
@@ -425,7 +475,13 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
     const port = await freePort();
     let configPath = '';
     let args: string[];
-    if (implementation === 'ggcr-referrers') {
+    if (implementation === 'olareg' || implementation === 'olareg-no-referrers') {
+      // A directory store (each repository an OCI layout under data/), no garbage collection (a
+      // long suite must not lose an upload it has not referenced yet: a negative frequency turns it
+      // off; "-1" alone is not a duration), the referrers API on or off.
+      args = ['serve', '--addr', '127.0.0.1', '--port', String(port), '--dir', join(dataDir, 'data'), '--gc-frequency', '-1s', `--api-referrer=${implementation === 'olareg'}`, '-v', options.logLevel ?? 'error'];
+      if (options.deleteEnabled) args.push('--api-delete', '--api-blob-delete');
+    } else if (implementation === 'ggcr-referrers') {
       args = ['--address', `127.0.0.1:${port}`, '--disk', join(dataDir, 'data')];
     } else if (implementation === 'ggcr') {
       // Blobs on disk (a merge bench pushes big layers); manifests live in memory until stop.
@@ -509,6 +565,9 @@ function registryBinary(implementation: RegistryImplementation): Promise<string>
       return ensureGoTool('crane');
     case 'ggcr-referrers':
       return ensureGoTool('referrers-registry');
+    case 'olareg':
+    case 'olareg-no-referrers':
+      return ensureGoTool('olareg');
   }
 }
 

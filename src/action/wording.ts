@@ -11,6 +11,7 @@ export const ACTION_WORDS: Vocabulary = {
   platforms: 'input `platforms`',
   append: 'input `append`',
   attestations: 'input `attestations`',
+  referrers: 'input `referrers`',
   format: 'input `format`',
   username: 'input `username`',
   password: 'input `password`',

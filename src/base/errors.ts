@@ -50,7 +50,7 @@ export interface ErrorOptions extends ErrorFacts {
   /**
    * What the user should do about it. May use `{term}` placeholders from the advice vocabulary
    * below ({login}, {credentials}, {timeout}, {insecure}, {platforms}, {append}, {attestations},
-   * {format}, {username}, {password}, {rerun}); `renderError` words them for the surface.
+   * {referrers}, {format}, {username}, {password}, {rerun}); `renderError` words them for the surface.
    */
   hint?: string;
 }
@@ -280,6 +280,7 @@ export const ADVICE_TERMS = [
   'platforms',
   'append',
   'attestations',
+  'referrers',
   'format',
   'username',
   'password',
@@ -305,6 +306,7 @@ const NEUTRAL_WORDS: Vocabulary = {
   platforms: '`platforms`',
   append: '`append`',
   attestations: '`attestations`',
+  referrers: '`referrers`',
   format: '`format`',
   username: '`username`',
   password: '`password`',

@@ -11,6 +11,7 @@ export const CLI_WORDS: Vocabulary = {
   platforms: '--platforms',
   append: '--append',
   attestations: '--attestations',
+  referrers: '--referrers',
   format: '--format',
   username: '--username',
   password: '--password-stdin',

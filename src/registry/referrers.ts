@@ -13,6 +13,12 @@ import { pull, registryRequest } from './endpoint.js';
 import { headerValue, type Transport } from './transport/compose.js';
 import type { ReferrersListing } from './client-types.js';
 
+/**
+ * The way out of a referrers listing that cannot be read: the merge copies referrers by default,
+ * and a registry that lists them in a form nobody can read must not hold every merge hostage.
+ */
+const UNREADABLE_LISTING_HINT = 'Report it to the registry operator; to merge without copying referrers (signatures, SBOMs), set {referrers} to `skip`';
+
 /** Pages of one referrers listing followed (Link rel="next") before the rest is refused. */
 export const MAX_REFERRERS_PAGES = 16;
 
@@ -44,7 +50,7 @@ export function checkReferrerDescriptor(value: unknown, what: string): Descripto
     (d.annotations === undefined || (typeof d.annotations === 'object' && d.annotations !== null && Object.values(d.annotations).every((v) => typeof v === 'string')));
   if (!ok) {
     throw new InvalidManifestError(`${what}: the registry lists a referrer that is not a valid manifest descriptor: ${sanitizeLine(JSON.stringify(value) ?? String(value)).slice(0, 200)}`, {
-      hint: 'The referrers list (or fallback tag) of this registry is malformed; report it to the registry operator, or {referrers} skip',
+      hint: `The referrers list (or fallback tag) of this registry is malformed. ${UNREADABLE_LISTING_HINT}`,
     });
   }
   const out: Descriptor = { mediaType: d.mediaType!, digest: d.digest!, size: d.size! };
@@ -53,10 +59,23 @@ export function checkReferrerDescriptor(value: unknown, what: string): Descripto
   return out;
 }
 
-/** The descriptors of a referrers index (API answer or fallback tag), checked. */
+/**
+ * The descriptors of a referrers index (API answer or fallback tag), checked. Lenient where the
+ * meaning is clear, strict on what is copied: `"manifests": null` is an empty list (olareg v0.1.2
+ * answers a subject without referrers so: Go writes a nil slice as null, and Go clients read it
+ * back as empty), and a missing or other `schemaVersion` or `mediaType` is not looked at (the
+ * entries say what is listed). A body that is not an object, `manifests` missing or neither an
+ * array nor null, and every entry that is not a well-formed descriptor are refused.
+ */
 export function referrersOf(index: unknown, what: string): Descriptor[] {
-  const manifests = (index as { manifests?: unknown } | null)?.manifests;
-  if (!Array.isArray(manifests)) throw new InvalidManifestError(`${what}: the referrers index has no "manifests" array`);
+  if (typeof index !== 'object' || index === null || Array.isArray(index)) {
+    throw new InvalidManifestError(`${what}: the referrers index is not a JSON object but ${index === null ? 'null' : Array.isArray(index) ? 'an array' : `a ${typeof index}`}`, { hint: UNREADABLE_LISTING_HINT });
+  }
+  const manifests = (index as { manifests?: unknown }).manifests;
+  if (manifests === null) return [];
+  if (!Array.isArray(manifests)) {
+    throw new InvalidManifestError(`${what}: the referrers index has no "manifests" array (${manifests === undefined ? 'it is missing' : `it is ${typeof manifests === 'object' ? 'an object' : `a ${typeof manifests}`}`})`, { hint: UNREADABLE_LISTING_HINT });
+  }
   return manifests.map((m) => checkReferrerDescriptor(m, what));
 }
 
@@ -135,7 +154,7 @@ export class Referrers {
     let target: { path: string; query?: Record<string, string> } | { url: string } = { path: `referrers/${digest}`, ...(artifactType ? { query: { artifactType } } : {}) };
     for (let page = 0; ; page++) {
       if (page >= MAX_REFERRERS_PAGES) {
-        throw new TooLargeError(`${what}: the registry lists more than ${MAX_REFERRERS_PAGES} pages of referrers`, { registry: repository.registry, repository: repository.repository });
+        throw new TooLargeError(`${what}: the registry lists more than ${MAX_REFERRERS_PAGES} pages of referrers`, { registry: repository.registry, repository: repository.repository, hint: UNREADABLE_LISTING_HINT });
       }
       const answer = await this.http.retrying(what, async () => {
         const fields = {
@@ -151,7 +170,7 @@ export class Referrers {
         const request = 'url' in target ? { ...fields, registry: repository.registry, target: target.url, facts: { repository: repository.repository, reference: digest } } : registryRequest({ ...repository, ...target }, fields);
         const response = await this.http.request(request);
         const tooLarge = (size?: number) =>
-          new TooLargeError(`${what}: the listing is ${size === undefined ? 'larger than' : `${formatBytes(size)}, over`} the ${formatBytes(MAX_MANIFEST_BYTES)} limit`, { registry: repository.registry, repository: repository.repository });
+          new TooLargeError(`${what}: the listing is ${size === undefined ? 'larger than' : `${formatBytes(size)}, over`} the ${formatBytes(MAX_MANIFEST_BYTES)} limit`, { registry: repository.registry, repository: repository.repository, hint: UNREADABLE_LISTING_HINT });
         if (response.status === 404) {
           // read whole, not discarded: a 404 cut short is a failed answer (retried), not "no API"
           await this.http.readBody(request, response, MAX_MANIFEST_BYTES, () => tooLarge());
@@ -167,7 +186,7 @@ export class Referrers {
         try {
           parsed = JSON.parse(bytes.toString('utf8'));
         } catch (cause) {
-          throw new InvalidManifestError(`${what}: the registry answered 200 with a body that is not JSON`, { cause, registry: repository.registry, repository: repository.repository });
+          throw new InvalidManifestError(`${what}: the registry answered 200 with a body that is not JSON`, { cause, registry: repository.registry, repository: repository.repository, hint: UNREADABLE_LISTING_HINT });
         }
         const filtered = (headerValue(response.headers, 'oci-filters-applied') ?? '').split(',').map((s) => s.trim()).includes('artifactType');
         return { descriptors: referrersOf(parsed, what), filtered, next: nextLink(headerValue(response.headers, 'link')) };
