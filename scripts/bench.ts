@@ -60,11 +60,15 @@ if (peers) {
       log(`${name}: not available: ${reason}`);
     }
   }
-  if (tools.buildx && !tools.docker) notes.push('docker buildx imagetools: not available: buildx runs as a plugin of the docker CLI, which is not installed here.');
+  if (tools.buildx && !tools.docker)
+    notes.push('docker buildx imagetools: not available: buildx runs as a plugin of the docker CLI, which is not installed here.');
 }
 const ctx: BenchContext = { tools, runs, latencyMs, log };
 const machine = machineInfo();
-const versions: Record<string, string> = { 'manifest-merge': versionOf(process.execPath, [cli, '--version']) ?? '?', 'docker-registry': versionOf('docker-registry', ['--version'])?.replace(/^\S+\s+/, '') ?? '?' };
+const versions: Record<string, string> = {
+  'manifest-merge': versionOf(process.execPath, [cli, '--version']) ?? '?',
+  'docker-registry': versionOf('docker-registry', ['--version'])?.replace(/^\S+\s+/, '') ?? '?',
+};
 if (tools.docker) versions.docker = versionOf(tools.docker, ['--version'])?.replace(/^Docker version /, '') ?? '?';
 if (tools.buildah) versions.buildah = versionOf(tools.buildah, ['--version'])?.replace(/^buildah version /, '') ?? '?';
 if (tools.skopeo) versions.skopeo = versionOf(tools.skopeo, ['--version'])?.replace(/^skopeo version /, '') ?? '?';
@@ -74,7 +78,10 @@ if (tools.regctl) versions.regctl = versionOf(tools.regctl, ['version', '--forma
 if (peers) {
   const missing = (['docker', 'buildah', 'skopeo'] as const).filter((t) => !tools[t]);
   if (missing.length) notes.push(`Not installed here, so not measured: ${missing.join(', ')}.`);
-  if (!(await containersCacheIsolation())) notes.push('buildah and skopeo ran with their shared blob-info cache (no private mount namespace here): later runs may mount what earlier runs copied.');
+  if (!(await containersCacheIsolation()))
+    notes.push(
+      'buildah and skopeo ran with their shared blob-info cache (no private mount namespace here): later runs may mount what earlier runs copied.',
+    );
 }
 
 const rows: Row[] = [];
@@ -95,12 +102,18 @@ try {
     startup = [await measureStartup(bundle, statSync(bundle).size, n, tools.node)];
     // the levers: Node's compile cache (Node 22.1+), warm (a later step of the job) and cold (a fresh runner)
     if (Number(tools.nodeVersion.replace(/^v/, '').split('.')[0]) >= 22) {
-      startup.push(await measureStartup(bundle, statSync(bundle).size, n, tools.node, { label: 'NODE_COMPILE_CACHE, cold', compileCache: 'cold' }));
-      startup.push(await measureStartup(bundle, statSync(bundle).size, n, tools.node, { label: 'NODE_COMPILE_CACHE, warm', compileCache: 'warm' }));
+      startup.push(
+        await measureStartup(bundle, statSync(bundle).size, n, tools.node, { label: 'NODE_COMPILE_CACHE, cold', compileCache: 'cold' }),
+      );
+      startup.push(
+        await measureStartup(bundle, statSync(bundle).size, n, tools.node, { label: 'NODE_COMPILE_CACHE, warm', compileCache: 'warm' }),
+      );
     }
     if (tools.localNode) startup.push(await measureStartup(bundle, statSync(bundle).size, n, tools.localNode, { label: '' }));
     for (const spec of values['startup-bundle'] ?? []) {
-      const [label, path] = spec.includes('=') ? [spec.slice(0, spec.indexOf('=')), spec.slice(spec.indexOf('=') + 1)] : ['trial bundle', spec];
+      const [label, path] = spec.includes('=')
+        ? [spec.slice(0, spec.indexOf('=')), spec.slice(spec.indexOf('=') + 1)]
+        : ['trial bundle', spec];
       for (const node of [tools.node, tools.localNode].filter((n): n is string => n !== undefined)) {
         startup.push(await measureStartup(resolve(path), statSync(resolve(path)).size, n, node, { label }));
       }
@@ -128,7 +141,17 @@ try {
 }
 
 const args = process.argv.slice(2).filter((a) => a !== '--no-write');
-const report: BenchReport = { machine, command: `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`, latencyMs, runs, versions, rows, tools, startup, notes };
+const report: BenchReport = {
+  machine,
+  command: `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`,
+  latencyMs,
+  runs,
+  versions,
+  rows,
+  tools,
+  startup,
+  notes,
+};
 process.stdout.write(`${renderText(report)}\n`);
 log(`bench finished in ${((performance.now() - started) / 1000).toFixed(0)} s`);
 if (values['no-write'] !== true) {

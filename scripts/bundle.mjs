@@ -88,12 +88,20 @@ const BUILTINS = new Set([...builtinModules, ...builtinModules.map((m) => `node:
 const lean = {
   name: 'lean',
   setup(b) {
-    b.onResolve({ filter: /^undici$/ }, (args) => (args.importer.includes('node_modules') ? undefined : { path: 'undici-slim', namespace: 'lean' }));
-    b.onResolve({ filter: /^@actions\/github$/ }, (args) => (args.importer.includes('node_modules') ? undefined : { path: 'github-context', namespace: 'lean' }));
+    b.onResolve({ filter: /^undici$/ }, (args) =>
+      args.importer.includes('node_modules') ? undefined : { path: 'undici-slim', namespace: 'lean' },
+    );
+    b.onResolve({ filter: /^@actions\/github$/ }, (args) =>
+      args.importer.includes('node_modules') ? undefined : { path: 'github-context', namespace: 'lean' },
+    );
     b.onLoad({ filter: /^github-context$/, namespace: 'lean' }, () => ({ contents: GITHUB_CONTEXT, loader: 'js', resolveDir: root }));
-    b.onResolve({ filter: /^\.\/oidc-utils\.js$/ }, (args) => (args.importer.includes('@actions/core') ? { path: 'oidc-stub', namespace: 'lean' } : undefined));
+    b.onResolve({ filter: /^\.\/oidc-utils\.js$/ }, (args) =>
+      args.importer.includes('@actions/core') ? { path: 'oidc-stub', namespace: 'lean' } : undefined,
+    );
     b.onResolve({ filter: /^\.\/client-h2\.js$/ }, (args) =>
-      args.importer.endsWith(join('undici', 'lib', 'dispatcher', 'client.js')) ? { path: 'undici-client-h2', namespace: 'lean', pluginData: dirname(args.importer) } : undefined,
+      args.importer.endsWith(join('undici', 'lib', 'dispatcher', 'client.js'))
+        ? { path: 'undici-client-h2', namespace: 'lean', pluginData: dirname(args.importer) }
+        : undefined,
     );
     b.onLoad({ filter: /^undici-client-h2$/, namespace: 'lean' }, (args) => ({
       contents: "module.exports = function connectH2(...args) { return require('./client-h2.js')(...args); };",
@@ -101,9 +109,14 @@ const lean = {
       resolveDir: args.pluginData,
     }));
     b.onResolve({ filter: /^[a-z_:/]+$/ }, (args) =>
-      args.kind === 'import-statement' && BUILTINS.has(args.path) ? { path: args.path.replace(/^node:/, ''), namespace: 'builtin' } : undefined,
+      args.kind === 'import-statement' && BUILTINS.has(args.path)
+        ? { path: args.path.replace(/^node:/, ''), namespace: 'builtin' }
+        : undefined,
     );
-    b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(`node:${args.path}`)});`, loader: 'js' }));
+    b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(`node:${args.path}`)});`,
+      loader: 'js',
+    }));
     b.onLoad({ filter: /^undici-slim$/, namespace: 'lean' }, () => ({ contents: UNDICI_SLIM, loader: 'js', resolveDir: root }));
     b.onLoad({ filter: /^oidc-stub$/, namespace: 'lean' }, () => ({ contents: OIDC_STUB, loader: 'js', resolveDir: dirname(root) }));
   },

@@ -15,27 +15,52 @@ import { findOnPath, startRegistry } from './support/registry.js';
 import { skopeoCopyAllToOciLayout } from './support/skopeo.js';
 
 const say = (text: string) => process.stdout.write(`\n\x1b[1m${text}\x1b[0m\n`);
-const logger: Logger = { debug: () => undefined, info: (m) => process.stdout.write(`  ${m}\n`), warning: (m) => process.stdout.write(`  warning: ${m}\n`) };
+const logger: Logger = {
+  debug: () => undefined,
+  info: (m) => process.stdout.write(`  ${m}\n`),
+  warning: (m) => process.stdout.write(`  warning: ${m}\n`),
+};
 
 const registry = await startRegistry({ name: 'demo' });
 try {
   say(`Registry running at ${registry.url}`);
   const seed = await seedCase(registry);
-  say('Pushed the seed note\'s images, as buildx >= 0.10 pushes them:');
+  say("Pushed the seed note's images, as buildx >= 0.10 pushes them:");
   for (const s of seed.sources) process.stdout.write(`  ${s}\n`);
 
   const docker = findOnPath('docker');
   if (docker) {
     say(`What \`docker manifest inspect ${seed.sources[0]}\` says:`);
     const dockerConfig = await mkdtemp(join(tmpdir(), 'demo-docker-'));
-    const out = spawnSync(docker, ['manifest', 'inspect', '--insecure', seed.sources[0]], { encoding: 'utf8', env: { ...process.env, DOCKER_CONFIG: dockerConfig } });
+    const out = spawnSync(docker, ['manifest', 'inspect', '--insecure', seed.sources[0]], {
+      encoding: 'utf8',
+      env: { ...process.env, DOCKER_CONFIG: dockerConfig },
+    });
     process.stdout.write(`  ${(out.stdout + out.stderr).trim().split('\n').slice(0, 6).join('\n  ')}\n  (exit ${out.status})\n`);
     say(`What \`docker manifest create … --amend\` says:`);
-    const create = spawnSync(docker, ['manifest', 'create', '--insecure', `${registry.host}/acme/github-runner:focal`, '--amend', seed.sources[0], '--amend', seed.sources[1]], { encoding: 'utf8', env: { ...process.env, DOCKER_CONFIG: dockerConfig } });
+    const create = spawnSync(
+      docker,
+      [
+        'manifest',
+        'create',
+        '--insecure',
+        `${registry.host}/acme/github-runner:focal`,
+        '--amend',
+        seed.sources[0],
+        '--amend',
+        seed.sources[1],
+      ],
+      { encoding: 'utf8', env: { ...process.env, DOCKER_CONFIG: dockerConfig } },
+    );
     process.stdout.write(`  ${(create.stdout + create.stderr).trim().split('\n').slice(0, 4).join('\n  ')}\n  (exit ${create.status})\n`);
   }
 
-  const inputs = getInputs((name) => ({ sources: seed.sources.join('\n'), tags: `${registry.host}/acme/github-runner:focal`, platforms: 'linux/amd64,linux/arm64' })[name] ?? '');
+  const inputs = getInputs(
+    (name) =>
+      ({ sources: seed.sources.join('\n'), tags: `${registry.host}/acme/github-runner:focal`, platforms: 'linux/amd64,linux/arm64' })[
+        name
+      ] ?? '',
+  );
   const configDir = await mkdtemp(join(tmpdir(), 'demo-config-'));
   const [{ request }] = inputs.images;
   say('manifest-merge inspect of one source (every manifest type accepted):');

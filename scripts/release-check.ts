@@ -83,10 +83,17 @@ export function checkRelease(root: string, tag: string, tags: readonly string[])
   const problems: string[] = [];
 
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version?: string };
-  if (pkg.version !== version) problems.push(`package.json has version ${JSON.stringify(pkg.version)}, the tag says ${version} (npm version ${version} --no-git-tag-version)`);
-  const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as { version?: string; packages?: Record<string, { version?: string }> };
+  if (pkg.version !== version)
+    problems.push(
+      `package.json has version ${JSON.stringify(pkg.version)}, the tag says ${version} (npm version ${version} --no-git-tag-version)`,
+    );
+  const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as {
+    version?: string;
+    packages?: Record<string, { version?: string }>;
+  };
   const lockVersions = [lock.version, lock.packages?.['']?.version];
-  if (lockVersions.some((v) => v !== version)) problems.push(`package-lock.json has version ${JSON.stringify(lockVersions.find((v) => v !== version))}, the tag says ${version}`);
+  if (lockVersions.some((v) => v !== version))
+    problems.push(`package-lock.json has version ${JSON.stringify(lockVersions.find((v) => v !== version))}, the tag says ${version}`);
   problems.push(...changelogProblems(readFileSync(join(root, 'CHANGELOG.md'), 'utf8'), version));
   if (problems.length > 0) throw new ReleaseCheckError(problems);
 
@@ -95,7 +102,10 @@ export function checkRelease(root: string, tag: string, tags: readonly string[])
   const newest = tags
     .filter((t) => t !== tag)
     .map((t) => ({ t, p: parseTag(t) }))
-    .filter((x): x is { t: string; p: Parsed } => x.p !== undefined && x.p.major === parsed.major && x.p.prerelease === undefined && newer(x.p, parsed));
+    .filter(
+      (x): x is { t: string; p: Parsed } =>
+        x.p !== undefined && x.p.major === parsed.major && x.p.prerelease === undefined && newer(x.p, parsed),
+    );
   if (newest.length > 0) return { version, major, moveMajor: false, reason: `${newest[0].t} is newer than ${tag}: ${major} stays` };
   return { version, major, moveMajor: true, reason: `${tag} is the newest ${major} release: ${major} moves to it` };
 }

@@ -4,17 +4,24 @@ import { getInputs } from '../../src/action/inputs.js';
 
 describe('github-annotations', () => {
   const env = { serverUrl: 'https://github.com', repository: 'acme/app', sha: 'f'.repeat(40) };
-  const request = (tags: string, extra: Record<string, string> = {}) => getInputs((name) => ({ sources: 'r.io/a:x', tags, ...extra })[name] ?? '');
+  const request = (tags: string, extra: Record<string, string> = {}) =>
+    getInputs((name) => ({ sources: 'r.io/a:x', tags, ...extra })[name] ?? '');
 
   it('auto: adds source and revision for ghcr.io targets only; user annotations win', async () => {
     const { withGithubAnnotations } = await import('../../src/action/github-context.js');
     const ghcr = request('ghcr.io/acme/app:1', { annotations: 'org.opencontainers.image.source=https://example.com/mine' });
     const index = withGithubAnnotations(ghcr.images[0].request, ghcr.githubAnnotations, env).annotations!.index;
-    expect({ ...index }).toEqual({ 'org.opencontainers.image.source': 'https://example.com/mine', 'org.opencontainers.image.revision': 'f'.repeat(40) });
+    expect({ ...index }).toEqual({
+      'org.opencontainers.image.source': 'https://example.com/mine',
+      'org.opencontainers.image.revision': 'f'.repeat(40),
+    });
     const other = request('r.io/acme/app:1');
     expect(withGithubAnnotations(other.images[0].request, other.githubAnnotations, env)).toBe(other.images[0].request);
     const forced = request('r.io/acme/app:1', { 'github-annotations': 'true' });
-    expect({ ...withGithubAnnotations(forced.images[0].request, forced.githubAnnotations, env).annotations!.index }).toEqual({ 'org.opencontainers.image.source': 'https://github.com/acme/app', 'org.opencontainers.image.revision': 'f'.repeat(40) });
+    expect({ ...withGithubAnnotations(forced.images[0].request, forced.githubAnnotations, env).annotations!.index }).toEqual({
+      'org.opencontainers.image.source': 'https://github.com/acme/app',
+      'org.opencontainers.image.revision': 'f'.repeat(40),
+    });
     const off = request('ghcr.io/acme/app:1', { 'github-annotations': 'false' });
     expect(withGithubAnnotations(off.images[0].request, off.githubAnnotations, env)).toBe(off.images[0].request);
   });
@@ -23,12 +30,31 @@ describe('github-annotations', () => {
     const { withGithubAnnotations } = await import('../../src/action/github-context.js');
     const { planMerge } = await import('../../src/engine/plan.js');
     const digest = () => {
-      const { images: [{ request: r }], githubAnnotations } = request('ghcr.io/acme/app:1');
+      const {
+        images: [{ request: r }],
+        githubAnnotations,
+      } = request('ghcr.io/acme/app:1');
       const annotated = withGithubAnnotations(r, githubAnnotations, env);
-      const source = { input: 'x', repository: { registry: 'r.io', repository: 'a' }, digest: 'sha256:' + 'a'.repeat(64), mediaType: 'application/vnd.oci.image.index.v1+json', entries: [{ kind: 'image' as const, descriptor: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: 'sha256:' + 'b'.repeat(64), size: 10, platform: { os: 'linux', architecture: 'amd64' } }, platform: { os: 'linux', architecture: 'amd64' } }] };
+      const source = {
+        input: 'x',
+        repository: { registry: 'r.io', repository: 'a' },
+        digest: 'sha256:' + 'a'.repeat(64),
+        mediaType: 'application/vnd.oci.image.index.v1+json',
+        entries: [
+          {
+            kind: 'image' as const,
+            descriptor: {
+              mediaType: 'application/vnd.oci.image.manifest.v1+json',
+              digest: 'sha256:' + 'b'.repeat(64),
+              size: 10,
+              platform: { os: 'linux', architecture: 'amd64' },
+            },
+            platform: { os: 'linux', architecture: 'amd64' },
+          },
+        ],
+      };
       return planMerge([source], { attestations: 'keep', format: 'auto', annotations: annotated.annotations }).digest;
     };
     expect(digest()).toBe(digest());
   });
 });
-

@@ -11,7 +11,12 @@ const base = { sources: 'ghcr.io/acme/app:amd64\nghcr.io/acme/app:arm64', tags: 
 
 describe('getInputs (the action)', () => {
   it('reads a full set of inputs with defaults', () => {
-    const { images: [{ request }], client, summary, warnings } = getInputs(getter(base));
+    const {
+      images: [{ request }],
+      client,
+      summary,
+      warnings,
+    } = getInputs(getter(base));
     expect(request.sources.map((s) => s.tag)).toEqual(['amd64', 'arm64']);
     expect(request.tags[0]).toEqual({ registry: 'ghcr.io', repository: 'acme/app', tag: 'latest' });
     expect(request).toMatchObject({ attestations: 'keep', format: 'auto', push: true, append: false, platforms: undefined });
@@ -40,8 +45,14 @@ describe('getInputs (the action)', () => {
   });
 
   it('gives explicit credentials to the first tag’s registry unless `registry` says otherwise', () => {
-    expect(getInputs(getter({ ...base, username: 'bob', password: 's3cret' })).client.credentials).toEqual({ registry: 'ghcr.io', username: 'bob', password: 's3cret' });
-    expect(getInputs(getter({ ...base, username: 'bob', password: 'x', registry: 'https://docker.io' })).client.credentials?.registry).toBe('docker.io');
+    expect(getInputs(getter({ ...base, username: 'bob', password: 's3cret' })).client.credentials).toEqual({
+      registry: 'ghcr.io',
+      username: 'bob',
+      password: 's3cret',
+    });
+    expect(getInputs(getter({ ...base, username: 'bob', password: 'x', registry: 'https://docker.io' })).client.credentials?.registry).toBe(
+      'docker.io',
+    );
   });
 
   it('reads insecure registries and the time budget into the client settings', () => {
@@ -49,4 +60,3 @@ describe('getInputs (the action)', () => {
     expect(client).toEqual({ insecureRegistries: ['reg.lan:5000', 'other.lan'], timeoutMs: 90000 });
   });
 });
-

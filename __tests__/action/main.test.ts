@@ -51,7 +51,11 @@ afterAll(() => {
 
 describe('run (the action entry)', () => {
   it('merges and sets every output: digest, manifest, platforms, images, metadata, results; and the job summary', async () => {
-    core.resetCore({ sources: SOURCES, tags: 'reg.example/acme/app:latest\nreg.example/acme/app:1.0', platforms: 'linux/amd64,linux/arm64' });
+    core.resetCore({
+      sources: SOURCES,
+      tags: 'reg.example/acme/app:latest\nreg.example/acme/app:1.0',
+      platforms: 'linux/amd64,linux/arm64',
+    });
     await run();
     expect(core.setFailed).not.toHaveBeenCalled();
     const { digest, manifest, platforms, images, metadata, results } = core.outputs;
@@ -61,7 +65,9 @@ describe('run (the action entry)', () => {
     expect(platforms).toBe('linux/amd64,linux/arm64');
     expect(images).toBe(`reg.example/acme/app:latest@${digest}\nreg.example/acme/app:1.0@${digest}`);
     expect(JSON.parse(metadata)).toMatchObject({ digest, pushed: true, platforms: ['linux/amd64', 'linux/arm64'] });
-    expect(JSON.parse(results)).toEqual([{ tags: ['reg.example/acme/app:latest', 'reg.example/acme/app:1.0'], digest, metadata: JSON.parse(metadata) }]);
+    expect(JSON.parse(results)).toEqual([
+      { tags: ['reg.example/acme/app:latest', 'reg.example/acme/app:1.0'], digest, metadata: JSON.parse(metadata) },
+    ]);
     expect(core.summaries).toHaveLength(1);
     expect(core.summaries[0]).toContain(digest);
     // one client for the step, closed at the end, with the inputs' settings
@@ -106,7 +112,12 @@ describe('run (the action entry)', () => {
     ].join('\n');
     core.resetCore({ spec, attestations: 'strip' });
     await run();
-    const results = JSON.parse(core.outputs.results) as Array<{ tags: string[]; digest?: string; error?: string; metadata?: { attestations: unknown } }>;
+    const results = JSON.parse(core.outputs.results) as Array<{
+      tags: string[];
+      digest?: string;
+      error?: string;
+      metadata?: { attestations: unknown };
+    }>;
     expect(results.map((r) => r.tags)).toEqual([['reg.example/acme/one:1'], ['reg.example/acme/broken:1'], ['reg.example/acme/two:1']]);
     expect(results[0].digest).toBe(core.outputs.digest);
     expect(results[0].digest).toBe(registry.repository({ registry: 'reg.example', repository: 'acme/one' }).tags.get('1'));
@@ -116,7 +127,9 @@ describe('run (the action entry)', () => {
     // the summary has each merged image
     expect(core.summaries).toHaveLength(2);
     expect(core.setFailed).toHaveBeenCalledTimes(1);
-    expect(core.setFailed.mock.calls[0][0]).toMatch(/^1 of 3 images failed \(the others completed\): Input `spec` images\[1\] \(reg\.example\/acme\/broken:1\)/);
+    expect(core.setFailed.mock.calls[0][0]).toMatch(
+      /^1 of 3 images failed \(the others completed\): Input `spec` images\[1\] \(reg\.example\/acme\/broken:1\)/,
+    );
     expect(registry.repository({ registry: 'reg.example', repository: 'acme/broken' }).tags.size).toBe(0);
     // the images of a spec share one client, with connections for the images in flight
     expect(createClient).toHaveBeenCalledTimes(1);
@@ -124,7 +137,8 @@ describe('run (the action entry)', () => {
   });
 
   it('spec: attestations: referrers set on an image (the step default is strip)', async () => {
-    const spec = 'images:\n  - {tags: [reg.example/acme/one:1], sources: [reg.example/acme/app:amd64], attestations: referrers}\n  - {tags: [reg.example/acme/two:1], sources: [reg.example/acme/app:arm64]}';
+    const spec =
+      'images:\n  - {tags: [reg.example/acme/one:1], sources: [reg.example/acme/app:amd64], attestations: referrers}\n  - {tags: [reg.example/acme/two:1], sources: [reg.example/acme/app:arm64]}';
     core.resetCore({ spec, attestations: 'strip' });
     await run();
     expect(core.setFailed).not.toHaveBeenCalled();

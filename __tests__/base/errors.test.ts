@@ -20,8 +20,10 @@ import { CLI_EXPLICIT_CREDENTIALS, renderCliError } from '../../src/cli/wording.
 type Surface = 'action' | 'cli';
 
 const base = { sources: 'ghcr.io/acme/app:amd64\nghcr.io/acme/app:arm64', tags: 'ghcr.io/acme/app:latest' };
-const REFERENCE_HINT = 'Expected [registry[:port]/]repository[:tag][@sha256:digest], e.g. ghcr.io/acme/app:1.0 or ghcr.io/acme/app@sha256:…';
-const PLATFORM_HINT = 'Write it as os/arch or os/arch/variant, e.g. linux/amd64 or linux/arm/v7 (windows may add :os.version, e.g. windows/amd64:10.0.20348.2113)';
+const REFERENCE_HINT =
+  'Expected [registry[:port]/]repository[:tag][@sha256:digest], e.g. ghcr.io/acme/app:1.0 or ghcr.io/acme/app@sha256:…';
+const PLATFORM_HINT =
+  'Write it as os/arch or os/arch/variant, e.g. linux/amd64 or linux/arm/v7 (windows may add :os.version, e.g. windows/amd64:10.0.20348.2113)';
 const DIGEST = `sha256:${'a'.repeat(64)}`;
 
 function inputError(values: Record<string, string>): Error {
@@ -35,9 +37,21 @@ function inputError(values: Record<string, string>): Error {
 
 describe('input errors: one message naming the input, the bad value and the fix', () => {
   it.each([
-    ['empty `sources`', { ...base, sources: '\n  \n' }, 'Input `sources` is empty. List the per-platform images to merge, one per line (tags, repo@sha256:… digests or oci-layout://PATH), or give digests-dir and image'],
-    ['`sources` of comments only', { ...base, sources: '# amd64 comes later\n' }, 'Input `sources` is empty. List the per-platform images to merge, one per line (tags, repo@sha256:… digests or oci-layout://PATH), or give digests-dir and image'],
-    ['empty `tags`', { ...base, tags: '' }, 'Input `tags` is empty. List the tags to push the index to, one per line (e.g. ghcr.io/acme/app:latest)'],
+    [
+      'empty `sources`',
+      { ...base, sources: '\n  \n' },
+      'Input `sources` is empty. List the per-platform images to merge, one per line (tags, repo@sha256:… digests or oci-layout://PATH), or give digests-dir and image',
+    ],
+    [
+      '`sources` of comments only',
+      { ...base, sources: '# amd64 comes later\n' },
+      'Input `sources` is empty. List the per-platform images to merge, one per line (tags, repo@sha256:… digests or oci-layout://PATH), or give digests-dir and image',
+    ],
+    [
+      'empty `tags`',
+      { ...base, tags: '' },
+      'Input `tags` is empty. List the tags to push the index to, one per line (e.g. ghcr.io/acme/app:latest)',
+    ],
     [
       'an upper-case repository in `sources`',
       { ...base, sources: 'ghcr.io/Acme/app:1' },
@@ -48,7 +62,11 @@ describe('input errors: one message naming the input, the bad value and the fix'
       { ...base, sources: 'ghcr.io/acme/app:1\nhttps://ghcr.io/acme/app:2' },
       `\`sources\`: Invalid image reference "https://ghcr.io/acme/app:2": leave out the scheme (http:// or https://); write host/repository. ${REFERENCE_HINT}`,
     ],
-    ['white space in a tag', { ...base, tags: 'ghcr.io/acme/app:bad tag' }, `\`tags\`: Invalid image reference "ghcr.io/acme/app:bad tag": it contains white space. ${REFERENCE_HINT}`],
+    [
+      'white space in a tag',
+      { ...base, tags: 'ghcr.io/acme/app:bad tag' },
+      `\`tags\`: Invalid image reference "ghcr.io/acme/app:bad tag": it contains white space. ${REFERENCE_HINT}`,
+    ],
     [
       'an empty tag',
       { ...base, tags: 'ghcr.io/acme/app:' },
@@ -59,13 +77,37 @@ describe('input errors: one message naming the input, the bad value and the fix'
       { ...base, tags: `ghcr.io/acme/app:latest\nghcr.io/acme/app@${DIGEST}` },
       `\`tags\`: "ghcr.io/acme/app@${DIGEST}" is a digest reference, which cannot be a target. Targets are tags (e.g. ghcr.io/acme/app:latest); digests belong in input \`sources\``,
     ],
-    ['an unknown `attestations` value', { ...base, attestations: 'drop' }, 'Input `attestations` is "drop". Use one of: keep, strip, referrers'],
+    [
+      'an unknown `attestations` value',
+      { ...base, attestations: 'drop' },
+      'Input `attestations` is "drop". Use one of: keep, strip, referrers',
+    ],
     ['an unknown `format` value', { ...base, format: 'v2' }, 'Input `format` is "v2". Use one of: auto, oci, docker'],
-    ['a platform without an architecture', { ...base, platforms: 'linux/amd64,linux' }, `\`platforms\`: Malformed platform "linux": it needs at least an os and an architecture. ${PLATFORM_HINT}`],
-    ['a platform of four parts', { ...base, platforms: 'linux/amd64/v3/x' }, `\`platforms\`: Malformed platform "linux/amd64/v3/x": it has more than three "/"-separated parts. ${PLATFORM_HINT}`],
-    ['the same platform twice', { ...base, platforms: 'linux/arm64,linux/arm64/v8' }, '`platforms` lists linux/arm64 twice ("linux/arm64" and "linux/arm64/v8"). List each platform once'],
-    ['the same platform under an alias', { ...base, platforms: 'linux/aarch64, linux/arm64' }, '`platforms` lists linux/arm64 twice ("linux/aarch64" and "linux/arm64"). List each platform once'],
-    ['a timeout that is not a duration', { ...base, timeout: 'soon' }, 'Input `timeout` is "soon", not a duration. Write seconds (600) or a duration like 10m, 90s, 1h30m'],
+    [
+      'a platform without an architecture',
+      { ...base, platforms: 'linux/amd64,linux' },
+      `\`platforms\`: Malformed platform "linux": it needs at least an os and an architecture. ${PLATFORM_HINT}`,
+    ],
+    [
+      'a platform of four parts',
+      { ...base, platforms: 'linux/amd64/v3/x' },
+      `\`platforms\`: Malformed platform "linux/amd64/v3/x": it has more than three "/"-separated parts. ${PLATFORM_HINT}`,
+    ],
+    [
+      'the same platform twice',
+      { ...base, platforms: 'linux/arm64,linux/arm64/v8' },
+      '`platforms` lists linux/arm64 twice ("linux/arm64" and "linux/arm64/v8"). List each platform once',
+    ],
+    [
+      'the same platform under an alias',
+      { ...base, platforms: 'linux/aarch64, linux/arm64' },
+      '`platforms` lists linux/arm64 twice ("linux/aarch64" and "linux/arm64"). List each platform once',
+    ],
+    [
+      'a timeout that is not a duration',
+      { ...base, timeout: 'soon' },
+      'Input `timeout` is "soon", not a duration. Write seconds (600) or a duration like 10m, 90s, 1h30m',
+    ],
   ])('%s', (_label, values, message) => {
     const error = inputError(values);
     expect(error).toBeInstanceOf(InputError);
@@ -83,15 +125,15 @@ describe('the engine refuses an empty request too (the CLI and library callers r
   const request = { sources: [], tags: [], attestations: 'keep' as const, format: 'auto' as const, push: true };
 
   it('without sources', async () => {
-    await expect(runMerge({ ...request, tags: [{ registry: 'ghcr.io', repository: 'acme/app', tag: 'latest' }] }, untouched, silentLogger)).rejects.toThrow(
-      new InputError('`sources` is empty', { hint: 'List at least one image to merge' }),
-    );
+    await expect(
+      runMerge({ ...request, tags: [{ registry: 'ghcr.io', repository: 'acme/app', tag: 'latest' }] }, untouched, silentLogger),
+    ).rejects.toThrow(new InputError('`sources` is empty', { hint: 'List at least one image to merge' }));
   });
 
   it('without tags', async () => {
-    await expect(runMerge({ ...request, sources: [{ registry: 'ghcr.io', repository: 'acme/app', tag: 'amd64' }] }, untouched, silentLogger)).rejects.toThrow(
-      '`tags` is empty. List at least one tag to push the index to',
-    );
+    await expect(
+      runMerge({ ...request, sources: [{ registry: 'ghcr.io', repository: 'acme/app', tag: 'amd64' }] }, untouched, silentLogger),
+    ).rejects.toThrow('`tags` is empty. List at least one tag to push the index to');
   });
 });
 
@@ -107,18 +149,46 @@ function flagError(args: string[]): Error {
 describe('the same mistakes on the command line: the message names the flag (exit 2)', () => {
   const sources = ['ghcr.io/acme/app:amd64'];
   it.each([
-    ['an unknown --attestations value', ['-t', 'ghcr.io/acme/app:1', '--attestations', 'drop', ...sources], '--attestations is "drop". Use one of: keep, strip, referrers'],
-    ['an unknown --format value', ['-t', 'ghcr.io/acme/app:1', '--format', 'v2', ...sources], '--format is "v2". Use one of: auto, oci, docker'],
-    ['a --timeout that is not a duration', ['-t', 'ghcr.io/acme/app:1', '--timeout', 'soon', ...sources], '--timeout is "soon", not a duration. Write seconds (600) or a duration like 10m, 90s, 1h30m'],
-    ['a --timeout of zero', ['-t', 'ghcr.io/acme/app:1', '--timeout', '0', ...sources], '--timeout is "0", which leaves no time at all. Give a budget above zero, e.g. 10m (the default)'],
-    ['a --timeout no timer can hold', ['-t', 'ghcr.io/acme/app:1', '--timeout', '99999999h', ...sources], '--timeout is "99999999h", over the limit of 24h. Give at most 24h (the default is 10m)'],
-    ['the same platform twice', ['-t', 'ghcr.io/acme/app:1', '-p', 'linux/aarch64, linux/arm64', ...sources], '--platforms lists linux/arm64 twice ("linux/aarch64" and "linux/arm64"). List each platform once'],
+    [
+      'an unknown --attestations value',
+      ['-t', 'ghcr.io/acme/app:1', '--attestations', 'drop', ...sources],
+      '--attestations is "drop". Use one of: keep, strip, referrers',
+    ],
+    [
+      'an unknown --format value',
+      ['-t', 'ghcr.io/acme/app:1', '--format', 'v2', ...sources],
+      '--format is "v2". Use one of: auto, oci, docker',
+    ],
+    [
+      'a --timeout that is not a duration',
+      ['-t', 'ghcr.io/acme/app:1', '--timeout', 'soon', ...sources],
+      '--timeout is "soon", not a duration. Write seconds (600) or a duration like 10m, 90s, 1h30m',
+    ],
+    [
+      'a --timeout of zero',
+      ['-t', 'ghcr.io/acme/app:1', '--timeout', '0', ...sources],
+      '--timeout is "0", which leaves no time at all. Give a budget above zero, e.g. 10m (the default)',
+    ],
+    [
+      'a --timeout no timer can hold',
+      ['-t', 'ghcr.io/acme/app:1', '--timeout', '99999999h', ...sources],
+      '--timeout is "99999999h", over the limit of 24h. Give at most 24h (the default is 10m)',
+    ],
+    [
+      'the same platform twice',
+      ['-t', 'ghcr.io/acme/app:1', '-p', 'linux/aarch64, linux/arm64', ...sources],
+      '--platforms lists linux/arm64 twice ("linux/aarch64" and "linux/arm64"). List each platform once',
+    ],
     [
       'a digest as a target',
       ['-t', `ghcr.io/acme/app@${DIGEST}`, ...sources],
       `--tag: "ghcr.io/acme/app@${DIGEST}" is a digest reference, which cannot be a target. Targets are tags (e.g. ghcr.io/acme/app:latest); digests belong in the SOURCE arguments`,
     ],
-    ['an upper-case repository in a SOURCE', ['-t', 'ghcr.io/acme/app:1', 'ghcr.io/Acme/app:1'], `SOURCE: Invalid image reference "ghcr.io/Acme/app:1": repository name "Acme/app" must be lower case. ${REFERENCE_HINT}`],
+    [
+      'an upper-case repository in a SOURCE',
+      ['-t', 'ghcr.io/acme/app:1', 'ghcr.io/Acme/app:1'],
+      `SOURCE: Invalid image reference "ghcr.io/Acme/app:1": repository name "Acme/app" must be lower case. ${REFERENCE_HINT}`,
+    ],
   ])('%s', (_label, args, message) => {
     const error = flagError(args);
     expect(isUsageOrInput(error)).toBe(true);
@@ -136,7 +206,12 @@ describe('advice per surface', () => {
   const config = join(configDir, 'config.json');
   const explicitSource: Record<Surface, string> = { action: ACTION_EXPLICIT_CREDENTIALS, cli: CLI_EXPLICIT_CREDENTIALS };
   const provider = (surface: Surface) =>
-    createDockerCredentialProvider({ configDir, env: { PATH: root }, explicit: { registry: 'ghcr.io', username: 'ci', password: 'pw' }, explicitSource: explicitSource[surface] });
+    createDockerCredentialProvider({
+      configDir,
+      env: { PATH: root },
+      explicit: { registry: 'ghcr.io', username: 'ci', password: 'pw' },
+      explicitSource: explicitSource[surface],
+    });
   const statusError = (surface: Surface, method: string, status: number, code: string, message: string) =>
     new StatusErrors({ credentials: provider(surface), credentialSource: () => undefined }).statusError(
       { what: 'Manifest ghcr.io/acme/app:1', method: method as 'GET', registry: 'ghcr.io' },
@@ -144,7 +219,10 @@ describe('advice per surface', () => {
       status,
       [{ code, message }],
     );
-  const helperFailure = async (surface: Surface): Promise<unknown> => provider(surface).credentialsFor('quay.io').catch((e: unknown) => e);
+  const helperFailure = async (surface: Surface): Promise<unknown> =>
+    provider(surface)
+      .credentialsFor('quay.io')
+      .catch((e: unknown) => e);
 
   const cases: Array<[string, (surface: Surface) => unknown | Promise<unknown>, string, string]> = [
     [
@@ -167,7 +245,13 @@ describe('advice per surface', () => {
     ],
     [
       'the token service timed out',
-      () => timeoutError({ what: 'Token for ghcr.io', method: 'GET', registry: 'ghcr.io' }, 'https://ghcr.io/token?scope=repository%3Aacme%2Fapp%3Apull', new Error('aborted'), 'token service'),
+      () =>
+        timeoutError(
+          { what: 'Token for ghcr.io', method: 'GET', registry: 'ghcr.io' },
+          'https://ghcr.io/token?scope=repository%3Aacme%2Fapp%3Apull',
+          new Error('aborted'),
+          'token service',
+        ),
       "Token for ghcr.io: GET https://ghcr.io/token?scope=repository%3Aacme%2Fapp%3Apull timed out: no answer from the token service within the time budget. The step must finish within its time budget (input `timeout`; default 10m). Check the registry's status page and retry later, or raise the budget",
       "Token for ghcr.io: GET https://ghcr.io/token?scope=repository%3Aacme%2Fapp%3Apull timed out: no answer from the token service within the time budget. The step must finish within its time budget (--timeout; default 10m). Check the registry's status page and retry later, or raise the budget",
     ],

@@ -17,10 +17,42 @@ const noPassword = () => {
 describe('parseMergeCommand / parseInspectCommand (the CLI)', () => {
   it('reads flags into the same request and settings as the action’s inputs', () => {
     const command = parseMergeCommand(
-      ['-t', 'ghcr.io/acme/app:latest', '--platforms', 'linux/amd64,linux/arm64', '--attestations', 'strip', '--format', 'oci', '--dry-run', '--append', '--annotation', 'index:a=b', '--timeout', '90s', '--insecure-registry', 'reg.lan', '-q', 'ghcr.io/acme/app:amd64', 'ghcr.io/acme/app:arm64'],
+      [
+        '-t',
+        'ghcr.io/acme/app:latest',
+        '--platforms',
+        'linux/amd64,linux/arm64',
+        '--attestations',
+        'strip',
+        '--format',
+        'oci',
+        '--dry-run',
+        '--append',
+        '--annotation',
+        'index:a=b',
+        '--timeout',
+        '90s',
+        '--insecure-registry',
+        'reg.lan',
+        '-q',
+        'ghcr.io/acme/app:amd64',
+        'ghcr.io/acme/app:arm64',
+      ],
       noPassword,
     );
-    const action = getInputs(getter({ ...base, platforms: 'linux/amd64,linux/arm64', attestations: 'strip', format: 'oci', push: 'false', append: 'true', annotations: 'index:a=b', timeout: '90s', 'insecure-registries': 'reg.lan' }));
+    const action = getInputs(
+      getter({
+        ...base,
+        platforms: 'linux/amd64,linux/arm64',
+        attestations: 'strip',
+        format: 'oci',
+        push: 'false',
+        append: 'true',
+        annotations: 'index:a=b',
+        timeout: '90s',
+        'insecure-registries': 'reg.lan',
+      }),
+    );
     expect(command.help).toBe(false);
     if (command.help) return;
     expect(command.images[0].request).toEqual(action.images[0].request);
@@ -31,7 +63,10 @@ describe('parseMergeCommand / parseInspectCommand (the CLI)', () => {
   it('reads the password from standard input only with --password-stdin, for --registry or the first tag’s', () => {
     const merge = parseMergeCommand(['--username', 'ci', '--password-stdin', '-t', 'ghcr.io/acme/app:1', 'ghcr.io/acme/app:a'], () => 'pw');
     expect(!merge.help && merge.client.credentials).toEqual({ registry: 'ghcr.io', username: 'ci', password: 'pw' });
-    const inspect = parseInspectCommand(['--username', 'ci', '--password-stdin', '--registry', 'quay.io', 'ghcr.io/acme/app:a'], () => 'pw');
+    const inspect = parseInspectCommand(
+      ['--username', 'ci', '--password-stdin', '--registry', 'quay.io', 'ghcr.io/acme/app:a'],
+      () => 'pw',
+    );
     expect(!inspect.help && inspect.client.credentials).toEqual({ registry: 'quay.io', username: 'ci', password: 'pw' });
   });
 
@@ -65,4 +100,3 @@ describe('parseMergeCommand / parseInspectCommand (the CLI)', () => {
     expect((error as Error).message).toMatch(message);
   });
 });
-

@@ -74,12 +74,16 @@ describe('cache hits cost no request', () => {
 
 describe('look-ahead', () => {
   it('an index read: each child looked for in each target on another registry, and read from the source', async () => {
-    const cache = new CachingClient(registry, { lookAhead: { targets: [one, { registry: REG, repository: 'acme/mirror' }], nonImages: true } });
+    const cache = new CachingClient(registry, {
+      lookAhead: { targets: [one, { registry: REG, repository: 'acme/mirror' }], nonImages: true },
+    });
     await cache.fetchManifest(app, 'amd64');
     await settle();
     const heads = registry.requests.filter((r) => r.kind === 'HEAD manifest').map((r) => `${r.repository}@${r.reference}`);
     // not in the same registry: mounts there need no asking
-    expect(heads.sort()).toEqual([`one.example/acme/app@${amd64.image.descriptor.digest}`, `one.example/acme/app@${amd64.attestation.digest}`].sort());
+    expect(heads.sort()).toEqual(
+      [`one.example/acme/app@${amd64.image.descriptor.digest}`, `one.example/acme/app@${amd64.attestation.digest}`].sort(),
+    );
     const before = registry.requests.length;
     expect(await cache.headManifest(one, amd64.image.descriptor.digest)).toBeUndefined();
     await cache.fetchManifest(app, amd64.attestation.digest);
@@ -87,11 +91,21 @@ describe('look-ahead', () => {
   });
 
   it('an image read: its blobs of ASK_BLOB_BYTES or more are looked for, smaller ones are not', async () => {
-    const big = addImage(registry, app, { platform: { os: 'linux', architecture: 'arm64' }, seed: 'big', layers: 2, layerSize: ASK_BLOB_BYTES });
+    const big = addImage(registry, app, {
+      platform: { os: 'linux', architecture: 'arm64' },
+      seed: 'big',
+      layers: 2,
+      layerSize: ASK_BLOB_BYTES,
+    });
     const cache = new CachingClient(registry, { lookAhead: { targets: [one], nonImages: true } });
     await cache.fetchManifest(app, big.descriptor.digest);
     await settle();
-    expect(registry.requests.filter((r) => r.kind === 'HEAD blob').map((r) => r.reference).sort()).toEqual(big.layers.map((l) => l.digest).sort());
+    expect(
+      registry.requests
+        .filter((r) => r.kind === 'HEAD blob')
+        .map((r) => r.reference)
+        .sort(),
+    ).toEqual(big.layers.map((l) => l.digest).sort());
     expect(registry.requests.filter((r) => r.kind === 'HEAD manifest').map((r) => r.reference)).toEqual([big.descriptor.digest]);
   });
 
@@ -108,7 +122,10 @@ describe('copies to other registries', () => {
   it('a small blob several targets need is read once and uploaded from memory to each', async () => {
     const cache = new CachingClient(registry);
     const layer = amd64.image.layers[0];
-    cache.expectCopies([{ from: app, descriptor: layer }, { from: app, descriptor: layer }]);
+    cache.expectCopies([
+      { from: app, descriptor: layer },
+      { from: app, descriptor: layer },
+    ]);
     expect(await Promise.all([cache.copyBlob(app, one, layer), cache.copyBlob(app, two, layer)])).toEqual(['copied', 'copied']);
     expect(registry.count('GET blob')).toBe(1);
     expect(registry.count('PUT upload')).toBe(2);
@@ -119,7 +136,10 @@ describe('copies to other registries', () => {
   it('a blob over SHARED_BLOB_BYTES is streamed to each target', async () => {
     const large = registry.addBlob(app, Buffer.alloc(SHARED_BLOB_BYTES + 1, 1));
     const cache = new CachingClient(registry);
-    cache.expectCopies([{ from: app, descriptor: large }, { from: app, descriptor: large }]);
+    cache.expectCopies([
+      { from: app, descriptor: large },
+      { from: app, descriptor: large },
+    ]);
     await Promise.all([cache.copyBlob(app, one, large), cache.copyBlob(app, two, large)]);
     expect(registry.count('GET blob')).toBe(2);
   });

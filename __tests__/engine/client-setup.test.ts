@@ -51,6 +51,8 @@ describe('inGroup', () => {
     const logger = createMemoryLogger();
     await expect(inGroup(logger, 'Transfer', async () => 'done')).resolves.toBe('done');
     expect(logger.lines).toEqual(['group: Transfer']);
-    await expect(inGroup({ debug: () => undefined, info: () => undefined, warning: () => undefined }, 'Transfer', async () => 'plain')).resolves.toBe('plain');
+    await expect(
+      inGroup({ debug: () => undefined, info: () => undefined, warning: () => undefined }, 'Transfer', async () => 'plain'),
+    ).resolves.toBe('plain');
   });
 });

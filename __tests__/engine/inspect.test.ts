@@ -25,18 +25,35 @@ describe('inspectReference', () => {
 
   it('a bare image: its platform from the config; an artifact config is no platform, not an error', async () => {
     const registry = new MemoryRegistry();
-    addImage(registry, repo, { platform: { os: 'windows', architecture: 'amd64', 'os.version': '10.0.20348.2113' }, seed: 'w', tag: 'win' });
+    addImage(registry, repo, {
+      platform: { os: 'windows', architecture: 'amd64', 'os.version': '10.0.20348.2113' },
+      seed: 'w',
+      tag: 'win',
+    });
     addImage(registry, repo, { platform: { kind: 'artifact' }, seed: 'a', tag: 'artifact' });
-    expect((await inspectReference(parseReference('reg.example/acme/app:win'), registry)).entries[0].platform).toBe('windows/amd64:10.0.20348.2113');
+    expect((await inspectReference(parseReference('reg.example/acme/app:win'), registry)).entries[0].platform).toBe(
+      'windows/amd64:10.0.20348.2113',
+    );
     expect((await inspectReference(parseReference('reg.example/acme/app:artifact'), registry)).entries[0].platform).toBeUndefined();
   });
 
   it('#2: refuses a descriptor platform that is not a platform, naming the source', async () => {
     const registry = new MemoryRegistry();
     const image = addImage(registry, repo, { platform: { os: 'linux', architecture: 'amd64' }, seed: 'p' });
-    registry.addManifest(repo, JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [{ ...image.descriptor, platform: { os: 'linux', architecture: 'amd64\n::error::x' } }] }), MediaType.OciIndex, 'bad');
+    registry.addManifest(
+      repo,
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MediaType.OciIndex,
+        manifests: [{ ...image.descriptor, platform: { os: 'linux', architecture: 'amd64\n::error::x' } }],
+      }),
+      MediaType.OciIndex,
+      'bad',
+    );
     await expect(inspectReference(parseReference('reg.example/acme/app:bad'), registry)).rejects.toThrow(PlatformError);
-    await expect(inspectReference(parseReference('reg.example/acme/app:bad'), registry)).rejects.toThrow(`reg.example/acme/app:bad > ${image.descriptor.digest}: the registry served a platform whose architecture is "amd64\\n::error::x"`);
+    await expect(inspectReference(parseReference('reg.example/acme/app:bad'), registry)).rejects.toThrow(
+      `reg.example/acme/app:bad > ${image.descriptor.digest}: the registry served a platform whose architecture is "amd64\\n::error::x"`,
+    );
   });
 });
 
@@ -62,11 +79,21 @@ describe('checkReference', () => {
   it('lists a missing child manifest and a missing blob; complete only when nothing is', async () => {
     const registry = new MemoryRegistry();
     const one = addBuildxImage(registry, repo, 'one', { platform: { os: 'linux', architecture: 'amd64' }, seed: 'c1' });
-    const ok = await checkReference(await inspectReference(parseReference('reg.example/acme/app:one'), registry), repo, registry, silentLogger);
+    const ok = await checkReference(
+      await inspectReference(parseReference('reg.example/acme/app:one'), registry),
+      repo,
+      registry,
+      silentLogger,
+    );
     expect(ok).toEqual({ missing: [], unchecked: [], complete: true });
     registry.repository(repo).blobs.delete(one.image.layers[1].digest);
     registry.repository(repo).manifests.delete(one.attestation.digest);
-    const broken = await checkReference(await inspectReference(parseReference('reg.example/acme/app:one'), registry), repo, registry, silentLogger);
+    const broken = await checkReference(
+      await inspectReference(parseReference('reg.example/acme/app:one'), registry),
+      repo,
+      registry,
+      silentLogger,
+    );
     expect(broken.complete).toBe(false);
     expect(broken.missing).toEqual([
       { kind: 'manifest', digest: one.attestation.digest, neededBy: 'reg.example/acme/app:one' },
@@ -79,13 +106,23 @@ describe('inspect --referrers (fallback tags on the memory registry, which has n
   const SIG = 'application/vnd.dev.cosign.artifact.sig.v1+json';
   const tagOf = (digest: string) => digest.replace(':', '-');
   /** An artifact referring to `subject`, listed in the subject's fallback tag (as cosign and oras push them). */
-  function addReferrer(registry: MemoryRegistry, subject: { mediaType: string; digest: string; size: number }, payload: string, listedSubject = subject.digest) {
+  function addReferrer(
+    registry: MemoryRegistry,
+    subject: { mediaType: string; digest: string; size: number },
+    payload: string,
+    listedSubject = subject.digest,
+  ) {
     const config = registry.addBlob(repo, Buffer.from('{}'), 'application/vnd.oci.empty.v1+json');
     const layer = registry.addBlob(repo, Buffer.from(payload), SIG);
     const manifest = { schemaVersion: 2, mediaType: MediaType.OciManifest, artifactType: SIG, config, layers: [layer], subject };
     const descriptor = registry.addManifest(repo, JSON.stringify(manifest), MediaType.OciManifest);
     const existing = (registry.read(repo, tagOf(listedSubject))?.json as { manifests: unknown[] } | undefined)?.manifests ?? [];
-    registry.addManifest(repo, JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [...existing, { ...descriptor, artifactType: SIG }] }), MediaType.OciIndex, tagOf(listedSubject));
+    registry.addManifest(
+      repo,
+      JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [...existing, { ...descriptor, artifactType: SIG }] }),
+      MediaType.OciIndex,
+      tagOf(listedSubject),
+    );
     return { descriptor, layer };
   }
 
@@ -101,12 +138,20 @@ describe('inspect --referrers (fallback tags on the memory registry, which has n
       {
         subject: buildx.image.descriptor.digest,
         via: 'tag',
-        referrers: [{ ...signature.descriptor, artifactType: SIG, referrers: [{ ...signatureOfSignature.descriptor, artifactType: SIG, referrers: [] }] }],
+        referrers: [
+          {
+            ...signature.descriptor,
+            artifactType: SIG,
+            referrers: [{ ...signatureOfSignature.descriptor, artifactType: SIG, referrers: [] }],
+          },
+        ],
       },
       { subject: buildx.attestation.digest, via: 'tag', referrers: [] },
     ]);
     const text = renderInspection(inspection);
-    expect(text).toContain(`  referrers (fallback tags sha256-<hex>):\n    of ${buildx.image.descriptor.digest}:\n      - ${SIG}\n          ${signature.descriptor.digest}`);
+    expect(text).toContain(
+      `  referrers (fallback tags sha256-<hex>):\n    of ${buildx.image.descriptor.digest}:\n      - ${SIG}\n          ${signature.descriptor.digest}`,
+    );
     expect(text).toContain(`          - ${SIG}\n              ${signatureOfSignature.descriptor.digest}`);
 
     const fine = await checkReference(inspection, repo, registry, silentLogger, 8, inspection.referrers);
@@ -133,6 +178,13 @@ describe('inspect --referrers (fallback tags on the memory registry, which has n
     inspection.referrers = await inspectReferrers(inspection, repo, registry);
     const check = await checkReference(inspection, repo, registry, silentLogger, 8, inspection.referrers);
     expect(check.complete).toBe(false);
-    expect(check.unchecked).toEqual([{ kind: 'referrer', digest: stray.descriptor.digest, neededBy: `referrers of ${buildx.image.descriptor.digest}`, reason: `its subject is ${buildx.attestation.digest}` }]);
+    expect(check.unchecked).toEqual([
+      {
+        kind: 'referrer',
+        digest: stray.descriptor.digest,
+        neededBy: `referrers of ${buildx.image.descriptor.digest}`,
+        reason: `its subject is ${buildx.attestation.digest}`,
+      },
+    ]);
   });
 });

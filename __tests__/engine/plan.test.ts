@@ -96,7 +96,10 @@ describe('planMerge', () => {
     const plan = planMerge(sources, { attestations: 'referrers', format: 'auto' });
     expect(plan.index.manifests.map((m) => m.digest)).toEqual([digest(1), digest(2)]);
     expect(plan.index.manifests.every((m) => m.platform?.os !== 'unknown')).toBe(true);
-    expect(plan.attestationReferrers.map((a) => [a.descriptor.digest, a.subject])).toEqual([[digest(11), digest(1)], [digest(12), digest(2)]]);
+    expect(plan.attestationReferrers.map((a) => [a.descriptor.digest, a.subject])).toEqual([
+      [digest(11), digest(1)],
+      [digest(12), digest(2)],
+    ]);
     expect(plan.dropped.map((d) => d.descriptor.digest)).toEqual([digest(50)]);
     // Docker schema 2 images, images only: auto gives a Docker list (the attestations are OCI, but no longer in it)
     const docker = [source('a', 'a', [image(1, 'linux/amd64', MediaType.DockerManifest), attestation(11, 1)])];
@@ -121,16 +124,25 @@ describe('planMerge', () => {
     [['linux/amd64', 'linux/arm64', 'linux/s390x'], /linux\/s390x expected .* not found .*found: linux\/amd64, linux\/arm64/],
     [['linux/amd64'], /linux\/arm64 \(from reg\.example:5000\/acme\/runner-arm64:focal\) not listed in `platforms`/],
   ])('checks the expected platforms %j', (expected, message) => {
-    expect(() => planMerge(seedSources(), { attestations: 'keep', format: 'auto', expectedPlatforms: expected.map(parsePlatform) })).toThrow(message);
+    expect(() =>
+      planMerge(seedSources(), { attestations: 'keep', format: 'auto', expectedPlatforms: expected.map(parsePlatform) }),
+    ).toThrow(message);
   });
 
   it('matches expected platforms through normalisation (arm64/v8 ≡ arm64, x86_64 ≡ amd64)', () => {
-    const plan = planMerge(seedSources(), { attestations: 'keep', format: 'auto', expectedPlatforms: ['linux/x86_64', 'linux/arm64/v8'].map(parsePlatform) });
+    const plan = planMerge(seedSources(), {
+      attestations: 'keep',
+      format: 'auto',
+      expectedPlatforms: ['linux/x86_64', 'linux/arm64/v8'].map(parsePlatform),
+    });
     expect(plan.platforms).toEqual(['linux/amd64', 'linux/arm64']);
   });
 
   it('gives a Docker manifest list when every child is Docker schema 2 (auto)', () => {
-    const sources = [source('a', 'a', [image(1, 'linux/amd64', MediaType.DockerManifest)]), source('b', 'b', [image(2, 'linux/arm/v7', MediaType.DockerManifest)])];
+    const sources = [
+      source('a', 'a', [image(1, 'linux/amd64', MediaType.DockerManifest)]),
+      source('b', 'b', [image(2, 'linux/arm/v7', MediaType.DockerManifest)]),
+    ];
     const plan = planMerge(sources, { attestations: 'keep', format: 'auto' });
     expect(plan.mediaType).toBe(MediaType.DockerManifestList);
     expect(plan.index.manifests[1].platform).toEqual({ architecture: 'arm', os: 'linux', variant: 'v7' });
@@ -140,19 +152,26 @@ describe('planMerge', () => {
   it('gives an OCI index in auto mode when any child is OCI, and refuses format docker with the reason', () => {
     const sources = [source('a', 'a', [image(1, 'linux/amd64', MediaType.DockerManifest)]), source('b:1', 'b', [image(2, 'linux/arm64')])];
     expect(planMerge(sources, { attestations: 'keep', format: 'auto' }).mediaType).toBe(MediaType.OciIndex);
-    expect(() => planMerge(sources, { attestations: 'keep', format: 'docker' })).toThrow(/format: docker cannot hold application\/vnd\.oci\.image\.manifest\.v1\+json .*from b:1, linux\/arm64/);
+    expect(() => planMerge(sources, { attestations: 'keep', format: 'docker' })).toThrow(
+      /format: docker cannot hold application\/vnd\.oci\.image\.manifest\.v1\+json .*from b:1, linux\/arm64/,
+    );
   });
 
   it('refuses format docker for kept attestations, suggesting referrers or strip', () => {
     const sources = [source('a', 'a', [image(1, 'linux/amd64', MediaType.DockerManifest), attestation(11, 1)])];
-    expect(renderActionError(thrown(() => planMerge(sources, { attestations: 'keep', format: 'docker' })))).toMatch(/attestation manifest .*Set input `format` to oci \(or auto\), or input `attestations` to referrers \(or strip\)/);
+    expect(renderActionError(thrown(() => planMerge(sources, { attestations: 'keep', format: 'docker' })))).toMatch(
+      /attestation manifest .*Set input `format` to oci \(or auto\), or input `attestations` to referrers \(or strip\)/,
+    );
     expect(planMerge(sources, { attestations: 'strip', format: 'docker' }).mediaType).toBe(MediaType.DockerManifestList);
   });
 
   it('applies index and per-platform descriptor annotations (OCI), and refuses them with format docker', () => {
     const annotations = {
       index: { 'org.opencontainers.image.version': '1.0' },
-      descriptors: [{ key: 'a', value: 'all' }, { key: 'arm', value: 'yes', platform: parsePlatform('linux/arm64') }],
+      descriptors: [
+        { key: 'a', value: 'all' },
+        { key: 'arm', value: 'yes', platform: parsePlatform('linux/arm64') },
+      ],
     };
     const plan = planMerge(seedSources(), { attestations: 'keep', format: 'auto', annotations });
     expect(plan.index.annotations).toEqual({ 'org.opencontainers.image.version': '1.0' });
@@ -161,15 +180,30 @@ describe('planMerge', () => {
     expect(plan.index.manifests[2].annotations?.a).toBeUndefined();
     const docker = [source('a', 'a', [image(1, 'linux/amd64', MediaType.DockerManifest)])];
     // A selector that matches no image would be dropped silently: refused.
-    expect(() => planMerge(docker, { attestations: 'keep', format: 'auto', annotations })).toThrow(/manifest-descriptor\[linux\/arm64\]:arm matches no image of the index \(platforms: linux\/amd64\)/);
+    expect(() => planMerge(docker, { attestations: 'keep', format: 'auto', annotations })).toThrow(
+      /manifest-descriptor\[linux\/arm64\]:arm matches no image of the index \(platforms: linux\/amd64\)/,
+    );
     const unselected = { ...annotations, descriptors: [{ key: 'a', value: 'all' }] };
     expect(planMerge(docker, { attestations: 'keep', format: 'auto', annotations: unselected }).mediaType).toBe(MediaType.OciIndex);
-    expect(() => planMerge(docker, { attestations: 'keep', format: 'docker', annotations: unselected })).toThrow(/cannot carry annotations/);
+    expect(() => planMerge(docker, { attestations: 'keep', format: 'docker', annotations: unselected })).toThrow(
+      /cannot carry annotations/,
+    );
   });
 
   it('append: keeps base entries of other platforms, replaces same-platform ones with their attestations', () => {
-    const base: ResolvedSource = { ...source('reg/app:latest', 'app', [image(100, 'linux/amd64'), image(101, 'linux/s390x'), attestation(110, 100), attestation(111, 101)]), isBase: true };
-    const plan = planMerge([source('new', 'acme/new', [image(1, 'linux/amd64'), attestation(11, 1)]), base], { attestations: 'keep', format: 'auto' });
+    const base: ResolvedSource = {
+      ...source('reg/app:latest', 'app', [
+        image(100, 'linux/amd64'),
+        image(101, 'linux/s390x'),
+        attestation(110, 100),
+        attestation(111, 101),
+      ]),
+      isBase: true,
+    };
+    const plan = planMerge([source('new', 'acme/new', [image(1, 'linux/amd64'), attestation(11, 1)]), base], {
+      attestations: 'keep',
+      format: 'auto',
+    });
     expect(plan.index.manifests.map((m) => m.digest)).toEqual([digest(1), digest(101), digest(11), digest(111)]);
     expect(plan.dropped.map((d) => d.descriptor.digest).sort()).toEqual([digest(100), digest(110)]);
   });
@@ -213,7 +247,10 @@ describe('planTargets and planBlobs', () => {
     const seen = new Set<string>();
     const from = { registry: 'a.example', repository: 'x' };
     const first = planBlobs(manifest, from, { registry: 'a.example', repository: 'y' }, seen);
-    expect(first.map((b) => [b.descriptor.digest, b.method])).toEqual([[digest(70), 'mount'], [digest(71), 'mount']]);
+    expect(first.map((b) => [b.descriptor.digest, b.method])).toEqual([
+      [digest(70), 'mount'],
+      [digest(71), 'mount'],
+    ]);
     expect(planBlobs(manifest, from, { registry: 'a.example', repository: 'y' }, seen)).toEqual([]);
     expect(planBlobs(manifest, from, { registry: 'b.example', repository: 'y' }, new Set()).map((b) => b.method)).toEqual(['copy', 'copy']);
   });

@@ -27,9 +27,25 @@ beforeEach(() => {
 function refer(subject: Descriptor, payload: string, listedUnder = subject.digest): Descriptor {
   const config = registry.addBlob(app, Buffer.from('{}'), 'application/vnd.oci.empty.v1+json');
   const layer = registry.addBlob(app, Buffer.from(payload), 'application/vnd.example+json');
-  const manifest = registry.addManifest(app, JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciManifest, artifactType: 'application/vnd.example', config, layers: [layer], subject }), MediaType.OciManifest);
+  const manifest = registry.addManifest(
+    app,
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MediaType.OciManifest,
+      artifactType: 'application/vnd.example',
+      config,
+      layers: [layer],
+      subject,
+    }),
+    MediaType.OciManifest,
+  );
   const listed = (registry.read(app, fallback(listedUnder))?.json as { manifests?: Descriptor[] } | undefined)?.manifests ?? [];
-  registry.addManifest(app, JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [...listed, manifest] }), MediaType.OciIndex, fallback(listedUnder));
+  registry.addManifest(
+    app,
+    JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [...listed, manifest] }),
+    MediaType.OciIndex,
+    fallback(listedUnder),
+  );
   return manifest;
 }
 
@@ -59,7 +75,9 @@ describe('ReferrerFinder', () => {
     const other = addImage(registry, app, { platform: { os: 'linux', architecture: 'arm64' }, seed: 'other' }).descriptor;
     const stray = refer(other, 'stray', image.digest);
     expect(await finder.of(app, image.digest)).toEqual([]);
-    expect(logger.lines).toContain(`warning: Referrers of reg.example/acme/app@${image.digest}: ${stray.digest} is listed but its subject is ${other.digest}; it was left out`);
+    expect(logger.lines).toContain(
+      `warning: Referrers of reg.example/acme/app@${image.digest}: ${stray.digest} is listed but its subject is ${other.digest}; it was left out`,
+    );
   });
 
   it(`stops at MAX_REFERRER_DEPTH (${MAX_REFERRER_DEPTH}), and says so`, async () => {
@@ -67,7 +85,9 @@ describe('ReferrerFinder', () => {
     for (let i = 0; i <= MAX_REFERRER_DEPTH; i++) subject = refer(subject, `level-${i}`);
     const found = await finder.of(app, image.digest);
     expect(found.map((r) => r.depth)).toEqual([1, 2, 3, 4]);
-    expect(logger.lines.filter((l) => l.startsWith('warning:'))).toEqual([expect.stringContaining(`referrers nested more than ${MAX_REFERRER_DEPTH} deep are not followed further`)]);
+    expect(logger.lines.filter((l) => l.startsWith('warning:'))).toEqual([
+      expect.stringContaining(`referrers nested more than ${MAX_REFERRER_DEPTH} deep are not followed further`),
+    ]);
   });
 });
 

@@ -52,11 +52,16 @@ const indexAt = (repository: RepositoryRef, tag: string) => registry.read(reposi
 describe('attestations: referrers', () => {
   const fallback = (digest: string) => digest.replace(':', '-');
   const listed = (repository: RepositoryRef, subject: string) =>
-    ((registry.read(repository, fallback(subject))?.json as { manifests?: Array<{ digest: string; artifactType?: string }> } | undefined)?.manifests ?? []);
+    (registry.read(repository, fallback(subject))?.json as { manifests?: Array<{ digest: string; artifactType?: string }> } | undefined)
+      ?.manifests ?? [];
 
-  it('same repository: an index of images only; each attestation, given a subject (one warning naming the digests), is in its image\'s fallback tag', async () => {
+  it("same repository: an index of images only; each attestation, given a subject (one warning naming the digests), is in its image's fallback tag", async () => {
     const logger = createMemoryLogger();
-    const result = await runMerge(request([`${REG}/acme/app:amd64`, `${REG}/acme/app:arm64`], [`${REG}/acme/app:v1`], { attestations: 'referrers' }), registry, logger);
+    const result = await runMerge(
+      request([`${REG}/acme/app:amd64`, `${REG}/acme/app:arm64`], [`${REG}/acme/app:v1`], { attestations: 'referrers' }),
+      registry,
+      logger,
+    );
     expect(indexAt(app, 'v1')?.manifests.map((m) => m.digest)).toEqual([amd64.image.descriptor.digest, arm64.image.descriptor.digest]);
     for (const seed of [amd64, arm64]) {
       const entries = listed(app, seed.image.descriptor.digest);
@@ -64,7 +69,11 @@ describe('attestations: referrers', () => {
       expect(entries[0].digest).not.toBe(seed.attestation.digest);
       // listed under its config's media type: it has no artifactType, and keeps none (OCI 1.1 referrers rule)
       expect(entries[0].artifactType).toBe(MediaType.OciConfig);
-      const pushed = registry.read(app, entries[0].digest)!.json as { subject: { digest: string }; artifactType?: string; layers: unknown[] };
+      const pushed = registry.read(app, entries[0].digest)!.json as {
+        subject: { digest: string };
+        artifactType?: string;
+        layers: unknown[];
+      };
       expect(pushed.subject.digest).toBe(seed.image.descriptor.digest);
       expect(pushed.artifactType).toBeUndefined();
       // everything else as it was: the original plus subject
@@ -81,19 +90,38 @@ describe('attestations: referrers', () => {
   it('another registry: images, then the attestations with their blobs, then the fallback tags; an attestation with subject already is pushed unchanged', async () => {
     // BuildKit 0.32 style: the attestation names its image in subject
     const image = addImage(registry, build, { platform: { os: 'linux', architecture: 'amd64' }, seed: 'bk-amd64' });
-    const statement = registry.addBlob(build, Buffer.from('{"_type":"https://in-toto.io/Statement/v0.1","seed":"bk"}'), 'application/vnd.in-toto+json');
+    const statement = registry.addBlob(
+      build,
+      Buffer.from('{"_type":"https://in-toto.io/Statement/v0.1","seed":"bk"}'),
+      'application/vnd.in-toto+json',
+    );
     const config = registry.addBlob(build, Buffer.from('{"architecture":"unknown","os":"unknown"}'), MediaType.OciConfig);
     const withSubject = { schemaVersion: 2, mediaType: MediaType.OciManifest, config, layers: [statement], subject: image.descriptor };
     const attestation = registry.addManifest(build, JSON.stringify(withSubject), MediaType.OciManifest);
     registry.addManifest(
       build,
-      JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [{ ...image.descriptor, platform: { os: 'linux', architecture: 'amd64' } }, { ...attestation, platform: { architecture: 'unknown', os: 'unknown' }, annotations: { 'vnd.docker.reference.digest': image.descriptor.digest, 'vnd.docker.reference.type': 'attestation-manifest' } }] }),
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MediaType.OciIndex,
+        manifests: [
+          { ...image.descriptor, platform: { os: 'linux', architecture: 'amd64' } },
+          {
+            ...attestation,
+            platform: { architecture: 'unknown', os: 'unknown' },
+            annotations: { 'vnd.docker.reference.digest': image.descriptor.digest, 'vnd.docker.reference.type': 'attestation-manifest' },
+          },
+        ],
+      }),
       MediaType.OciIndex,
       'new',
     );
     const logger = createMemoryLogger();
     const dest: RepositoryRef = { registry: OTHER, repository: 'acme/dest' };
-    const result = await runMerge(request([`${REG}/acme/build:new`, `${REG}/acme/app:arm64`], [`${OTHER}/acme/dest:v1`], { attestations: 'referrers' }), registry, logger);
+    const result = await runMerge(
+      request([`${REG}/acme/build:new`, `${REG}/acme/app:arm64`], [`${OTHER}/acme/dest:v1`], { attestations: 'referrers' }),
+      registry,
+      logger,
+    );
     expect(indexAt(dest, 'v1')?.manifests.map((m) => m.digest)).toEqual([image.descriptor.digest, arm64.image.descriptor.digest]);
     expect(listed(dest, image.descriptor.digest).map((e) => e.digest)).toEqual([attestation.digest]);
     const arm64Referrer = listed(dest, arm64.image.descriptor.digest)[0].digest;
@@ -104,26 +132,50 @@ describe('attestations: referrers', () => {
       for (const b of [m.config, ...m.layers]) expect(registry.repository(dest).blobs.has(b.digest)).toBe(true);
     }
     // a referrer after its image: the image's PUT comes first
-    const puts = registry.writes().filter((w) => w.kind === 'PUT manifest' && w.repository === `${OTHER}/acme/dest`).map((w) => w.reference);
+    const puts = registry
+      .writes()
+      .filter((w) => w.kind === 'PUT manifest' && w.repository === `${OTHER}/acme/dest`)
+      .map((w) => w.reference);
     expect(puts.indexOf(arm64.image.descriptor.digest)).toBeLessThan(puts.indexOf(arm64Referrer));
     expect(puts.indexOf(arm64Referrer)).toBeLessThan(puts.indexOf(fallback(arm64.image.descriptor.digest)));
-    expect(logger.lines.filter((l) => l.startsWith('warning:'))).toEqual([expect.stringContaining(`1 attestation manifest(s) had no subject`)]);
+    expect(logger.lines.filter((l) => l.startsWith('warning:'))).toEqual([
+      expect.stringContaining(`1 attestation manifest(s) had no subject`),
+    ]);
     expect(result.targets[0].referrers).toMatchObject({ copied: 2, via: 'tag', attestations: 2 });
   });
 
   it('an attestation whose subject names another manifest is left out, with a warning', async () => {
-    const bad = { ...(registry.read(app, amd64.attestation.digest)!.json as Record<string, unknown>), subject: { mediaType: MediaType.OciManifest, digest: arm64.image.descriptor.digest, size: arm64.image.descriptor.size } };
+    const bad = {
+      ...(registry.read(app, amd64.attestation.digest)!.json as Record<string, unknown>),
+      subject: { mediaType: MediaType.OciManifest, digest: arm64.image.descriptor.digest, size: arm64.image.descriptor.size },
+    };
     const attestation = registry.addManifest(app, JSON.stringify(bad), MediaType.OciManifest);
     registry.addManifest(
       app,
-      JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [{ ...amd64.image.descriptor, platform: { os: 'linux', architecture: 'amd64' } }, { ...attestation, platform: { architecture: 'unknown', os: 'unknown' }, annotations: { 'vnd.docker.reference.digest': amd64.image.descriptor.digest, 'vnd.docker.reference.type': 'attestation-manifest' } }] }),
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MediaType.OciIndex,
+        manifests: [
+          { ...amd64.image.descriptor, platform: { os: 'linux', architecture: 'amd64' } },
+          {
+            ...attestation,
+            platform: { architecture: 'unknown', os: 'unknown' },
+            annotations: {
+              'vnd.docker.reference.digest': amd64.image.descriptor.digest,
+              'vnd.docker.reference.type': 'attestation-manifest',
+            },
+          },
+        ],
+      }),
       MediaType.OciIndex,
       'bad',
     );
     const logger = createMemoryLogger();
     await runMerge(request([`${REG}/acme/app:bad`], [`${REG}/acme/app:v2`], { attestations: 'referrers' }), registry, logger);
     expect(listed(app, amd64.image.descriptor.digest)).toEqual([]);
-    expect(logger.lines).toContain(`warning: Attestation ${attestation.digest} in ${REG}/acme/app:bad cannot be a referrer of image ${amd64.image.descriptor.digest} (linux/amd64): its subject is ${arm64.image.descriptor.digest}, not the image it describes; it was left out`);
+    expect(logger.lines).toContain(
+      `warning: Attestation ${attestation.digest} in ${REG}/acme/app:bad cannot be a referrer of image ${amd64.image.descriptor.digest} (linux/amd64): its subject is ${arm64.image.descriptor.digest}, not the image it describes; it was left out`,
+    );
   });
 });
 
@@ -132,34 +184,77 @@ describe('referrers: copy', () => {
     const config = registry.addBlob(app, Buffer.from('{}'), 'application/vnd.oci.empty.v1+json');
     const add = (payload: string, subject: { mediaType: string; digest: string; size: number }) => {
       const layer = registry.addBlob(app, Buffer.from(payload), 'application/vnd.dev.cosign.artifact.sig.v1+json');
-      return registry.addManifest(app, JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciManifest, artifactType: 'application/vnd.dev.cosign.artifact.sig.v1+json', config, layers: [layer], subject }), MediaType.OciManifest);
+      return registry.addManifest(
+        app,
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: MediaType.OciManifest,
+          artifactType: 'application/vnd.dev.cosign.artifact.sig.v1+json',
+          config,
+          layers: [layer],
+          subject,
+        }),
+        MediaType.OciManifest,
+      );
     };
     const good = add('good', amd64.image.descriptor);
     const stray = add('stray', arm64.image.descriptor);
     const tag = amd64.image.descriptor.digest.replace(':', '-');
-    registry.addManifest(app, JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [good, stray] }), MediaType.OciIndex, tag);
+    registry.addManifest(
+      app,
+      JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [good, stray] }),
+      MediaType.OciIndex,
+      tag,
+    );
     const logger = createMemoryLogger();
     const result = await runMerge(request([`${REG}/acme/app:amd64`], [`${REG}/acme/out:v1`]), registry, logger);
     const out: RepositoryRef = { registry: REG, repository: 'acme/out' };
     expect(result.targets[0].referrers).toEqual({ copied: 1, existing: 0, via: 'tag' });
-    expect((registry.read(out, tag)?.json as { manifests: Array<{ digest: string }> }).manifests.map((m) => m.digest)).toEqual([good.digest]);
+    expect((registry.read(out, tag)?.json as { manifests: Array<{ digest: string }> }).manifests.map((m) => m.digest)).toEqual([
+      good.digest,
+    ]);
     expect(registry.read(out, stray.digest)).toBeUndefined();
-    expect(logger.lines).toContain(`warning: Referrers of ${REG}/acme/app@${amd64.image.descriptor.digest}: ${stray.digest} is listed but its subject is ${arm64.image.descriptor.digest}; it was left out`);
+    expect(logger.lines).toContain(
+      `warning: Referrers of ${REG}/acme/app@${amd64.image.descriptor.digest}: ${stray.digest} is listed but its subject is ${arm64.image.descriptor.digest}; it was left out`,
+    );
   });
 });
 
 describe('copyReferrers', () => {
-  const runOn = (client: RegistryClient): EngineRun => ({ client: new CachingClient(client), logger: createMemoryLogger(), concurrency: 4 });
+  const runOn = (client: RegistryClient): EngineRun => ({
+    client: new CachingClient(client),
+    logger: createMemoryLogger(),
+    concurrency: 4,
+  });
   const fallback = (digest: string) => digest.replace(':', '-');
-  const listedIn = (repository: RepositoryRef, subject: string) => ((registry.read(repository, fallback(subject))?.json as { manifests?: Array<{ digest: string }> } | undefined)?.manifests ?? []).map((m) => m.digest);
+  const listedIn = (repository: RepositoryRef, subject: string) =>
+    ((registry.read(repository, fallback(subject))?.json as { manifests?: Array<{ digest: string }> } | undefined)?.manifests ?? []).map(
+      (m) => m.digest,
+    );
 
   /** A signature of `subject` in `repository`, listed in the subject's fallback tag there. */
   function sign(repository: RepositoryRef, subject: Descriptor, payload: string): Descriptor {
     const config = registry.addBlob(repository, Buffer.from('{}'), 'application/vnd.oci.empty.v1+json');
     const layer = registry.addBlob(repository, Buffer.from(payload), 'application/vnd.dev.cosign.artifact.sig.v1+json');
-    const manifest = registry.addManifest(repository, JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciManifest, artifactType: 'application/vnd.dev.cosign.artifact.sig.v1+json', config, layers: [layer], subject }), MediaType.OciManifest);
+    const manifest = registry.addManifest(
+      repository,
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MediaType.OciManifest,
+        artifactType: 'application/vnd.dev.cosign.artifact.sig.v1+json',
+        config,
+        layers: [layer],
+        subject,
+      }),
+      MediaType.OciManifest,
+    );
     const listed = (registry.read(repository, fallback(subject.digest))?.json as { manifests?: Descriptor[] } | undefined)?.manifests ?? [];
-    registry.addManifest(repository, JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [...listed, manifest] }), MediaType.OciIndex, fallback(subject.digest));
+    registry.addManifest(
+      repository,
+      JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [...listed, manifest] }),
+      MediaType.OciIndex,
+      fallback(subject.digest),
+    );
     return manifest;
   }
 
@@ -168,7 +263,10 @@ describe('copyReferrers', () => {
     const sigOfSig = sign(app, sig, 'countersig');
     const run = runOn(registry);
     const found = await new ReferrerFinder(run).of(app, amd64.image.descriptor.digest);
-    expect(found.map((r) => [r.fetched.digest, r.depth])).toEqual([[sig.digest, 1], [sigOfSig.digest, 2]]);
+    expect(found.map((r) => [r.fetched.digest, r.depth])).toEqual([
+      [sig.digest, 1],
+      [sigOfSig.digest, 2],
+    ]);
     const dest: RepositoryRef = { registry: OTHER, repository: 'acme/dest' };
     const before = registry.requests.length;
     // deepest first on purpose: the order comes from the subjects, not from the list
@@ -214,7 +312,15 @@ describe('copyReferrers', () => {
     expect(await copyReferrers(run, app, found)).toEqual({ copied: 0, existing: 0 });
     const fetched = await registry.fetchManifest(app, amd64.attestation.digest);
     const image = JSON.parse(fetched.bytes.toString('utf8')) as ImageManifest;
-    const atHome = { subject: amd64.image.descriptor.digest, source: app, descriptor: amd64.attestation, fetched, image, depth: 1, attestation: { original: fetched.digest } };
+    const atHome = {
+      subject: amd64.image.descriptor.digest,
+      source: app,
+      descriptor: amd64.attestation,
+      fetched,
+      image,
+      depth: 1,
+      attestation: { original: fetched.digest },
+    };
     const before = registry.requests.length;
     const report = await copyReferrers(run, app, [atHome]);
     expect(report).toMatchObject({ copied: 0, existing: 1, attestations: 1 });
@@ -230,14 +336,22 @@ describe('copyReferrers', () => {
     Object.defineProperty(api, 'listReferrers', { value: async (): Promise<ReferrersListing> => ({ api: true, descriptors: [] }) });
     const error = await copyReferrers(runOn(api), { registry: OTHER, repository: 'acme/dest' }, found).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(VerifyError);
-    expect((error as VerifyError).summary).toBe(`Referrers of ${OTHER}/acme/dest@${amd64.image.descriptor.digest}: the registry's referrers API does not list ${found[0].fetched.digest}, pushed by this run`);
+    expect((error as VerifyError).summary).toBe(
+      `Referrers of ${OTHER}/acme/dest@${amd64.image.descriptor.digest}: the registry's referrers API does not list ${found[0].fetched.digest}, pushed by this run`,
+    );
     expect(registry.read({ registry: OTHER, repository: 'acme/dest' }, fallback(amd64.image.descriptor.digest))).toBeUndefined();
   });
 });
 
 describe('attestationAsReferrer', () => {
   const image: Descriptor = { mediaType: MediaType.OciManifest, digest: `sha256:${'a'.repeat(64)}`, size: 100 };
-  const manifest = (extra: Record<string, unknown> = {}) => ({ schemaVersion: 2, mediaType: MediaType.OciManifest, config: { mediaType: MediaType.OciConfig, digest: `sha256:${'c'.repeat(64)}`, size: 2 }, layers: [], ...extra });
+  const manifest = (extra: Record<string, unknown> = {}) => ({
+    schemaVersion: 2,
+    mediaType: MediaType.OciManifest,
+    config: { mediaType: MediaType.OciConfig, digest: `sha256:${'c'.repeat(64)}`, size: 2 },
+    layers: [],
+    ...extra,
+  });
   const fetchedOf = (json: unknown, mediaType: string = MediaType.OciManifest): FetchedManifest => {
     const bytes = Buffer.from(JSON.stringify(json));
     return { bytes, mediaType, digest: `sha256:${'0'.repeat(64)}`, size: bytes.length };
@@ -248,7 +362,14 @@ describe('attestationAsReferrer', () => {
     const out = attestationAsReferrer(fetchedOf(original), original as unknown as ImageManifest, image);
     if ('refused' in out) throw new Error(out.refused);
     expect(out.subjectAdded).toBe(true);
-    expect(Object.keys(JSON.parse(out.fetched.bytes.toString('utf8')) as object)).toEqual(['schemaVersion', 'mediaType', 'config', 'layers', 'subject', 'annotations']);
+    expect(Object.keys(JSON.parse(out.fetched.bytes.toString('utf8')) as object)).toEqual([
+      'schemaVersion',
+      'mediaType',
+      'config',
+      'layers',
+      'subject',
+      'annotations',
+    ]);
     expect(out.image.subject).toEqual(image);
     expect(out.fetched.digest).not.toBe(`sha256:${'0'.repeat(64)}`);
   });
@@ -258,8 +379,12 @@ describe('attestationAsReferrer', () => {
     const same = attestationAsReferrer(fetchedOf(named), named as unknown as ImageManifest, image);
     expect(same).toMatchObject({ subjectAdded: false, fetched: { digest: `sha256:${'0'.repeat(64)}` } });
     const other = manifest({ subject: { ...image, digest: `sha256:${'b'.repeat(64)}` } });
-    expect(attestationAsReferrer(fetchedOf(other), other as unknown as ImageManifest, image)).toEqual({ refused: `its subject is sha256:${'b'.repeat(64)}, not the image it describes` });
+    expect(attestationAsReferrer(fetchedOf(other), other as unknown as ImageManifest, image)).toEqual({
+      refused: `its subject is sha256:${'b'.repeat(64)}, not the image it describes`,
+    });
     const docker = manifest({ mediaType: MediaType.DockerManifest });
-    expect(attestationAsReferrer(fetchedOf(docker, MediaType.DockerManifest), docker as unknown as ImageManifest, image)).toEqual({ refused: `it is ${MediaType.DockerManifest}, which cannot carry a subject` });
+    expect(attestationAsReferrer(fetchedOf(docker, MediaType.DockerManifest), docker as unknown as ImageManifest, image)).toEqual({
+      refused: `it is ${MediaType.DockerManifest}, which cannot carry a subject`,
+    });
   });
 });

@@ -18,7 +18,11 @@ function nested(registry: MemoryRegistry, depth: number): { top: string; innermo
   const chain: Descriptor[] = [];
   for (let i = 0; i < depth; i++) {
     chain.push(child);
-    child = registry.addManifest(repo, JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [child] }), MediaType.OciIndex);
+    child = registry.addManifest(
+      repo,
+      JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [child] }),
+      MediaType.OciIndex,
+    );
   }
   registry.repository(repo).tags.set(`depth${depth}`, child.digest);
   return { top: `reg.example/acme/app:depth${depth}`, innermost: chain[0] ?? buildx.index };
@@ -28,17 +32,29 @@ describe('readManifest', () => {
   it('refuses bytes of another size than the descriptor says (#5), naming both', async () => {
     const registry = new MemoryRegistry();
     const image = addImage(registry, repo, { platform: { os: 'linux', architecture: 'amd64' }, seed: 'x' });
-    const error = await readManifest(registry, repo, image.descriptor.digest, 'src > child', { ...image.descriptor, size: 5 }).catch((e: unknown) => e);
+    const error = await readManifest(registry, repo, image.descriptor.digest, 'src > child', { ...image.descriptor, size: 5 }).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(InvalidManifestError);
-    expect((error as InvalidManifestError).summary).toBe(`src > child: the index lists this manifest as 5 bytes, but the registry served ${image.descriptor.size} bytes (digest ${image.descriptor.digest})`);
-    await expect(readManifest(registry, repo, image.descriptor.digest, 'src > child', image.descriptor)).resolves.toMatchObject({ parsed: { kind: 'image' } });
+    expect((error as InvalidManifestError).summary).toBe(
+      `src > child: the index lists this manifest as 5 bytes, but the registry served ${image.descriptor.size} bytes (digest ${image.descriptor.digest})`,
+    );
+    await expect(readManifest(registry, repo, image.descriptor.digest, 'src > child', image.descriptor)).resolves.toMatchObject({
+      parsed: { kind: 'image' },
+    });
   });
 
   it('refuses an index where the descriptor says image (and the reverse)', async () => {
     const registry = new MemoryRegistry();
     const buildx = addBuildxImage(registry, repo, 't', { platform: { os: 'linux', architecture: 'amd64' }, seed: 'k' });
-    await expect(readManifest(registry, repo, buildx.index.digest, 'l', { ...buildx.index, mediaType: MediaType.OciManifest })).rejects.toThrow(/lists this manifest as application\/vnd\.oci\.image\.manifest\.v1\+json, but the registry served application\/vnd\.oci\.image\.index\.v1\+json/);
-    await expect(readManifest(registry, repo, buildx.image.descriptor.digest, 'l', { ...buildx.image.descriptor, mediaType: MediaType.OciIndex })).rejects.toThrow(InvalidManifestError);
+    await expect(
+      readManifest(registry, repo, buildx.index.digest, 'l', { ...buildx.index, mediaType: MediaType.OciManifest }),
+    ).rejects.toThrow(
+      /lists this manifest as application\/vnd\.oci\.image\.manifest\.v1\+json, but the registry served application\/vnd\.oci\.image\.index\.v1\+json/,
+    );
+    await expect(
+      readManifest(registry, repo, buildx.image.descriptor.digest, 'l', { ...buildx.image.descriptor, mediaType: MediaType.OciIndex }),
+    ).rejects.toThrow(InvalidManifestError);
   });
 });
 
@@ -56,11 +72,15 @@ describe(`one depth limit (${MAX_NESTED_INDEX_DEPTH}) for merge and inspect --ch
     const registry = new MemoryRegistry();
     const { top, innermost } = nested(registry, MAX_NESTED_INDEX_DEPTH + 1);
     await expect(resolveSource({ client: registry, concurrency: 4 }, parseReference(top))).rejects.toThrow(UnsupportedMediaTypeError);
-    await expect(resolveSource({ client: registry, concurrency: 4 }, parseReference(top))).rejects.toThrow(/indexes nested more than 4 deep/);
+    await expect(resolveSource({ client: registry, concurrency: 4 }, parseReference(top))).rejects.toThrow(
+      /indexes nested more than 4 deep/,
+    );
     const check = await checkReference(await inspectReference(parseReference(top), registry), repo, registry, silentLogger);
     expect(check.complete).toBe(false);
     expect(check.missing).toEqual([]);
-    expect(check.unchecked).toEqual([{ kind: 'index', digest: innermost.digest, neededBy: expect.stringMatching(/^sha256:/), reason: 'nested more than 4 indexes deep' }]);
+    expect(check.unchecked).toEqual([
+      { kind: 'index', digest: innermost.digest, neededBy: expect.stringMatching(/^sha256:/), reason: 'nested more than 4 indexes deep' },
+    ]);
   });
 });
 
@@ -68,10 +88,19 @@ describe('platforms a registry serves', () => {
   it('an image without a platform in its index gets it from its config, checked', async () => {
     const registry = new MemoryRegistry();
     const bad = addImage(registry, repo, { platform: { os: 'linux', architecture: 'arm', variant: 'v7\u001b[2J' }, seed: 'e' });
-    registry.addManifest(repo, JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [bad.descriptor] }), MediaType.OciIndex, 'np');
-    const error = await resolveSource({ client: registry, concurrency: 4 }, parseReference('reg.example/acme/app:np')).catch((e: unknown) => e);
+    registry.addManifest(
+      repo,
+      JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [bad.descriptor] }),
+      MediaType.OciIndex,
+      'np',
+    );
+    const error = await resolveSource({ client: registry, concurrency: 4 }, parseReference('reg.example/acme/app:np')).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(PlatformError);
-    expect((error as Error).message).toContain(`reg.example/acme/app:np > ${bad.descriptor.digest} (config blob): the registry served a platform whose variant is "v7"`);
+    expect((error as Error).message).toContain(
+      `reg.example/acme/app:np > ${bad.descriptor.digest} (config blob): the registry served a platform whose variant is "v7"`,
+    );
     expect((error as Error).message).not.toContain('\u001b');
   });
 });

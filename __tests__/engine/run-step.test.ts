@@ -54,11 +54,16 @@ beforeEach(() => {
 describe('runStep', () => {
   it('without a spec: one merge on one client, logged as the run itself, then the client is closed', async () => {
     const logger = createMemoryLogger();
-    const outcomes = await runStep({ images: [image('image', 'acme/merged', ['amd64', 'arm64'])], client: settings, spec: false }, { logger });
+    const outcomes = await runStep(
+      { images: [image('image', 'acme/merged', ['amd64', 'arm64'])], client: settings, spec: false },
+      { logger },
+    );
     expect(outcomes).toHaveLength(1);
     const [outcome] = outcomes;
     expect(outcome).toMatchObject({ position: 'image', tags: ['reg.example/acme/merged:1'], ok: true });
-    expect(outcome.ok && outcome.result.digest).toBe(registry.repository({ registry: 'reg.example', repository: 'acme/merged' }).tags.get('1'));
+    expect(outcome.ok && outcome.result.digest).toBe(
+      registry.repository({ registry: 'reg.example', repository: 'acme/merged' }).tags.get('1'),
+    );
     expect(createClient).toHaveBeenCalledTimes(1);
     expect(createClient.mock.calls[0][0]).toEqual({ ...settings, connectionsPerOrigin: 8 });
     expect(closed).toHaveBeenCalledTimes(1);
@@ -67,7 +72,10 @@ describe('runStep', () => {
   });
 
   it('without a spec: a failed merge is an outcome, and checkStep throws its own error', async () => {
-    const outcomes = await runStep({ images: [image('image', 'acme/merged', ['amd64', 'missing'])], client: settings, spec: false }, { logger: createMemoryLogger() });
+    const outcomes = await runStep(
+      { images: [image('image', 'acme/merged', ['amd64', 'missing'])], client: settings, spec: false },
+      { logger: createMemoryLogger() },
+    );
     const [outcome] = outcomes;
     expect(outcome.ok).toBe(false);
     expect(closed).toHaveBeenCalledTimes(1);
@@ -83,19 +91,30 @@ describe('runStep', () => {
 
   it('a spec: every image on the one client (connections for those in flight), each logged under its position; one failing does not stop the others', async () => {
     const logger = createMemoryLogger();
-    const images = [image('images[0]', 'acme/one', ['amd64']), image('images[1]', 'acme/two', ['missing']), image('images[2]', 'acme/three', ['arm64'])];
+    const images = [
+      image('images[0]', 'acme/one', ['amd64']),
+      image('images[1]', 'acme/two', ['missing']),
+      image('images[2]', 'acme/three', ['arm64']),
+    ];
     const outcomes = await runStep({ images, client: settings, spec: true }, { logger });
     expect(outcomes.map((o) => o.ok)).toEqual([true, false, true]);
     expect(createClient).toHaveBeenCalledTimes(1);
     expect(createClient.mock.calls[0][0].connectionsPerOrigin).toBe(24);
     expect(logger.lines.some((l) => l.includes('[images[2] reg.example/acme/three:1]'))).toBe(true);
     expect(() => checkStep(outcomes, true)).toThrow(ImagesFailedError);
-    expect(() => checkStep(outcomes, true)).toThrow(/^1 of 3 images failed \(the others completed\): images\[1\] \(reg\.example\/acme\/two:1\)/);
+    expect(() => checkStep(outcomes, true)).toThrow(
+      /^1 of 3 images failed \(the others completed\): images\[1\] \(reg\.example\/acme\/two:1\)/,
+    );
   });
 
   it('a layout that cannot be opened fails the step before any client is made', async () => {
-    const request: MergeRequest = { ...image('image', 'acme/merged', []).request, sources: [{ registry: 'oci-layout:/', repository: '/no/such/layout' }] };
-    await expect(runStep({ images: [{ position: 'image', request, warnings: [] }], client: settings, spec: false }, { logger: createMemoryLogger() })).rejects.toThrow(/no\/such\/layout/);
+    const request: MergeRequest = {
+      ...image('image', 'acme/merged', []).request,
+      sources: [{ registry: 'oci-layout:/', repository: '/no/such/layout' }],
+    };
+    await expect(
+      runStep({ images: [{ position: 'image', request, warnings: [] }], client: settings, spec: false }, { logger: createMemoryLogger() }),
+    ).rejects.toThrow(/no\/such\/layout/);
     expect(createClient).not.toHaveBeenCalled();
   });
 
@@ -111,8 +130,14 @@ describe('runStep', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mm-run-step-'));
     writeFileSync(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
     writeFileSync(join(dir, 'index.json'), '{"schemaVersion":2,"manifests":[]}');
-    const request: MergeRequest = { ...image('image', 'acme/merged', []).request, sources: [{ registry: 'oci-layout:/', repository: dir }] };
-    const error = await runStep({ images: [{ position: 'image', request, warnings: [] }], client: settings, spec: false }, { logger: createMemoryLogger(), deadline: Date.now() - 1 }).catch((e: unknown) => e);
+    const request: MergeRequest = {
+      ...image('image', 'acme/merged', []).request,
+      sources: [{ registry: 'oci-layout:/', repository: dir }],
+    };
+    const error = await runStep(
+      { images: [{ position: 'image', request, warnings: [] }], client: settings, spec: false },
+      { logger: createMemoryLogger(), deadline: Date.now() - 1 },
+    ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ManifestMergeError);
     expect((error as ManifestMergeError).code).toBe('TIMEOUT');
     expect(createClient).not.toHaveBeenCalled();

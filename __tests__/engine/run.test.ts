@@ -17,7 +17,7 @@ const request = (extra: Partial<MergeRequest> = {}): MergeRequest => ({
 });
 
 describe('startMerge', () => {
-  it('takes the request\'s concurrency, else DEFAULT_CONCURRENCY', () => {
+  it("takes the request's concurrency, else DEFAULT_CONCURRENCY", () => {
     expect(DEFAULT_CONCURRENCY).toBe(8);
     expect(startMerge(request(), new MemoryRegistry(), silentLogger).concurrency).toBe(DEFAULT_CONCURRENCY);
     expect(startMerge(request({ concurrency: 3 }), new MemoryRegistry(), silentLogger).concurrency).toBe(3);
@@ -33,7 +33,10 @@ describe('startMerge', () => {
     expect(registry.count('HEAD manifest')).toBe(0);
     await run.client.fetchManifest(app, seed.index.digest);
     await new Promise((resolve) => setTimeout(resolve, 10));
-    expect(registry.requests.filter((r) => r.kind === 'HEAD manifest').map((r) => r.repository)).toEqual(['other.example/acme/app', 'other.example/acme/app']);
+    expect(registry.requests.filter((r) => r.kind === 'HEAD manifest').map((r) => r.repository)).toEqual([
+      'other.example/acme/app',
+      'other.example/acme/app',
+    ]);
     // the index by digest was known from the read by tag: one GET for it, and one per child
     expect(registry.count('GET manifest')).toBe(3);
   });

@@ -8,14 +8,44 @@ import { parsePlatform } from '../../src/oci/platform.js';
 const digest = (c: string) => `sha256:${c.repeat(64)}`;
 const image = (c: string, platform: string): SourceEntry => {
   const p = parsePlatform(platform);
-  return { kind: 'image', descriptor: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: digest(c), size: 1, platform: p }, platform: p };
+  return {
+    kind: 'image',
+    descriptor: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: digest(c), size: 1, platform: p },
+    platform: p,
+  };
 };
-const attestation = (c: string, subject?: string): SourceEntry => ({ kind: 'attestation', descriptor: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: digest(c), size: 1 }, subject });
-const other = (c: string, platform?: string): SourceEntry => ({ kind: 'other', descriptor: { mediaType: 'application/vnd.example+json', digest: digest(c), size: 1, ...(platform ? { platform: parsePlatform(platform) } : {}) } });
-const source = (entries: SourceEntry[]): ResolvedSource => ({ input: 'reg.example/acme/app:multi', repository: { registry: 'reg.example', repository: 'acme/app' }, digest: digest('0'), mediaType: 'application/vnd.oci.image.index.v1+json', entries });
+const attestation = (c: string, subject?: string): SourceEntry => ({
+  kind: 'attestation',
+  descriptor: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: digest(c), size: 1 },
+  subject,
+});
+const other = (c: string, platform?: string): SourceEntry => ({
+  kind: 'other',
+  descriptor: {
+    mediaType: 'application/vnd.example+json',
+    digest: digest(c),
+    size: 1,
+    ...(platform ? { platform: parsePlatform(platform) } : {}),
+  },
+});
+const source = (entries: SourceEntry[]): ResolvedSource => ({
+  input: 'reg.example/acme/app:multi',
+  repository: { registry: 'reg.example', repository: 'acme/app' },
+  digest: digest('0'),
+  mediaType: 'application/vnd.oci.image.index.v1+json',
+  entries,
+});
 const digests = (sources: ResolvedSource[]) => sources.flatMap((s) => s.entries.map((e) => e.descriptor.digest));
 
-const multi = source([image('a', 'linux/amd64'), image('b', 'linux/arm64'), attestation('1', digest('a')), attestation('2', digest('b')), attestation('3'), other('x', 'linux/arm64'), other('y')]);
+const multi = source([
+  image('a', 'linux/amd64'),
+  image('b', 'linux/arm64'),
+  attestation('1', digest('a')),
+  attestation('2', digest('b')),
+  attestation('3'),
+  other('x', 'linux/arm64'),
+  other('y'),
+]);
 
 describe('selectPlatforms', () => {
   it('no selection: the sources as they are', () => {
@@ -36,6 +66,8 @@ describe('selectPlatforms', () => {
 
   it('a platform no source has fails, naming what the sources have', () => {
     expect(() => selectPlatforms([multi], [parsePlatform('linux/s390x')])).toThrow(PlatformError);
-    expect(() => selectPlatforms([multi], [parsePlatform('linux/s390x')])).toThrow('`select-platforms` asks for linux/s390x, which no source has (the sources have: linux/amd64, linux/arm64)');
+    expect(() => selectPlatforms([multi], [parsePlatform('linux/s390x')])).toThrow(
+      '`select-platforms` asks for linux/s390x, which no source has (the sources have: linux/amd64, linux/arm64)',
+    );
   });
 });

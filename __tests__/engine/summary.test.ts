@@ -23,8 +23,23 @@ function result(): MergeResult {
     platforms: ['linux/amd64'],
     images: [],
     sources: [],
-    plan: { entries: [entry(1, 'image', { platform: 'linux/amd64\n::warning::x' }), entry(2, 'attestation', { subject: HOSTILE_SUBJECT })], dropped: [], dangling: [], attestationReferrers: [] },
-    targets: [{ repository: 'reg.example/acme/app', tags: ['latest'], blobs: { mounted: 0, copied: 0, existing: 0 }, manifestsPushed: 0, manifestsExisting: 0, referrers: { copied: 0, existing: 0 }, actions: [] }],
+    plan: {
+      entries: [entry(1, 'image', { platform: 'linux/amd64\n::warning::x' }), entry(2, 'attestation', { subject: HOSTILE_SUBJECT })],
+      dropped: [],
+      dangling: [],
+      attestationReferrers: [],
+    },
+    targets: [
+      {
+        repository: 'reg.example/acme/app',
+        tags: ['latest'],
+        blobs: { mounted: 0, copied: 0, existing: 0 },
+        manifestsPushed: 0,
+        manifestsExisting: 0,
+        referrers: { copied: 0, existing: 0 },
+        actions: [],
+      },
+    ],
     requests: { requests: 3, retries: 0, byKind: {} },
   } as unknown as MergeResult;
 }
@@ -49,7 +64,9 @@ describe('renderSummaryMarkdown', () => {
     expect(markdown).not.toContain('<b>');
     expect(markdown).not.toMatch(/^::/m);
     const row = markdown.split('\n').find((l) => l.includes(digest(1).slice(7, 19)))!;
-    expect(row).toBe(`| linux/amd64\\\\n::warning::x | image | \`${digest(1).slice(7, 19)}\` | 500 B | reg.example/acme/app:amd64 | none |`);
+    expect(row).toBe(
+      `| linux/amd64\\\\n::warning::x | image | \`${digest(1).slice(7, 19)}\` | 500 B | reg.example/acme/app:amd64 | none |`,
+    );
     const attestation = markdown.split('\n').find((l) => l.includes(digest(2).slice(7, 19)))!;
     expect(attestation.endsWith('| describes \\`\\|&lt;b&gt;x |')).toBe(true);
   });
@@ -59,6 +76,8 @@ describe('renderReport', () => {
   it('keeps each registry string on its own log line', () => {
     const report = renderReport(result());
     expect(report).not.toMatch(/^::/m);
-    expect(report.split('\n')[0]).toBe(`Pushed application/vnd.oci.image.index.v1+json\\n::error::pwned <img src=x onerror=alert(1)> | cell ${digest(99)}`);
+    expect(report.split('\n')[0]).toBe(
+      `Pushed application/vnd.oci.image.index.v1+json\\n::error::pwned <img src=x onerror=alert(1)> | cell ${digest(99)}`,
+    );
   });
 });

@@ -29,8 +29,16 @@ beforeEach(() => {
 
 /** The buildx image and its attestation, to be brought into `repository`. */
 function targetOf(repository: RepositoryRef, tags = ['latest']): TargetPlan {
-  const entry = (kind: PlannedEntry['kind'], descriptor: { mediaType: string; digest: string; size: number }, subject?: string): PlannedEntry => ({ kind, descriptor, source: app, sourceInput: `${REG}/acme/app:amd64`, subject });
-  return { repository, tags, manifests: [entry('image', amd64.image.descriptor), entry('attestation', amd64.attestation, amd64.image.descriptor.digest)] };
+  const entry = (
+    kind: PlannedEntry['kind'],
+    descriptor: { mediaType: string; digest: string; size: number },
+    subject?: string,
+  ): PlannedEntry => ({ kind, descriptor, source: app, sourceInput: `${REG}/acme/app:amd64`, subject });
+  return {
+    repository,
+    tags,
+    manifests: [entry('image', amd64.image.descriptor), entry('attestation', amd64.attestation, amd64.image.descriptor.digest)],
+  };
 }
 
 describe('planTargetTransfer', () => {
@@ -45,9 +53,16 @@ describe('planTargetTransfer', () => {
   });
 
   it('another registry: blobs are copied; a child the target has is not planned, a large blob it has is present, a small one is not asked', async () => {
-    const big = addImage(registry, app, { platform: { os: 'linux', architecture: 'arm64' }, seed: 'big', layers: 1, layerSize: ASK_BLOB_BYTES });
+    const big = addImage(registry, app, {
+      platform: { os: 'linux', architecture: 'arm64' },
+      seed: 'big',
+      layers: 1,
+      layerSize: ASK_BLOB_BYTES,
+    });
     const dest: RepositoryRef = { registry: OTHER, repository: 'acme/app' };
-    registry.repository(dest).manifests.set(amd64.image.descriptor.digest, registry.repository(app).manifests.get(amd64.image.descriptor.digest)!);
+    registry
+      .repository(dest)
+      .manifests.set(amd64.image.descriptor.digest, registry.repository(app).manifests.get(amd64.image.descriptor.digest)!);
     registry.repository(dest).blobs.set(big.layers[0].digest, registry.repository(app).blobs.get(big.layers[0].digest)!);
     const target = targetOf(dest);
     target.manifests.push({ kind: 'image', descriptor: big.descriptor, source: app, sourceInput: 'big' });
@@ -112,7 +127,21 @@ describe('pushIndex', () => {
   it('an OCI index refused by the registry names the way out, from what the children allow', async () => {
     const docker = addImage(registry, app, { platform: { os: 'linux', architecture: 'amd64' }, seed: 'd', docker: true, tag: 'd' });
     const plan = planMerge(
-      [{ input: `${REG}/acme/app:d`, repository: app, digest: docker.descriptor.digest, mediaType: MediaType.DockerManifest, entries: [{ kind: 'image', descriptor: { ...docker.descriptor, platform: { os: 'linux', architecture: 'amd64' } }, platform: { os: 'linux', architecture: 'amd64' } }] }],
+      [
+        {
+          input: `${REG}/acme/app:d`,
+          repository: app,
+          digest: docker.descriptor.digest,
+          mediaType: MediaType.DockerManifest,
+          entries: [
+            {
+              kind: 'image',
+              descriptor: { ...docker.descriptor, platform: { os: 'linux', architecture: 'amd64' } },
+              platform: { os: 'linux', architecture: 'amd64' },
+            },
+          ],
+        },
+      ],
       { attestations: 'keep', format: 'oci' },
     );
     registry.onRequest = () => {
@@ -120,7 +149,9 @@ describe('pushIndex', () => {
     };
     const error = await pushIndex(run, app, 'v1', plan).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UnsupportedMediaTypeError);
-    expect((error as UnsupportedMediaTypeError).summary).toBe(`${REG}/acme/app:v1: ${REG} refused the OCI image index (HTTP 400 MANIFEST_INVALID): this registry does not accept OCI indexes, and the tag was not written`);
+    expect((error as UnsupportedMediaTypeError).summary).toBe(
+      `${REG}/acme/app:v1: ${REG} refused the OCI image index (HTTP 400 MANIFEST_INVALID): this registry does not accept OCI indexes, and the tag was not written`,
+    );
     expect((error as UnsupportedMediaTypeError).hint).toContain('set {format} to `docker`');
   });
 });
@@ -130,7 +161,13 @@ describe('dependencyLevels: child manifests in the order registries that check `
   const names = (levels: Array<Array<{ fetched: { digest: string } }>>) => levels.map((l) => l.map((c) => c.fetched.digest));
 
   it('images first, then what refers to them, then what refers to those', () => {
-    const levels = dependencyLevels([child('att-a', 'img-a'), child('sig-att', 'att-a'), child('img-a'), child('img-b'), child('att-b', 'img-b')]);
+    const levels = dependencyLevels([
+      child('att-a', 'img-a'),
+      child('sig-att', 'att-a'),
+      child('img-a'),
+      child('img-b'),
+      child('att-b', 'img-b'),
+    ]);
     expect(names(levels)).toEqual([['img-a', 'img-b'], ['att-a', 'att-b'], ['sig-att']]);
   });
 

@@ -56,31 +56,46 @@ describe('node dist/index.js, as the runner runs it', () => {
 
   it('spec with the step input attestations: referrers: each image takes it as its default', async () => {
     const target = `${registry.host}/acme/spec-referrers:1`;
-    const run = await runAction({ spec: ['images:', `  - tags: [${target}]`, `    sources: [${seed.sources.join(', ')}]`].join('\n'), attestations: 'referrers' });
+    const run = await runAction({
+      spec: ['images:', `  - tags: [${target}]`, `    sources: [${seed.sources.join(', ')}]`].join('\n'),
+      attestations: 'referrers',
+    });
     expect(run.stdout).not.toMatch(/Use one of/);
     expect(run.code).toBe(0);
     const [result] = JSON.parse(run.outputs.results) as Array<{ metadata: { attestations: { kept: number; referrers?: number } } }>;
     expect(result.metadata.attestations).toEqual({ kept: 0, stripped: 0, referrers: 2 });
-    const index = JSON.parse((await skopeoInspectRaw(target, { tlsVerify: false })).toString('utf8')) as { manifests: Array<{ digest: string }> };
+    const index = JSON.parse((await skopeoInspectRaw(target, { tlsVerify: false })).toString('utf8')) as {
+      manifests: Array<{ digest: string }>;
+    };
     expect(index.manifests.map((m) => m.digest)).toEqual([seed.amd64.imageDigest, seed.arm64.imageDigest]);
   });
 
-  it('github-annotations: the run\'s repository and commit (from @actions/github\'s context) annotate the index; auto leaves other registries alone', async () => {
+  it("github-annotations: the run's repository and commit (from @actions/github's context) annotate the index; auto leaves other registries alone", async () => {
     const env = { GITHUB_SERVER_URL: 'https://github.example', GITHUB_REPOSITORY: 'acme/app', GITHUB_SHA: 'c0ffee'.padEnd(40, '0') };
     const forced = `${registry.host}/acme/gh-annotated:1`;
     const run = await runAction({ sources: seed.sources.join('\n'), tags: forced, 'github-annotations': 'true' }, { env });
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    const index = JSON.parse((await skopeoInspectRaw(forced, { tlsVerify: false })).toString('utf8')) as { annotations?: Record<string, string> };
-    expect(index.annotations).toEqual({ 'org.opencontainers.image.source': 'https://github.example/acme/app', 'org.opencontainers.image.revision': env.GITHUB_SHA });
+    const index = JSON.parse((await skopeoInspectRaw(forced, { tlsVerify: false })).toString('utf8')) as {
+      annotations?: Record<string, string>;
+    };
+    expect(index.annotations).toEqual({
+      'org.opencontainers.image.source': 'https://github.example/acme/app',
+      'org.opencontainers.image.revision': env.GITHUB_SHA,
+    });
     // the same commit gives the same digest
-    const again = await runAction({ sources: seed.sources.join('\n'), tags: `${registry.host}/acme/gh-annotated:2`, 'github-annotations': 'true' }, { env });
+    const again = await runAction(
+      { sources: seed.sources.join('\n'), tags: `${registry.host}/acme/gh-annotated:2`, 'github-annotations': 'true' },
+      { env },
+    );
     expect(again.outputs.digest).toBe(run.outputs.digest);
 
     const auto = `${registry.host}/acme/gh-auto:1`;
     const plain = await runAction({ sources: seed.sources.join('\n'), tags: auto }, { env });
     expect(plain.code).toBe(0);
-    const autoIndex = JSON.parse((await skopeoInspectRaw(auto, { tlsVerify: false })).toString('utf8')) as { annotations?: Record<string, string> };
+    const autoIndex = JSON.parse((await skopeoInspectRaw(auto, { tlsVerify: false })).toString('utf8')) as {
+      annotations?: Record<string, string>;
+    };
     expect(autoIndex.annotations).toBeUndefined();
   });
 
@@ -106,11 +121,18 @@ describe('node dist/index.js, as the runner runs it', () => {
     expect(metadata.digest).toBe(run.outputs.digest);
     expect(metadata.sources.map((s) => s.digest)).toEqual([seed.amd64.indexDigest, seed.arm64.indexDigest]);
     expect(metadata.attestations).toEqual({ kept: 2, stripped: 0 });
-    expect(metadata.children.filter((c) => c.kind === 'attestation').map((c) => c.describes)).toEqual([seed.amd64.imageDigest, seed.arm64.imageDigest]);
+    expect(metadata.children.filter((c) => c.kind === 'attestation').map((c) => c.describes)).toEqual([
+      seed.amd64.imageDigest,
+      seed.arm64.imageDigest,
+    ]);
     expect(metadata.requests.total).toBeGreaterThan(0);
 
     expect(run.summary).toContain('| Platform | Kind | Digest | Size | Source | Attestation |');
-    expect(run.summary).toMatch(new RegExp(`\\| linux/amd64 \\| image \\| \`${seed.amd64.imageDigest.slice(7, 19)}\` \\| [0-9.]+ (B|KiB) \\| ${seed.sources[0].replace(/[.]/g, '\\.')} \\| kept \\|`));
+    expect(run.summary).toMatch(
+      new RegExp(
+        `\\| linux/amd64 \\| image \\| \`${seed.amd64.imageDigest.slice(7, 19)}\` \\| [0-9.]+ (B|KiB) \\| ${seed.sources[0].replace(/[.]/g, '\\.')} \\| kept \\|`,
+      ),
+    );
     expect(run.summary).toContain(run.outputs.digest);
   });
 
@@ -125,7 +147,10 @@ describe('node dist/index.js, as the runner runs it', () => {
 
   it('an unexpected failure (not one of ours) prints its stack, source-mapped to src/ lines', async () => {
     // GITHUB_OUTPUT naming a directory: writing the first output fails with EISDIR, after the merge
-    const run = await runAction({ sources: seed.sources.join('\n'), tags: `${registry.host}/acme/action-eisdir:x` }, { env: { GITHUB_OUTPUT: tmpdir() } });
+    const run = await runAction(
+      { sources: seed.sources.join('\n'), tags: `${registry.host}/acme/action-eisdir:x` },
+      { env: { GITHUB_OUTPUT: tmpdir() } },
+    );
     expect(run.code).toBe(1);
     const errors = run.stdout.split('\n').filter((l) => l.startsWith('::error::'));
     expect(errors).toHaveLength(2);
@@ -136,14 +161,23 @@ describe('node dist/index.js, as the runner runs it', () => {
   });
 
   it('fails on a missing platform before writing anything', async () => {
-    const run = await runAction({ sources: seed.sources.join('\n'), tags: `${registry.host}/acme/action-missing:x`, platforms: 'linux/amd64,linux/arm/v7' });
+    const run = await runAction({
+      sources: seed.sources.join('\n'),
+      tags: `${registry.host}/acme/action-missing:x`,
+      platforms: 'linux/amd64,linux/arm/v7',
+    });
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/::error::Platform linux\/arm\/v7 expected by `platforms` but not found/);
     expect(await hasManifest(registry, 'acme/action-missing', 'x')).toBe(false);
   });
 
   it('summary: false writes no job summary; push: false writes nothing to the registry', async () => {
-    const run = await runAction({ sources: seed.sources.join('\n'), tags: `${registry.host}/acme/action-dry:x`, push: 'false', summary: 'false' });
+    const run = await runAction({
+      sources: seed.sources.join('\n'),
+      tags: `${registry.host}/acme/action-dry:x`,
+      push: 'false',
+      summary: 'false',
+    });
     expect(run.code).toBe(0);
     expect(run.summary).toBe('');
     expect(run.outputs.digest).toMatch(/^sha256:[a-f0-9]{64}$/);

@@ -44,7 +44,8 @@ const METADATA_KEYS = {
   'org.opencontainers.image.url': 'https://github.com/acme/app',
   'org.opencontainers.image.version': '1.0',
 };
-const metadataActionOutput = (levels: string[]) => levels.flatMap((level) => Object.entries(METADATA_KEYS).map(([k, v]) => `${level}:${k}=${v}`)).join('\n');
+const metadataActionOutput = (levels: string[]) =>
+  levels.flatMap((level) => Object.entries(METADATA_KEYS).map(([k, v]) => `${level}:${k}=${v}`)).join('\n');
 
 describe.each(IMPLEMENTATION_ROWS)('on %s', (implementation: RegistryImplementation) => {
   let registry: RunningRegistry;
@@ -79,11 +80,18 @@ describe.each(IMPLEMENTATION_ROWS)('on %s', (implementation: RegistryImplementat
     it('index (default prefix and index:), manifest-descriptor for every image, and [platform]-selected, in the pushed bytes', async () => {
       const target = `${registry.host}/acme/app:annotated`;
       const run = await cli([
-        'merge', '-q', '-t', target,
-        '--annotation', 'org.opencontainers.image.title=app',
-        '--annotation', 'index:org.opencontainers.image.description=fast, small = tested',
-        '--annotation', 'manifest-descriptor:org.opencontainers.image.revision=abc123',
-        '--annotation', 'manifest-descriptor[linux/arm64]:com.example.arch=arm',
+        'merge',
+        '-q',
+        '-t',
+        target,
+        '--annotation',
+        'org.opencontainers.image.title=app',
+        '--annotation',
+        'index:org.opencontainers.image.description=fast, small = tested',
+        '--annotation',
+        'manifest-descriptor:org.opencontainers.image.revision=abc123',
+        '--annotation',
+        'manifest-descriptor[linux/arm64]:com.example.arch=arm',
         ...buildx,
       ]);
       expect(run.stderr).toBe('');
@@ -91,16 +99,24 @@ describe.each(IMPLEMENTATION_ROWS)('on %s', (implementation: RegistryImplementat
       const index = await pushed(target);
       expect(run.stdout.toString().trim()).toBe(sha256Digest(await skopeoInspectRaw(target, { tlsVerify: false })));
       expect(index.mediaType).toBe(MT.OciIndex);
-      expect(index.annotations).toEqual({ 'org.opencontainers.image.description': 'fast, small = tested', 'org.opencontainers.image.title': 'app' });
+      expect(index.annotations).toEqual({
+        'org.opencontainers.image.description': 'fast, small = tested',
+        'org.opencontainers.image.title': 'app',
+      });
       const byDigest = new Map(index.manifests.map((m) => [m.digest, m.annotations]));
       // The children are the sources' own manifests, byte for byte: only their descriptors carry the annotations.
       expect([...byDigest.keys()]).toEqual([amd64.imageDigest, arm64.imageDigest, amd64.attestationDigest, arm64.attestationDigest]);
       expect(byDigest.get(amd64.imageDigest)).toEqual({ 'org.opencontainers.image.revision': 'abc123' });
       expect(byDigest.get(arm64.imageDigest)).toEqual({ 'com.example.arch': 'arm', 'org.opencontainers.image.revision': 'abc123' });
-      expect(byDigest.get(amd64.attestationDigest)).toEqual({ 'vnd.docker.reference.digest': amd64.imageDigest, 'vnd.docker.reference.type': 'attestation-manifest' });
+      expect(byDigest.get(amd64.attestationDigest)).toEqual({
+        'vnd.docker.reference.digest': amd64.imageDigest,
+        'vnd.docker.reference.type': 'attestation-manifest',
+      });
 
       const inspect = await cli(['inspect', target]);
-      expect(inspect.stdout.toString()).toContain('  annotations:\n    org.opencontainers.image.description=fast, small = tested\n    org.opencontainers.image.title=app\n');
+      expect(inspect.stdout.toString()).toContain(
+        '  annotations:\n    org.opencontainers.image.description=fast, small = tested\n    org.opencontainers.image.title=app\n',
+      );
       expect(inspect.stdout.toString()).toContain('      com.example.arch=arm\n');
     });
 
@@ -138,16 +154,38 @@ describe.each(IMPLEMENTATION_ROWS)('on %s', (implementation: RegistryImplementat
         [MT.DockerManifest, armV6.digest],
       ]);
 
-      const refused = await cli(['merge', '-q', '--format', 'docker', '-t', `${registry.host}/acme/classic:refused`, '--annotation', 'index:org.opencontainers.image.version=2.0', ...docker]);
+      const refused = await cli([
+        'merge',
+        '-q',
+        '--format',
+        'docker',
+        '-t',
+        `${registry.host}/acme/classic:refused`,
+        '--annotation',
+        'index:org.opencontainers.image.version=2.0',
+        ...docker,
+      ]);
       expect(refused.code).toBe(1);
-      expect(refused.stderr).toBe('manifest-merge: format: docker cannot carry annotations: a Docker manifest list has no annotations field. Set --format to oci (or auto), or drop --annotation\n');
+      expect(refused.stderr).toBe(
+        'manifest-merge: format: docker cannot carry annotations: a Docker manifest list has no annotations field. Set --format to oci (or auto), or drop --annotation\n',
+      );
       expect(await hasManifest(registry, 'acme/classic', 'refused')).toBe(false);
     });
 
     it('a platform selector that matches no image is refused before anything is written (nothing is dropped silently)', async () => {
-      const run = await cli(['merge', '-q', '-t', `${registry.host}/acme/app:selector`, '--annotation', 'manifest-descriptor[linux/s390x]:k=v', ...buildx]);
+      const run = await cli([
+        'merge',
+        '-q',
+        '-t',
+        `${registry.host}/acme/app:selector`,
+        '--annotation',
+        'manifest-descriptor[linux/s390x]:k=v',
+        ...buildx,
+      ]);
       expect(run.code).toBe(2);
-      expect(run.stderr).toMatch(/manifest-descriptor\[linux\/s390x\]:k matches no image of the index \(platforms: linux\/amd64, linux\/arm64\)/);
+      expect(run.stderr).toMatch(
+        /manifest-descriptor\[linux\/s390x\]:k matches no image of the index \(platforms: linux\/amd64, linux\/arm64\)/,
+      );
       expect(await hasManifest(registry, 'acme/app', 'selector')).toBe(false);
     });
   });
@@ -155,7 +193,12 @@ describe.each(IMPLEMENTATION_ROWS)('on %s', (implementation: RegistryImplementat
   describe('annotations input (the action, node dist/index.js)', () => {
     it('metadata-action output as is: one ::warning:: naming the skipped manifest: keys and why; index: lines in the pushed index', async () => {
       const target = `${registry.host}/acme/app:metadata-action`;
-      const run = await action({ sources: buildx.join('\n'), tags: target, annotations: metadataActionOutput(['manifest', 'index']), summary: 'false' });
+      const run = await action({
+        sources: buildx.join('\n'),
+        tags: target,
+        annotations: metadataActionOutput(['manifest', 'index']),
+        summary: 'false',
+      });
       expect(run.code).toBe(0);
       const warnings = run.stdout.split('\n').filter((l) => l.startsWith('::warning'));
       expect(warnings).toHaveLength(1);
@@ -164,12 +207,22 @@ describe.each(IMPLEMENTATION_ROWS)('on %s', (implementation: RegistryImplementat
       expect(run.stdout).not.toContain('::error::');
       const index = await pushed(target);
       expect(index.annotations).toEqual(METADATA_KEYS);
-      expect(index.manifests.map((m) => m.digest)).toEqual([amd64.imageDigest, arm64.imageDigest, amd64.attestationDigest, arm64.attestationDigest]);
+      expect(index.manifests.map((m) => m.digest)).toEqual([
+        amd64.imageDigest,
+        arm64.imageDigest,
+        amd64.attestationDigest,
+        arm64.attestationDigest,
+      ]);
       expect(run.outputText).toContain(sha256Digest(await skopeoInspectRaw(target, { tlsVerify: false })));
     });
 
     it('format: docker with annotations fails the step with the reason', async () => {
-      const run = await action({ sources: docker.join('\n'), tags: `${registry.host}/acme/classic:action-refused`, format: 'docker', annotations: 'index:a=b' });
+      const run = await action({
+        sources: docker.join('\n'),
+        tags: `${registry.host}/acme/classic:action-refused`,
+        format: 'docker',
+        annotations: 'index:a=b',
+      });
       expect(run.code).toBe(1);
       expect(run.stdout.split('\n').filter((l) => l.startsWith('::error::'))).toEqual([
         '::error::format: docker cannot carry annotations: a Docker manifest list has no annotations field. Set input `format` to oci (or auto), or drop input `annotations`',

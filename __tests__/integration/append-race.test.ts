@@ -30,19 +30,26 @@ afterAll(async () => {
 });
 
 describe('#1: parallel appends to one tag', () => {
-  it.each(Array.from({ length: ROUNDS }, (_, i) => i + 1))('round %i: every run that succeeds finds its platform in the final index', async (round) => {
-    const tag = `${registry.host}/acme/race:all-${round}`;
-    const runs = await Promise.allSettled(PLATFORMS.map((platform) => merge({ sources: sources.get(platform)!.ref, tags: tag, append: 'true' })));
-    const index = JSON.parse((await getManifest(registry, 'acme/race', `all-${round}`)).bytes.toString('utf8')) as { manifests: Array<{ digest: string }> };
-    const listed = new Set(index.manifests.map((m) => m.digest));
-    runs.forEach((run, i) => {
-      const platform = PLATFORMS[i];
-      if (run.status === 'fulfilled') expect([platform, listed.has(sources.get(platform)!.digest)]).toEqual([platform, true]);
-      // a run that cannot win says so, with the kind the CLI and action report
-      else expect([platform, isConflict(run.reason)]).toEqual([platform, true]);
-    });
-    // with five writers and five attempts each, every run is expected to get its platform in
-    expect(runs.map((r) => r.status)).toEqual(PLATFORMS.map(() => 'fulfilled'));
-    expect(listed.size).toBe(PLATFORMS.length * 2); // each image and its attestation
-  });
+  it.each(Array.from({ length: ROUNDS }, (_, i) => i + 1))(
+    'round %i: every run that succeeds finds its platform in the final index',
+    async (round) => {
+      const tag = `${registry.host}/acme/race:all-${round}`;
+      const runs = await Promise.allSettled(
+        PLATFORMS.map((platform) => merge({ sources: sources.get(platform)!.ref, tags: tag, append: 'true' })),
+      );
+      const index = JSON.parse((await getManifest(registry, 'acme/race', `all-${round}`)).bytes.toString('utf8')) as {
+        manifests: Array<{ digest: string }>;
+      };
+      const listed = new Set(index.manifests.map((m) => m.digest));
+      runs.forEach((run, i) => {
+        const platform = PLATFORMS[i];
+        if (run.status === 'fulfilled') expect([platform, listed.has(sources.get(platform)!.digest)]).toEqual([platform, true]);
+        // a run that cannot win says so, with the kind the CLI and action report
+        else expect([platform, isConflict(run.reason)]).toEqual([platform, true]);
+      });
+      // with five writers and five attempts each, every run is expected to get its platform in
+      expect(runs.map((r) => r.status)).toEqual(PLATFORMS.map(() => 'fulfilled'));
+      expect(listed.size).toBe(PLATFORMS.length * 2); // each image and its attestation
+    },
+  );
 });

@@ -17,7 +17,13 @@ import { CLI, runCli } from './processes.js';
 interface Index {
   mediaType: string;
   annotations?: Record<string, string>;
-  manifests: Array<{ mediaType: string; digest: string; size: number; platform?: { os: string; architecture: string }; annotations?: Record<string, string> }>;
+  manifests: Array<{
+    mediaType: string;
+    digest: string;
+    size: number;
+    platform?: { os: string; architecture: string };
+    annotations?: Record<string, string>;
+  }>;
 }
 
 interface Metadata {
@@ -77,12 +83,35 @@ describe.each(IMPLEMENTATION_ROWS)('on %s', (implementation: RegistryImplementat
     const elsewhere = () => `${other.host}/acme/app:latest`;
 
     beforeAll(async () => {
-      const one = await cli(['merge', '-q', '-t', app(), '--annotation', 'index:org.opencontainers.image.version=1', src.amd64, src.arm64Old]);
+      const one = await cli([
+        'merge',
+        '-q',
+        '-t',
+        app(),
+        '--annotation',
+        'index:org.opencontainers.image.version=1',
+        src.amd64,
+        src.arm64Old,
+      ]);
       expect(one.code).toBe(0);
       first = await served(app());
       // Second run: a NEW arm64 build and an s390x one, appended; also pushed to another repository
       // and another registry, neither of which has ever held the base index's children.
-      const two = await cli(['merge', '--json', '--append', '-t', app(), '-t', mirror(), '-t', elsewhere(), '--annotation', 'index:org.opencontainers.image.revision=2', src.arm64New, src.s390x]);
+      const two = await cli([
+        'merge',
+        '--json',
+        '--append',
+        '-t',
+        app(),
+        '-t',
+        mirror(),
+        '-t',
+        elsewhere(),
+        '--annotation',
+        'index:org.opencontainers.image.revision=2',
+        src.arm64New,
+        src.s390x,
+      ]);
       expect(two.stderr).toContain(`Appending to ${app()} (${first.digest}, 4 entries)`);
       expect(two.code).toBe(0);
       metadata = JSON.parse(two.stdout.toString()) as Metadata;
@@ -90,7 +119,12 @@ describe.each(IMPLEMENTATION_ROWS)('on %s', (implementation: RegistryImplementat
     });
 
     it('keeps amd64 (with its attestation), replaces arm64 and its attestation, adds s390x', () => {
-      expect(first.index.manifests.map((m) => m.digest)).toEqual([amd64.imageDigest, arm64Old.imageDigest, amd64.attestationDigest, arm64Old.attestationDigest]);
+      expect(first.index.manifests.map((m) => m.digest)).toEqual([
+        amd64.imageDigest,
+        arm64Old.imageDigest,
+        amd64.attestationDigest,
+        arm64Old.attestationDigest,
+      ]);
       expect(second.digest).toBe(metadata.digest);
       expect(second.index.manifests.map((m) => m.digest)).toEqual([
         amd64.imageDigest,
@@ -131,7 +165,18 @@ describe.each(IMPLEMENTATION_ROWS)('on %s', (implementation: RegistryImplementat
     });
 
     it('appending the same sources again changes nothing and drops nothing', async () => {
-      const again = await cli(['merge', '--json', '--append', '--dry-run', '-t', app(), '--annotation', 'index:org.opencontainers.image.revision=2', src.arm64New, src.s390x]);
+      const again = await cli([
+        'merge',
+        '--json',
+        '--append',
+        '--dry-run',
+        '-t',
+        app(),
+        '--annotation',
+        'index:org.opencontainers.image.revision=2',
+        src.arm64New,
+        src.s390x,
+      ]);
       expect(again.code).toBe(0);
       const meta = JSON.parse(again.stdout.toString()) as Metadata;
       expect(meta.digest).toBe(second.digest);
@@ -145,8 +190,30 @@ describe.each(IMPLEMENTATION_ROWS)('on %s', (implementation: RegistryImplementat
         pushDockerImage(registry, 'acme/classic', 'armv6', { platform: 'linux/arm/v6', seed: 'append-armv6' }),
       ]);
       const base = `${registry.host}/acme/classic:latest`;
-      expect((await cli(['merge', '-q', '-t', base, '--annotation', 'org.opencontainers.image.version=1', `${registry.host}/acme/classic:armv7`])).code).toBe(0);
-      const run = await cli(['merge', '-q', '--dry-run', '--append', '--format', 'docker', '-t', base, `${registry.host}/acme/classic:armv6`]);
+      expect(
+        (
+          await cli([
+            'merge',
+            '-q',
+            '-t',
+            base,
+            '--annotation',
+            'org.opencontainers.image.version=1',
+            `${registry.host}/acme/classic:armv7`,
+          ])
+        ).code,
+      ).toBe(0);
+      const run = await cli([
+        'merge',
+        '-q',
+        '--dry-run',
+        '--append',
+        '--format',
+        'docker',
+        '-t',
+        base,
+        `${registry.host}/acme/classic:armv6`,
+      ]);
       expect(run.code).toBe(1);
       expect(run.stderr).toBe(
         'manifest-merge: format: docker cannot carry annotations (the index being appended to has org.opencontainers.image.version): a Docker manifest list has no annotations field. Set --format to oci (or auto) to --append to an annotated OCI index\n',
@@ -169,7 +236,12 @@ describe.each(IMPLEMENTATION_ROWS)('on %s', (implementation: RegistryImplementat
       expect(appended.stdout.toString().trim()).toBe(plain.stdout.toString().trim());
       const { digest, index } = await served(target);
       expect(digest).toBe(plain.stdout.toString().trim());
-      expect(index.manifests.map((m) => m.digest)).toEqual([amd64.imageDigest, s390x.imageDigest, amd64.attestationDigest, s390x.attestationDigest]);
+      expect(index.manifests.map((m) => m.digest)).toEqual([
+        amd64.imageDigest,
+        s390x.imageDigest,
+        amd64.attestationDigest,
+        s390x.attestationDigest,
+      ]);
     });
   });
 });

@@ -155,7 +155,10 @@ beforeAll(async () => {
   ]);
   publicSources = [`${tokenRegistry.host}/public/base-amd64:v1`, `${tokenRegistry.host}/public/base-arm64:v1`];
 
-  await writeHelper('mm-basic', `[ "$server" = "${tokenRegistry.host}" ] || { echo "credentials not found in native keychain"; exit 1; }\nprintf '{"ServerURL":"%s","Username":"${HELPER.username}","Secret":"${HELPER.password}"}' "$server"`);
+  await writeHelper(
+    'mm-basic',
+    `[ "$server" = "${tokenRegistry.host}" ] || { echo "credentials not found in native keychain"; exit 1; }\nprintf '{"ServerURL":"%s","Username":"${HELPER.username}","Secret":"${HELPER.password}"}' "$server"`,
+  );
   await writeHelper('mm-token', `printf '{"ServerURL":"%s","Username":"<token>","Secret":"${CI_REFRESH}"}' "$server"`);
   await writeHelper('mm-empty', 'echo "credentials not found in native keychain"; exit 1');
   await writeHelper('mm-broken', 'echo "error: the keychain is locked" >&2; exit 3');
@@ -173,7 +176,10 @@ describe('token auth: one token per merge, covering every repository', () => {
   it('config.json `auth`: the seed case merges with ONE token request carrying pull on both sources and pull,push on the target, and mounts every blob', async () => {
     const target = `${tokenRegistry.host}/acme/github-runner:focal`;
     tokenServer.reset();
-    const { result } = await succeed({ sources: seed.sources.join('\n'), tags: target }, auths({ auth: basic64(CI.username, CI.password) }));
+    const { result } = await succeed(
+      { sources: seed.sources.join('\n'), tags: target },
+      auths({ auth: basic64(CI.username, CI.password) }),
+    );
 
     // The measurement: one token request for the whole merge (reads, mounts, pushes, read-back).
     expect(tokenServer.requests).toHaveLength(1);
@@ -204,7 +210,9 @@ describe('token auth: one token per merge, covering every repository', () => {
   it('a spec of three images in three repositories: still ONE token request, covering every repository of every image', async () => {
     tokenServer.reset();
     const host = tokenRegistry.host;
-    const spec = ['one', 'two', 'three'].map((name) => `  - tags: [${host}/acme/spec-${name}:1]\n    sources: [${seed.sources.join(', ')}]`).join('\n');
+    const spec = ['one', 'two', 'three']
+      .map((name) => `  - tags: [${host}/acme/spec-${name}:1]\n    sources: [${seed.sources.join(', ')}]`)
+      .join('\n');
     const inputs = getInputs((name) => ({ spec: `images:\n${spec}` })[name] ?? '');
     const logger = createMemoryLogger();
     const outcomes = await runStep(inputs, { logger, configDir: await dockerConfig(auths({ auth: basic64(CI.username, CI.password) })) });
@@ -224,17 +232,24 @@ describe('token auth: one token per merge, covering every repository', () => {
 
   it('a user who may pull but not push: one wider token request on insufficient_scope, then an error naming the registry and the permission; nothing written', async () => {
     tokenServer.reset();
-    const { error } = await fail({ sources: seed.sources.join('\n'), tags: `${tokenRegistry.host}/acme/read-only:v1` }, auths({ auth: basic64(READER.username, READER.password) }));
+    const { error } = await fail(
+      { sources: seed.sources.join('\n'), tags: `${tokenRegistry.host}/acme/read-only:v1` },
+      auths({ auth: basic64(READER.username, READER.password) }),
+    );
     expect(error).toBeInstanceOf(HttpError);
     expect((error as HttpError).code).toBe('DENIED');
-    expect(error.message).toContain(`${tokenRegistry.host} denied access: the credentials from config.json auths["${tokenRegistry.host}"] do not grant pull,push on acme/read-only`);
+    expect(error.message).toContain(
+      `${tokenRegistry.host} denied access: the credentials from config.json auths["${tokenRegistry.host}"] do not grant pull,push on acme/read-only`,
+    );
     expect(error.message).toContain('insufficient_scope');
     // the first token request, then exactly one re-request after the registry said insufficient_scope
     expect(tokenServer.requests.map((r) => [r.user, r.status])).toEqual([
       [READER.username, 200],
       [READER.username, 200],
     ]);
-    expect(tokenServer.requests[0].granted).not.toContainEqual(expect.objectContaining({ name: 'acme/read-only', actions: expect.arrayContaining(['push']) }));
+    expect(tokenServer.requests[0].granted).not.toContainEqual(
+      expect.objectContaining({ name: 'acme/read-only', actions: expect.arrayContaining(['push']) }),
+    );
     expect(await hasManifest(seederEndpoint(), 'acme/read-only', 'v1')).toBe(false);
   });
 });
@@ -258,7 +273,11 @@ describe('credentials from config.json', () => {
     );
     expect(tokenServer.requests).toHaveLength(1);
     expect(tokenServer.requests[0]).toMatchObject({ method: 'POST', grantType: 'refresh_token', user: CI.username, status: 200 });
-    expect([...tokenServer.requests[0].scopes].sort()).toEqual(['repository:acme/github-runner-amd64:pull', 'repository:acme/github-runner-arm64:pull', 'repository:acme/identity:pull,push']);
+    expect([...tokenServer.requests[0].scopes].sort()).toEqual([
+      'repository:acme/github-runner-amd64:pull',
+      'repository:acme/github-runner-arm64:pull',
+      'repository:acme/identity:pull,push',
+    ]);
     expect(result.requests.byKind['POST token']).toBe(1);
     expect(secrets).toContain(CI_REFRESH);
     expect(await servedDigest(`${tokenRegistry.host}/acme/identity:v1`, CI)).toBe(result.digest);
@@ -268,18 +287,24 @@ describe('credentials from config.json', () => {
     const repos = ['acme/github-runner-amd64', 'acme/github-runner-arm64'];
     const registrytoken = tokenServer.issueToken({
       subject: CI.username,
-      access: [...repos.map((name) => ({ type: 'repository', name, actions: ['pull'] })), { type: 'repository', name: 'acme/regtoken', actions: ['pull', 'push'] }],
+      access: [
+        ...repos.map((name) => ({ type: 'repository', name, actions: ['pull'] })),
+        { type: 'repository', name: 'acme/regtoken', actions: ['pull', 'push'] },
+      ],
     });
     expect(decodeJwt(registrytoken).header.alg).toBe('RS256');
     tokenServer.reset();
-    const { result, secrets } = await succeed({ sources: seed.sources.join('\n'), tags: `${tokenRegistry.host}/acme/regtoken:v1` }, auths({ registrytoken }));
+    const { result, secrets } = await succeed(
+      { sources: seed.sources.join('\n'), tags: `${tokenRegistry.host}/acme/regtoken:v1` },
+      auths({ registrytoken }),
+    );
     expect(tokenServer.requests).toEqual([]);
     expect(result.requests.byKind['GET token']).toBeUndefined();
     expect(secrets).toContain(registrytoken);
     expect(await servedDigest(`${tokenRegistry.host}/acme/regtoken:v1`, CI)).toBe(result.digest);
   });
 
-  it('inputs `username`/`password` win over config.json, for the first tag\'s registry by default', async () => {
+  it("inputs `username`/`password` win over config.json, for the first tag's registry by default", async () => {
     tokenServer.reset();
     const { result, secrets } = await succeed(
       { sources: seed.sources.join('\n'), tags: `${tokenRegistry.host}/acme/inputs:v1`, username: CI.username, password: CI.password },
@@ -307,14 +332,22 @@ describe('credential helpers on PATH', () => {
 
   it('credsStore whose helper answers Username `<token>`: the Secret is an identity token (refresh-token POST)', async () => {
     tokenServer.reset();
-    const { result } = await succeed({ sources: seed.sources.join('\n'), tags: `${tokenRegistry.host}/acme/store:v1` }, { credsStore: 'mm-token' });
-    expect(tokenServer.requests.map((r) => [r.method, r.grantType, r.user, r.status])).toEqual([['POST', 'refresh_token', CI.username, 200]]);
+    const { result } = await succeed(
+      { sources: seed.sources.join('\n'), tags: `${tokenRegistry.host}/acme/store:v1` },
+      { credsStore: 'mm-token' },
+    );
+    expect(tokenServer.requests.map((r) => [r.method, r.grantType, r.user, r.status])).toEqual([
+      ['POST', 'refresh_token', CI.username, 200],
+    ]);
     expect(await servedDigest(`${tokenRegistry.host}/acme/store:v1`, CI)).toBe(result.digest);
   });
 
   it('a failing helper is an error naming the helper and the host, with its message: the anonymous read it allows fails, and nothing is pushed', async () => {
     tokenServer.reset();
-    const { error, logs } = await fail({ sources: seed.sources.join('\n'), tags: `${tokenRegistry.host}/acme/broken:v1` }, { credHelpers: { [tokenRegistry.host]: 'mm-broken' } });
+    const { error, logs } = await fail(
+      { sources: seed.sources.join('\n'), tags: `${tokenRegistry.host}/acme/broken:v1` },
+      { credHelpers: { [tokenRegistry.host]: 'mm-broken' } },
+    );
     expect(error).toBeInstanceOf(CredentialsError);
     expect(error.message).toContain('docker-credential-mm-broken');
     expect(error.message).toContain(tokenRegistry.host);
@@ -326,7 +359,10 @@ describe('credential helpers on PATH', () => {
   });
 
   it('a helper missing from PATH is an error naming the helper and the host', async () => {
-    const { error } = await fail({ sources: seed.sources.join('\n'), tags: `${tokenRegistry.host}/acme/missing:v1` }, { credsStore: 'mm-not-installed' });
+    const { error } = await fail(
+      { sources: seed.sources.join('\n'), tags: `${tokenRegistry.host}/acme/missing:v1` },
+      { credsStore: 'mm-not-installed' },
+    );
     expect(error).toBeInstanceOf(CredentialsError);
     expect(error.message).toContain('docker-credential-mm-not-installed');
     expect(error.message).toContain(tokenRegistry.host);
@@ -342,18 +378,26 @@ describe('credential helpers on PATH', () => {
     expect(result.pushed).toBe(false);
     expect(result.platforms).toEqual(['linux/amd64', 'linux/arm64']);
     expect(tokenServer.requests.every((r) => r.user === 'anonymous' && r.status === 200)).toBe(true);
-    expect(logs.some((l) => l.startsWith('warning:') && l.includes('docker-credential-mm-broken') && l.includes(tokenRegistry.host))).toBe(true);
+    expect(logs.some((l) => l.startsWith('warning:') && l.includes('docker-credential-mm-broken') && l.includes(tokenRegistry.host))).toBe(
+      true,
+    );
   });
 
   it('"credentials not found" from the helper means anonymous: public sources merge into a public dry run', async () => {
-    const { result } = await succeed({ sources: publicSources.join('\n'), tags: `${tokenRegistry.host}/public/dry:v2`, push: 'false' }, { credsStore: 'mm-empty' });
+    const { result } = await succeed(
+      { sources: publicSources.join('\n'), tags: `${tokenRegistry.host}/public/dry:v2`, push: 'false' },
+      { credsStore: 'mm-empty' },
+    );
     expect(result.sources.map((s) => s.digest)).toEqual([publicAmd64.indexDigest, publicArm64.indexDigest]);
   });
 });
 
 describe('wrong credentials', () => {
   it('token auth: the token service refusing the password is UNAUTHORIZED naming the registry and where credentials were looked for; the secret is never shown', async () => {
-    const { error, logs, secrets } = await fail({ sources: seed.sources.join('\n'), tags: `${tokenRegistry.host}/acme/wrong:v1` }, auths({ auth: basic64(CI.username, WRONG) }));
+    const { error, logs, secrets } = await fail(
+      { sources: seed.sources.join('\n'), tags: `${tokenRegistry.host}/acme/wrong:v1` },
+      auths({ auth: basic64(CI.username, WRONG) }),
+    );
     expect(error).toBeInstanceOf(HttpError);
     expect((error as HttpError).code).toBe('UNAUTHORIZED');
     expect(error.message).toContain(`Registry ${tokenRegistry.host}`);
@@ -392,7 +436,10 @@ describe('anonymous pulls of public sources', () => {
   it('push credentials for the target only: the public sources are pulled and mounted with one token', async () => {
     const target = `${tokenRegistry.host}/team/app:v1`;
     tokenServer.reset();
-    const { result } = await succeed({ sources: publicSources.join('\n'), tags: target }, auths({ auth: basic64(PUBLISHER.username, PUBLISHER.password) }));
+    const { result } = await succeed(
+      { sources: publicSources.join('\n'), tags: target },
+      auths({ auth: basic64(PUBLISHER.username, PUBLISHER.password) }),
+    );
     expect(tokenServer.requests).toHaveLength(1);
     expect(tokenServer.requests[0].user).toBe(PUBLISHER.username);
     expect(tokenServer.requests[0].granted).toEqual([
@@ -410,18 +457,33 @@ describe('across registries', () => {
   it('streams every blob from an anonymous token-auth source to an htpasswd target; skopeo copies the result whole', async () => {
     const target = `${basicRegistry.host}/acme/from-public:v1`;
     tokenServer.reset();
-    const { result } = await succeed({ sources: publicSources.join('\n'), tags: target }, auths({ auth: basic64(ALICE.username, ALICE.password) }, () => basicRegistry.host));
+    const { result } = await succeed(
+      { sources: publicSources.join('\n'), tags: target },
+      auths({ auth: basic64(ALICE.username, ALICE.password) }, () => basicRegistry.host),
+    );
     expect(tokenServer.requests.map((r) => [r.user, r.status])).toEqual([['anonymous', 200]]);
     expect(result.targets[0].blobs).toEqual({ mounted: 0, copied: 2 * (1 + 2 + 1 + 1), existing: 0 });
     expect(result.targets[0].manifestsPushed).toBe(4);
     expect(await servedDigest(target, ALICE)).toBe(result.digest);
     const blobs = await verifyComplete(target, ALICE);
-    expect(blobs).toEqual(expect.arrayContaining([publicAmd64.image.layers[1].digest.slice(7), publicArm64.attestation.layers[0].digest.slice(7)]));
+    expect(blobs).toEqual(
+      expect.arrayContaining([publicAmd64.image.layers[1].digest.slice(7), publicArm64.attestation.layers[0].digest.slice(7)]),
+    );
   });
 
   it('tags on three registries (token, htpasswd, plain) in one merge: each gets its own plan and every tag is read back', async () => {
-    const tags = [`${tokenRegistry.host}/acme/everywhere:v1`, `${basicRegistry.host}/acme/everywhere:v1`, `${plainRegistry.host}/acme/everywhere:v1`, `${plainRegistry.host}/acme/everywhere:latest`];
-    const config = { auths: { [tokenRegistry.host]: { auth: basic64(CI.username, CI.password) }, [basicRegistry.host]: { auth: basic64(ALICE.username, ALICE.password) } } };
+    const tags = [
+      `${tokenRegistry.host}/acme/everywhere:v1`,
+      `${basicRegistry.host}/acme/everywhere:v1`,
+      `${plainRegistry.host}/acme/everywhere:v1`,
+      `${plainRegistry.host}/acme/everywhere:latest`,
+    ];
+    const config = {
+      auths: {
+        [tokenRegistry.host]: { auth: basic64(CI.username, CI.password) },
+        [basicRegistry.host]: { auth: basic64(ALICE.username, ALICE.password) },
+      },
+    };
     tokenServer.reset();
     const { result } = await succeed({ sources: seed.sources.join('\n'), tags: tags.join('\n') }, config);
 
@@ -429,7 +491,9 @@ describe('across registries', () => {
     expect(tokenServer.requests.map((r) => [r.user, r.status])).toEqual([[CI.username, 200]]);
     expect(result.images).toEqual(tags.map((t) => `${t}@${result.digest}`));
     const byRepository = Object.fromEntries(result.targets.map((t) => [t.repository, t]));
-    expect(Object.keys(byRepository).sort()).toEqual([`${basicRegistry.host}/acme/everywhere`, `${plainRegistry.host}/acme/everywhere`, `${tokenRegistry.host}/acme/everywhere`].sort());
+    expect(Object.keys(byRepository).sort()).toEqual(
+      [`${basicRegistry.host}/acme/everywhere`, `${plainRegistry.host}/acme/everywhere`, `${tokenRegistry.host}/acme/everywhere`].sort(),
+    );
     const blobCount = 2 * (1 + 3 + 1 + 1);
     expect(byRepository[`${tokenRegistry.host}/acme/everywhere`].blobs).toEqual({ mounted: blobCount, copied: 0, existing: 0 });
     expect(byRepository[`${basicRegistry.host}/acme/everywhere`].blobs).toEqual({ mounted: 0, copied: blobCount, existing: 0 });
@@ -448,7 +512,12 @@ describe('across registries', () => {
     const tags = [`${basicRegistry.host}/acme/everywhere:v2`, `${plainRegistry.host}/acme/everywhere:v2`];
     const { result } = await succeed(
       { sources: seed.sources.join('\n'), tags: tags.join('\n') },
-      { auths: { [tokenRegistry.host]: { auth: basic64(CI.username, CI.password) }, [basicRegistry.host]: { auth: basic64(ALICE.username, ALICE.password) } } },
+      {
+        auths: {
+          [tokenRegistry.host]: { auth: basic64(CI.username, CI.password) },
+          [basicRegistry.host]: { auth: basic64(ALICE.username, ALICE.password) },
+        },
+      },
     );
     for (const report of result.targets) {
       expect(report.blobs).toEqual({ mounted: 0, copied: 0, existing: 0 });
@@ -515,7 +584,12 @@ describe('node dist/index.js with credentials', () => {
   });
 
   it('a wrong INPUT_PASSWORD fails with one error naming the registry, never printing the password', async () => {
-    const runResult = await action({ sources: seed.sources.join('\n'), tags: `${tokenRegistry.host}/acme/action-wrong:v1`, username: CI.username, password: WRONG });
+    const runResult = await action({
+      sources: seed.sources.join('\n'),
+      tags: `${tokenRegistry.host}/acme/action-wrong:v1`,
+      username: CI.username,
+      password: WRONG,
+    });
     expect(runResult.code).toBe(1);
     const errors = runResult.stdout.split('\n').filter((l) => l.startsWith('::error::'));
     expect(errors).toHaveLength(1);
@@ -529,7 +603,10 @@ describe('node dist/index.js with credentials', () => {
   it('a credential helper through @actions/exec: found on PATH, run silently (its answer is a secret)', async () => {
     const before = (await helperCalls()).length;
     const target = `${tokenRegistry.host}/acme/action-helper:v1`;
-    const runResult = await action({ sources: seed.sources.join('\n'), tags: target }, { credHelpers: { [tokenRegistry.host]: 'mm-basic' } });
+    const runResult = await action(
+      { sources: seed.sources.join('\n'), tags: target },
+      { credHelpers: { [tokenRegistry.host]: 'mm-basic' } },
+    );
     expect(runResult.code).toBe(0);
     expect((await helperCalls()).slice(before)).toEqual([`mm-basic get ${tokenRegistry.host}`]);
     expect(masked(runResult.stdout)).toContain(HELPER.password);

@@ -27,7 +27,9 @@ beforeAll(async () => {
     sites.push(site);
     return site;
   };
-  const [site, source, scale, copySource, ...targets] = await Promise.all(['bench-smoke', 'bench-source', 'bench-scale', 'bench-copy', 'bench-t1', 'bench-t2', 'bench-t3'].map(start));
+  const [site, source, scale, copySource, ...targets] = await Promise.all(
+    ['bench-smoke', 'bench-source', 'bench-scale', 'bench-copy', 'bench-t1', 'bench-t2', 'bench-t3'].map(start),
+  );
   const ctx = { tools: findTools(cli, false), runs: 1, latencyMs: 1, log: (line: string) => lines.push(line) };
   rows = await scenarioA(ctx, site, [2, 4], []);
   dRows = await scenarioD(ctx, source, targets, []);
@@ -78,7 +80,9 @@ describe('bench smoke: scenario (a), our tool', () => {
     ]);
     const markdown = renderMarkdown(report);
     expect(markdown).toContain(`| (a) | N=4 | manifest-merge (Node ${process.version.slice(1)}) |`);
-    expect(markdown).toContain('**met**: (a) N=2: N+1 requests after auth plus 1 read-back (= 4): 4 (2 GET manifest, 1 PUT manifest, 1 HEAD manifest)');
+    expect(markdown).toContain(
+      '**met**: (a) N=2: N+1 requests after auth plus 1 read-back (= 4): 4 (2 GET manifest, 1 PUT manifest, 1 HEAD manifest)',
+    );
   });
 });
 

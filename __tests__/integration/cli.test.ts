@@ -24,7 +24,12 @@ const raw = (ref: string) => skopeoInspectRaw(ref, { tlsVerify: false });
 const json = <T>(run: NodeRun): T => JSON.parse(run.stdout.toString()) as T;
 interface Index {
   mediaType: string;
-  manifests: Array<{ mediaType: string; digest: string; platform?: { os: string; architecture: string; variant?: string }; annotations?: Record<string, string> }>;
+  manifests: Array<{
+    mediaType: string;
+    digest: string;
+    platform?: { os: string; architecture: string; variant?: string };
+    annotations?: Record<string, string>;
+  }>;
 }
 
 let registry: RunningRegistry;
@@ -97,12 +102,22 @@ describe('manifest-merge merge', () => {
     const one = `${registry.host}/acme/cli-spec-referrers-one:1`;
     const two = `${registry.host}/acme/cli-spec-referrers-two:1`;
     const spec = join(await mkdtemp(join(tmpdir(), 'mm-cli-spec-')), 'spec.yaml');
-    await writeFile(spec, ['images:', `  - {tags: [${one}], sources: [${seed.sources.join(', ')}]}`, `  - {tags: [${two}], sources: [${seed.sources[0]}], attestations: keep}`].join('\n'));
+    await writeFile(
+      spec,
+      [
+        'images:',
+        `  - {tags: [${one}], sources: [${seed.sources.join(', ')}]}`,
+        `  - {tags: [${two}], sources: [${seed.sources[0]}], attestations: keep}`,
+      ].join('\n'),
+    );
     const run = await cli(['merge', '--json', '--spec', spec, '--attestations', 'referrers']);
     expect(run.stderr).not.toMatch(/Use one of/);
     expect(run.code).toBe(0);
     const results = json<Array<{ tags: string[]; metadata: { attestations: { kept: number; referrers?: number } } }>>(run);
-    expect(results.map((r) => r.metadata.attestations)).toEqual([{ kept: 0, stripped: 0, referrers: 2 }, { kept: 1, stripped: 0 }]);
+    expect(results.map((r) => r.metadata.attestations)).toEqual([
+      { kept: 0, stripped: 0, referrers: 2 },
+      { kept: 1, stripped: 0 },
+    ]);
     const index = JSON.parse((await raw(one)).toString()) as Index;
     expect(index.manifests.map((m) => m.digest)).toEqual([seed.amd64.imageDigest, seed.arm64.imageDigest]);
   });
@@ -120,13 +135,23 @@ describe('manifest-merge merge', () => {
     expect((JSON.parse((await raw(list)).toString()) as Index).mediaType).toBe(MT.DockerManifestList);
     expect((JSON.parse((await raw(oci)).toString()) as Index).mediaType).toBe(MT.OciIndex);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/^manifest-merge: format: docker cannot hold application\/vnd\.oci\.image\.manifest\.v1\+json .*a Docker manifest list may only list Docker schema 2 image manifests\. Set --format to oci \(or auto\)/m);
+    expect(refused.stderr).toMatch(
+      /^manifest-merge: format: docker cannot hold application\/vnd\.oci\.image\.manifest\.v1\+json .*a Docker manifest list may only list Docker schema 2 image manifests\. Set --format to oci \(or auto\)/m,
+    );
     expect(await hasManifest(registry, 'acme/cli-refused', 'latest')).toBe(false);
   });
 
   it('merges every fixture type (buildx index, bare OCI, Docker arm/v7 and arm/v6, Windows) into one index', async () => {
     const target = `${registry.host}/acme/cli-variety:latest`;
-    const run = await cli(['merge', '-q', '-t', target, '--platforms', 'linux/amd64,linux/arm64,linux/arm/v7,linux/arm/v6,windows/amd64', ...variety.sources]);
+    const run = await cli([
+      'merge',
+      '-q',
+      '-t',
+      target,
+      '--platforms',
+      'linux/amd64,linux/arm64,linux/arm/v7,linux/arm/v6,windows/amd64',
+      ...variety.sources,
+    ]);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     const index = JSON.parse((await raw(target)).toString()) as Index;
@@ -199,7 +224,12 @@ describe('manifest-merge inspect, on every fixture type', () => {
     expect(run.code).toBe(0);
     const served = await raw(ref);
     const lines = run.stdout.toString().split('\n');
-    expect(lines.slice(0, 4)).toEqual([ref, `  ${mediaType}`, expect.stringMatching(new RegExp(`^  ${sha256Digest(served)}  ${served.length} B$`)), `  platform: ${platform}`]);
+    expect(lines.slice(0, 4)).toEqual([
+      ref,
+      `  ${mediaType}`,
+      expect.stringMatching(new RegExp(`^  ${sha256Digest(served)}  ${served.length} B$`)),
+      `  platform: ${platform}`,
+    ]);
     expect(lines[5]).toMatch(/^ {2}\d+ layers?, /);
   });
 
@@ -217,7 +247,9 @@ describe('manifest-merge inspect, on every fixture type', () => {
   it('--json gives the same as data', async () => {
     const run = await cli(['inspect', '--json', seed.sources[1]]);
     expect(run.code).toBe(0);
-    const out = json<{ mediaType: string; digest: string; entries: Array<{ digest: string; platform?: unknown; describes?: string }> }>(run);
+    const out = json<{ mediaType: string; digest: string; entries: Array<{ digest: string; platform?: unknown; describes?: string }> }>(
+      run,
+    );
     expect(out.mediaType).toBe(MT.OciIndex);
     expect(out.digest).toBe(seed.arm64.indexDigest);
     expect(out.entries.map((e) => e.digest)).toEqual([seed.arm64.imageDigest, seed.arm64.attestationDigest]);
@@ -254,7 +286,10 @@ describe('manifest-merge inspect, on every fixture type', () => {
   });
 
   it('--check lists a missing child manifest (exit 1); without --check the index still prints', async () => {
-    const broken: PushedBuildxImage = await pushBuildxImage(registry, 'acme/cli-broken-child', 'v1', { platform: 'linux/arm64', seed: 'cli-broken-child' });
+    const broken: PushedBuildxImage = await pushBuildxImage(registry, 'acme/cli-broken-child', 'v1', {
+      platform: 'linux/arm64',
+      seed: 'cli-broken-child',
+    });
     await deleteManifest(registry, 'acme/cli-broken-child', broken.imageDigest);
     const ref = `${registry.host}/acme/cli-broken-child:v1`;
     const run = await cli(['inspect', '--check', ref]);
@@ -283,8 +318,29 @@ describe('manifest-merge inspect, on every fixture type', () => {
     expect(version.stdout.toString()).toBe(`${(JSON.parse(await readFile('package.json', 'utf8')) as { version: string }).version}\n`);
     for (const [args, flags] of [
       [['--help'], ['merge', 'inspect', '--version']],
-      [['merge', '--help'], ['--tag', '--platforms', '--attestations', '--format', '--dry-run', '--annotation', '--append', '--insecure-registry', '--timeout', '--username', '--password-stdin', '--registry', '--json', '--quiet']],
-      [['inspect', '--help'], ['--raw', '--check', '--json', '--insecure-registry', '--timeout', '--username', '--password-stdin']],
+      [
+        ['merge', '--help'],
+        [
+          '--tag',
+          '--platforms',
+          '--attestations',
+          '--format',
+          '--dry-run',
+          '--annotation',
+          '--append',
+          '--insecure-registry',
+          '--timeout',
+          '--username',
+          '--password-stdin',
+          '--registry',
+          '--json',
+          '--quiet',
+        ],
+      ],
+      [
+        ['inspect', '--help'],
+        ['--raw', '--check', '--json', '--insecure-registry', '--timeout', '--username', '--password-stdin'],
+      ],
     ] as const) {
       const help = await cli([...args]);
       expect(help.code).toBe(0);
@@ -314,7 +370,10 @@ describe('requests per inspect (through a counting proxy)', () => {
   it('--timeout bounds the whole command: a registry that stalls fails it with a timeout (exit 1)', async () => {
     // Its own proxy, so the stalled request never shows in the counts below; the stall (3 s) ends
     // while later tests run, leaving no timer behind.
-    const stalling = await startFaultProxy({ target: registry.url, rules: [{ requestKind: 'GET manifest', fault: { kind: 'delay', ms: 3000 }, times: 1 }] });
+    const stalling = await startFaultProxy({
+      target: registry.url,
+      rules: [{ requestKind: 'GET manifest', fault: { kind: 'delay', ms: 3000 }, times: 1 }],
+    });
     try {
       const run = await cli(['inspect', '--timeout', '1s', `${stalling.host}/acme/github-runner-arm64:focal`]);
       expect(run.code).toBe(1);
@@ -336,8 +395,17 @@ describe('requests per inspect (through a counting proxy)', () => {
 
   it('--check: one GET per child manifest and one HEAD per distinct blob', async () => {
     const index = `${proxy.host}/acme/github-runner-arm64:focal`;
-    const blobs = new Set([seed.arm64.image.config.digest, ...seed.arm64.image.layers.map((l) => l.digest), seed.arm64.attestation.config.digest, ...seed.arm64.attestation.layers.map((l) => l.digest)]);
-    expect(await count(['inspect', '--check', index])).toEqual({ total: 3 + blobs.size, byKind: { 'GET manifest': 3, 'HEAD blob': blobs.size }, faults: {} });
+    const blobs = new Set([
+      seed.arm64.image.config.digest,
+      ...seed.arm64.image.layers.map((l) => l.digest),
+      seed.arm64.attestation.config.digest,
+      ...seed.arm64.attestation.layers.map((l) => l.digest),
+    ]);
+    expect(await count(['inspect', '--check', index])).toEqual({
+      total: 3 + blobs.size,
+      byKind: { 'GET manifest': 3, 'HEAD blob': blobs.size },
+      faults: {},
+    });
     // A bare image: its config was read already, so only the layers are HEADed.
     expect(await count(['inspect', '--check', `${proxy.host}/acme/variety:docker-armv7`])).toMatchObject({
       byKind: { 'GET manifest': 1, 'GET blob': 1, 'HEAD blob': variety.dockerArmV7.layers.length },

@@ -57,7 +57,11 @@ async function setup(name: string): Promise<{ dockerConfig: string; env: Record<
   await mkdir(dockerConfig);
   await writeFile(join(dockerConfig, 'config.json'), JSON.stringify({ credsStore: 'hanging' }));
   const pidsFile = join(root, `${name}.pids`);
-  return { dockerConfig, pidsFile, env: { PATH: `${binDir}${delimiter}${process.env.PATH ?? ''}`, PIDS_FILE: pidsFile, DOCKER_CONFIG: dockerConfig } };
+  return {
+    dockerConfig,
+    pidsFile,
+    env: { PATH: `${binDir}${delimiter}${process.env.PATH ?? ''}`, PIDS_FILE: pidsFile, DOCKER_CONFIG: dockerConfig },
+  };
 }
 
 describe('a credential helper that never answers', () => {
@@ -68,7 +72,9 @@ describe('a credential helper that never answers', () => {
     const elapsed = Date.now() - started;
     expect(run.code).toBe(1);
     expect(elapsed).toBeLessThan(8000);
-    expect(run.stderr).toMatch(/^manifest-merge: Credential helper docker-credential-hanging for 127\.0\.0\.1:\d+ \(configured by credsStore in .*\) timed out: no answer after \d+(\.\d)? s/m);
+    expect(run.stderr).toMatch(
+      /^manifest-merge: Credential helper docker-credential-hanging for 127\.0\.0\.1:\d+ \(configured by credsStore in .*\) timed out: no answer after \d+(\.\d)? s/m,
+    );
     expect(run.stderr).toContain('raise --timeout');
     expect(run.stderr).not.toContain('not JSON');
     await expectDead(pidsFile);

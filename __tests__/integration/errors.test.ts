@@ -24,7 +24,10 @@ let seed: SeedCase;
 let configDir: string;
 
 beforeAll(async () => {
-  [plain, locked] = await Promise.all([startRegistry({ name: 'errors-plain', schema1: true }), startRegistry({ name: 'errors-htpasswd', auth: 'htpasswd' })]);
+  [plain, locked] = await Promise.all([
+    startRegistry({ name: 'errors-plain', schema1: true }),
+    startRegistry({ name: 'errors-htpasswd', auth: 'htpasswd' }),
+  ]);
   proxy = await startFaultProxy({ target: plain.url });
   [seed, configDir] = await Promise.all([seedCase(plain), emptyDockerConfig()]);
 });
@@ -50,7 +53,8 @@ async function failure(values: Record<string, string>): Promise<{ message: strin
 const config = () => join(configDir, 'config.json');
 
 const SUPPORTED = [MediaType.OciIndex, MediaType.DockerManifestList, MediaType.OciManifest, MediaType.DockerManifest].join(', ');
-const NOT_FOUND_HINT = 'Check the reference (registry, repository, tag or digest), and that the job that builds the image pushed it before this step';
+const NOT_FOUND_HINT =
+  'Check the reference (registry, repository, tag or digest), and that the job that builds the image pushed it before this step';
 
 describe('registry errors name the image, the registry error and what to do', () => {
   it.each([
@@ -75,7 +79,12 @@ describe('registry errors name the image, the registry error and what to do', ()
   });
 
   it('401 with a wrong password names the inputs among the places looked at, and never the password', async () => {
-    const { message, code } = await failure({ sources: `${locked.host}/acme/app:1`, tags: `${locked.host}/acme/out:1`, username: 'testuser', password: 'wrong-secret-value' });
+    const { message, code } = await failure({
+      sources: `${locked.host}/acme/app:1`,
+      tags: `${locked.host}/acme/out:1`,
+      username: 'testuser',
+      password: 'wrong-secret-value',
+    });
     expect(code).toBe('UNAUTHORIZED');
     expect(message).toContain(`${locked.host} refused the request as unauthenticated (UNAUTHORIZED)`);
     expect(message).toContain(`Credentials for ${locked.host} were looked for in: inputs username/password, ${config()}`);
@@ -86,7 +95,10 @@ describe('registry errors name the image, the registry error and what to do', ()
   it('403 on the index push names the registry, the permission and where credentials were looked for; the tag is not written', async () => {
     const denied = JSON.stringify({ errors: [{ code: 'DENIED', message: 'requested access to the resource is denied' }] });
     proxy.setRules([{ method: 'PUT', path: /\/manifests\/denied$/, fault: { kind: 'status', status: 403, body: denied } }]);
-    const { message, code } = await failure({ sources: seed.sources.map((s) => s.replace(plain.host, proxy.host)).join('\n'), tags: `${proxy.host}/acme/out:denied` });
+    const { message, code } = await failure({
+      sources: seed.sources.map((s) => s.replace(plain.host, proxy.host)).join('\n'),
+      tags: `${proxy.host}/acme/out:denied`,
+    });
     expect(code).toBe('DENIED');
     expect(message).toBe(
       `Manifest ${proxy.host}/acme/out:denied: ${proxy.host} denied access (DENIED): PUT ${proxy.url}/v2/acme/out/manifests/denied returned 403 Forbidden: DENIED: requested access to the resource is denied. ` +
@@ -109,7 +121,13 @@ describe('registry errors name the image, the registry error and what to do', ()
   it('a manifest of an unknown media type is refused, naming the source and the supported types', async () => {
     const type = 'application/vnd.oci.artifact.manifest.v1+json';
     const body = JSON.stringify({ schemaVersion: 2, mediaType: type, artifactType: 'application/vnd.example.sbom', blobs: [] });
-    proxy.setRules([{ method: 'GET', path: /\/manifests\/artifact$/, fault: { kind: 'status', status: 200, body, headers: { 'content-type': type, 'docker-content-digest': sha256(body) } } }]);
+    proxy.setRules([
+      {
+        method: 'GET',
+        path: /\/manifests\/artifact$/,
+        fault: { kind: 'status', status: 200, body, headers: { 'content-type': type, 'docker-content-digest': sha256(body) } },
+      },
+    ]);
     const { message, code } = await failure({ sources: `${proxy.host}/acme/thing:artifact`, tags: `${proxy.host}/acme/out:artifact` });
     expect(code).toBe('UNSUPPORTED_MEDIA_TYPE');
     expect(message).toBe(
@@ -119,8 +137,24 @@ describe('registry errors name the image, the registry error and what to do', ()
   });
 
   it('a manifest over 4 MiB is refused from its Content-Length, naming the image and the limit', async () => {
-    const body = JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [], annotations: { padding: 'x'.repeat(5 * 1024 * 1024) } });
-    proxy.setRules([{ method: 'GET', path: /\/manifests\/huge$/, fault: { kind: 'status', status: 200, body, headers: { 'content-type': MediaType.OciIndex, 'docker-content-digest': sha256(body) } } }]);
+    const body = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MediaType.OciIndex,
+      manifests: [],
+      annotations: { padding: 'x'.repeat(5 * 1024 * 1024) },
+    });
+    proxy.setRules([
+      {
+        method: 'GET',
+        path: /\/manifests\/huge$/,
+        fault: {
+          kind: 'status',
+          status: 200,
+          body,
+          headers: { 'content-type': MediaType.OciIndex, 'docker-content-digest': sha256(body) },
+        },
+      },
+    ]);
     const { message, code } = await failure({ sources: `${proxy.host}/acme/thing:huge`, tags: `${proxy.host}/acme/out:huge` });
     expect(code).toBe('TOO_LARGE');
     expect(message).toBe(
@@ -131,7 +165,11 @@ describe('registry errors name the image, the registry error and what to do', ()
 
 describe('platform errors name the platform, the sources and what to do; nothing is written', () => {
   it('a platform missing from the sources', async () => {
-    const { message, code } = await failure({ sources: seed.sources.join('\n'), tags: `${plain.host}/acme/out:missing`, platforms: 'linux/amd64,linux/arm64,linux/s390x' });
+    const { message, code } = await failure({
+      sources: seed.sources.join('\n'),
+      tags: `${plain.host}/acme/out:missing`,
+      platforms: 'linux/amd64,linux/arm64,linux/s390x',
+    });
     expect(code).toBe('PLATFORM');
     expect(message).toBe(
       'Platform linux/s390x expected by `platforms` but not found in the sources (found: linux/amd64, linux/arm64). Check that every build job pushed its image, or adjust input `platforms`',
@@ -140,14 +178,23 @@ describe('platform errors name the platform, the sources and what to do; nothing
   });
 
   it('a platform extra to `platforms`, with its source', async () => {
-    const { message, code } = await failure({ sources: seed.sources.join('\n'), tags: `${plain.host}/acme/out:extra`, platforms: 'linux/amd64' });
+    const { message, code } = await failure({
+      sources: seed.sources.join('\n'),
+      tags: `${plain.host}/acme/out:extra`,
+      platforms: 'linux/amd64',
+    });
     expect(code).toBe('PLATFORM');
-    expect(message).toBe(`Platform linux/arm64 (from ${seed.sources[1]}) not listed in \`platforms\` (expected: linux/amd64). Add it to input \`platforms\`, or remove that source from input \`sources\``);
+    expect(message).toBe(
+      `Platform linux/arm64 (from ${seed.sources[1]}) not listed in \`platforms\` (expected: linux/amd64). Add it to input \`platforms\`, or remove that source from input \`sources\``,
+    );
     expect(await hasManifest(plain, 'acme/out', 'extra')).toBe(false);
   });
 
   it('one platform from two sources, naming both and their digests', async () => {
-    const other = await pushBuildxImage(plain, 'acme/another-amd64', 'v1', { platform: PLATFORMS.linuxAmd64, seed: 'errors-another-amd64' });
+    const other = await pushBuildxImage(plain, 'acme/another-amd64', 'v1', {
+      platform: PLATFORMS.linuxAmd64,
+      seed: 'errors-another-amd64',
+    });
     const sources = [seed.sources[0], `${plain.host}/acme/another-amd64:v1`];
     const { message, code } = await failure({ sources: sources.join('\n'), tags: `${plain.host}/acme/out:twice` });
     expect(code).toBe('PLATFORM');

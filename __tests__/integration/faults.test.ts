@@ -126,7 +126,10 @@ describe('transient faults on about 20% of requests', () => {
     proxy.setRules(TRANSIENT_MIX);
     // three target repositories: more requests, so the fault rate means something
     const repositories = ['acme/flaky-a', 'acme/flaky-b', 'acme/flaky-c'];
-    const { result, logs } = await merge({ sources: sources(), tags: repositories.map((r) => `${proxy.host}/${r}:1`).join('\n') }, { retry: FAST_RETRY });
+    const { result, logs } = await merge(
+      { sources: sources(), tags: repositories.map((r) => `${proxy.host}/${r}:1`).join('\n') },
+      { retry: FAST_RETRY },
+    );
 
     const { faulted, total } = faultCount(proxy);
     expect(faulted / total).toBeGreaterThan(0.1);
@@ -165,7 +168,17 @@ describe('transient faults on about 20% of requests', () => {
 describe('a permanent failure leaves every tag exactly as it was', () => {
   it('a 500 on the index PUT fails with the status in the message; the old tag still points at the old index', async () => {
     const before = await oldTag('acme/guarded', 'live');
-    proxy.setRules([{ method: 'PUT', path: /^\/v2\/acme\/guarded\/manifests\/live$/, fault: { kind: 'status', status: 500, body: JSON.stringify({ errors: [{ code: 'UNKNOWN', message: 'storage backend unavailable' }] }) } }]);
+    proxy.setRules([
+      {
+        method: 'PUT',
+        path: /^\/v2\/acme\/guarded\/manifests\/live$/,
+        fault: {
+          kind: 'status',
+          status: 500,
+          body: JSON.stringify({ errors: [{ code: 'UNKNOWN', message: 'storage backend unavailable' }] }),
+        },
+      },
+    ]);
     const { error, message } = await mergeFailure({ sources: sources(), tags: `${proxy.host}/acme/guarded:live` }, { retry: FAST_RETRY });
 
     expect(error).toBeInstanceOf(HttpError);
@@ -183,7 +196,10 @@ describe('a permanent failure leaves every tag exactly as it was', () => {
   it('a mount that keeps failing stops the merge before any manifest is written; the old tag is untouched', async () => {
     const before = await oldTag('acme/guarded-mount', 'live');
     proxy.setRules([{ requestKind: 'POST mount', fault: { kind: 'reset' } }]);
-    const { error, message } = await mergeFailure({ sources: sources(), tags: `${proxy.host}/acme/guarded-mount:live` }, { retry: FAST_RETRY });
+    const { error, message } = await mergeFailure(
+      { sources: sources(), tags: `${proxy.host}/acme/guarded-mount:live` },
+      { retry: FAST_RETRY },
+    );
 
     expect(error).toBeInstanceOf(NetworkError);
     expect(message).toMatch(
@@ -239,7 +255,12 @@ describe('blobs damaged in a cross-registry copy are never committed', () => {
     const { result, logs } = await merge({ sources: bigSource(), tags: `${targetProxy.host}/acme/big-copy:1` }, { retry: FAST_RETRY });
     expect(result.requests.retries).toBe(2);
     expect(retryLines(logs).filter((l) => l.includes(layer.digest))).toHaveLength(2);
-    expect(proxy.requests().filter((r) => r.kind === 'GET blob' && layerPath(layer.digest).test(r.path)).map((r) => r.fault)).toEqual(['truncate', 'truncate', undefined]);
+    expect(
+      proxy
+        .requests()
+        .filter((r) => r.kind === 'GET blob' && layerPath(layer.digest).test(r.path))
+        .map((r) => r.fault),
+    ).toEqual(['truncate', 'truncate', undefined]);
     expect(await hasBlob(target, 'acme/big-copy', layer.digest)).toBe(true);
     await copyAll(`${target.host}/acme/big-copy:1`);
   });
@@ -247,10 +268,15 @@ describe('blobs damaged in a cross-registry copy are never committed', () => {
   it('an altered body fails the copy with a digest error naming the blob; the blob and the tag are not in the target', async () => {
     const layer = big.layers[1];
     proxy.setRules([{ requestKind: 'GET blob', path: layerPath(layer.digest), fault: { kind: 'alter' } }]);
-    const { error, message } = await mergeFailure({ sources: bigSource(), tags: `${targetProxy.host}/acme/big-altered:1` }, { retry: FAST_RETRY });
+    const { error, message } = await mergeFailure(
+      { sources: bigSource(), tags: `${targetProxy.host}/acme/big-altered:1` },
+      { retry: FAST_RETRY },
+    );
     expect(error).toBeInstanceOf(DigestMismatchError);
     expect(message).toMatch(
-      new RegExp(`^Blob ${layer.digest} from ${proxy.host}/acme/big: content digest mismatch: expected ${layer.digest}, got sha256:(?!${layer.digest.slice(7)})[0-9a-f]{64}\\. The registry`),
+      new RegExp(
+        `^Blob ${layer.digest} from ${proxy.host}/acme/big: content digest mismatch: expected ${layer.digest}, got sha256:(?!${layer.digest.slice(7)})[0-9a-f]{64}\\. The registry`,
+      ),
     );
     expect(proxy.requests().filter((r) => r.fault === 'alter')).toHaveLength(1);
     expect(await hasBlob(target, 'acme/big-altered', layer.digest)).toBe(false);
@@ -261,10 +287,15 @@ describe('blobs damaged in a cross-registry copy are never committed', () => {
   it('a body that is always cut short ends in a network error after every attempt; nothing is committed', async () => {
     const layer = big.layers[1];
     proxy.setRules([{ requestKind: 'GET blob', path: layerPath(layer.digest), fault: { kind: 'truncate', bytes: 100_000 } }]);
-    const { error, message } = await mergeFailure({ sources: bigSource(), tags: `${targetProxy.host}/acme/big-truncated:1` }, { retry: FAST_RETRY });
+    const { error, message } = await mergeFailure(
+      { sources: bigSource(), tags: `${targetProxy.host}/acme/big-truncated:1` },
+      { retry: FAST_RETRY },
+    );
     expect(error).toBeInstanceOf(NetworkError);
     expect(message).toMatch(
-      new RegExp(`^Blob ${layer.digest} of ${proxy.host}/acme/big: GET ${proxy.url}/v2/acme/big/blobs/${layer.digest}: reading the blob failed: .*(other side closed|ECONNRESET|terminated).*\\. Connection failures are retried`),
+      new RegExp(
+        `^Blob ${layer.digest} of ${proxy.host}/acme/big: GET ${proxy.url}/v2/acme/big/blobs/${layer.digest}: reading the blob failed: .*(other side closed|ECONNRESET|terminated).*\\. Connection failures are retried`,
+      ),
     );
     expect(proxy.requests().filter((r) => r.fault === 'truncate')).toHaveLength(FAST_RETRY.maxAttempts!);
     expect(await hasBlob(target, 'acme/big-truncated', layer.digest)).toBe(false);
@@ -279,28 +310,53 @@ describe('rate limits and the time budget', () => {
       { method: 'GET', path, times: 1, fault: { kind: 'status', status: 429, retryAfter: '1' } },
       { method: 'GET', path, times: 1, fault: { kind: 'status', status: 429, retryAfter: new Date(Date.now() - 5_000).toUTCString() } },
     ]);
-    const { result, logs } = await merge({ sources: sources(), tags: `${proxy.host}/acme/rate-limited:1`, push: 'false' }, { retry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 2_000 } });
+    const { result, logs } = await merge(
+      { sources: sources(), tags: `${proxy.host}/acme/rate-limited:1`, push: 'false' },
+      { retry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 2_000 } },
+    );
     const what = `Manifest ${proxy.host}/acme/github-runner-arm64:focal`;
     expect(retryLines(logs)).toEqual([
       `debug: ${what}: attempt 1 of 3 failed: GET returned 429 Too Many Requests; retrying in 1000 ms (Retry-After 1 s)`,
       `debug: ${what}: attempt 2 of 3 failed: GET returned 429 Too Many Requests; retrying in 0 ms (Retry-After 0 s)`,
     ]);
-    expect(proxy.requests().filter((r) => path.test(r.path)).map((r) => r.status)).toEqual([429, 429, 200]);
+    expect(
+      proxy
+        .requests()
+        .filter((r) => path.test(r.path))
+        .map((r) => r.status),
+    ).toEqual([429, 429, 200]);
     expect(result.requests.retries).toBe(2);
   });
 
   it('a request that hangs is cut off by the per-request timeout and retried', async () => {
     const path = /^\/v2\/acme\/github-runner-amd64\/manifests\/focal$/;
     proxy.setRules([{ method: 'GET', path, times: 1, fault: { kind: 'delay', ms: 3_000 } }]);
-    const { result, logs } = await merge({ sources: sources(), tags: `${proxy.host}/acme/hung:1`, push: 'false' }, { retry: FAST_RETRY, requestTimeoutMs: 300 });
+    const { result, logs } = await merge(
+      { sources: sources(), tags: `${proxy.host}/acme/hung:1`, push: 'false' },
+      { retry: FAST_RETRY, requestTimeoutMs: 300 },
+    );
     expect(result.requests.retries).toBe(1);
-    expect(retryLines(logs)).toEqual([expect.stringMatching(new RegExp(`^debug: Manifest ${proxy.host}/acme/github-runner-amd64:focal: attempt 1 of 10 failed: GET failed: .*(UND_ERR_HEADERS_TIMEOUT|Headers Timeout)`))]);
-    expect(proxy.requests().filter((r) => path.test(r.path)).map((r) => r.fault)).toEqual(['delay', undefined]);
+    expect(retryLines(logs)).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^debug: Manifest ${proxy.host}/acme/github-runner-amd64:focal: attempt 1 of 10 failed: GET failed: .*(UND_ERR_HEADERS_TIMEOUT|Headers Timeout)`,
+        ),
+      ),
+    ]);
+    expect(
+      proxy
+        .requests()
+        .filter((r) => path.test(r.path))
+        .map((r) => r.fault),
+    ).toEqual(['delay', undefined]);
   });
 
   it('a registry that answers 503 to everything ends in a TimeoutError within the `timeout` budget', async () => {
     proxy.setRules([{ fault: { kind: 'status', status: 503 } }]);
-    const { error, message } = await mergeFailure({ sources: sources(), tags: `${proxy.host}/acme/never:1`, timeout: '1s' }, { retry: { maxAttempts: 1_000_000, baseDelayMs: 5, maxDelayMs: 50 } });
+    const { error, message } = await mergeFailure(
+      { sources: sources(), tags: `${proxy.host}/acme/never:1`, timeout: '1s' },
+      { retry: { maxAttempts: 1_000_000, baseDelayMs: 5, maxDelayMs: 50 } },
+    );
     expect(error).toBeInstanceOf(TimeoutError);
     expect((error as TimeoutError).code).toBe('TIMEOUT');
     // whichever read met the end of the budget: waiting to retry, about to send, or in flight
@@ -310,7 +366,9 @@ describe('rate limits and the time budget', () => {
       ),
     );
     expect((error as TimeoutError).facts.wait).toBe('registry');
-    expect(message).toMatch(/\. The step must finish within its time budget \(input `timeout`; default 10m\)\. Check the registry's status page and retry later, or raise the budget$/);
+    expect(message).toMatch(
+      /\. The step must finish within its time budget \(input `timeout`; default 10m\)\. Check the registry's status page and retry later, or raise the budget$/,
+    );
     expect(proxy.counts().total).toBeGreaterThan(2);
   });
 });

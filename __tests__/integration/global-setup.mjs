@@ -7,8 +7,13 @@ import { fileURLToPath } from 'node:url';
 
 export default function installGoTools() {
   const script = fileURLToPath(new URL('../../scripts/support/go-tools.ts', import.meta.url));
-  const run = spawnSync(process.execPath, ['--import', 'tsx', script, 'install'], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  const run = spawnSync(process.execPath, ['--import', 'tsx', script, 'install'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    encoding: 'utf8',
+  });
   if (run.status !== 0) {
-    throw new Error(`the Go tools the integration tests need could not be installed:\n${run.stderr || run.error?.message || `exit ${run.status}`}`);
+    throw new Error(
+      `the Go tools the integration tests need could not be installed:\n${run.stderr || run.error?.message || `exit ${run.status}`}`,
+    );
   }
 }

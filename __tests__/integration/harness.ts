@@ -36,7 +36,14 @@ export interface MergeError {
 /** The client setup the action gives runStep, with the harness's test-only knobs. */
 async function actionSetup(logger: Logger, options: HarnessOptions): Promise<ClientSetup> {
   const configDir = options.configDir ?? (await emptyDockerConfig());
-  return { logger, configDir, explicitCredentials: ACTION_EXPLICIT_CREDENTIALS, retry: options.retry, requestTimeoutMs: options.requestTimeoutMs, dispatcher: options.dispatcher };
+  return {
+    logger,
+    configDir,
+    explicitCredentials: ACTION_EXPLICIT_CREDENTIALS,
+    retry: options.retry,
+    requestTimeoutMs: options.requestTimeoutMs,
+    dispatcher: options.dispatcher,
+  };
 }
 
 /** Action inputs (as names → values), run through the same parsing and the same step as the action. */

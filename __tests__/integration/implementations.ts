@@ -2,7 +2,13 @@
 // implementation runs by default (CI runs them all); MANIFEST_MERGE_IMPLEMENTATIONS=ggcr,… narrows
 // a local run, and a name it does not know is an error, never a silently empty suite.
 import { describe } from '@jest/globals';
-import { EXTRA_IMPLEMENTATION_NAMES, IMPLEMENTATIONS, IMPLEMENTATION_NAMES, type RegistryCapabilities, type RegistryImplementation } from '../../scripts/support/registry.js';
+import {
+  EXTRA_IMPLEMENTATION_NAMES,
+  IMPLEMENTATIONS,
+  IMPLEMENTATION_NAMES,
+  type RegistryCapabilities,
+  type RegistryImplementation,
+} from '../../scripts/support/registry.js';
 
 function selected(): RegistryImplementation[] {
   const wanted = (process.env.MANIFEST_MERGE_IMPLEMENTATIONS ?? '')
@@ -10,8 +16,11 @@ function selected(): RegistryImplementation[] {
     .map((s) => s.trim())
     .filter(Boolean);
   if (wanted.length === 0) return IMPLEMENTATION_NAMES;
-  const unknown = wanted.filter((name) => ![...IMPLEMENTATION_NAMES, ...EXTRA_IMPLEMENTATION_NAMES].includes(name as RegistryImplementation));
-  if (unknown.length > 0) throw new Error(`MANIFEST_MERGE_IMPLEMENTATIONS: unknown ${unknown.join(', ')} (known: ${IMPLEMENTATION_NAMES.join(', ')})`);
+  const unknown = wanted.filter(
+    (name) => ![...IMPLEMENTATION_NAMES, ...EXTRA_IMPLEMENTATION_NAMES].includes(name as RegistryImplementation),
+  );
+  if (unknown.length > 0)
+    throw new Error(`MANIFEST_MERGE_IMPLEMENTATIONS: unknown ${unknown.join(', ')} (known: ${IMPLEMENTATION_NAMES.join(', ')})`);
   return wanted as RegistryImplementation[];
 }
 

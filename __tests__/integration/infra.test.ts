@@ -6,7 +6,14 @@ import { chmod, mkdtemp, rm, readFile, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startRegistry, ensureTool, findOnPath, freePort, type RunningRegistry, type RegistryEndpoint } from '../../scripts/support/registry.js';
+import {
+  startRegistry,
+  ensureTool,
+  findOnPath,
+  freePort,
+  type RunningRegistry,
+  type RegistryEndpoint,
+} from '../../scripts/support/registry.js';
 import { startTokenServer, decodeJwt, type TokenServer } from '../../scripts/support/token-server.js';
 import { startFaultProxy, classifyRequest, type FaultProxy } from '../../scripts/support/fault-proxy.js';
 import { MT, ACCEPT_ALL, PLATFORMS, sha256 } from '../../scripts/support/fixtures/media.js';
@@ -17,7 +24,14 @@ import { pushBuildxImage } from '../../scripts/support/fixtures/buildx.js';
 import { pushSchema1, schema1Payload } from '../../scripts/support/fixtures/schema1.js';
 import { seedCase, seedVariety } from '../../scripts/support/fixtures/cases.js';
 import { GO_TOOLS, GoToolInstallError, ensureGoTool, goInstall, goToolPath, goToolsRoot } from '../../scripts/support/go-tools.js';
-import { cleanupSkopeo, skopeoInspectRaw, skopeoInspectConfig, skopeoCopyAllToOciLayout, SkopeoError, writeDockerConfig } from '../../scripts/support/skopeo.js';
+import {
+  cleanupSkopeo,
+  skopeoInspectRaw,
+  skopeoInspectConfig,
+  skopeoCopyAllToOciLayout,
+  SkopeoError,
+  writeDockerConfig,
+} from '../../scripts/support/skopeo.js';
 
 const CI_USER = { username: 'ci', password: 'ci-secret' };
 
@@ -142,7 +156,9 @@ describe('token server', () => {
     expect(tokenServer.requests[0].scopes).toEqual(['repository:acme/app:pull', 'repository:acme/merged:pull,push']);
 
     // the registry accepts it
-    const manifest = await fetch(`${token.url}/v2/acme/app/manifests/sha-0`, { headers: { authorization: `Bearer ${body.token}`, accept: ACCEPT_ALL } });
+    const manifest = await fetch(`${token.url}/v2/acme/app/manifests/sha-0`, {
+      headers: { authorization: `Bearer ${body.token}`, accept: ACCEPT_ALL },
+    });
     expect(manifest.status).toBe(200);
     await manifest.arrayBuffer();
   });
@@ -155,23 +171,45 @@ describe('token server', () => {
       return fetch(url, auth ? { headers: { authorization: `Basic ${Buffer.from(auth).toString('base64')}` } } : {});
     };
     const reader = await ask(['repository:acme/app:pull,push', 'repository:other/x:pull'], 'reader:reader-secret');
-    expect(decodeJwt(((await reader.json()) as { token: string }).token).claims.access).toEqual([{ type: 'repository', name: 'acme/app', actions: ['pull'] }]);
+    expect(decodeJwt(((await reader.json()) as { token: string }).token).claims.access).toEqual([
+      { type: 'repository', name: 'acme/app', actions: ['pull'] },
+    ]);
     const wrong = await ask(['repository:acme/app:pull'], 'ci:nope');
     expect(wrong.status).toBe(401);
     await wrong.arrayBuffer();
     const anonymous = await ask(['repository:public/base:pull,push', 'repository:acme/app:pull']);
-    expect(decodeJwt(((await anonymous.json()) as { token: string }).token).claims.access).toEqual([{ type: 'repository', name: 'public/base', actions: ['pull'] }]);
+    expect(decodeJwt(((await anonymous.json()) as { token: string }).token).claims.access).toEqual([
+      { type: 'repository', name: 'public/base', actions: ['pull'] },
+    ]);
   });
 
   it('supports OAuth2 password (offline) and refresh_token grants', async () => {
     tokenServer.reset();
     const post = (form: Record<string, string>) =>
-      fetch(tokenServer.realm, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() });
-    const password = await post({ grant_type: 'password', username: 'ci', password: CI_USER.password, service: tokenServer.service, scope: 'repository:acme/app:pull repository:acme/b:push', access_type: 'offline', client_id: 'test' });
+      fetch(tokenServer.realm, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(form).toString(),
+      });
+    const password = await post({
+      grant_type: 'password',
+      username: 'ci',
+      password: CI_USER.password,
+      service: tokenServer.service,
+      scope: 'repository:acme/app:pull repository:acme/b:push',
+      access_type: 'offline',
+      client_id: 'test',
+    });
     expect(password.status).toBe(200);
     const first = (await password.json()) as { access_token: string; refresh_token?: string };
     expect(first.refresh_token).toBe('ci-identity-token');
-    const refreshed = await post({ grant_type: 'refresh_token', refresh_token: 'ci-identity-token', service: tokenServer.service, scope: 'repository:acme/app:pull', client_id: 'test' });
+    const refreshed = await post({
+      grant_type: 'refresh_token',
+      refresh_token: 'ci-identity-token',
+      service: tokenServer.service,
+      scope: 'repository:acme/app:pull',
+      client_id: 'test',
+    });
     expect(refreshed.status).toBe(200);
     expect(decodeJwt(((await refreshed.json()) as { access_token: string }).access_token).claims.sub).toBe('ci');
     const bad = await post({ grant_type: 'refresh_token', refresh_token: 'forged', service: tokenServer.service });
@@ -233,7 +271,11 @@ describe('fault proxy', () => {
     proxy.setLatency(30);
     const started = Date.now();
     const endpoint: RegistryEndpoint = { host: proxy.host, url: proxy.url };
-    const pushed = await pushDockerImage(endpoint, 'acme/via-proxy', 'v1', { platform: PLATFORMS.windowsAmd64Ltsc2022, seed: 'via-proxy', layers: 1 });
+    const pushed = await pushDockerImage(endpoint, 'acme/via-proxy', 'v1', {
+      platform: PLATFORMS.windowsAmd64Ltsc2022,
+      seed: 'via-proxy',
+      layers: 1,
+    });
     proxy.setLatency(0);
     const counts = proxy.counts();
     // HEAD blob, POST upload, PUT upload for 1 layer + config, then PUT manifest: all through the proxy
@@ -274,7 +316,9 @@ describe('fixtures', () => {
     await skopeoCopyAllToOciLayout(`${plain.host}/acme/broken:v1`, join(scratch, 'broken-before'));
     await deleteBlob(plain, 'acme/broken', pushed.image.layers[1].digest);
     expect(await hasBlob(plain, 'acme/broken', pushed.image.layers[1].digest)).toBe(false);
-    await expect(skopeoCopyAllToOciLayout(`${plain.host}/acme/broken:v1`, join(scratch, 'broken-after'))).rejects.toThrow(/blob unknown|manifest unknown|not found|404/i);
+    await expect(skopeoCopyAllToOciLayout(`${plain.host}/acme/broken:v1`, join(scratch, 'broken-after'))).rejects.toThrow(
+      /blob unknown|manifest unknown|not found|404/i,
+    );
   });
 
   it('seeds the seed-note case in two repositories', async () => {
@@ -312,12 +356,19 @@ describe('fixtures', () => {
     const proxy = await startFaultProxy({ target: htpasswd.url });
     try {
       const viaProxy: RegistryEndpoint = { host: proxy.host, url: proxy.url, credentials: htpasswd.credentials };
-      const pushed = await pushLargeImage(viaProxy, 'acme/large', 'v1', { platform: 'linux/amd64', seed: 'large', layerBytes: 8 * 1024 * 1024 + 3 });
+      const pushed = await pushLargeImage(viaProxy, 'acme/large', 'v1', {
+        platform: 'linux/amd64',
+        seed: 'large',
+        layerBytes: 8 * 1024 * 1024 + 3,
+      });
       expect(proxy.counts().byKind).toMatchObject({ 'PATCH upload': 1 });
       const layer = pushed.layers[0];
       expect(layer.size).toBeGreaterThan(8 * 1024 * 1024);
       expect(sha256(await getBlob(htpasswd, 'acme/large', layer.digest))).toBe(layer.digest);
-      await skopeoCopyAllToOciLayout(`${htpasswd.host}/acme/large:v1`, join(scratch, 'large'), { creds: htpasswd.credentials, preserveDigests: true });
+      await skopeoCopyAllToOciLayout(`${htpasswd.host}/acme/large:v1`, join(scratch, 'large'), {
+        creds: htpasswd.credentials,
+        preserveDigests: true,
+      });
     } finally {
       await proxy.stop();
     }
@@ -345,7 +396,9 @@ describe('go tools (scripts/support/go-tools.ts)', () => {
       expect(path).toBe(join(goToolsRoot(), `${name}@${GO_TOOLS[name].version}`, GO_TOOLS[name].binary));
       expect(goToolPath(name)).toBe(path);
       // the binary is the pinned module version (go embeds it)
-      const { stdout } = await run('go', ['version', '-m', path], { env: { ...process.env, PATH: `${process.env.PATH}:/usr/local/go/bin` } });
+      const { stdout } = await run('go', ['version', '-m', path], {
+        env: { ...process.env, PATH: `${process.env.PATH}:/usr/local/go/bin` },
+      });
       expect(stdout).toMatch(new RegExp(`\\bmod\\s+\\S+\\s+${GO_TOOLS[name].version.replace(/\./g, '\\.')}\\s`));
       const started = performance.now();
       expect(await ensureGoTool(name)).toBe(path);
@@ -357,7 +410,9 @@ describe('go tools (scripts/support/go-tools.ts)', () => {
     const dir = join(scratch, 'go-tools', 'crane@v0.0.0-never');
     const failing = goInstall('crane', { package: GO_TOOLS.crane.package, version: 'v0.0.0-never', binary: 'crane' }, dir);
     await expect(failing).rejects.toThrow(GoToolInstallError);
-    await expect(failing).rejects.toThrow(/could not install crane \(go install github\.com\/google\/go-containerregistry\/cmd\/crane@v0\.0\.0-never\): .*(invalid version|unknown revision|not found|not available)/s);
+    await expect(failing).rejects.toThrow(
+      /could not install crane \(go install github\.com\/google\/go-containerregistry\/cmd\/crane@v0\.0\.0-never\): .*(invalid version|unknown revision|not found|not available)/s,
+    );
     // nothing half-installed is left where a later lookup would take it for a tool
     await expect(readFile(join(dir, 'crane'))).rejects.toThrow();
   });
@@ -366,7 +421,9 @@ describe('go tools (scripts/support/go-tools.ts)', () => {
     const dir = join(scratch, 'go-tools', 'olareg@v0.0.0-never');
     const failing = goInstall('olareg', { ...GO_TOOLS.olareg, version: 'v0.0.0-never' }, dir);
     await expect(failing).rejects.toThrow(GoToolInstallError);
-    await expect(failing).rejects.toThrow(/could not install olareg \(go build github\.com\/olareg\/olareg\/cmd\/olareg requiring github\.com\/olareg\/olareg@v0\.0\.0-never\): .*(invalid version|unknown revision|not found|not available)/s);
+    await expect(failing).rejects.toThrow(
+      /could not install olareg \(go build github\.com\/olareg\/olareg\/cmd\/olareg requiring github\.com\/olareg\/olareg@v0\.0\.0-never\): .*(invalid version|unknown revision|not found|not available)/s,
+    );
     await expect(readFile(join(dir, 'olareg'))).rejects.toThrow();
   });
 
@@ -374,7 +431,10 @@ describe('go tools (scripts/support/go-tools.ts)', () => {
     const node = process.execPath;
     const ok = await run(node, ['--import', 'tsx', 'scripts/support/go-tools.ts', 'install', 'crane']);
     expect(ok.stdout).toBe(`crane ${GO_TOOLS.crane.version}: ${goToolPath('crane')} (cached)\n`);
-    await expect(run(node, ['--import', 'tsx', 'scripts/support/go-tools.ts', 'install', 'kaniko'])).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('unknown tool kaniko') });
+    await expect(run(node, ['--import', 'tsx', 'scripts/support/go-tools.ts', 'install', 'kaniko'])).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('unknown tool kaniko'),
+    });
   });
 
   it("a go-installed distribution v3 `registry` on PATH is not taken for Debian's distribution 2.8", async () => {

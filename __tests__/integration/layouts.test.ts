@@ -79,7 +79,10 @@ describe('oci-layout:// sources', () => {
     await verifyWithSkopeo(target);
     // every blob came from disk: 1 config + 3 layers per image, and each attestation's blobs
     expect(result.targets[0].blobs.copied).toBeGreaterThanOrEqual(8);
-    expect(result.sources.map((s) => s.input)).toEqual([`oci-layout://${amd64Dir}:amd64@${seed.amd64.digest}`, `oci-layout://${tar}@${seed.arm64.digest}`]);
+    expect(result.sources.map((s) => s.input)).toEqual([
+      `oci-layout://${amd64Dir}:amd64@${seed.amd64.digest}`,
+      `oci-layout://${tar}@${seed.arm64.digest}`,
+    ]);
   });
 
   it('reads a gzipped layout tar, and a source pinned by digest', async () => {
@@ -103,14 +106,22 @@ describe('oci-layout:// sources', () => {
   it('refuses a directory without an oci-layout file, naming it', async () => {
     const broken = await copyDir(amd64Dir, 'no-oci-layout');
     await rm(join(broken, 'oci-layout'));
-    await expectLayoutError({ sources: `oci-layout://${broken}`, tags: `${registry.host}/acme/bad-1:1` }, new RegExp(`oci-layout://${broken} is not an OCI image layout: it has no \`oci-layout\` file`), `${registry.host}/acme/bad-1:1`);
+    await expectLayoutError(
+      { sources: `oci-layout://${broken}`, tags: `${registry.host}/acme/bad-1:1` },
+      new RegExp(`oci-layout://${broken} is not an OCI image layout: it has no \`oci-layout\` file`),
+      `${registry.host}/acme/bad-1:1`,
+    );
   });
 
   it('refuses a layout missing a blob, naming the layout and the blob, before anything is written', async () => {
     const broken = await copyDir(amd64Dir, 'missing-blob');
     const layer = seed.amd64.image.layers[1].digest;
     await rm(join(broken, 'blobs', 'sha256', layer.slice(7)));
-    await expectLayoutError({ sources: `oci-layout://${broken}:amd64\n${seed.sources[1]}`, tags: `${registry.host}/acme/bad-2:1` }, new RegExp(`oci-layout://${broken}: blob ${layer} .*missing`), `${registry.host}/acme/bad-2:1`);
+    await expectLayoutError(
+      { sources: `oci-layout://${broken}:amd64\n${seed.sources[1]}`, tags: `${registry.host}/acme/bad-2:1` },
+      new RegExp(`oci-layout://${broken}: blob ${layer} .*missing`),
+      `${registry.host}/acme/bad-2:1`,
+    );
   });
 
   it('refuses a blob whose bytes are not its digest, naming the layout and the file, and tags nothing', async () => {
@@ -132,7 +143,11 @@ describe('oci-layout:// sources', () => {
     // GNU tar keeps a leading ../ only when asked to (-P); an attacker's tar would have it anyway
     await writeFile(join(work, 'evil'), 'x');
     await run('tar', ['-rPf', tar, '--transform', 's,.*evil$,../../evil,', join(work, 'evil')]);
-    await expectLayoutError({ sources: `oci-layout://${tar}`, tags: `${registry.host}/acme/bad-4:1` }, new RegExp(`oci-layout://${tar}: the tar holds "../../evil", a path outside the archive`), `${registry.host}/acme/bad-4:1`);
+    await expectLayoutError(
+      { sources: `oci-layout://${tar}`, tags: `${registry.host}/acme/bad-4:1` },
+      new RegExp(`oci-layout://${tar}: the tar holds "../../evil", a path outside the archive`),
+      `${registry.host}/acme/bad-4:1`,
+    );
   });
 });
 
@@ -143,7 +158,10 @@ describe('oci-layout:// paths and links', () => {
     // GNU tar's pax format puts a PAX record before every member
     await symlink(await tarOf(arm64Dir, 'arm64-pax.tar', 'pax'), join(links, 'arm64.tar'));
     const target = `${registry.host}/acme/from-links:1`;
-    const { result } = await merge({ sources: `oci-layout://${join(links, 'amd64')}:amd64\noci-layout://${join(links, 'arm64.tar')}`, tags: target });
+    const { result } = await merge({
+      sources: `oci-layout://${join(links, 'amd64')}:amd64\noci-layout://${join(links, 'arm64.tar')}`,
+      tags: target,
+    });
     expect(result.platforms).toEqual(['linux/amd64', 'linux/arm64']);
     await verifyWithSkopeo(target);
   });
@@ -156,7 +174,9 @@ describe('oci-layout:// paths and links', () => {
     await symlink(join(amd64Dir, 'blobs'), join(broken, 'blobs'));
     await expectLayoutError(
       { sources: `oci-layout://${broken}:amd64\n${seed.sources[1]}`, tags: `${registry.host}/acme/bad-5:1` },
-      new RegExp(`oci-layout://${broken}: blobs/sha256/[a-f0-9]{64} leads out of the layout \\(through a symbolic link, to ${amd64Dir}/blobs/sha256/`),
+      new RegExp(
+        `oci-layout://${broken}: blobs/sha256/[a-f0-9]{64} leads out of the layout \\(through a symbolic link, to ${amd64Dir}/blobs/sha256/`,
+      ),
       `${registry.host}/acme/bad-5:1`,
     );
   });
@@ -165,41 +185,72 @@ describe('oci-layout:// paths and links', () => {
 describe('select-platforms', () => {
   it('takes only the selected platforms, each with its attestation; `platforms` then checks the result exactly', async () => {
     const target = `${registry.host}/acme/selected:1`;
-    const { result } = await merge({ sources: seed.sources.join('\n'), tags: target, 'select-platforms': 'linux/arm64', platforms: 'linux/arm64' });
-    const index = JSON.parse((await skopeoInspectRaw(target, { tlsVerify: false })).toString('utf8')) as { manifests: Array<{ digest: string }> };
+    const { result } = await merge({
+      sources: seed.sources.join('\n'),
+      tags: target,
+      'select-platforms': 'linux/arm64',
+      platforms: 'linux/arm64',
+    });
+    const index = JSON.parse((await skopeoInspectRaw(target, { tlsVerify: false })).toString('utf8')) as {
+      manifests: Array<{ digest: string }>;
+    };
     expect(index.manifests.map((m) => m.digest)).toEqual([seed.arm64.imageDigest, seed.arm64.attestationDigest]);
     expect(result.plan.dropped).toEqual([]);
     await verifyWithSkopeo(target);
 
-    const { message } = await mergeFailure({ sources: seed.sources.join('\n'), tags: `${registry.host}/acme/selected:2`, 'select-platforms': 'linux/arm64', platforms: 'linux/amd64,linux/arm64' });
+    const { message } = await mergeFailure({
+      sources: seed.sources.join('\n'),
+      tags: `${registry.host}/acme/selected:2`,
+      'select-platforms': 'linux/arm64',
+      platforms: 'linux/amd64,linux/arm64',
+    });
     expect(message).toMatch(/linux\/amd64 expected by `platforms` but not found/);
   });
 
   it('refuses a platform no source has, naming what the sources have', async () => {
-    const { message } = await mergeFailure({ sources: seed.sources.join('\n'), tags: `${registry.host}/acme/selected:3`, 'select-platforms': 'linux/s390x' });
+    const { message } = await mergeFailure({
+      sources: seed.sources.join('\n'),
+      tags: `${registry.host}/acme/selected:3`,
+      'select-platforms': 'linux/s390x',
+    });
     expect(message).toContain('`select-platforms` asks for linux/s390x, which no source has (the sources have: linux/amd64, linux/arm64)');
   });
 
   it('selects from a layout too: the unselected image is never read', async () => {
     const both = await copyDir(amd64Dir, 'select-both');
     await skopeoCopyAllToOciLayout(seed.sources[1], both, { tlsVerify: false, tag: 'arm64', preserveDigests: true });
-    const { result } = await merge({ sources: `oci-layout://${both}:amd64\noci-layout://${both}:arm64`, tags: `${registry.host}/acme/selected:4`, 'select-platforms': 'linux/amd64' });
+    const { result } = await merge({
+      sources: `oci-layout://${both}:amd64\noci-layout://${both}:arm64`,
+      tags: `${registry.host}/acme/selected:4`,
+      'select-platforms': 'linux/amd64',
+    });
     expect(result.platforms).toEqual(['linux/amd64']);
     expect(result.plan.entries.map((e) => e.kind)).toEqual(['image', 'attestation']);
   });
 });
 
-describe('digests-dir and image (Docker\'s digest-file recipe)', () => {
+describe("digests-dir and image (Docker's digest-file recipe)", () => {
   it('merges the digests named by the files of a directory, as image@sha256:<name>', async () => {
     const dir = await mkdtemp(join(work, 'digests-'));
     // in one repository, as the recipe's build jobs push them (by digest; a throwaway tag here)
     const repository = `${registry.host}/acme/by-digest`;
     for (const [i, image] of [seed.amd64, seed.arm64].entries()) {
-      await run('skopeo', ['--insecure-policy', 'copy', '--all', '--preserve-digests', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${seed.sources[i]}`, `docker://${repository}:build-${i}`]);
+      await run('skopeo', [
+        '--insecure-policy',
+        'copy',
+        '--all',
+        '--preserve-digests',
+        '--src-tls-verify=false',
+        '--dest-tls-verify=false',
+        `docker://${seed.sources[i]}`,
+        `docker://${repository}:build-${i}`,
+      ]);
       await writeFile(join(dir, image.digest.slice(7)), '');
     }
     const { result } = await merge({ 'digests-dir': dir, image: repository, tags: `${repository}:latest` });
-    expect(result.sources.map((s) => s.input).sort()).toEqual([seed.amd64.digest, seed.arm64.digest].sort().map((d) => `${repository}@${d}`));
+    expect(result.sources.map((s) => s.input).sort()).toEqual(
+      [seed.amd64.digest, seed.arm64.digest].sort().map((d) => `${repository}@${d}`),
+    );
     expect(result.platforms).toEqual(['linux/amd64', 'linux/arm64']);
     await verifyWithSkopeo(`${repository}:latest`);
   });

@@ -11,14 +11,25 @@ import { hasBlob, hasManifest } from '../../scripts/support/fixtures/client.js';
 import { pushDockerImage, pushOciImage } from '../../scripts/support/fixtures/images.js';
 import { pushBuildxImage } from '../../scripts/support/fixtures/buildx.js';
 import { seedCase, seedVariety, type SeedCase, type VarietyCase } from '../../scripts/support/fixtures/cases.js';
-import { type RegistryCapabilities, type RegistryImplementation, type RunningRegistry, startRegistry } from '../../scripts/support/registry.js';
+import {
+  type RegistryCapabilities,
+  type RegistryImplementation,
+  type RunningRegistry,
+  startRegistry,
+} from '../../scripts/support/registry.js';
 import { skopeoCopyAllToOciLayout, skopeoInspectRaw } from '../../scripts/support/skopeo.js';
 import { merge, mergeFailure } from './harness.js';
 import { IMPLEMENTATION_ROWS } from './implementations.js';
 
 interface Index {
   mediaType: string;
-  manifests: Array<{ mediaType: string; digest: string; size: number; platform?: Record<string, unknown>; annotations?: Record<string, string> }>;
+  manifests: Array<{
+    mediaType: string;
+    digest: string;
+    size: number;
+    platform?: Record<string, unknown>;
+    annotations?: Record<string, string>;
+  }>;
   annotations?: Record<string, string>;
 }
 
@@ -41,7 +52,10 @@ describe.each(IMPLEMENTATION_ROWS)('on %s', (implementation: RegistryImplementat
   beforeAll(async () => {
     registry = await startRegistry({ implementation, name: `merge-${implementation}` });
     // olareg refuses a manifest whose foreign layer it does not hold: there the Windows image has none
-    [seed, variety] = await Promise.all([seedCase(registry), seedVariety(registry, 'acme/variety', 'variety', { foreignLayers: can.foreignLayersUnpushed })]);
+    [seed, variety] = await Promise.all([
+      seedCase(registry),
+      seedVariety(registry, 'acme/variety', 'variety', { foreignLayers: can.foreignLayersUnpushed }),
+    ]);
   });
 
   afterAll(async () => {
@@ -57,11 +71,22 @@ describe.each(IMPLEMENTATION_ROWS)('on %s', (implementation: RegistryImplementat
       expect(sha256Digest(bytes)).toBe(result.digest);
       expect(bytes.toString('utf8')).toBe(result.manifest);
       expect(index.mediaType).toBe(MediaType.OciIndex);
-      expect(index.manifests.map((m) => m.digest)).toEqual([seed.amd64.imageDigest, seed.arm64.imageDigest, seed.amd64.attestationDigest, seed.arm64.attestationDigest]);
+      expect(index.manifests.map((m) => m.digest)).toEqual([
+        seed.amd64.imageDigest,
+        seed.arm64.imageDigest,
+        seed.amd64.attestationDigest,
+        seed.arm64.attestationDigest,
+      ]);
       expect(index.manifests[0].platform).toEqual({ architecture: 'amd64', os: 'linux' });
       expect(index.manifests[1].platform).toEqual({ architecture: 'arm64', os: 'linux' });
-      for (const [i, image] of [[2, seed.amd64], [3, seed.arm64]] as const) {
-        expect(index.manifests[i].annotations).toEqual({ 'vnd.docker.reference.digest': image.imageDigest, 'vnd.docker.reference.type': 'attestation-manifest' });
+      for (const [i, image] of [
+        [2, seed.amd64],
+        [3, seed.arm64],
+      ] as const) {
+        expect(index.manifests[i].annotations).toEqual({
+          'vnd.docker.reference.digest': image.imageDigest,
+          'vnd.docker.reference.type': 'attestation-manifest',
+        });
         expect(index.manifests[i].platform).toEqual({ architecture: 'unknown', os: 'unknown' });
       }
       // Children are byte-identical: sizes and digests as the sources had them.
@@ -114,7 +139,9 @@ describe.each(IMPLEMENTATION_ROWS)('on %s', (implementation: RegistryImplementat
       const { index } = await rawIndex(target);
       expect(index.manifests.map((m) => m.digest)).toEqual([seed.amd64.imageDigest, seed.arm64.imageDigest]);
       expect(index.manifests.every((m) => !m.annotations)).toBe(true);
-      expect(result.plan.dropped.map((d) => d.descriptor.digest).sort()).toEqual([seed.amd64.attestationDigest, seed.arm64.attestationDigest].sort());
+      expect(result.plan.dropped.map((d) => d.descriptor.digest).sort()).toEqual(
+        [seed.amd64.attestationDigest, seed.arm64.attestationDigest].sort(),
+      );
       await copyAll(target);
     });
   });
@@ -179,21 +206,35 @@ describe.each(IMPLEMENTATION_ROWS)('on %s', (implementation: RegistryImplementat
   describe('platform checks fail before anything is written', () => {
     it('names a platform missing from the sources', async () => {
       const target = `${registry.host}/acme/platforms:missing`;
-      const { message } = await mergeFailure({ sources: seed.sources.join('\n'), tags: target, platforms: 'linux/amd64,linux/arm64,linux/s390x' });
-      expect(message).toMatch(/Platform linux\/s390x expected by `platforms` but not found in the sources \(found: linux\/amd64, linux\/arm64\)/);
+      const { message } = await mergeFailure({
+        sources: seed.sources.join('\n'),
+        tags: target,
+        platforms: 'linux/amd64,linux/arm64,linux/s390x',
+      });
+      expect(message).toMatch(
+        /Platform linux\/s390x expected by `platforms` but not found in the sources \(found: linux\/amd64, linux\/arm64\)/,
+      );
       expect(await hasManifest(registry, 'acme/platforms', 'missing')).toBe(false);
       // (where blobs belong to repositories: a registry with one blob store answers for any)
       if (can.blobsPerRepository) expect(await hasBlob(registry, 'acme/platforms', seed.amd64.image.layers[0].digest)).toBe(false);
     });
 
     it('names a platform extra to the list, and its source', async () => {
-      const { message } = await mergeFailure({ sources: seed.sources.join('\n'), tags: `${registry.host}/acme/platforms:extra`, platforms: 'linux/amd64' });
+      const { message } = await mergeFailure({
+        sources: seed.sources.join('\n'),
+        tags: `${registry.host}/acme/platforms:extra`,
+        platforms: 'linux/amd64',
+      });
       expect(message).toContain(`linux/arm64 (from ${seed.sources[1]}) not listed in \`platforms\``);
       expect(await hasManifest(registry, 'acme/platforms', 'extra')).toBe(false);
     });
 
     it('accepts the exact set, in any spelling', async () => {
-      const { result } = await merge({ sources: seed.sources.join('\n'), tags: `${registry.host}/acme/platforms:ok`, platforms: 'linux/aarch64, linux/x86_64' });
+      const { result } = await merge({
+        sources: seed.sources.join('\n'),
+        tags: `${registry.host}/acme/platforms:ok`,
+        platforms: 'linux/aarch64, linux/x86_64',
+      });
       expect(result.pushed).toBe(true);
     });
 
@@ -201,7 +242,9 @@ describe.each(IMPLEMENTATION_ROWS)('on %s', (implementation: RegistryImplementat
       const other = await pushBuildxImage(registry, 'acme/another-amd64', 'v1', { platform: PLATFORMS.linuxAmd64, seed: 'another-amd64' });
       const sources = [seed.sources[0], `${registry.host}/acme/another-amd64:v1`];
       const { message } = await mergeFailure({ sources: sources.join('\n'), tags: `${registry.host}/acme/dupe:x` });
-      expect(message).toContain(`Platform linux/amd64 is provided by two sources: ${sources[0]} (${seed.amd64.imageDigest}) and ${sources[1]} (${other.imageDigest})`);
+      expect(message).toContain(
+        `Platform linux/amd64 is provided by two sources: ${sources[0]} (${seed.amd64.imageDigest}) and ${sources[1]} (${other.imageDigest})`,
+      );
       expect(await hasManifest(registry, 'acme/dupe', 'x')).toBe(false);
     });
   });
@@ -234,7 +277,10 @@ describe.each(IMPLEMENTATION_ROWS)('on %s', (implementation: RegistryImplementat
         pushOciImage(registry, repo, 'build-s390x', { platform: 'linux/s390x', seed: 'same-s390x' }),
         pushDockerImage(registry, repo, 'build-ppc64le', { platform: 'linux/ppc64le', seed: 'same-ppc64le' }),
       ]);
-      const { result } = await merge({ sources: ['build-amd64', 'build-arm64', 'build-s390x', 'build-ppc64le'].map((t) => `${registry.host}/${repo}:${t}`).join('\n'), tags: `${registry.host}/${repo}:latest` });
+      const { result } = await merge({
+        sources: ['build-amd64', 'build-arm64', 'build-s390x', 'build-ppc64le'].map((t) => `${registry.host}/${repo}:${t}`).join('\n'),
+        tags: `${registry.host}/${repo}:latest`,
+      });
       const kinds = result.requests.byKind;
       expect(kinds['PUT manifest']).toBe(1);
       expect(kinds['POST mount'] ?? 0).toBe(0);
@@ -254,7 +300,11 @@ describe.each(IMPLEMENTATION_ROWS)('on %s', (implementation: RegistryImplementat
     });
 
     it('the run log never holds a stack trace line for an expected failure', async () => {
-      const { logs } = await mergeFailure({ sources: seed.sources.join('\n'), tags: `${registry.host}/acme/x:y`, platforms: 'linux/riscv64' });
+      const { logs } = await mergeFailure({
+        sources: seed.sources.join('\n'),
+        tags: `${registry.host}/acme/x:y`,
+        platforms: 'linux/riscv64',
+      });
       expect(logs.join('\n')).not.toMatch(/\n\s+at /);
     });
   });

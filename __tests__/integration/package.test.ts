@@ -62,7 +62,10 @@ beforeAll(async () => {
   expect(packed.stderr).not.toMatch(/ERR!/);
   expect(packed.code).toBe(0);
   [pack] = JSON.parse(packed.stdout) as Array<typeof pack>;
-  tarball = join(work, (await readdir(work)).find((f) => f.endsWith('.tgz'))!);
+  tarball = join(
+    work,
+    (await readdir(work)).find((f) => f.endsWith('.tgz'))!,
+  );
   image = await pushBuildxImage(registry, 'acme/packaged', 'v1', { platform: 'linux/arm64', seed: 'package' });
 });
 
@@ -92,10 +95,14 @@ describe('npm pack → npm install (offline) → the installed bin', () => {
     // the manual ships beside README, whose links lead into docs/
     const docs = (await readdir(join(ROOT, 'docs'))).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`);
     expect(docs.length).toBeGreaterThan(5);
-    expect(pack.files.map((f) => f.path).sort()).toEqual(['CHANGELOG.md', 'LICENSE', 'README.md', ...docs, 'dist/cli.js', 'dist/cli.js.map', 'package.json'].sort());
+    expect(pack.files.map((f) => f.path).sort()).toEqual(
+      ['CHANGELOG.md', 'LICENSE', 'README.md', ...docs, 'dist/cli.js', 'dist/cli.js.map', 'package.json'].sort(),
+    );
     // No runtime dependency: the bundle is self-contained, so the install fetched nothing.
     expect((await readdir(join(app, 'node_modules'))).filter((n) => !n.startsWith('.'))).toEqual(['manifest-merge']);
-    const manifest = JSON.parse(await readFile(join(app, 'node_modules/manifest-merge/package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+    const manifest = JSON.parse(await readFile(join(app, 'node_modules/manifest-merge/package.json'), 'utf8')) as {
+      dependencies?: Record<string, string>;
+    };
     expect(manifest.dependencies ?? {}).toEqual({});
     expect(await readFile(join(app, 'node_modules/manifest-merge/CHANGELOG.md'), 'utf8')).toContain(`## [${version}]`);
   });

@@ -35,7 +35,9 @@ export function runNode(args: string[], options: NodeOptions): Promise<NodeRun> 
   child.stdout.on('data', (d: Buffer) => stdout.push(d));
   child.stderr.on('data', (d: Buffer) => stderr.push(d));
   child.stdin.end(options.stdin ?? '');
-  return new Promise((done) => child.on('close', (code) => done({ code, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr).toString() })));
+  return new Promise((done) =>
+    child.on('close', (code) => done({ code, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr).toString() })),
+  );
 }
 
 export interface CliOptions extends NodeOptions {

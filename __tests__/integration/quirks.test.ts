@@ -55,8 +55,16 @@ beforeAll(async () => {
   [seed, buildkit, docker, bare] = await Promise.all([
     seedCase(registry),
     Promise.all([
-      pushBuildkitSubjectImage(registry, 'acme/bk-amd64', 'v1', { platform: 'linux/amd64', seed: 'bk-amd64', attestations: ['provenance', 'sbom'] }),
-      pushBuildkitSubjectImage(registry, 'acme/bk-arm64', 'v1', { platform: 'linux/arm64', seed: 'bk-arm64', attestations: ['provenance', 'sbom'] }),
+      pushBuildkitSubjectImage(registry, 'acme/bk-amd64', 'v1', {
+        platform: 'linux/amd64',
+        seed: 'bk-amd64',
+        attestations: ['provenance', 'sbom'],
+      }),
+      pushBuildkitSubjectImage(registry, 'acme/bk-arm64', 'v1', {
+        platform: 'linux/arm64',
+        seed: 'bk-arm64',
+        attestations: ['provenance', 'sbom'],
+      }),
     ]),
     Promise.all([
       pushDockerImage(registry, 'acme/docker-amd64', 'v1', { platform: 'linux/amd64', seed: 'quirks-docker-amd64' }),
@@ -74,7 +82,10 @@ afterAll(async () => {
   await Promise.all([registry?.stop(), other?.stop()]);
 });
 
-async function quirky(personalities: Parameters<typeof startQuirksProxy>[0]['personalities'], options: { target?: RunningRegistry; rules?: Parameters<typeof startQuirksProxy>[0]['rules'] } = {}): Promise<FaultProxy> {
+async function quirky(
+  personalities: Parameters<typeof startQuirksProxy>[0]['personalities'],
+  options: { target?: RunningRegistry; rules?: Parameters<typeof startQuirksProxy>[0]['rules'] } = {},
+): Promise<FaultProxy> {
   const proxy = await startQuirksProxy({ target: (options.target ?? registry).url, personalities, rules: options.rules });
   proxies.push(proxy);
   return proxy;
@@ -140,7 +151,12 @@ describe('mounts ignored or refused: the blob is streamed instead', () => {
     const { result } = await merge({ sources: seedSources(proxy), tags: `${proxy.host}/team/harbor:1` });
     expect(result.targets[0].blobs.mounted).toBe(0);
     expect(result.targets[0].blobs.copied).toBeGreaterThan(0);
-    expect(proxy.requests().filter((r) => r.kind === 'POST mount').every((r) => r.status === 401)).toBe(true);
+    expect(
+      proxy
+        .requests()
+        .filter((r) => r.kind === 'POST mount')
+        .every((r) => r.status === 401),
+    ).toBe(true);
     await copyAll(`${registry.host}/team/harbor:1`);
   });
 });
@@ -150,7 +166,10 @@ describe('GitLab: a manifest whose subject is not in the repository yet is refus
     // Every manifest PUT waits 300 ms at the proxy while the subject check is made on arrival: an
     // attestation sent alongside its image would find the image missing, every time.
     const proxy = await quirky([subjectMustExist()], { rules: [{ requestKind: 'PUT manifest', fault: { kind: 'delay', ms: 300 } }] });
-    const { result } = await merge({ sources: [`${proxy.host}/acme/bk-amd64:v1`, `${proxy.host}/acme/bk-arm64:v1`].join('\n'), tags: `${proxy.host}/team/gitlab:1` });
+    const { result } = await merge({
+      sources: [`${proxy.host}/acme/bk-amd64:v1`, `${proxy.host}/acme/bk-arm64:v1`].join('\n'),
+      tags: `${proxy.host}/team/gitlab:1`,
+    });
     expect(result.plan.entries.filter((e) => e.kind === 'attestation')).toHaveLength(2);
     const puts = proxy.requests().filter((r) => r.kind === 'PUT manifest');
     expect(puts.every((r) => r.status === 201)).toBe(true);
@@ -189,18 +208,25 @@ describe('proxies and older registries', () => {
     await copyAll(`${other.host}/team/no-head:1`);
   });
 
-  it.each(['application/json', 'text/plain'] as const)('manifests served as %s: the type comes from the body, or from its shape', async (type) => {
-    const proxy = await quirky([manifestContentType(type)]);
-    const tag = `team/typed-${type.replace('/', '-')}`;
-    const sources = [`${proxy.host}/acme/github-runner-amd64:focal`, `${proxy.host}/acme/bare-riscv64:v1`, `${proxy.host}/acme/docker-arm64:v1`];
-    const { result } = await merge({ sources: sources.join('\n'), tags: `${other.host}/${tag}:1` });
-    expect(result.mediaType).toBe(MediaType.OciIndex);
-    // children pushed to the other registry with their real types: by the body's mediaType, or by its shape (bare has none)
-    expect((await getManifest(other, tag, bare.digest)).mediaType).toBe(MediaType.OciManifest);
-    expect((await getManifest(other, tag, docker[1].digest)).mediaType).toBe(MediaType.DockerManifest);
-    expect((await getManifest(other, tag, seed.amd64.imageDigest)).mediaType).toBe(MediaType.OciManifest);
-    await copyAll(`${other.host}/${tag}:1`);
-  });
+  it.each(['application/json', 'text/plain'] as const)(
+    'manifests served as %s: the type comes from the body, or from its shape',
+    async (type) => {
+      const proxy = await quirky([manifestContentType(type)]);
+      const tag = `team/typed-${type.replace('/', '-')}`;
+      const sources = [
+        `${proxy.host}/acme/github-runner-amd64:focal`,
+        `${proxy.host}/acme/bare-riscv64:v1`,
+        `${proxy.host}/acme/docker-arm64:v1`,
+      ];
+      const { result } = await merge({ sources: sources.join('\n'), tags: `${other.host}/${tag}:1` });
+      expect(result.mediaType).toBe(MediaType.OciIndex);
+      // children pushed to the other registry with their real types: by the body's mediaType, or by its shape (bare has none)
+      expect((await getManifest(other, tag, bare.digest)).mediaType).toBe(MediaType.OciManifest);
+      expect((await getManifest(other, tag, docker[1].digest)).mediaType).toBe(MediaType.DockerManifest);
+      expect((await getManifest(other, tag, seed.amd64.imageDigest)).mediaType).toBe(MediaType.OciManifest);
+      await copyAll(`${other.host}/${tag}:1`);
+    },
+  );
 });
 
 describe('registries that refuse OCI indexes (Huawei SWR, older Gitea)', () => {
@@ -234,7 +260,12 @@ describe('registries that refuse OCI indexes (Huawei SWR, older Gitea)', () => {
 
 describe('upload sizes', () => {
   it('413 to a big monolithic PUT: the blob goes up in chunks', async () => {
-    const big = await pushOciImage(registry, 'acme/big-413', 'v1', { platform: 'linux/amd64', seed: 'quirks-413', layers: 1, layerSize: 3 * MiB });
+    const big = await pushOciImage(registry, 'acme/big-413', 'v1', {
+      platform: 'linux/amd64',
+      seed: 'quirks-413',
+      layers: 1,
+      layerSize: 3 * MiB,
+    });
     const proxy = await quirky([bodyLimit(1 * MiB)], { target: other });
     const { result } = await merge({ sources: `${registry.host}/acme/big-413:v1`, tags: `${proxy.host}/team/chunked:1` });
     expect(proxy.requests().some((r) => r.kind === 'PUT upload' && r.status === 413)).toBe(true);
@@ -265,7 +296,9 @@ describe('Docker Hub, with its host names mapped to loopback', () => {
   let dispatcher: Agent;
 
   beforeAll(async () => {
-    tokenServer = await startTokenServer({ users: { [HUB_USER.username]: { password: HUB_USER.password, grants: [{ prefix: '', actions: ['pull', 'push'] }] } } });
+    tokenServer = await startTokenServer({
+      users: { [HUB_USER.username]: { password: HUB_USER.password, grants: [{ prefix: '', actions: ['pull', 'push'] }] } },
+    });
     hub = await startRegistry({ name: 'quirks-hub', auth: 'token', tokenServer });
     const endpoint = { host: hub.host, url: hub.url, credentials: HUB_USER };
     await Promise.all([
@@ -292,7 +325,9 @@ describe('Docker Hub, with its host names mapped to loopback', () => {
   });
 
   it('one token (realm on another host) covers the mount sources; blobs come from the CDN without credentials', async () => {
-    const configDir = await dockerConfigWith({ auths: { 'https://index.docker.io/v1/': { auth: basicAuth(HUB_USER.username, HUB_USER.password) } } });
+    const configDir = await dockerConfigWith({
+      auths: { 'https://index.docker.io/v1/': { auth: basicAuth(HUB_USER.username, HUB_USER.password) } },
+    });
     tokenServer.reset();
     const { result } = await merge(
       {

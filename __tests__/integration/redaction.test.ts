@@ -75,7 +75,10 @@ afterAll(async () => {
 describe.each(modes)('a server echoing the credentials it got (%s)', (mode) => {
   it('the CLI prints the error with every credential redacted', async () => {
     const { host } = servers.get(mode)!;
-    const run = await runCli(['inspect', '--timeout', '30s', '--username', USER, '--password-stdin', `${host}/acme/app:v1`], { home, stdin: `${PASSWORD}\n` });
+    const run = await runCli(['inspect', '--timeout', '30s', '--username', USER, '--password-stdin', `${host}/acme/app:v1`], {
+      home,
+      stdin: `${PASSWORD}\n`,
+    });
     expect(run.code).toBe(1);
     // the echo did reach the message (so its redaction is what is tested)
     expect(run.stderr).toContain(MARKER);
@@ -84,7 +87,10 @@ describe.each(modes)('a server echoing the credentials it got (%s)', (mode) => {
 
   it('the action too, outside the ::add-mask:: commands that register them', async () => {
     const { host } = servers.get(mode)!;
-    const run = await runAction({ sources: `${host}/acme/app:v1`, tags: `${host}/acme/app:merged`, username: USER, password: PASSWORD, timeout: '30s' }, { home });
+    const run = await runAction(
+      { sources: `${host}/acme/app:v1`, tags: `${host}/acme/app:merged`, username: USER, password: PASSWORD, timeout: '30s' },
+      { home },
+    );
     expect(run.code).toBe(1);
     const visible = `${run.stdout}\n${run.stderr}`
       .split('\n')

@@ -40,7 +40,9 @@ async function apiListing(registry: RegistryEndpoint, repository: string, digest
 /** The fallback tag's index, read with skopeo; undefined when there is none. */
 async function tagListing(registry: RegistryEndpoint, repository: string, digest: string): Promise<Listing | undefined> {
   if (!(await hasManifest(registry, repository, fallbackTag(digest)))) return undefined;
-  return JSON.parse((await skopeoInspectRaw(`${registry.host}/${repository}:${fallbackTag(digest)}`, { tlsVerify: false })).toString('utf8')) as Listing;
+  return JSON.parse(
+    (await skopeoInspectRaw(`${registry.host}/${repository}:${fallbackTag(digest)}`, { tlsVerify: false })).toString('utf8'),
+  ) as Listing;
 }
 
 /**
@@ -48,7 +50,13 @@ async function tagListing(registry: RegistryEndpoint, repository: string, digest
  * `artifactType`, the empty config and one layer; on a registry without the API the pusher also
  * merges it into the fallback tag (as oras and cosign do).
  */
-async function pushReferrer(registry: RunningRegistry, repository: string, subject: PushedManifest['descriptor'], artifactType: string, payload: string): Promise<PushedManifest> {
+async function pushReferrer(
+  registry: RunningRegistry,
+  repository: string,
+  subject: PushedManifest['descriptor'],
+  artifactType: string,
+  payload: string,
+): Promise<PushedManifest> {
   const config = await pushBlob(registry, repository, Buffer.from('{}'), EMPTY);
   const layer = await pushBlob(registry, repository, Buffer.from(payload), artifactType);
   const manifest = {
@@ -63,7 +71,11 @@ async function pushReferrer(registry: RunningRegistry, repository: string, subje
   const pushed = await putManifest(registry, repository, undefined, Buffer.from(JSON.stringify(manifest)), MT.OciManifest);
   if (!registry.capabilities.referrers) {
     const existing = (await tagListing(registry, repository, subject.digest))?.manifests ?? [];
-    const index = { schemaVersion: 2, mediaType: MT.OciIndex, manifests: [...existing, { mediaType: MT.OciManifest, digest: pushed.digest, size: pushed.size, artifactType }] };
+    const index = {
+      schemaVersion: 2,
+      mediaType: MT.OciIndex,
+      manifests: [...existing, { mediaType: MT.OciManifest, digest: pushed.digest, size: pushed.size, artifactType }],
+    };
     await putManifest(registry, repository, fallbackTag(subject.digest), Buffer.from(JSON.stringify(index)), MT.OciIndex);
   }
   return pushed;
@@ -75,9 +87,21 @@ async function sourceWithReferrers(registry: RunningRegistry, repository: string
     pushBuildxImage(registry, repository, 'amd64', { platform: 'linux/amd64', seed: `${seed}-amd64` }),
     pushBuildxImage(registry, repository, 'arm64', { platform: 'linux/arm64', seed: `${seed}-arm64` }),
   ]);
-  const signature = await pushReferrer(registry, repository, amd64.image.descriptor, SIG, `{"critical":{"image":{"docker-manifest-digest":"${amd64.imageDigest}"}},"seed":"${seed}"}`);
+  const signature = await pushReferrer(
+    registry,
+    repository,
+    amd64.image.descriptor,
+    SIG,
+    `{"critical":{"image":{"docker-manifest-digest":"${amd64.imageDigest}"}},"seed":"${seed}"}`,
+  );
   const sbom = await pushReferrer(registry, repository, arm64.image.descriptor, SPDX, `{"spdxVersion":"SPDX-2.3","name":"${seed}"}`);
-  const sbomSignature = await pushReferrer(registry, repository, sbom.descriptor, SIG, `{"critical":{"image":{"docker-manifest-digest":"${sbom.digest}"}},"seed":"${seed}-sbom"}`);
+  const sbomSignature = await pushReferrer(
+    registry,
+    repository,
+    sbom.descriptor,
+    SIG,
+    `{"critical":{"image":{"docker-manifest-digest":"${sbom.digest}"}},"seed":"${seed}-sbom"}`,
+  );
   return { amd64, arm64, signature, sbom, sbomSignature };
 }
 type Source = Awaited<ReturnType<typeof sourceWithReferrers>>;
@@ -128,13 +152,18 @@ describe.each([
     // someone else's entry is kept, first, and ours is added
     expect(amd64Tag!.manifests.map((m) => m.digest)).toEqual([other.digest, src.signature.digest]);
     expect(amd64Tag!.manifests[1].artifactType).toBe(SIG);
-    expect((await tagListing(plain, 'acme/app', src.arm64.imageDigest))!.manifests.map((m) => [m.digest, m.artifactType])).toEqual([[src.sbom.digest, SPDX]]);
+    expect((await tagListing(plain, 'acme/app', src.arm64.imageDigest))!.manifests.map((m) => [m.digest, m.artifactType])).toEqual([
+      [src.sbom.digest, SPDX],
+    ]);
     expect((await tagListing(plain, 'acme/app', src.sbom.digest))!.manifests.map((m) => m.digest)).toEqual([src.sbomSignature.digest]);
     expect(logs).toContain(`info: ${plain.host}/acme/app: 3 referrer(s) copied (listed in fallback tags sha256-<hex>)`);
 
     // a second merge adds nothing to the tags (no duplicate entries)
     const again = await merge({ sources: sources(plain.host, 'acme/build'), tags: `${plain.host}/acme/app:v1` });
-    expect((await tagListing(plain, 'acme/app', src.amd64.imageDigest))!.manifests.map((m) => m.digest)).toEqual([other.digest, src.signature.digest]);
+    expect((await tagListing(plain, 'acme/app', src.amd64.imageDigest))!.manifests.map((m) => m.digest)).toEqual([
+      other.digest,
+      src.signature.digest,
+    ]);
     expect(again.result.requests.byKind['PUT manifest']).toBe((result.requests.byKind['PUT manifest'] ?? 0) - 3);
 
     // requests added per referrer copied, against the same merge with referrers: skip
@@ -144,7 +173,9 @@ describe.each([
     expect(skipped.result.requests.byKind['GET referrers']).toBeUndefined();
     expect(await hasManifest(plain, 'acme/skip', src.signature.digest)).toBe(false);
     const added = copied.result.requests.requests - skipped.result.requests.requests;
-    process.stdout.write(`referrers on ${plainImplementation}: ${added} requests added for 3 referrers copied within one registry (fallback tags; skip: ${skipped.result.requests.requests}, copy: ${copied.result.requests.requests}) ${JSON.stringify(copied.result.requests.byKind)}\n`);
+    process.stdout.write(
+      `referrers on ${plainImplementation}: ${added} requests added for 3 referrers copied within one registry (fallback tags; skip: ${skipped.result.requests.requests}, copy: ${copied.result.requests.requests}) ${JSON.stringify(copied.result.requests.byKind)}\n`,
+    );
   });
 
   it('what the look-up costs a merge with nothing to copy: one API probe for the registry, one fallback-tag read per child', async () => {
@@ -242,15 +273,26 @@ describe.each([
 
 /** The referrers the target lists for `digest`: through the API where it has one, else the fallback tag. */
 async function listingOf(registry: RunningRegistry, repository: string, digest: string): Promise<Listing['manifests']> {
-  return ((registry.capabilities.referrers ? await apiListing(registry, repository, digest) : await tagListing(registry, repository, digest))?.manifests ?? []);
+  return (
+    (registry.capabilities.referrers ? await apiListing(registry, repository, digest) : await tagListing(registry, repository, digest))
+      ?.manifests ?? []
+  );
 }
 
 /**
  * `attestations: referrers` leaves an index of images only (read with skopeo) and every image
  * has its attestation as a referrer in `repository`, with all its blobs; returns the referrers.
  */
-async function expectAttestationsAsReferrers(registry: RunningRegistry, repository: string, tag: string, images: PushedBuildxImage[], unchanged: PushedBuildxImage[]): Promise<string[]> {
-  const index = JSON.parse((await skopeoInspectRaw(`${registry.host}/${repository}:${tag}`, { tlsVerify: false })).toString('utf8')) as { manifests: Array<{ digest: string; platform?: { os: string } }> };
+async function expectAttestationsAsReferrers(
+  registry: RunningRegistry,
+  repository: string,
+  tag: string,
+  images: PushedBuildxImage[],
+  unchanged: PushedBuildxImage[],
+): Promise<string[]> {
+  const index = JSON.parse((await skopeoInspectRaw(`${registry.host}/${repository}:${tag}`, { tlsVerify: false })).toString('utf8')) as {
+    manifests: Array<{ digest: string; platform?: { os: string } }>;
+  };
   expect(index.manifests.map((m) => m.digest).sort()).toEqual(images.map((i) => i.imageDigest).sort());
   expect(index.manifests.every((m) => m.platform && m.platform.os !== 'unknown')).toBe(true);
   const referrers: string[] = [];
@@ -260,7 +302,12 @@ async function expectAttestationsAsReferrers(registry: RunningRegistry, reposito
     const [entry] = listed;
     const bytes = await skopeoInspectRaw(`${registry.host}/${repository}@${entry.digest}`, { tlsVerify: false });
     expect(sha256(bytes)).toBe(entry.digest);
-    const manifest = JSON.parse(bytes.toString('utf8')) as { subject?: { digest: string }; config: { digest: string; mediaType: string }; layers: Array<{ digest: string }>; artifactType?: string };
+    const manifest = JSON.parse(bytes.toString('utf8')) as {
+      subject?: { digest: string };
+      config: { digest: string; mediaType: string };
+      layers: Array<{ digest: string }>;
+      artifactType?: string;
+    };
     expect(manifest.subject?.digest).toBe(image.imageDigest);
     // no artifactType (as built): listed under the config's media type, as OCI 1.1 says
     expect(manifest.artifactType).toBeUndefined();
@@ -306,22 +353,33 @@ describe.each([
     const referrers = await expectAttestationsAsReferrers(registry, 'acme/att', 'v1', [old, modern], [modern]);
     expect(referrers[1]).toBe(modern.attestationDigest);
     const warnings = logs.filter((l) => l.startsWith('warning:'));
-    expect(warnings).toEqual([`warning: 1 attestation manifest(s) had no subject (built before BuildKit 0.32): pushed as referrers with subject added, which changes their digest: ${old.attestationDigest} -> ${referrers[0]} (linux/amd64)`]);
+    expect(warnings).toEqual([
+      `warning: 1 attestation manifest(s) had no subject (built before BuildKit 0.32): pushed as referrers with subject added, which changes their digest: ${old.attestationDigest} -> ${referrers[0]} (linux/amd64)`,
+    ]);
     expect(result.targets[0].referrers).toMatchObject({ attestations: 2, via: registry.capabilities.referrers ? 'api' : 'tag' });
     expect(result.plan.attestationReferrers).toHaveLength(2);
     const strip = await merge({ sources: attSources(), tags: `${registry.host}/acme/att:v0`, attestations: 'strip' });
-    process.stdout.write(`attestations: referrers on ${implementation}, same repository: ${result.requests.requests - strip.result.requests.requests} requests added for 2 attestations (strip: ${strip.result.requests.requests}) ${JSON.stringify(result.requests.byKind)}\n`);
+    process.stdout.write(
+      `attestations: referrers on ${implementation}, same repository: ${result.requests.requests - strip.result.requests.requests} requests added for 2 attestations (strip: ${strip.result.requests.requests}) ${JSON.stringify(result.requests.byKind)}\n`,
+    );
   });
 
   it('another repository and another registry: the same, with the blobs brought in', async () => {
-    const { result } = await merge({ sources: attSources(), tags: [`${registry.host}/acme/att-out:v1`, `${other.host}/acme/att-out:v1`].join('\n'), attestations: 'referrers' });
+    const { result } = await merge({
+      sources: attSources(),
+      tags: [`${registry.host}/acme/att-out:v1`, `${other.host}/acme/att-out:v1`].join('\n'),
+      attestations: 'referrers',
+    });
     for (const target of result.targets) expect(target.referrers).toMatchObject({ copied: 2, attestations: 2 });
     await expectAttestationsAsReferrers(registry, 'acme/att-out', 'v1', [old, modern], [modern]);
     await expectAttestationsAsReferrers(other, 'acme/att-out', 'v1', [old, modern], [modern]);
   });
 
-  it('inspect --referrers lists each image\'s attestation, by API or fallback tag, and --check finds it and its blobs present', async () => {
-    const client = createClient({ insecureRegistries: [], timeoutMs: 60_000 }, { logger: silentLogger, configDir: await emptyDockerConfig() });
+  it("inspect --referrers lists each image's attestation, by API or fallback tag, and --check finds it and its blobs present", async () => {
+    const client = createClient(
+      { insecureRegistries: [], timeoutMs: 60_000 },
+      { logger: silentLogger, configDir: await emptyDockerConfig() },
+    );
     try {
       const reference = parseReference(`${registry.host}/acme/att:v1`);
       const inspection = await inspectReference(reference, client);
@@ -331,7 +389,11 @@ describe.each([
       expect(byImage.get(modern.imageDigest)!.via).toBe(registry.capabilities.referrers ? 'api' : 'tag');
       expect(byImage.get(old.imageDigest)!.referrers).toHaveLength(1);
       expect(byImage.get(old.imageDigest)!.referrers[0].artifactType).toBe(MT.OciConfig);
-      expect(await checkReference(inspection, reference, client, silentLogger, 8, inspection.referrers)).toEqual({ missing: [], unchecked: [], complete: true });
+      expect(await checkReference(inspection, reference, client, silentLogger, 8, inspection.referrers)).toEqual({
+        missing: [],
+        unchecked: [],
+        complete: true,
+      });
     } finally {
       await client.close();
     }
@@ -339,20 +401,50 @@ describe.each([
 
   it('the CLI: merge --attestations referrers, then inspect --referrers --check --json lists them and exits 0', async () => {
     const home = await emptyDockerConfig();
-    const merged = await runCli(['merge', '--attestations', 'referrers', '-t', `${registry.host}/acme/att-cli:v1`, `${registry.host}/acme/att:amd64`, `${registry.host}/acme/att:arm64`], { home });
+    const merged = await runCli(
+      [
+        'merge',
+        '--attestations',
+        'referrers',
+        '-t',
+        `${registry.host}/acme/att-cli:v1`,
+        `${registry.host}/acme/att:amd64`,
+        `${registry.host}/acme/att:arm64`,
+      ],
+      { home },
+    );
     expect(merged.stderr).toContain('1 attestation manifest(s) had no subject');
     expect(merged.code).toBe(0);
     const run = await runCli(['inspect', '--referrers', '--check', '--json', `${registry.host}/acme/att-cli:v1`], { home });
     expect(run.code).toBe(0);
-    const out = JSON.parse(run.stdout.toString()) as { entries: unknown[]; referrers: Array<{ subject: string; via: string; referrers: Array<{ digest: string; artifactType: string; size: number; referrers: unknown[] }> }>; missing: unknown[]; unchecked: unknown[] };
+    const out = JSON.parse(run.stdout.toString()) as {
+      entries: unknown[];
+      referrers: Array<{
+        subject: string;
+        via: string;
+        referrers: Array<{ digest: string; artifactType: string; size: number; referrers: unknown[] }>;
+      }>;
+      missing: unknown[];
+      unchecked: unknown[];
+    };
     expect(out.entries).toHaveLength(2);
     const modernListing = out.referrers.find((r) => r.subject === modern.imageDigest)!;
     expect(modernListing.via).toBe(registry.capabilities.referrers ? 'api' : 'tag');
-    expect(modernListing.referrers).toEqual([{ mediaType: MT.OciManifest, digest: modern.attestationDigest, size: modern.attestation.size, artifactType: MT.OciConfig, referrers: [] }]);
+    expect(modernListing.referrers).toEqual([
+      {
+        mediaType: MT.OciManifest,
+        digest: modern.attestationDigest,
+        size: modern.attestation.size,
+        artifactType: MT.OciConfig,
+        referrers: [],
+      },
+    ]);
     expect(out.referrers.find((r) => r.subject === old.imageDigest)!.referrers).toHaveLength(1);
     expect(out).toMatchObject({ missing: [], unchecked: [] });
     const text = await runCli(['inspect', '--referrers', `${registry.host}/acme/att-cli:v1`], { home });
-    expect(text.stdout.toString()).toContain(`    of ${modern.imageDigest}:\n      - ${MT.OciConfig}\n          ${modern.attestationDigest}`);
+    expect(text.stdout.toString()).toContain(
+      `    of ${modern.imageDigest}:\n      - ${MT.OciConfig}\n          ${modern.attestationDigest}`,
+    );
   });
 });
 

@@ -69,93 +69,119 @@ async function verifyWithBothClients(ref: string, digest: string, creds?: { user
   return readdir(join(layout, 'blobs', 'sha256'));
 }
 
-describe.each(ALL_IMPLEMENTATION_ROWS)('%s does what IMPLEMENTATIONS says', (implementation: RegistryImplementation, can: RegistryCapabilities) => {
-  let registry: RunningRegistry;
+describe.each(ALL_IMPLEMENTATION_ROWS)(
+  '%s does what IMPLEMENTATIONS says',
+  (implementation: RegistryImplementation, can: RegistryCapabilities) => {
+    let registry: RunningRegistry;
 
-  beforeAll(async () => {
-    registry = await startRegistry({ implementation, name: `caps-${implementation}`, deleteEnabled: can.delete, schema1: can.schema1 });
-  });
-  afterAll(async () => {
-    await registry?.stop();
-  });
+    beforeAll(async () => {
+      registry = await startRegistry({ implementation, name: `caps-${implementation}`, deleteEnabled: can.delete, schema1: can.schema1 });
+    });
+    afterAll(async () => {
+      await registry?.stop();
+    });
 
-  it(`a mount across repositories answers ${can.mount ? '201 (mounted)' : '202 (an upload session instead)'}`, async () => {
-    const blob = await pushBlob(registry, 'acme/mount-from', Buffer.from(`mount probe ${implementation}`));
-    const response = await fetch(`${registry.url}/v2/acme/mount-to/blobs/uploads/?mount=${blob.digest}&from=acme/mount-from`, { method: 'POST' });
-    await response.arrayBuffer();
-    expect(response.status).toBe(can.mount ? 201 : 202);
-    if (!can.mount) expect(response.headers.get('location')).toMatch(/\/v2\/acme\/mount-to\/blobs\/uploads\/./);
-  });
+    it(`a mount across repositories answers ${can.mount ? '201 (mounted)' : '202 (an upload session instead)'}`, async () => {
+      const blob = await pushBlob(registry, 'acme/mount-from', Buffer.from(`mount probe ${implementation}`));
+      const response = await fetch(`${registry.url}/v2/acme/mount-to/blobs/uploads/?mount=${blob.digest}&from=acme/mount-from`, {
+        method: 'POST',
+      });
+      await response.arrayBuffer();
+      expect(response.status).toBe(can.mount ? 201 : 202);
+      if (!can.mount) expect(response.headers.get('location')).toMatch(/\/v2\/acme\/mount-to\/blobs\/uploads\/./);
+    });
 
-  it(`a blob is ${can.blobsPerRepository ? 'only in the repository it was pushed to' : 'visible in every repository'}`, async () => {
-    const blob = await pushBlob(registry, 'acme/blob-home', Buffer.from(`scope probe ${implementation}`));
-    const response = await fetch(`${registry.url}/v2/acme/blob-elsewhere/blobs/${blob.digest}`, { method: 'HEAD' });
-    expect(response.status).toBe(can.blobsPerRepository ? 404 : 200);
-  });
+    it(`a blob is ${can.blobsPerRepository ? 'only in the repository it was pushed to' : 'visible in every repository'}`, async () => {
+      const blob = await pushBlob(registry, 'acme/blob-home', Buffer.from(`scope probe ${implementation}`));
+      const response = await fetch(`${registry.url}/v2/acme/blob-elsewhere/blobs/${blob.digest}`, { method: 'HEAD' });
+      expect(response.status).toBe(can.blobsPerRepository ? 404 : 200);
+    });
 
-  it(`the referrers API ${can.referrers ? 'answers' : 'is absent (404)'}`, async () => {
-    const image = await pushOciImage(registry, 'acme/referred', 'v1', { platform: 'linux/amd64', seed: `referrers-${implementation}`, layers: 1 });
-    const response = await fetch(`${registry.url}/v2/acme/referred/referrers/${image.digest}`);
-    const body = await response.text();
-    expect(response.status).toBe(can.referrers ? 200 : 404);
-    // an image without referrers: an empty index, its manifests [] as OCI 1.1 says, or null (olareg)
-    if (can.referrers) expect((JSON.parse(body) as { manifests: unknown }).manifests).toEqual(can.referrersEmptyIsNull ? null : []);
-  });
+    it(`the referrers API ${can.referrers ? 'answers' : 'is absent (404)'}`, async () => {
+      const image = await pushOciImage(registry, 'acme/referred', 'v1', {
+        platform: 'linux/amd64',
+        seed: `referrers-${implementation}`,
+        layers: 1,
+      });
+      const response = await fetch(`${registry.url}/v2/acme/referred/referrers/${image.digest}`);
+      const body = await response.text();
+      expect(response.status).toBe(can.referrers ? 200 : 404);
+      // an image without referrers: an empty index, its manifests [] as OCI 1.1 says, or null (olareg)
+      if (can.referrers) expect((JSON.parse(body) as { manifests: unknown }).manifests).toEqual(can.referrersEmptyIsNull ? null : []);
+    });
 
-  it(`deletes manifests: ${can.delete}`, async () => {
-    const image = await pushOciImage(registry, 'acme/deleted', 'v1', { platform: 'linux/amd64', seed: `delete-${implementation}`, layers: 1 });
-    const response = await fetch(`${registry.url}/v2/acme/deleted/manifests/${image.digest}`, { method: 'DELETE' });
-    await response.arrayBuffer();
-    expect(response.status === 202).toBe(can.delete);
-    expect(await hasManifest(registry, 'acme/deleted', image.digest)).toBe(!can.delete);
-  });
+    it(`deletes manifests: ${can.delete}`, async () => {
+      const image = await pushOciImage(registry, 'acme/deleted', 'v1', {
+        platform: 'linux/amd64',
+        seed: `delete-${implementation}`,
+        layers: 1,
+      });
+      const response = await fetch(`${registry.url}/v2/acme/deleted/manifests/${image.digest}`, { method: 'DELETE' });
+      await response.arrayBuffer();
+      expect(response.status === 202).toBe(can.delete);
+      expect(await hasManifest(registry, 'acme/deleted', image.digest)).toBe(!can.delete);
+    });
 
-  it(`takes signed schema 1 manifests: ${can.schema1}`, async () => {
-    const pushed = pushSchema1(registry, 'acme/legacy', 'v1', { platform: 'linux/amd64', seed: `schema1-${implementation}` });
-    if (can.schema1) {
-      expect((await pushed).digest).toMatch(/^sha256:/);
-      expect((await getManifest(registry, 'acme/legacy', 'v1')).mediaType).toBe('application/vnd.docker.distribution.manifest.v1+prettyjws');
-    } else {
-      // Refused at the PUT, or not served back as schema 1.
-      const outcome = await pushed.then(
-        async () => (await getManifest(registry, 'acme/legacy', 'v1')).mediaType,
-        (error: Error) => error.message,
-      );
-      expect(outcome).not.toBe('application/vnd.docker.distribution.manifest.v1+prettyjws');
-    }
-  });
+    it(`takes signed schema 1 manifests: ${can.schema1}`, async () => {
+      const pushed = pushSchema1(registry, 'acme/legacy', 'v1', { platform: 'linux/amd64', seed: `schema1-${implementation}` });
+      if (can.schema1) {
+        expect((await pushed).digest).toMatch(/^sha256:/);
+        expect((await getManifest(registry, 'acme/legacy', 'v1')).mediaType).toBe(
+          'application/vnd.docker.distribution.manifest.v1+prettyjws',
+        );
+      } else {
+        // Refused at the PUT, or not served back as schema 1.
+        const outcome = await pushed.then(
+          async () => (await getManifest(registry, 'acme/legacy', 'v1')).mediaType,
+          (error: Error) => error.message,
+        );
+        expect(outcome).not.toBe('application/vnd.docker.distribution.manifest.v1+prettyjws');
+      }
+    });
 
-  it(`refuses an index whose child is not in the repository: ${can.indexChildrenMustExist}`, async () => {
-    const image = await pushOciImage(registry, 'acme/child-home', 'v1', { platform: 'linux/amd64', seed: `orphan-${implementation}`, layers: 1 });
-    const pushed = pushIndex(registry, 'acme/orphan-index', 'v1', { manifests: [image.descriptor] });
-    if (can.indexChildrenMustExist) await expect(pushed).rejects.toThrow(/4\d\d/);
-    else await expect(pushed).resolves.toBeDefined();
-  });
+    it(`refuses an index whose child is not in the repository: ${can.indexChildrenMustExist}`, async () => {
+      const image = await pushOciImage(registry, 'acme/child-home', 'v1', {
+        platform: 'linux/amd64',
+        seed: `orphan-${implementation}`,
+        layers: 1,
+      });
+      const pushed = pushIndex(registry, 'acme/orphan-index', 'v1', { manifests: [image.descriptor] });
+      if (can.indexChildrenMustExist) await expect(pushed).rejects.toThrow(/4\d\d/);
+      else await expect(pushed).resolves.toBeDefined();
+    });
 
-  it(`takes an image whose foreign layer was never pushed (a Windows base layer): ${can.foreignLayersUnpushed}`, async () => {
-    const pushed = pushDockerImage(registry, 'acme/windows', 'v1', { platform: PLATFORMS.windowsAmd64Ltsc2022, seed: `foreign-${implementation}`, foreignLayers: 1 });
-    if (can.foreignLayersUnpushed) expect((await pushed).layerDescriptors[0].urls).toHaveLength(1);
-    else await expect(pushed).rejects.toThrow(/400.*MANIFEST_BLOB_UNKNOWN/s);
-  });
+    it(`takes an image whose foreign layer was never pushed (a Windows base layer): ${can.foreignLayersUnpushed}`, async () => {
+      const pushed = pushDockerImage(registry, 'acme/windows', 'v1', {
+        platform: PLATFORMS.windowsAmd64Ltsc2022,
+        seed: `foreign-${implementation}`,
+        foreignLayers: 1,
+      });
+      if (can.foreignLayersUnpushed) expect((await pushed).layerDescriptors[0].urls).toHaveLength(1);
+      else await expect(pushed).rejects.toThrow(/400.*MANIFEST_BLOB_UNKNOWN/s);
+    });
 
-  it.each(['none', 'htpasswd', 'token'] as RegistryAuth[])('auth mode %s: started when claimed, refused by name otherwise', async (auth) => {
-    const starting = startRegistry({ implementation, auth, tokenServer, name: `caps-${implementation}-${auth}` });
-    if (!can.auth.includes(auth)) {
-      await expect(starting).rejects.toThrow(`has no '${auth}' auth mode`);
-      return;
-    }
-    const started = await starting;
-    try {
-      const ping = await fetch(`${started.url}/v2/`);
-      await ping.arrayBuffer();
-      expect(ping.status).toBe(auth === 'none' ? 200 : 401);
-      if (auth === 'htpasswd') expect(ping.headers.get('www-authenticate')).toMatch(/^Basic /);
-      if (auth === 'token') expect(ping.headers.get('www-authenticate')).toContain(`Bearer realm="${tokenServer.realm}"`);
-    } finally {
-      await started.stop();
-    }
-  });
-});
+    it.each(['none', 'htpasswd', 'token'] as RegistryAuth[])(
+      'auth mode %s: started when claimed, refused by name otherwise',
+      async (auth) => {
+        const starting = startRegistry({ implementation, auth, tokenServer, name: `caps-${implementation}-${auth}` });
+        if (!can.auth.includes(auth)) {
+          await expect(starting).rejects.toThrow(`has no '${auth}' auth mode`);
+          return;
+        }
+        const started = await starting;
+        try {
+          const ping = await fetch(`${started.url}/v2/`);
+          await ping.arrayBuffer();
+          expect(ping.status).toBe(auth === 'none' ? 200 : 401);
+          if (auth === 'htpasswd') expect(ping.headers.get('www-authenticate')).toMatch(/^Basic /);
+          if (auth === 'token') expect(ping.headers.get('www-authenticate')).toContain(`Bearer realm="${tokenServer.realm}"`);
+        } finally {
+          await started.stop();
+        }
+      },
+    );
+  },
+);
 
 describe('across registries of different implementations', () => {
   const registries = new Map<RegistryImplementation, RunningRegistry>();
@@ -163,7 +189,9 @@ describe('across registries of different implementations', () => {
   const selected = IMPLEMENTATION_ROWS.map(([name]) => name);
   // every ordered pair with a selected implementation on one side: each one as the source of every other, and the target
   const pairs = IMPLEMENTATION_NAMES.flatMap((from) =>
-    IMPLEMENTATION_NAMES.filter((to) => to !== from && (selected.includes(from) || selected.includes(to))).map((to) => [from, to] as [RegistryImplementation, RegistryImplementation]),
+    IMPLEMENTATION_NAMES.filter((to) => to !== from && (selected.includes(from) || selected.includes(to))).map(
+      (to) => [from, to] as [RegistryImplementation, RegistryImplementation],
+    ),
   );
   const names = IMPLEMENTATION_NAMES.filter((name) => pairs.some((pair) => pair.includes(name)));
 
@@ -233,7 +261,9 @@ describeEachWithAuth('token', 'token auth on %s', (implementation: RegistryImple
       'repository:acme/github-runner:pull,push',
     ]);
     const blobs = 2 * (1 + 3 + 1 + 1);
-    expect(result.targets[0].blobs).toEqual(can.mount ? { mounted: blobs, copied: 0, existing: 0 } : { mounted: 0, copied: blobs, existing: 0 });
+    expect(result.targets[0].blobs).toEqual(
+      can.mount ? { mounted: blobs, copied: 0, existing: 0 } : { mounted: 0, copied: blobs, existing: 0 },
+    );
     expect(result.targets[0].manifestsPushed).toBe(4);
     await verifyWithBothClients(target, result.digest, CI);
   });
@@ -250,7 +280,12 @@ describeEachWithAuth('htpasswd', 'Basic auth (htpasswd) on %s', (implementation:
   let seed: SeedCase;
 
   beforeAll(async () => {
-    registry = await startRegistry({ implementation, auth: 'htpasswd', users: { [CI.username]: CI.password }, name: `basic-${implementation}` });
+    registry = await startRegistry({
+      implementation,
+      auth: 'htpasswd',
+      users: { [CI.username]: CI.password },
+      name: `basic-${implementation}`,
+    });
     seed = await seedCase(registry);
   });
   afterAll(async () => {
@@ -260,7 +295,12 @@ describeEachWithAuth('htpasswd', 'Basic auth (htpasswd) on %s', (implementation:
   it('merges with the inputs username/password and pushes a complete OCI index', async () => {
     const target = `${registry.host}/acme/github-runner:basic`;
     const { result } = await merge({ sources: seed.sources.join('\n'), tags: target, username: CI.username, password: CI.password });
-    const served = await registryRequest(registry, { method: 'GET', path: `/v2/acme/github-runner/manifests/basic`, repository: 'acme/github-runner', headers: { accept: MediaType.OciIndex } });
+    const served = await registryRequest(registry, {
+      method: 'GET',
+      path: `/v2/acme/github-runner/manifests/basic`,
+      repository: 'acme/github-runner',
+      headers: { accept: MediaType.OciIndex },
+    });
     expect(sha256Digest(Buffer.from(await served.arrayBuffer()))).toBe(result.digest);
     await verifyWithBothClients(target, result.digest, CI);
   });

@@ -50,10 +50,13 @@ images:
 `;
     const outcomes = await runSpec({ spec, platforms: 'linux/amd64,linux/arm64' });
     expect(outcomes.map((o) => o.ok)).toEqual([true, false, true]);
-    for (const ref of [`${host}/mono/app-a:1`, `${host}/mono/app-c:latest`]) await skopeoCopyAllToOciLayout(ref, await mkdtemp(join(tmpdir(), 'mm-spec-')), { tlsVerify: false });
+    for (const ref of [`${host}/mono/app-a:1`, `${host}/mono/app-c:latest`])
+      await skopeoCopyAllToOciLayout(ref, await mkdtemp(join(tmpdir(), 'mm-spec-')), { tlsVerify: false });
     // the failed image is not tagged at all
     expect(await listTags(registry, 'mono/app-b')).toEqual([]);
-    expect(() => checkOutcomes(outcomes)).toThrow(/1 of 3 images failed \(the others completed\): Input `spec` images\[1\] \(.*mono\/app-b:1\): .*does-not-exist/);
+    expect(() => checkOutcomes(outcomes)).toThrow(
+      /1 of 3 images failed \(the others completed\): Input `spec` images\[1\] \(.*mono\/app-b:1\): .*does-not-exist/,
+    );
     const results = imageResults(outcomes, (e) => renderActionError(e));
     expect(results[0]).toMatchObject({ tags: [`${host}/mono/app-a:1`], digest: expect.stringMatching(/^sha256:/) });
     expect(results[1].error).toMatch(/does-not-exist/);

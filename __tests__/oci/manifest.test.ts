@@ -43,13 +43,24 @@ const buildxIndex = {
     },
   ],
 };
-const ociManifest = { schemaVersion: 2, mediaType: MediaType.OciManifest, config: ociConfig, layers: [ociLayer], annotations: { 'org.opencontainers.image.created': '2026-01-01T00:00:00Z' } };
+const ociManifest = {
+  schemaVersion: 2,
+  mediaType: MediaType.OciManifest,
+  config: ociConfig,
+  layers: [ociLayer],
+  annotations: { 'org.opencontainers.image.created': '2026-01-01T00:00:00Z' },
+};
 const dockerList = {
   schemaVersion: 2,
   mediaType: MediaType.DockerManifestList,
   manifests: [
     { mediaType: MediaType.DockerManifest, digest: digest('e'), size: 528, platform: { architecture: 'arm', os: 'linux', variant: 'v7' } },
-    { mediaType: MediaType.DockerManifest, digest: digest('f'), size: 528, platform: { architecture: 'amd64', os: 'windows', 'os.version': '10.0.20348.2113', 'os.features': ['win32k'] } },
+    {
+      mediaType: MediaType.DockerManifest,
+      digest: digest('f'),
+      size: 528,
+      platform: { architecture: 'amd64', os: 'windows', 'os.version': '10.0.20348.2113', 'os.features': ['win32k'] },
+    },
   ],
 };
 const dockerManifest = { schemaVersion: 2, mediaType: MediaType.DockerManifest, config: dockerConfig, layers: [dockerLayer] };
@@ -79,7 +90,13 @@ describe('parseManifest: every manifest type we read', () => {
     ['Docker list shape with its Content-Type', bareIndex, MediaType.DockerManifestList, 'index', MediaType.DockerManifestList],
     ['without mediaType the shape beats a contradicting Content-Type', bareManifest, MediaType.OciIndex, 'image', MediaType.OciManifest],
     ['empty manifests list', { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] }, undefined, 'index', MediaType.OciIndex],
-    ['artifact-style manifest with no layers', { ...ociManifest, artifactType: 'application/vnd.example+json', layers: [] }, undefined, 'image', MediaType.OciManifest],
+    [
+      'artifact-style manifest with no layers',
+      { ...ociManifest, artifactType: 'application/vnd.example+json', layers: [] },
+      undefined,
+      'image',
+      MediaType.OciManifest,
+    ],
   ])('%s', (_name, document, contentType, kind, mediaType) => {
     const parsed = parseManifest(bytes(document), contentType, 'ghcr.io/acme/app:1');
     expect(parsed.kind).toBe(kind);
@@ -104,16 +121,50 @@ describe('parseManifest: every manifest type we read', () => {
 describe('parseManifest: refused documents name the image and say why', () => {
   const subject = 'docker.io/library/hello-world:linux';
   it.each<[string, Uint8Array, string | undefined, string[]]>([
-    ['schema 1 by schemaVersion', bytes(schema1), 'application/json', ['Docker schema 1', 'deprecated', 'Rebuild and push', 'skopeo copy --format v2s2']],
+    [
+      'schema 1 by schemaVersion',
+      bytes(schema1),
+      'application/json',
+      ['Docker schema 1', 'deprecated', 'Rebuild and push', 'skopeo copy --format v2s2'],
+    ],
     ['schema 1 by schemaVersion, no Content-Type', bytes(schema1), undefined, ['Docker schema 1']],
-    ['schema 1 signed, by Content-Type', bytes({ ...schema1, schemaVersion: 2 }), MediaType.DockerSchema1Signed, ['Docker schema 1', 'schema 2 or OCI']],
+    [
+      'schema 1 signed, by Content-Type',
+      bytes({ ...schema1, schemaVersion: 2 }),
+      MediaType.DockerSchema1Signed,
+      ['Docker schema 1', 'schema 2 or OCI'],
+    ],
     ['schema 1, by Content-Type', bytes({ ...schema1, schemaVersion: 2 }), MediaType.DockerSchema1, ['Docker schema 1']],
     ['schema 1, by body mediaType', bytes({ ...schema1, mediaType: MediaType.DockerSchema1 }), undefined, ['Docker schema 1']],
-    ['unknown body type', bytes({ schemaVersion: 2, mediaType: 'application/vnd.oci.artifact.manifest.v1+json', blobs: [] }), undefined, ['has media type "application/vnd.oci.artifact.manifest.v1+json"', 'not an image manifest or index', `Supported types: ${MANIFEST_ACCEPT.join(', ')}`]],
-    ['config media type as manifest', bytes({ schemaVersion: 2, mediaType: MediaType.OciConfig, config: ociConfig, layers: [] }), undefined, [`has media type "${MediaType.OciConfig}"`]],
+    [
+      'unknown body type',
+      bytes({ schemaVersion: 2, mediaType: 'application/vnd.oci.artifact.manifest.v1+json', blobs: [] }),
+      undefined,
+      [
+        'has media type "application/vnd.oci.artifact.manifest.v1+json"',
+        'not an image manifest or index',
+        `Supported types: ${MANIFEST_ACCEPT.join(', ')}`,
+      ],
+    ],
+    [
+      'config media type as manifest',
+      bytes({ schemaVersion: 2, mediaType: MediaType.OciConfig, config: ociConfig, layers: [] }),
+      undefined,
+      [`has media type "${MediaType.OciConfig}"`],
+    ],
     ['no type and no shape', bytes({ schemaVersion: 2 }), undefined, ['has media type "(none)"', 'Supported types']],
-    ['no type, unknown Content-Type', bytes({ schemaVersion: 2, blobs: [] }), 'application/vnd.foo+json', ['has media type "application/vnd.foo+json"']],
-    ['both shapes, no type', bytes({ schemaVersion: 2, manifests: [], config: ociConfig, layers: [] }), undefined, ['has media type "(none)"']],
+    [
+      'no type, unknown Content-Type',
+      bytes({ schemaVersion: 2, blobs: [] }),
+      'application/vnd.foo+json',
+      ['has media type "application/vnd.foo+json"'],
+    ],
+    [
+      'both shapes, no type',
+      bytes({ schemaVersion: 2, manifests: [], config: ociConfig, layers: [] }),
+      undefined,
+      ['has media type "(none)"'],
+    ],
     ['non-string mediaType', bytes({ ...ociManifest, mediaType: 42 }), undefined, ['"mediaType" is 42, not a string']],
     ['invalid JSON', bytes('{"schemaVersion": 2,'), MediaType.OciIndex, ['not valid JSON']],
     ['HTML error page', bytes('<html><body>502 Bad Gateway</body></html>'), 'text/html', ['not valid JSON']],
@@ -125,15 +176,60 @@ describe('parseManifest: refused documents name the image and say why', () => {
     ['schemaVersion "2"', bytes({ ...ociManifest, schemaVersion: '2' }), undefined, ['unsupported schemaVersion "2"']],
     ['schemaVersion missing', bytes({ ...ociManifest, schemaVersion: undefined }), undefined, ['unsupported schemaVersion (none)']],
     ['index without manifests', bytes({ schemaVersion: 2, mediaType: MediaType.OciIndex }), undefined, ['index has no "manifests" list']],
-    ['index manifests not a list', bytes({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: {} }), undefined, ['index has no "manifests" list']],
-    ['index entry without digest', bytes({ ...buildxIndex, manifests: [{ mediaType: MediaType.OciManifest, size: 1 }] }), undefined, ['manifests[0] is not a valid descriptor']],
-    ['index entry with a bad digest', bytes({ ...buildxIndex, manifests: [buildxIndex.manifests[0], { ...buildxIndex.manifests[0], digest: 'sha256:abc' }] }), undefined, ['manifests[1] is not a valid descriptor']],
-    ['index entry with a string size', bytes({ ...buildxIndex, manifests: [{ ...buildxIndex.manifests[0], size: '1054' }] }), undefined, ['manifests[0] is not a valid descriptor']],
-    ['index entry with a platform lacking os', bytes({ ...buildxIndex, manifests: [{ ...buildxIndex.manifests[0], platform: { architecture: 'amd64' } }] }), undefined, ['manifests[0] is not a valid descriptor']],
-    ['image without config', bytes({ schemaVersion: 2, mediaType: MediaType.OciManifest, layers: [] }), undefined, ['lacks a valid "config" descriptor']],
-    ['image with a bad config', bytes({ ...ociManifest, config: { ...ociConfig, size: -1 } }), undefined, ['lacks a valid "config" descriptor']],
-    ['image without layers', bytes({ schemaVersion: 2, mediaType: MediaType.OciManifest, config: ociConfig }), undefined, ['lacks a "layers" list']],
-    ['image with a bad layer', bytes({ ...ociManifest, layers: [ociLayer, { ...ociLayer, mediaType: '' }] }), undefined, ['layers[1] is not a valid descriptor']],
+    [
+      'index manifests not a list',
+      bytes({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: {} }),
+      undefined,
+      ['index has no "manifests" list'],
+    ],
+    [
+      'index entry without digest',
+      bytes({ ...buildxIndex, manifests: [{ mediaType: MediaType.OciManifest, size: 1 }] }),
+      undefined,
+      ['manifests[0] is not a valid descriptor'],
+    ],
+    [
+      'index entry with a bad digest',
+      bytes({ ...buildxIndex, manifests: [buildxIndex.manifests[0], { ...buildxIndex.manifests[0], digest: 'sha256:abc' }] }),
+      undefined,
+      ['manifests[1] is not a valid descriptor'],
+    ],
+    [
+      'index entry with a string size',
+      bytes({ ...buildxIndex, manifests: [{ ...buildxIndex.manifests[0], size: '1054' }] }),
+      undefined,
+      ['manifests[0] is not a valid descriptor'],
+    ],
+    [
+      'index entry with a platform lacking os',
+      bytes({ ...buildxIndex, manifests: [{ ...buildxIndex.manifests[0], platform: { architecture: 'amd64' } }] }),
+      undefined,
+      ['manifests[0] is not a valid descriptor'],
+    ],
+    [
+      'image without config',
+      bytes({ schemaVersion: 2, mediaType: MediaType.OciManifest, layers: [] }),
+      undefined,
+      ['lacks a valid "config" descriptor'],
+    ],
+    [
+      'image with a bad config',
+      bytes({ ...ociManifest, config: { ...ociConfig, size: -1 } }),
+      undefined,
+      ['lacks a valid "config" descriptor'],
+    ],
+    [
+      'image without layers',
+      bytes({ schemaVersion: 2, mediaType: MediaType.OciManifest, config: ociConfig }),
+      undefined,
+      ['lacks a "layers" list'],
+    ],
+    [
+      'image with a bad layer',
+      bytes({ ...ociManifest, layers: [ociLayer, { ...ociLayer, mediaType: '' }] }),
+      undefined,
+      ['layers[1] is not a valid descriptor'],
+    ],
     ['bad subject', bytes({ ...ociManifest, subject: { digest: digest('a') } }), undefined, ['"subject" is not a valid descriptor']],
     ['bad annotations', bytes({ ...ociManifest, annotations: { a: 1 } }), undefined, ['"annotations" must map strings to strings']],
   ])('%s', (_name, body, contentType, fragments) => {
@@ -181,14 +277,18 @@ describe('parseManifest: refused documents name the image and say why', () => {
       fc.uint8Array({ maxLength: 64 }),
     );
     fc.assert(
-      fc.property(documents, fc.option(fc.constantFrom(...Object.values(MediaType), 'text/plain'), { nil: undefined }), (body, contentType) => {
-        try {
-          const parsed = parseManifest(body, contentType, 's');
-          return (parsed.kind === 'index') === (parsed.index !== undefined) && (parsed.kind === 'image') === (parsed.image !== undefined);
-        } catch (error) {
-          return error instanceof ManifestMergeError;
-        }
-      }),
+      fc.property(
+        documents,
+        fc.option(fc.constantFrom(...Object.values(MediaType), 'text/plain'), { nil: undefined }),
+        (body, contentType) => {
+          try {
+            const parsed = parseManifest(body, contentType, 's');
+            return (parsed.kind === 'index') === (parsed.index !== undefined) && (parsed.kind === 'image') === (parsed.image !== undefined);
+          } catch (error) {
+            return error instanceof ManifestMergeError;
+          }
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -200,8 +300,16 @@ describe('isDescriptor', () => {
     ['minimal', base, true],
     ['zero size', { ...base, size: 0 }, true],
     ['with platform', { ...base, platform: { os: 'linux', architecture: 'arm', variant: 'v7' } }, true],
-    ['with windows platform', { ...base, platform: { os: 'windows', architecture: 'amd64', 'os.version': '10.0.20348.2113', 'os.features': ['win32k'] } }, true],
-    ['with annotations, urls, artifactType, data', { ...base, annotations: { a: 'b' }, urls: ['https://x'], artifactType: 'application/x', data: 'e30=' }, true],
+    [
+      'with windows platform',
+      { ...base, platform: { os: 'windows', architecture: 'amd64', 'os.version': '10.0.20348.2113', 'os.features': ['win32k'] } },
+      true,
+    ],
+    [
+      'with annotations, urls, artifactType, data',
+      { ...base, annotations: { a: 'b' }, urls: ['https://x'], artifactType: 'application/x', data: 'e30=' },
+      true,
+    ],
     ['unregistered digest algorithm (spec: allowed)', { ...base, digest: 'blake3:abcdef' }, true],
     ['null', null, false],
     ['array', [base], false],
@@ -233,7 +341,11 @@ describe('digests', () => {
   it.each<[string, Uint8Array, string]>([
     ['empty', new Uint8Array(0), 'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'],
     ['"abc" (FIPS 180-2 test vector)', Buffer.from('abc'), 'sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'],
-    ['"abc" as a view into a larger buffer', new Uint8Array(Buffer.from('xabcx')).subarray(1, 4), 'sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'],
+    [
+      '"abc" as a view into a larger buffer',
+      new Uint8Array(Buffer.from('xabcx')).subarray(1, 4),
+      'sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
+    ],
   ])('sha256Digest(%s) = %s', (_name, input, expected) => {
     expect(sha256Digest(input)).toBe(expected);
   });
@@ -272,7 +384,10 @@ describe('digests', () => {
   });
 
   it('sha256Digest always gives a digest isDigest and isSha256Digest accept', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 256 }), (data) => isDigest(sha256Digest(data)) && isSha256Digest(sha256Digest(data))), { numRuns: 200 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 256 }), (data) => isDigest(sha256Digest(data)) && isSha256Digest(sha256Digest(data))),
+      { numRuns: 200 },
+    );
   });
 });
 
@@ -292,33 +407,63 @@ describe('media type predicates', () => {
   });
 
   it('accepts every manifest type we read, never schema 1', () => {
-    expect([...MANIFEST_ACCEPT].sort()).toStrictEqual([MediaType.DockerManifest, MediaType.DockerManifestList, MediaType.OciIndex, MediaType.OciManifest].sort());
+    expect([...MANIFEST_ACCEPT].sort()).toStrictEqual(
+      [MediaType.DockerManifest, MediaType.DockerManifestList, MediaType.OciIndex, MediaType.OciManifest].sort(),
+    );
   });
 });
 
 describe('blobsOf', () => {
   const layer = (c: string, extra: Partial<Descriptor> = {}): Descriptor => ({ ...ociLayer, digest: digest(c), ...extra });
-  const image = (config: Descriptor, layers: Descriptor[]): ImageManifest => ({ schemaVersion: 2, mediaType: MediaType.OciManifest, config, layers });
+  const image = (config: Descriptor, layers: Descriptor[]): ImageManifest => ({
+    schemaVersion: 2,
+    mediaType: MediaType.OciManifest,
+    config,
+    layers,
+  });
   const foreignUrls = ['https://mcr.microsoft.com/v2/windows/servercore/blobs/sha256:…'];
 
   it.each<[string, ImageManifest, string[]]>([
-    ['config then layers, in order', image(ociConfig, [layer('1'), layer('2'), layer('3')]), [digest('c'), digest('1'), digest('2'), digest('3')]],
+    [
+      'config then layers, in order',
+      image(ociConfig, [layer('1'), layer('2'), layer('3')]),
+      [digest('c'), digest('1'), digest('2'), digest('3')],
+    ],
     ['config only', image(ociConfig, []), [digest('c')]],
-    ['a repeated layer once (old Docker images repeat the empty layer)', image(dockerConfig, [layer('1'), layer('2'), layer('1')]), [digest('d'), digest('1'), digest('2')]],
-    ['the OCI empty descriptor as config and layer once', image({ mediaType: MediaType.OciEmpty, digest: digest('4'), size: 2 }, [{ mediaType: MediaType.OciEmpty, digest: digest('4'), size: 2 }]), [digest('4')]],
+    [
+      'a repeated layer once (old Docker images repeat the empty layer)',
+      image(dockerConfig, [layer('1'), layer('2'), layer('1')]),
+      [digest('d'), digest('1'), digest('2')],
+    ],
+    [
+      'the OCI empty descriptor as config and layer once',
+      image({ mediaType: MediaType.OciEmpty, digest: digest('4'), size: 2 }, [
+        { mediaType: MediaType.OciEmpty, digest: digest('4'), size: 2 },
+      ]),
+      [digest('4')],
+    ],
     [
       'Docker foreign layers with urls skipped (Windows base layers)',
-      image(dockerConfig, [layer('1', { mediaType: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip', urls: foreignUrls }), layer('2', { mediaType: dockerLayer.mediaType })]),
+      image(dockerConfig, [
+        layer('1', { mediaType: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip', urls: foreignUrls }),
+        layer('2', { mediaType: dockerLayer.mediaType }),
+      ]),
       [digest('d'), digest('2')],
     ],
     [
       'OCI non-distributable layers with urls skipped',
-      image(ociConfig, [layer('1', { mediaType: 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip', urls: foreignUrls }), layer('2')]),
+      image(ociConfig, [
+        layer('1', { mediaType: 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip', urls: foreignUrls }),
+        layer('2'),
+      ]),
       [digest('c'), digest('2')],
     ],
     [
       'foreign layers without urls kept (the registry must hold them)',
-      image(dockerConfig, [layer('1', { mediaType: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip' }), layer('2', { mediaType: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip', urls: [] })]),
+      image(dockerConfig, [
+        layer('1', { mediaType: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip' }),
+        layer('2', { mediaType: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip', urls: [] }),
+      ]),
       [digest('d'), digest('1'), digest('2')],
     ],
     ['ordinary layers with urls kept', image(ociConfig, [layer('1', { urls: foreignUrls })]), [digest('c'), digest('1')]],

@@ -202,11 +202,7 @@ describe('platformKey', () => {
     ],
     // separators inside values must not make two platforms collide
     ['"/" inside os', p('linux/arm', 'v7'), p('linux', 'arm', 'v7')],
-    [
-      '":" inside variant vs os.version',
-      p('windows', 'amd64', 'x:1'),
-      p('windows', 'amd64', 'x', { 'os.version': '1' }),
-    ],
+    ['":" inside variant vs os.version', p('windows', 'amd64', 'x:1'), p('windows', 'amd64', 'x', { 'os.version': '1' })],
     [
       '"+" inside os.version vs os.features',
       p('windows', 'amd64', undefined, { 'os.version': '1+a' }),
@@ -290,7 +286,9 @@ describe('comparePlatforms', () => {
 
   it('does not depend on the locale (code-unit order)', () => {
     // localeCompare puts "a" before "B"; code-unit order puts "B" (0x42) first.
-    expect(comparePlatforms(p('linux', 'amd64', undefined, { 'os.version': 'B' }), p('linux', 'amd64', undefined, { 'os.version': 'a' }))).toBeLessThan(0);
+    expect(
+      comparePlatforms(p('linux', 'amd64', undefined, { 'os.version': 'B' }), p('linux', 'amd64', undefined, { 'os.version': 'a' })),
+    ).toBeLessThan(0);
   });
 });
 
@@ -312,12 +310,32 @@ describe('isUnknownPlatform', () => {
 const word = (alphabet: string) => fc.string({ unit: fc.constantFrom(...alphabet.split('')), minLength: 1, maxLength: 5 });
 const osArb = fc.oneof(fc.constantFrom('linux', 'windows', 'darwin', 'freebsd', 'unknown', 'Linux', 'macos'), word('abxyLW/:+,%'));
 const archArb = fc.oneof(
-  fc.constantFrom('amd64', 'x86_64', 'x86-64', 'arm64', 'aarch64', 'arm', 'armhf', 'armel', '386', 'i386', 'i686', 'ppc64le', 's390x', 'riscv64', 'unknown', 'AMD64'),
+  fc.constantFrom(
+    'amd64',
+    'x86_64',
+    'x86-64',
+    'arm64',
+    'aarch64',
+    'arm',
+    'armhf',
+    'armel',
+    '386',
+    'i386',
+    'i686',
+    'ppc64le',
+    's390x',
+    'riscv64',
+    'unknown',
+    'AMD64',
+  ),
   word('abxy/:+,%'),
 );
-const variantArb = fc.option(fc.oneof(fc.constantFrom('', 'v1', '1', 'v5', '5', '6', '7', 'v7', '8', 'v8', 'V8', 'v8.0', '9', 'v9.0', 'v9', 'v3'), word('v19:/+')), {
-  nil: undefined,
-});
+const variantArb = fc.option(
+  fc.oneof(fc.constantFrom('', 'v1', '1', 'v5', '5', '6', '7', 'v7', '8', 'v8', 'V8', 'v8.0', '9', 'v9.0', 'v9', 'v3'), word('v19:/+')),
+  {
+    nil: undefined,
+  },
+);
 const listArb = fc.option(fc.array(fc.constantFrom('win32k', 'a', 'b', 'a,b', 'c+d', ''), { maxLength: 3 }), { nil: undefined });
 const platformArb: fc.Arbitrary<Platform> = fc
   .record({
@@ -371,7 +389,9 @@ describe('platform properties', () => {
     fc.assert(
       fc.property(samePlatformOrNotArb, ([a, b]) => {
         // (plain booleans: expect() per run would make this slow)
-        return platformKey(a) === platformKey(b) === (identity(a) === identity(b)) && platformKey(a) === platformKey(normalizePlatform(a));
+        return (
+          (platformKey(a) === platformKey(b)) === (identity(a) === identity(b)) && platformKey(a) === platformKey(normalizePlatform(a))
+        );
       }),
       { numRuns: 1000 },
     );
@@ -401,7 +421,10 @@ describe('platform properties', () => {
   it('sorting any shuffle of a list gives the same result', () => {
     fc.assert(
       fc.property(
-        fc.array(samePlatformOrNotArb, { maxLength: 6 }).map((pairs) => pairs.flat()).chain((list) => fc.tuple(fc.constant(list), fc.shuffledSubarray(list, { minLength: list.length }))),
+        fc
+          .array(samePlatformOrNotArb, { maxLength: 6 })
+          .map((pairs) => pairs.flat())
+          .chain((list) => fc.tuple(fc.constant(list), fc.shuffledSubarray(list, { minLength: list.length }))),
         ([list, shuffled]) => {
           return isDeepStrictEqual([...shuffled].sort(comparePlatforms), [...list].sort(comparePlatforms));
         },

@@ -147,9 +147,21 @@ describe('parseReference: references seen in the wild', () => {
     ['public.ecr.aws/docker/library/nginx:1.27', 'public.ecr.aws', 'docker/library/nginx', '1.27', undefined],
     ['public.ecr.aws/lambda/python:3.12-arm64', 'public.ecr.aws', 'lambda/python', '3.12-arm64', undefined],
     ['123456789012.dkr.ecr.us-east-1.amazonaws.com/app', '123456789012.dkr.ecr.us-east-1.amazonaws.com', 'app', undefined, undefined],
-    ['123456789012.dkr.ecr.us-east-1.amazonaws.com/team/app:main', '123456789012.dkr.ecr.us-east-1.amazonaws.com', 'team/app', 'main', undefined],
+    [
+      '123456789012.dkr.ecr.us-east-1.amazonaws.com/team/app:main',
+      '123456789012.dkr.ecr.us-east-1.amazonaws.com',
+      'team/app',
+      'main',
+      undefined,
+    ],
     ['us-docker.pkg.dev/p/r/i', 'us-docker.pkg.dev', 'p/r/i', undefined, undefined],
-    ['europe-west1-docker.pkg.dev/my-project/my-repo/my-image:v1', 'europe-west1-docker.pkg.dev', 'my-project/my-repo/my-image', 'v1', undefined],
+    [
+      'europe-west1-docker.pkg.dev/my-project/my-repo/my-image:v1',
+      'europe-west1-docker.pkg.dev',
+      'my-project/my-repo/my-image',
+      'v1',
+      undefined,
+    ],
     ['gcr.io/distroless/static-debian12:nonroot', 'gcr.io', 'distroless/static-debian12', 'nonroot', undefined],
     ['mcr.microsoft.com/windows/nanoserver:ltsc2022', 'mcr.microsoft.com', 'windows/nanoserver', 'ltsc2022', undefined],
     ['quay.io/prometheus/node-exporter:v1.8.2', 'quay.io', 'prometheus/node-exporter', 'v1.8.2', undefined],
@@ -287,7 +299,10 @@ const domainComponentArb = fc.oneof(
   chars(ALNUM, 1, 1),
   fc.tuple(chars(ALNUM, 1, 1), chars(`${ALNUM}-`, 0, 6), chars(ALNUM, 1, 1)).map((p) => p.join('')),
 );
-const portArb = fc.option(fc.integer({ min: 0, max: 65535 }).map((p) => `:${p}`), { nil: '' });
+const portArb = fc.option(
+  fc.integer({ min: 0, max: 65535 }).map((p) => `:${p}`),
+  { nil: '' },
+);
 const hostArb = fc.oneof(
   // a domain docker recognises as one: it has a "." (or a port, added below)
   fc.array(domainComponentArb, { minLength: 2, maxLength: 4 }).map((parts) => parts.join('.')),
@@ -315,7 +330,8 @@ const referenceArb: fc.Arbitrary<Generated> = fc
   })
   .map(({ registry, path: rawPath, tag, digest }) => {
     // Without a registry, a first part with "." would be read as one (docker's rule).
-    const path = registry === undefined && rawPath.includes('/') ? rawPath.replace(/^[^/]*/, (first) => first.replace(/\./g, '-')) : rawPath;
+    const path =
+      registry === undefined && rawPath.includes('/') ? rawPath.replace(/^[^/]*/, (first) => first.replace(/\./g, '-')) : rawPath;
     let text = registry === undefined ? path : `${registry}/${path}`;
     if (tag !== undefined) text += `:${tag}`;
     if (digest !== undefined) text += `@${digest}`;
@@ -406,10 +422,15 @@ describe('parseReference: properties', () => {
 
   it('agrees with the oracle around the 255-character limit, with and without a registry', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 230, max: 270 }), fc.option(registryArb, { nil: undefined }), fc.boolean(), (length, registry, nested) => {
-        const path = nested ? `ns/${'x'.repeat(length - 3)}` : 'x'.repeat(length);
-        parsesLikeOracle(registry === undefined ? path : `${registry}/${path}`);
-      }),
+      fc.property(
+        fc.integer({ min: 230, max: 270 }),
+        fc.option(registryArb, { nil: undefined }),
+        fc.boolean(),
+        (length, registry, nested) => {
+          const path = nested ? `ns/${'x'.repeat(length - 3)}` : 'x'.repeat(length);
+          parsesLikeOracle(registry === undefined ? path : `${registry}/${path}`);
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -480,7 +501,8 @@ describe('helpers', () => {
 });
 
 describe('parseReference: a password in a mistyped reference is never quoted back', () => {
-  const CREDENTIALS = 'a user name or password ("…@" before the registry) does not belong in a reference; write host/repository, and log in to the registry instead';
+  const CREDENTIALS =
+    'a user name or password ("…@" before the registry) does not belong in a reference; write host/repository, and log in to the registry instead';
   const messageOf = (input: string): string => {
     try {
       parseReference(input);
@@ -510,10 +532,16 @@ describe('parseReference: a password in a mistyped reference is never quoted bac
   });
 
   it('keeps a reference with a tag and a bad digest whole: nothing there is a password', () => {
-    expect(messageOf('alpine:3@sha256:abc')).toContain('Invalid image reference "alpine:3@sha256:abc": "sha256:abc" is not a sha256 digest');
-    expect(messageOf(`ghcr.io/acme/app:1@sha512:${'a'.repeat(128)}`)).toContain(`Invalid image reference "ghcr.io/acme/app:1@sha512:${'a'.repeat(128)}": digest "sha512:`);
+    expect(messageOf('alpine:3@sha256:abc')).toContain(
+      'Invalid image reference "alpine:3@sha256:abc": "sha256:abc" is not a sha256 digest',
+    );
+    expect(messageOf(`ghcr.io/acme/app:1@sha512:${'a'.repeat(128)}`)).toContain(
+      `Invalid image reference "ghcr.io/acme/app:1@sha512:${'a'.repeat(128)}": digest "sha512:`,
+    );
     expect(messageOf('ghcr.io/acme/App@sha256:' + 'a'.repeat(64))).toContain('Invalid image reference "ghcr.io/acme/App@sha256:');
     // any algorithm the digest grammar allows is a digest, not a host: it is refused for what it is
-    expect(messageOf(`foo:1@abc+def:${'0'.repeat(32)}`)).toContain(`Invalid image reference "foo:1@abc+def:${'0'.repeat(32)}": digest "abc+def:${'0'.repeat(32)}" uses the algorithm "abc+def"`);
+    expect(messageOf(`foo:1@abc+def:${'0'.repeat(32)}`)).toContain(
+      `Invalid image reference "foo:1@abc+def:${'0'.repeat(32)}": digest "abc+def:${'0'.repeat(32)}" uses the algorithm "abc+def"`,
+    );
   });
 });

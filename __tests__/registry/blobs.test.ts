@@ -20,17 +20,25 @@ describe('blobs: HEAD, GET and redirects', () => {
       .reply((opts) => {
         registryAuth.push(header(opts, 'authorization'));
         return header(opts, 'authorization')
-          ? { statusCode: 307, data: '', responseOptions: { headers: { location: `${STORAGE_ORIGIN}/blobs/xyz?X-Amz-Signature=abc-signature&X-Amz-Expires=300` } } }
+          ? {
+              statusCode: 307,
+              data: '',
+              responseOptions: { headers: { location: `${STORAGE_ORIGIN}/blobs/xyz?X-Amz-Signature=abc-signature&X-Amz-Expires=300` } },
+            }
           : { statusCode: 401, data: '', responseOptions: { headers: { 'www-authenticate': 'Basic realm="Registry Realm"' } } };
       })
       .times(2);
     env.agent
       .get(STORAGE_ORIGIN)
       .intercept({ path: '/blobs/xyz?X-Amz-Signature=abc-signature&X-Amz-Expires=300', method })
-      .reply(200, (opts) => {
-        storageAuth.push(header(opts, 'authorization'));
-        return method === 'GET' ? bytes : '';
-      }, { headers: { 'content-length': String(bytes.length) } });
+      .reply(
+        200,
+        (opts) => {
+          storageAuth.push(header(opts, 'authorization'));
+          return method === 'GET' ? bytes : '';
+        },
+        { headers: { 'content-length': String(bytes.length) } },
+      );
     return { ...env, registryAuth, storageAuth };
   }
 

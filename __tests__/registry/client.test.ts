@@ -7,7 +7,23 @@ import { DigestMismatchError, ManifestMergeError } from '../../src/base/errors.j
 import { createRegistryClient } from '../../src/registry/client.js';
 import { caught } from '../support/caught.js';
 import { blob } from '../support/fake-registry.js';
-import { REGISTRY, AUTH_ORIGIN, APP, TOKEN, sha256, MANIFEST, MANIFEST_DIGEST, credentials, header, asyncData, consume, mockRegistryClient, manifestPath, bearerChallenge, basicCredentials } from '../support/registry-clients.js';
+import {
+  REGISTRY,
+  AUTH_ORIGIN,
+  APP,
+  TOKEN,
+  sha256,
+  MANIFEST,
+  MANIFEST_DIGEST,
+  credentials,
+  header,
+  asyncData,
+  consume,
+  mockRegistryClient,
+  manifestPath,
+  bearerChallenge,
+  basicCredentials,
+} from '../support/registry-clients.js';
 
 describe('mount', () => {
   const { bytes, descriptor } = blob(5000, 7);
@@ -29,7 +45,11 @@ describe('mount', () => {
       .reply((opts) =>
         header(opts, 'authorization') === `Bearer ${TOKEN}`
           ? { statusCode: 201, data: '', responseOptions: { headers: { location: `/v2/acme/app/blobs/${descriptor.digest}` } } }
-          : { statusCode: 401, data: '', responseOptions: { headers: { 'www-authenticate': bearerChallenge('repository:acme/app:pull,push') } } },
+          : {
+              statusCode: 401,
+              data: '',
+              responseOptions: { headers: { 'www-authenticate': bearerChallenge('repository:acme/app:pull,push') } },
+            },
       )
       .times(2);
     expect(await client.mountBlob(APP, BASE, descriptor)).toBe('mounted');
@@ -41,19 +61,25 @@ describe('mount', () => {
 
   it('streams the blob into the upload session the registry opened when it declines the mount (202)', async () => {
     const { registry, client } = mockRegistryClient();
-    registry.intercept({ path: mountPath, method: 'POST' }).reply(202, '', { headers: { location: '/v2/acme/app/blobs/uploads/u-1?_state=abc%3D%3D' } });
+    registry
+      .intercept({ path: mountPath, method: 'POST' })
+      .reply(202, '', { headers: { location: '/v2/acme/app/blobs/uploads/u-1?_state=abc%3D%3D' } });
     registry.intercept({ path: `/v2/acme/app/blobs/${descriptor.digest}`, method: 'HEAD' }).reply(404, '');
-    registry.intercept({ path: `/v2/acme/base/blobs/${descriptor.digest}`, method: 'GET' }).reply(200, bytes, { headers: { 'content-length': String(bytes.length) } });
+    registry
+      .intercept({ path: `/v2/acme/base/blobs/${descriptor.digest}`, method: 'GET' })
+      .reply(200, bytes, { headers: { 'content-length': String(bytes.length) } });
     let received: { bytes: Buffer; error?: unknown } | undefined;
     let contentLength: string | undefined;
-    registry.intercept({ path: `/v2/acme/app/blobs/uploads/u-1?_state=abc%3D%3D&digest=${encodeURIComponent(descriptor.digest)}`, method: 'PUT' }).reply(
-      201,
-      asyncData(async (opts) => {
-        contentLength = header(opts, 'content-length');
-        received = await consume(opts.body);
-        return '';
-      }),
-    );
+    registry
+      .intercept({ path: `/v2/acme/app/blobs/uploads/u-1?_state=abc%3D%3D&digest=${encodeURIComponent(descriptor.digest)}`, method: 'PUT' })
+      .reply(
+        201,
+        asyncData(async (opts) => {
+          contentLength = header(opts, 'content-length');
+          received = await consume(opts.body);
+          return '';
+        }),
+      );
     expect(await client.mountBlob(APP, BASE, descriptor)).toBe('copied');
     expect(received?.error).toBeUndefined();
     expect(received?.bytes.equals(bytes)).toBe(true);
@@ -62,11 +88,17 @@ describe('mount', () => {
     expect(client.stats().byKind).toEqual({ 'POST mount': 1, 'HEAD blob': 1, 'GET blob': 1, 'PUT upload': 1 });
   });
 
-  it('closes the session unused when a registry declines the mount although it holds the blob (one blob store, as go-containerregistry\'s)', async () => {
+  it("closes the session unused when a registry declines the mount although it holds the blob (one blob store, as go-containerregistry's)", async () => {
     const { registry, client } = mockRegistryClient();
-    registry.intercept({ path: mountPath, method: 'POST' }).reply(202, '', { headers: { location: '/v2/acme/app/blobs/uploads/u-2?_state=xyz' } });
-    registry.intercept({ path: `/v2/acme/app/blobs/${descriptor.digest}`, method: 'HEAD' }).reply(200, '', { headers: { 'content-length': String(bytes.length) } });
-    registry.intercept({ path: `/v2/acme/base/blobs/${descriptor.digest}`, method: 'GET' }).reply(200, bytes, { headers: { 'content-length': String(bytes.length) } });
+    registry
+      .intercept({ path: mountPath, method: 'POST' })
+      .reply(202, '', { headers: { location: '/v2/acme/app/blobs/uploads/u-2?_state=xyz' } });
+    registry
+      .intercept({ path: `/v2/acme/app/blobs/${descriptor.digest}`, method: 'HEAD' })
+      .reply(200, '', { headers: { 'content-length': String(bytes.length) } });
+    registry
+      .intercept({ path: `/v2/acme/base/blobs/${descriptor.digest}`, method: 'GET' })
+      .reply(200, bytes, { headers: { 'content-length': String(bytes.length) } });
     let cancelled = false;
     registry.intercept({ path: '/v2/acme/app/blobs/uploads/u-2?_state=xyz', method: 'DELETE' }).reply(() => {
       cancelled = true;
@@ -89,7 +121,10 @@ describe('misc', () => {
 
   it('raises only ManifestMergeErrors for registry failures', async () => {
     const { registry, client } = mockRegistryClient();
-    registry.intercept({ path: `/v2/acme/app/blobs/sha256:${'f'.repeat(64)}`, method: 'HEAD' }).reply(500, '').times(3);
+    registry
+      .intercept({ path: `/v2/acme/app/blobs/sha256:${'f'.repeat(64)}`, method: 'HEAD' })
+      .reply(500, '')
+      .times(3);
     const error = await caught(client.hasBlob(APP, `sha256:${'f'.repeat(64)}`));
     expect(error).toBeInstanceOf(ManifestMergeError);
     expect(error.message).toContain(`Blob sha256:${'f'.repeat(64)} in ${REGISTRY}/acme/app: unexpected response: HEAD`);
@@ -157,7 +192,11 @@ describe('against a real HTTP server on loopback (own undici Agent)', () => {
     const server = await tinyRegistry(bytes, bytes);
     const client = createRegistryClient({ credentials: credentials(), retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 5 } });
     try {
-      const result = await client.copyBlob({ registry: server.host, repository: 'acme/base' }, { registry: server.host, repository: 'acme/app' }, descriptor);
+      const result = await client.copyBlob(
+        { registry: server.host, repository: 'acme/base' },
+        { registry: server.host, repository: 'acme/app' },
+        descriptor,
+      );
       expect(result).toBe('copied');
       expect(server.uploads).toEqual([{ digest: descriptor.digest, received: bytes.length, complete: true, hash: descriptor.digest }]);
     } finally {
@@ -173,7 +212,9 @@ describe('against a real HTTP server on loopback (own undici Agent)', () => {
     const server = await tinyRegistry(bytes, altered);
     const client = createRegistryClient({ credentials: credentials(), retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 5 } });
     try {
-      const error = await caught(client.copyBlob({ registry: server.host, repository: 'acme/base' }, { registry: server.host, repository: 'acme/app' }, descriptor));
+      const error = await caught(
+        client.copyBlob({ registry: server.host, repository: 'acme/base' }, { registry: server.host, repository: 'acme/app' }, descriptor),
+      );
       expect(error).toBeInstanceOf(DigestMismatchError);
       expect(error.message).toContain(`Blob ${descriptor.digest} from ${server.host}/acme/base`);
       await new Promise((resolve) => setTimeout(resolve, 50));

@@ -7,10 +7,27 @@ const APP = { registry: 'registry.example.com', repository: 'acme/app' };
 
 describe('endpoint', () => {
   it('builds /v2/<repository>/<path> with an encoded query, and carries repository facts', () => {
-    expect(registryTarget({ ...APP, path: 'blobs/uploads/', query: { mount: 'sha256:ab', from: 'acme/base' } })).toBe('/v2/acme/app/blobs/uploads/?mount=sha256%3Aab&from=acme%2Fbase');
-    const request = registryRequest({ ...APP, path: 'manifests/1.0' }, { method: 'GET', kind: 'GET manifest', scopes: [pull(APP)], what: 'Manifest', expect: [200], facts: { reference: '1.0' } });
-    expect(request).toMatchObject({ registry: 'registry.example.com', target: '/v2/acme/app/manifests/1.0', facts: { repository: 'acme/app', reference: '1.0' } });
-    expect(locationRequest('registry.example.com', 'https://x/u', { method: 'PUT', kind: 'PUT upload', scopes: [], what: 'Upload', expect: [201] }).target).toBe('https://x/u');
+    expect(registryTarget({ ...APP, path: 'blobs/uploads/', query: { mount: 'sha256:ab', from: 'acme/base' } })).toBe(
+      '/v2/acme/app/blobs/uploads/?mount=sha256%3Aab&from=acme%2Fbase',
+    );
+    const request = registryRequest(
+      { ...APP, path: 'manifests/1.0' },
+      { method: 'GET', kind: 'GET manifest', scopes: [pull(APP)], what: 'Manifest', expect: [200], facts: { reference: '1.0' } },
+    );
+    expect(request).toMatchObject({
+      registry: 'registry.example.com',
+      target: '/v2/acme/app/manifests/1.0',
+      facts: { repository: 'acme/app', reference: '1.0' },
+    });
+    expect(
+      locationRequest('registry.example.com', 'https://x/u', {
+        method: 'PUT',
+        kind: 'PUT upload',
+        scopes: [],
+        what: 'Upload',
+        expect: [201],
+      }).target,
+    ).toBe('https://x/u');
   });
 
   it('appends to a Location whose query may already exist, without re-encoding it', () => {

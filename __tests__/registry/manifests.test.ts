@@ -9,7 +9,17 @@ import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, MediaType } from '../../src/oci/ma
 import { createRegistryClient } from '../../src/registry/client.js';
 import { caught } from '../support/caught.js';
 import { startFakeServer, type FakeServer } from '../support/fake-registry.js';
-import { anonymous, REGISTRY, ORIGIN, APP, MANIFEST, MANIFEST_DIGEST, header, mockRegistryClient, manifestPath } from '../support/registry-clients.js';
+import {
+  anonymous,
+  REGISTRY,
+  ORIGIN,
+  APP,
+  MANIFEST,
+  MANIFEST_DIGEST,
+  header,
+  mockRegistryClient,
+  manifestPath,
+} from '../support/registry-clients.js';
 import { manifestMediaType } from '../../src/registry/manifests.js';
 
 const servers: FakeServer[] = [];
@@ -18,17 +28,33 @@ afterEach(async () => {
 });
 
 const IMAGE = Buffer.from(
-  JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciManifest, config: { mediaType: MediaType.OciConfig, digest: `sha256:${'a'.repeat(64)}`, size: 2 }, layers: [] }),
+  JSON.stringify({
+    schemaVersion: 2,
+    mediaType: MediaType.OciManifest,
+    config: { mediaType: MediaType.OciConfig, digest: `sha256:${'a'.repeat(64)}`, size: 2 },
+    layers: [],
+  }),
 );
 const INDEX = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] }));
-const BARE_IMAGE = Buffer.from(JSON.stringify({ schemaVersion: 2, config: { mediaType: MediaType.OciConfig, digest: `sha256:${'a'.repeat(64)}`, size: 2 }, layers: [] }));
+const BARE_IMAGE = Buffer.from(
+  JSON.stringify({ schemaVersion: 2, config: { mediaType: MediaType.OciConfig, digest: `sha256:${'a'.repeat(64)}`, size: 2 }, layers: [] }),
+);
 const DOCKER_IMAGE = Buffer.from(
-  JSON.stringify({ schemaVersion: 2, mediaType: MediaType.DockerManifest, config: { mediaType: MediaType.DockerConfig, digest: `sha256:${'a'.repeat(64)}`, size: 2 }, layers: [] }),
+  JSON.stringify({
+    schemaVersion: 2,
+    mediaType: MediaType.DockerManifest,
+    config: { mediaType: MediaType.DockerConfig, digest: `sha256:${'a'.repeat(64)}`, size: 2 },
+    layers: [],
+  }),
 );
 
 async function serving(bytes: Buffer, contentType: string): Promise<FakeServer> {
   const server = await startFakeServer((_req, res) => {
-    res.writeHead(200, { 'content-type': contentType, 'content-length': String(bytes.length), 'docker-content-digest': sha256Digest(bytes) });
+    res.writeHead(200, {
+      'content-type': contentType,
+      'content-length': String(bytes.length),
+      'docker-content-digest': sha256Digest(bytes),
+    });
     res.end(bytes);
   });
   servers.push(server);
@@ -39,7 +65,12 @@ describe('Content-Type against the body (defect 8)', () => {
   it.each([
     ['an index Content-Type over an image manifest', IMAGE, MediaType.OciIndex, MediaType.OciManifest],
     ['an image Content-Type over an index', INDEX, MediaType.OciManifest, MediaType.OciIndex],
-    ['a Docker list Content-Type over a body without mediaType shaped as an image', BARE_IMAGE, MediaType.DockerManifestList, 'an image manifest'],
+    [
+      'a Docker list Content-Type over a body without mediaType shaped as an image',
+      BARE_IMAGE,
+      MediaType.DockerManifestList,
+      'an image manifest',
+    ],
     ['an OCI Content-Type over a Docker manifest', DOCKER_IMAGE, MediaType.OciManifest, MediaType.DockerManifest],
   ])('refuses %s, naming the manifest', async (_label, bytes, contentType, body) => {
     const server = await serving(bytes, contentType);
@@ -112,7 +143,9 @@ describe('Content-Type against the body (defect 8)', () => {
     servers.push(server);
     const client = createRegistryClient({ credentials: anonymous, retry: { maxAttempts: 1 } });
     try {
-      await expect(client.fetchManifest({ registry: server.host, repository: 'acme/app' }, 'v1')).rejects.toBeInstanceOf(DigestMismatchError);
+      await expect(client.fetchManifest({ registry: server.host, repository: 'acme/app' }, 'v1')).rejects.toBeInstanceOf(
+        DigestMismatchError,
+      );
     } finally {
       await client.close();
     }
@@ -143,14 +176,18 @@ describe('fetchManifest', () => {
 
   it('takes the media type from the body when Content-Type is not a manifest type', async () => {
     const { registry, client } = mockRegistryClient();
-    registry.intercept({ path: manifestPath(MANIFEST_DIGEST), method: 'GET' }).reply(200, MANIFEST, { headers: { 'content-type': 'application/json' } });
+    registry
+      .intercept({ path: manifestPath(MANIFEST_DIGEST), method: 'GET' })
+      .reply(200, MANIFEST, { headers: { 'content-type': 'application/json' } });
     expect((await client.fetchManifest(APP, MANIFEST_DIGEST)).mediaType).toBe(MediaType.OciManifest);
   });
 
   it('refuses bytes that do not hash to the digest asked for, naming the image', async () => {
     const { registry, client } = mockRegistryClient();
     const wanted = `sha256:${'b'.repeat(64)}`;
-    registry.intercept({ path: manifestPath(wanted), method: 'GET' }).reply(200, MANIFEST, { headers: { 'content-type': MediaType.OciManifest } });
+    registry
+      .intercept({ path: manifestPath(wanted), method: 'GET' })
+      .reply(200, MANIFEST, { headers: { 'content-type': MediaType.OciManifest } });
     const error = await caught(client.fetchManifest(APP, wanted));
     expect(error).toBeInstanceOf(DigestMismatchError);
     expect((error as DigestMismatchError).code).toBe('DIGEST_MISMATCH');
@@ -192,7 +229,11 @@ describe('fetchManifest', () => {
     const { registry, client } = mockRegistryClient();
     registry
       .intercept({ path: manifestPath('1.0'), method: 'GET' })
-      .reply(404, { errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown', detail: { Tag: '1.0' } }] }, { headers: { 'content-type': 'application/json' } });
+      .reply(
+        404,
+        { errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown', detail: { Tag: '1.0' } }] },
+        { headers: { 'content-type': 'application/json' } },
+      );
     const error = await caught(client.fetchManifest(APP, '1.0'));
     expect(error).toBeInstanceOf(HttpError);
     const http = error as HttpError;
@@ -239,9 +280,17 @@ describe('manifests: HEAD and PUT', () => {
 
   it('headManifest falls back to GET when the registry omits Docker-Content-Digest', async () => {
     const { registry, client } = mockRegistryClient();
-    registry.intercept({ path: manifestPath('1.0'), method: 'HEAD' }).reply(200, '', { headers: { 'content-type': MediaType.OciManifest, 'content-length': String(MANIFEST.length) } });
-    registry.intercept({ path: manifestPath('1.0'), method: 'GET' }).reply(200, MANIFEST, { headers: { 'content-type': MediaType.OciManifest } });
-    expect(await client.headManifest(APP, '1.0')).toEqual({ digest: MANIFEST_DIGEST, mediaType: MediaType.OciManifest, size: MANIFEST.length });
+    registry
+      .intercept({ path: manifestPath('1.0'), method: 'HEAD' })
+      .reply(200, '', { headers: { 'content-type': MediaType.OciManifest, 'content-length': String(MANIFEST.length) } });
+    registry
+      .intercept({ path: manifestPath('1.0'), method: 'GET' })
+      .reply(200, MANIFEST, { headers: { 'content-type': MediaType.OciManifest } });
+    expect(await client.headManifest(APP, '1.0')).toEqual({
+      digest: MANIFEST_DIGEST,
+      mediaType: MediaType.OciManifest,
+      size: MANIFEST.length,
+    });
     expect(client.stats().byKind).toEqual({ 'HEAD manifest': 1, 'GET manifest': 1 });
   });
 
@@ -276,7 +325,9 @@ describe('manifests: HEAD and PUT', () => {
     expect(local).toBeInstanceOf(DigestMismatchError);
     expect(client.stats().requests).toBe(0);
 
-    registry.intercept({ path: manifestPath(MANIFEST_DIGEST), method: 'PUT' }).reply(201, '', { headers: { 'docker-content-digest': other } });
+    registry
+      .intercept({ path: manifestPath(MANIFEST_DIGEST), method: 'PUT' })
+      .reply(201, '', { headers: { 'docker-content-digest': other } });
     const remote = await caught(client.putManifest(APP, MANIFEST_DIGEST, { bytes: MANIFEST, mediaType: MediaType.OciManifest }));
     expect(remote).toBeInstanceOf(DigestMismatchError);
     expect(remote.message).toContain(`Manifest ${REGISTRY}/acme/app@${MANIFEST_DIGEST}`);

@@ -21,7 +21,12 @@ const hex = (n: number) => n.toString(16).padStart(64, '0');
 const SUBJECT = `sha256:${hex(1)}`;
 const SIG = 'application/vnd.dev.cosign.artifact.sig.v1+json';
 const SPDX = 'application/spdx+json';
-const referrer = (n: number, artifactType?: string): Descriptor => ({ mediaType: MediaType.OciManifest, digest: `sha256:${hex(n)}`, size: 400 + n, ...(artifactType ? { artifactType } : {}) });
+const referrer = (n: number, artifactType?: string): Descriptor => ({
+  mediaType: MediaType.OciManifest,
+  digest: `sha256:${hex(n)}`,
+  size: 400 + n,
+  ...(artifactType ? { artifactType } : {}),
+});
 const index = (manifests: unknown[]) => ({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests });
 
 async function listWith(handler: Handler, artifactType?: string) {
@@ -51,7 +56,9 @@ describe('Referrers.list', () => {
     const client = createRegistryClient({ credentials: anonymous, retry: { maxAttempts: 1 } });
     try {
       const subjects = [1, 2, 3, 4].map((n) => `sha256:${hex(n)}`);
-      const concurrent = await Promise.all(subjects.map((subject) => client.listReferrers!({ registry: server.host, repository: 'acme/app' }, subject)));
+      const concurrent = await Promise.all(
+        subjects.map((subject) => client.listReferrers!({ registry: server.host, repository: 'acme/app' }, subject)),
+      );
       expect(concurrent).toEqual(subjects.map(() => ({ api: false })));
       expect(await client.listReferrers!({ registry: server.host, repository: 'acme/other' }, `sha256:${hex(5)}`)).toEqual({ api: false });
       expect(server.requests).toHaveLength(1);
@@ -68,13 +75,20 @@ describe('Referrers.list', () => {
       json(res, 200, index([referrer(10 + page, SIG)]), { 'content-type': MediaType.OciIndex, ...headers });
     });
     expect(listing).toEqual({ api: true, descriptors: [referrer(10, SIG), referrer(11, SIG), referrer(12, SIG)] });
-    expect(server.requests.map((r) => r.path)).toEqual([`/v2/acme/app/referrers/${SUBJECT}`, `/v2/acme/app/referrers/${SUBJECT}?page=1`, `/v2/acme/app/referrers/${SUBJECT}?page=2`]);
+    expect(server.requests.map((r) => r.path)).toEqual([
+      `/v2/acme/app/referrers/${SUBJECT}`,
+      `/v2/acme/app/referrers/${SUBJECT}?page=1`,
+      `/v2/acme/app/referrers/${SUBJECT}?page=2`,
+    ]);
   });
 
   it(`refuses a listing of more than ${MAX_REFERRERS_PAGES} pages (a registry that links forever)`, async () => {
     const { error, server } = await listWith((_req, res, url) => {
       const page = Number(url.searchParams.get('page') ?? '0');
-      json(res, 200, index([referrer(100 + page)]), { 'content-type': MediaType.OciIndex, link: `</v2/acme/app/referrers/${SUBJECT}?page=${page + 1}>; rel="next"` });
+      json(res, 200, index([referrer(100 + page)]), {
+        'content-type': MediaType.OciIndex,
+        link: `</v2/acme/app/referrers/${SUBJECT}?page=${page + 1}>; rel="next"`,
+      });
     });
     expect(error).toBeInstanceOf(TooLargeError);
     expect((error as Error).message).toContain(`lists more than ${MAX_REFERRERS_PAGES} pages of referrers`);
@@ -87,7 +101,14 @@ describe('Referrers.list', () => {
     expect(unfiltered.server.requests[0].path).toBe(`/v2/acme/app/referrers/${SUBJECT}?artifactType=${encodeURIComponent(SPDX)}`);
     expect(unfiltered.listing).toEqual({ api: true, descriptors: [referrer(11, SPDX)] });
     // the registry says it filtered: its answer is taken as it is
-    const filtered = await listWith((_req, res) => json(res, 200, index([referrer(11, SPDX), referrer(13, SIG)]), { 'content-type': MediaType.OciIndex, 'oci-filters-applied': 'artifactType' }), SPDX);
+    const filtered = await listWith(
+      (_req, res) =>
+        json(res, 200, index([referrer(11, SPDX), referrer(13, SIG)]), {
+          'content-type': MediaType.OciIndex,
+          'oci-filters-applied': 'artifactType',
+        }),
+      SPDX,
+    );
     expect(filtered.listing).toEqual({ api: true, descriptors: [referrer(11, SPDX), referrer(13, SIG)] });
     // no filter asked: everything
     const none = await listWith((_req, res) => json(res, 200, all, { 'content-type': MediaType.OciIndex }));
@@ -113,7 +134,9 @@ describe('Referrers.list', () => {
   // {"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":null}: Go's
   // encoding/json writes a nil slice as null, and Go clients (regctl, crane) read it back as empty.
   it('reads "manifests": null as an empty listing (olareg v0.1.2 for a subject without referrers)', async () => {
-    const { listing, error } = await listWith((_req, res) => json(res, 200, { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: null }, { 'content-type': MediaType.OciIndex }));
+    const { listing, error } = await listWith((_req, res) =>
+      json(res, 200, { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: null }, { 'content-type': MediaType.OciIndex }),
+    );
     expect(error).toBeUndefined();
     expect(listing).toEqual({ api: true, descriptors: [] });
   });
@@ -199,13 +222,27 @@ describe('fallback tags and referrer descriptors', () => {
 
   it('lists a referrer under its artifactType, else its config media type (OCI 1.1), with its annotations', () => {
     const config = { mediaType: MediaType.OciConfig, digest: `sha256:${hex(2)}`, size: 2 };
-    expect(referrerDescriptor({ schemaVersion: 2, mediaType: MediaType.OciManifest, config, layers: [] }, MediaType.OciManifest, `sha256:${hex(3)}`, 9)).toEqual({
+    expect(
+      referrerDescriptor(
+        { schemaVersion: 2, mediaType: MediaType.OciManifest, config, layers: [] },
+        MediaType.OciManifest,
+        `sha256:${hex(3)}`,
+        9,
+      ),
+    ).toEqual({
       mediaType: MediaType.OciManifest,
       digest: `sha256:${hex(3)}`,
       size: 9,
       artifactType: MediaType.OciConfig,
     });
-    expect(referrerDescriptor({ schemaVersion: 2, mediaType: MediaType.OciManifest, artifactType: SIG, config, layers: [], annotations: { a: 'b' } }, MediaType.OciManifest, `sha256:${hex(3)}`, 9)).toMatchObject({ artifactType: SIG, annotations: { a: 'b' } });
+    expect(
+      referrerDescriptor(
+        { schemaVersion: 2, mediaType: MediaType.OciManifest, artifactType: SIG, config, layers: [], annotations: { a: 'b' } },
+        MediaType.OciManifest,
+        `sha256:${hex(3)}`,
+        9,
+      ),
+    ).toMatchObject({ artifactType: SIG, annotations: { a: 'b' } });
   });
 
   it('referrersOf checks every entry', () => {

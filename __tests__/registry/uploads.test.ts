@@ -10,7 +10,20 @@ import { createRegistryClient, MAX_CHUNK_BYTES, UPLOAD_CHUNK_BYTES } from '../..
 import type { RegistryClientOptions } from '../../src/registry/client-types.js';
 import { caught } from '../support/caught.js';
 import { blob, drain, json, startFakeServer, type FakeServer } from '../support/fake-registry.js';
-import { anonymous, REGISTRY, ORIGIN, APP, PASSWORD, sha256, credentials, header, asyncData, consume, mockRegistryClient, BASIC_VALUE } from '../support/registry-clients.js';
+import {
+  anonymous,
+  REGISTRY,
+  ORIGIN,
+  APP,
+  PASSWORD,
+  sha256,
+  credentials,
+  header,
+  asyncData,
+  consume,
+  mockRegistryClient,
+  BASIC_VALUE,
+} from '../support/registry-clients.js';
 
 const servers: FakeServer[] = [];
 const clients: Array<{ close(): Promise<void> }> = [];
@@ -22,7 +35,13 @@ afterEach(async () => {
 
 function client(overrides: Partial<RegistryClientOptions> = {}) {
   const logger = createMemoryLogger();
-  const made = createRegistryClient({ credentials: anonymous, logger, retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 5 }, deadline: Date.now() + 20_000, ...overrides });
+  const made = createRegistryClient({
+    credentials: anonymous,
+    logger,
+    retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 5 },
+    deadline: Date.now() + 20_000,
+    ...overrides,
+  });
   clients.push(made);
   return { client: made, logger };
 }
@@ -72,7 +91,11 @@ async function chunkedOnlyTarget(options: { minChunk?: string; onPatch?: () => v
       const body = Buffer.concat(chunks);
       received.push(body);
       const { createHash } = await import('node:crypto');
-      patches.push({ range: req.headers['content-range'], size: body.length, digest: `sha256:${createHash('sha256').update(body).digest('hex')}` });
+      patches.push({
+        range: req.headers['content-range'],
+        size: body.length,
+        digest: `sha256:${createHash('sha256').update(body).digest('hex')}`,
+      });
       res.writeHead(202, { location: url.pathname, 'content-length': '0' });
       res.end();
       return;
@@ -105,16 +128,22 @@ describe('chunk demands (defect 3: a registry could make the copy buffer a whole
     const source = await sourceRegistry(bytes);
     const target = await chunkedOnlyTarget({ minChunk: '99999999999' });
     const { client: c } = client();
-    const error = await c.copyBlob({ registry: source.host, repository: 'acme/src' }, { registry: target.server.host, repository: 'acme/app' }, descriptor).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const error = await c
+      .copyBlob({ registry: source.host, repository: 'acme/src' }, { registry: target.server.host, repository: 'acme/app' }, descriptor)
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(error).toBeInstanceOf(TooLargeError);
     const message = (error as TooLargeError).message;
     expect(message).toContain('OCI-Chunk-Min-Length: 99999999999');
     expect(message).toContain(`${target.server.host} demands chunks of at least 93 GiB`);
     expect(message).toContain('over the 64 MiB');
-    expect((error as TooLargeError).facts).toMatchObject({ registry: target.server.host, repository: 'acme/app', reference: descriptor.digest });
+    expect((error as TooLargeError).facts).toMatchObject({
+      registry: target.server.host,
+      repository: 'acme/app',
+      reference: descriptor.digest,
+    });
     expect(target.patches).toEqual([]);
     // the refused monolithic session and the chunked one, both cancelled
     expect(target.deletes()).toEqual(['/v2/acme/app/blobs/uploads/s1', '/v2/acme/app/blobs/uploads/s2']);
@@ -130,11 +159,22 @@ describe('chunk demands (defect 3: a registry could make the copy buffer a whole
     const source = await sourceRegistry(bytes, { after: 1024 * 1024, until: arrived });
     const { client: c } = client({ deadline: Date.now() + 15_000 });
     // the first blob teaches the client that this target refuses monolithic uploads
-    await c.uploadBlob({ registry: source.host, repository: 'acme/src' }, { registry: target.server.host, repository: 'acme/app' }, blob(10, 1).descriptor, async () => blob(10, 1).bytes);
+    await c.uploadBlob(
+      { registry: source.host, repository: 'acme/src' },
+      { registry: target.server.host, repository: 'acme/app' },
+      blob(10, 1).descriptor,
+      async () => blob(10, 1).bytes,
+    );
     target.patches.length = 0;
     target.received.length = 0;
 
-    expect(await c.copyBlob({ registry: source.host, repository: 'acme/src' }, { registry: target.server.host, repository: 'acme/app' }, descriptor)).toBe('copied');
+    expect(
+      await c.copyBlob(
+        { registry: source.host, repository: 'acme/src' },
+        { registry: target.server.host, repository: 'acme/app' },
+        descriptor,
+      ),
+    ).toBe('copied');
     expect(target.patches.map((p) => [p.range, p.size])).toEqual([
       [`0-${12 * 1024 * 1024 - 1}`, 12 * 1024 * 1024],
       [`${12 * 1024 * 1024}-${bytes.length - 1}`, 8 * 1024 * 1024],
@@ -169,10 +209,12 @@ describe('a failed upload cancels its session', () => {
     });
     servers.push(target);
     const { client: c } = client();
-    const error = await c.copyBlob({ registry: source.host, repository: 'acme/src' }, { registry: target.host, repository: 'acme/app' }, descriptor).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const error = await c
+      .copyBlob({ registry: source.host, repository: 'acme/src' }, { registry: target.host, repository: 'acme/app' }, descriptor)
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(isHttpError(error)).toBe(true);
     expect((error as HttpError).registryErrors[0].code).toBe('DIGEST_INVALID');
     expect(target.requests.map((r) => `${r.method} ${r.path.split('?')[0]}`)).toEqual([
@@ -206,10 +248,12 @@ describe('a failed upload cancels its session', () => {
     });
     servers.push(target);
     const { client: c } = client({ retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 } });
-    const error = await c.copyBlob({ registry: source.host, repository: 'acme/src' }, { registry: target.host, repository: 'acme/app' }, descriptor).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const error = await c
+      .copyBlob({ registry: source.host, repository: 'acme/src' }, { registry: target.host, repository: 'acme/app' }, descriptor)
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(error).toBeInstanceOf(Error);
     expect(target.requests.filter((r) => r.method === 'PUT' && r.path.includes('digest=')).length).toBe(1); // only the refused monolithic one: never committed
     expect(target.requests.filter((r) => r.method === 'DELETE').length).toBe(2);
@@ -229,18 +273,24 @@ describe('copyBlob', () => {
   it('streams GET → POST → PUT ?digest= to an absolute Location that already has a query', async () => {
     const { registry, source, client } = copySetup();
     const { bytes, descriptor } = blob(70_000, 3);
-    source.intercept({ path: `/v2/acme/base/blobs/${descriptor.digest}`, method: 'GET' }).reply(200, bytes, { headers: { 'content-length': String(bytes.length) } });
-    registry.intercept({ path: '/v2/acme/app/blobs/uploads/', method: 'POST' }).reply(202, '', { headers: { location: `${ORIGIN}/v2/acme/app/blobs/uploads/u-2?_state=s%2Bx` } });
+    source
+      .intercept({ path: `/v2/acme/base/blobs/${descriptor.digest}`, method: 'GET' })
+      .reply(200, bytes, { headers: { 'content-length': String(bytes.length) } });
+    registry
+      .intercept({ path: '/v2/acme/app/blobs/uploads/', method: 'POST' })
+      .reply(202, '', { headers: { location: `${ORIGIN}/v2/acme/app/blobs/uploads/u-2?_state=s%2Bx` } });
     let received: { bytes: Buffer; error?: unknown } | undefined;
     let contentType: string | undefined;
-    registry.intercept({ path: `/v2/acme/app/blobs/uploads/u-2?_state=s%2Bx&digest=${encodeURIComponent(descriptor.digest)}`, method: 'PUT' }).reply(
-      201,
-      asyncData(async (opts) => {
-        contentType = header(opts, 'content-type');
-        received = await consume(opts.body);
-        return '';
-      }),
-    );
+    registry
+      .intercept({ path: `/v2/acme/app/blobs/uploads/u-2?_state=s%2Bx&digest=${encodeURIComponent(descriptor.digest)}`, method: 'PUT' })
+      .reply(
+        201,
+        asyncData(async (opts) => {
+          contentType = header(opts, 'content-type');
+          received = await consume(opts.body);
+          return '';
+        }),
+      );
     expect(await client.copyBlob(SOURCE, APP, descriptor)).toBe('copied');
     expect(received?.bytes.equals(bytes)).toBe(true);
     expect(contentType).toBe('application/octet-stream');
@@ -262,7 +312,9 @@ describe('copyBlob', () => {
       .intercept({ path: `/v2/acme/base/blobs/${descriptor.digest}`, method: 'GET' })
       .reply((opts) => {
         seen.source.push(header(opts, 'authorization'));
-        return header(opts, 'authorization') ? { statusCode: 200, data: bytes, responseOptions: { headers: { 'content-length': String(bytes.length) } } } : basicChallenge;
+        return header(opts, 'authorization')
+          ? { statusCode: 200, data: bytes, responseOptions: { headers: { 'content-length': String(bytes.length) } } }
+          : basicChallenge;
       })
       .times(2);
     registry
@@ -270,7 +322,9 @@ describe('copyBlob', () => {
       .reply((opts) => {
         seen.target.push(header(opts, 'authorization'));
         // a registry behind a proxy that gets its own scheme wrong
-        return header(opts, 'authorization') ? { statusCode: 202, data: '', responseOptions: { headers: { location: `http://${REGISTRY}/v2/acme/app/blobs/uploads/u-9` } } } : basicChallenge;
+        return header(opts, 'authorization')
+          ? { statusCode: 202, data: '', responseOptions: { headers: { location: `http://${REGISTRY}/v2/acme/app/blobs/uploads/u-9` } } }
+          : basicChallenge;
       })
       .times(2);
     agent
@@ -294,7 +348,9 @@ describe('copyBlob', () => {
     const altered = Buffer.from(bytes);
     altered[100] ^= 0x01;
     source.intercept({ path: `/v2/acme/base/blobs/${descriptor.digest}`, method: 'GET' }).reply(200, altered);
-    registry.intercept({ path: '/v2/acme/app/blobs/uploads/', method: 'POST' }).reply(202, '', { headers: { location: '/v2/acme/app/blobs/uploads/u-3' } });
+    registry
+      .intercept({ path: '/v2/acme/app/blobs/uploads/', method: 'POST' })
+      .reply(202, '', { headers: { location: '/v2/acme/app/blobs/uploads/u-3' } });
     let received: { bytes: Buffer; error?: unknown } | undefined;
     registry.intercept({ path: `/v2/acme/app/blobs/uploads/u-3?digest=${encodeURIComponent(descriptor.digest)}`, method: 'PUT' }).reply(
       201,
@@ -316,7 +372,9 @@ describe('copyBlob', () => {
     const { registry, source, client } = copySetup();
     const { bytes, descriptor } = blob(4000, 6);
     source.intercept({ path: `/v2/acme/base/blobs/${descriptor.digest}`, method: 'GET' }).reply(200, bytes.subarray(0, 3000));
-    registry.intercept({ path: '/v2/acme/app/blobs/uploads/', method: 'POST' }).reply(202, '', { headers: { location: '/v2/acme/app/blobs/uploads/u-4' } });
+    registry
+      .intercept({ path: '/v2/acme/app/blobs/uploads/', method: 'POST' })
+      .reply(202, '', { headers: { location: '/v2/acme/app/blobs/uploads/u-4' } });
     registry.intercept({ path: `/v2/acme/app/blobs/uploads/u-4?digest=${encodeURIComponent(descriptor.digest)}`, method: 'PUT' }).reply(
       201,
       asyncData(async (opts) => {
@@ -332,10 +390,19 @@ describe('copyBlob', () => {
   it('restarts the whole sequence (new GET, new session) when the upload PUT gets a 503', async () => {
     const { registry, source, client, logger } = copySetup();
     const { bytes, descriptor } = blob(10_000, 8);
-    source.intercept({ path: `/v2/acme/base/blobs/${descriptor.digest}`, method: 'GET' }).reply(200, bytes).times(2);
-    registry.intercept({ path: '/v2/acme/app/blobs/uploads/', method: 'POST' }).reply(202, '', { headers: { location: '/v2/acme/app/blobs/uploads/first' } });
-    registry.intercept({ path: '/v2/acme/app/blobs/uploads/', method: 'POST' }).reply(202, '', { headers: { location: '/v2/acme/app/blobs/uploads/second' } });
-    registry.intercept({ path: `/v2/acme/app/blobs/uploads/first?digest=${encodeURIComponent(descriptor.digest)}`, method: 'PUT' }).reply(503, '');
+    source
+      .intercept({ path: `/v2/acme/base/blobs/${descriptor.digest}`, method: 'GET' })
+      .reply(200, bytes)
+      .times(2);
+    registry
+      .intercept({ path: '/v2/acme/app/blobs/uploads/', method: 'POST' })
+      .reply(202, '', { headers: { location: '/v2/acme/app/blobs/uploads/first' } });
+    registry
+      .intercept({ path: '/v2/acme/app/blobs/uploads/', method: 'POST' })
+      .reply(202, '', { headers: { location: '/v2/acme/app/blobs/uploads/second' } });
+    registry
+      .intercept({ path: `/v2/acme/app/blobs/uploads/first?digest=${encodeURIComponent(descriptor.digest)}`, method: 'PUT' })
+      .reply(503, '');
     // the failed attempt's session is cancelled before the next one starts
     const cancelled: string[] = [];
     registry.intercept({ path: '/v2/acme/app/blobs/uploads/first', method: 'DELETE' }).reply(204, (opts) => {
@@ -353,7 +420,11 @@ describe('copyBlob', () => {
     expect(await client.copyBlob(SOURCE, APP, descriptor)).toBe('copied');
     expect(received?.equals(bytes)).toBe(true);
     expect(cancelled).toEqual(['/v2/acme/app/blobs/uploads/first']);
-    expect(client.stats()).toEqual({ requests: 7, byKind: { 'GET blob': 2, 'POST upload': 2, 'PUT upload': 2, 'DELETE upload': 1 }, retries: 1 });
+    expect(client.stats()).toEqual({
+      requests: 7,
+      byKind: { 'GET blob': 2, 'POST upload': 2, 'PUT upload': 2, 'DELETE upload': 1 },
+      retries: 1,
+    });
     expect(logger.lines.some((l) => l.includes('retrying') && l.includes('503'))).toBe(true);
   });
 
@@ -364,7 +435,10 @@ describe('copyBlob', () => {
       .intercept({ path: `/v2/acme/base/blobs/${descriptor.digest}`, method: 'GET' })
       .replyWithError(Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }));
     source.intercept({ path: `/v2/acme/base/blobs/${descriptor.digest}`, method: 'GET' }).reply(200, bytes);
-    registry.intercept({ path: '/v2/acme/app/blobs/uploads/', method: 'POST' }).reply(202, '', { headers: { location: '/v2/acme/app/blobs/uploads/u' } }).times(2);
+    registry
+      .intercept({ path: '/v2/acme/app/blobs/uploads/', method: 'POST' })
+      .reply(202, '', { headers: { location: '/v2/acme/app/blobs/uploads/u' } })
+      .times(2);
     registry.intercept({ path: `/v2/acme/app/blobs/uploads/u?digest=${encodeURIComponent(descriptor.digest)}`, method: 'PUT' }).reply(
       201,
       asyncData(async (opts) => {
@@ -382,10 +456,16 @@ describe('copyBlob', () => {
     const blobPath = `/v2/acme/base/blobs/${descriptor.digest}`;
     const digestQuery = `digest=${encodeURIComponent(descriptor.digest)}`;
     source.intercept({ path: blobPath, method: 'GET' }).reply(200, bytes).times(2);
-    registry.intercept({ path: '/v2/acme/app/blobs/uploads/', method: 'POST' }).reply(202, '', { headers: { location: '/v2/acme/app/blobs/uploads/mono' } });
-    registry.intercept({ path: `/v2/acme/app/blobs/uploads/mono?${digestQuery}`, method: 'PUT' }).reply(416, { errors: [{ code: 'BLOB_UPLOAD_INVALID', message: 'blob upload invalid' }] });
+    registry
+      .intercept({ path: '/v2/acme/app/blobs/uploads/', method: 'POST' })
+      .reply(202, '', { headers: { location: '/v2/acme/app/blobs/uploads/mono' } });
+    registry
+      .intercept({ path: `/v2/acme/app/blobs/uploads/mono?${digestQuery}`, method: 'PUT' })
+      .reply(416, { errors: [{ code: 'BLOB_UPLOAD_INVALID', message: 'blob upload invalid' }] });
     registry.intercept({ path: '/v2/acme/app/blobs/uploads/mono', method: 'DELETE' }).reply(204, '');
-    registry.intercept({ path: '/v2/acme/app/blobs/uploads/', method: 'POST' }).reply(202, '', { headers: { location: '/v2/acme/app/blobs/uploads/c?_state=0' } });
+    registry
+      .intercept({ path: '/v2/acme/app/blobs/uploads/', method: 'POST' })
+      .reply(202, '', { headers: { location: '/v2/acme/app/blobs/uploads/c?_state=0' } });
     const patches: Array<{ range?: string; length: number }> = [];
     const parts: Buffer[] = [];
     // PATCH bodies stream (never a chunk held whole): the registry reads each one
@@ -413,9 +493,15 @@ describe('copyBlob', () => {
     // the next blob goes chunked straight away: no monolithic PUT is even tried
     const small = blob(500, 12);
     source.intercept({ path: `/v2/acme/base/blobs/${small.descriptor.digest}`, method: 'GET' }).reply(200, small.bytes);
-    registry.intercept({ path: '/v2/acme/app/blobs/uploads/', method: 'POST' }).reply(202, '', { headers: { location: '/v2/acme/app/blobs/uploads/d' } });
-    registry.intercept({ path: '/v2/acme/app/blobs/uploads/d', method: 'PATCH' }).reply(202, patchReply, { headers: { location: '/v2/acme/app/blobs/uploads/d2' } });
-    registry.intercept({ path: `/v2/acme/app/blobs/uploads/d2?digest=${encodeURIComponent(small.descriptor.digest)}`, method: 'PUT' }).reply(201, '');
+    registry
+      .intercept({ path: '/v2/acme/app/blobs/uploads/', method: 'POST' })
+      .reply(202, '', { headers: { location: '/v2/acme/app/blobs/uploads/d' } });
+    registry
+      .intercept({ path: '/v2/acme/app/blobs/uploads/d', method: 'PATCH' })
+      .reply(202, patchReply, { headers: { location: '/v2/acme/app/blobs/uploads/d2' } });
+    registry
+      .intercept({ path: `/v2/acme/app/blobs/uploads/d2?digest=${encodeURIComponent(small.descriptor.digest)}`, method: 'PUT' })
+      .reply(201, '');
     expect(await client.copyBlob(SOURCE, APP, small.descriptor)).toBe('copied');
     // the refused monolithic session was cancelled, once
     expect(client.stats().byKind).toEqual({ 'GET blob': 3, 'POST upload': 3, 'PUT upload': 3, 'PATCH upload': 3, 'DELETE upload': 1 });
@@ -425,10 +511,14 @@ describe('copyBlob', () => {
     const { registry, source, client } = copySetup();
     const { bytes, descriptor } = blob(100, 13);
     source.intercept({ path: `/v2/acme/base/blobs/${descriptor.digest}`, method: 'GET' }).reply(200, bytes);
-    registry.intercept({ path: '/v2/acme/app/blobs/uploads/', method: 'POST' }).reply(404, { errors: [{ code: 'NAME_UNKNOWN', message: 'repository name not known to registry' }] });
+    registry
+      .intercept({ path: '/v2/acme/app/blobs/uploads/', method: 'POST' })
+      .reply(404, { errors: [{ code: 'NAME_UNKNOWN', message: 'repository name not known to registry' }] });
     const error = (await caught(client.copyBlob(SOURCE, APP, descriptor))) as HttpError;
     expect(error.code).toBe('NOT_FOUND');
     expect(error.message).toContain(`copy from ${SOURCE_REGISTRY}/acme/base to ${REGISTRY}/acme/app`);
-    expect(error.message).toContain(`POST ${ORIGIN}/v2/acme/app/blobs/uploads/ returned 404 Not Found: NAME_UNKNOWN: repository name not known to registry`);
+    expect(error.message).toContain(
+      `POST ${ORIGIN}/v2/acme/app/blobs/uploads/ returned 404 Not Found: NAME_UNKNOWN: repository name not known to registry`,
+    );
   });
 });

@@ -30,7 +30,10 @@ describe('the import-cycle detector', () => {
       ['oci/c.ts', "export { a as C } from '../engine/a.js';\n"],
       ['oci/d.ts', "import { C } from './c.js';\nexport const d = C;\n"],
       ['base/e.ts', "import { e as self } from './e.js';\nexport const e = self;\n"],
-      ['base/f.ts', "import { readFile } from 'node:fs/promises';\nimport { missing } from './missing.js';\nexport const f = [readFile, missing];\n"],
+      [
+        'base/f.ts',
+        "import { readFile } from 'node:fs/promises';\nimport { missing } from './missing.js';\nexport const f = [readFile, missing];\n",
+      ],
     ]);
     const graph = buildImportGraph(files);
     expect(graph.get('oci/c.ts')).toEqual(['engine/a.ts']);

@@ -66,7 +66,14 @@ function anchorsOf(markdown: string): Set<string> {
     if (atx) add(atx[1] ?? '');
     // a setext heading: a paragraph line underlined with = or - (a table's | --- | is not)
     const next = lines[i + 1];
-    if (!atx && next?.line === line + 1 && /^ {0,3}(=+|-+)\s*$/.test(next.text) && text.trim() !== '' && !/^\s*([-*+]|\d+[.)])\s/.test(text) && !text.includes('|')) {
+    if (
+      !atx &&
+      next?.line === line + 1 &&
+      /^ {0,3}(=+|-+)\s*$/.test(next.text) &&
+      text.trim() !== '' &&
+      !/^\s*([-*+]|\d+[.)])\s/.test(text) &&
+      !text.includes('|')
+    ) {
       const before = lines[i - 1];
       if (before === undefined || before.line !== line - 1 || before.text.trim() === '' || /^ {0,3}#/.test(before.text)) add(text);
     }
@@ -91,7 +98,8 @@ function linksOf(markdown: string): Link[] {
   const links: Link[] = [];
   for (const { line, text: raw } of proseLines(markdown)) {
     const text = withoutCodeSpans(raw);
-    for (const m of text.matchAll(/\]\(\s*(<[^>]*>|[^)\s]*)(?:\s+(?:"[^"]*"|'[^']*'))?\s*\)/g)) links.push({ line, target: m[1].replace(/^<|>$/g, '') });
+    for (const m of text.matchAll(/\]\(\s*(<[^>]*>|[^)\s]*)(?:\s+(?:"[^"]*"|'[^']*'))?\s*\)/g))
+      links.push({ line, target: m[1].replace(/^<|>$/g, '') });
     const definition = /^ {0,3}\[[^\]]+\]:\s*(<[^>]*>|\S+)/.exec(text);
     if (definition) links.push({ line, target: definition[1].replace(/^<|>$/g, '') });
     for (const m of text.matchAll(/\b(?:href|src)="([^"]*)"/gi)) links.push({ line, target: m[1] });
@@ -168,7 +176,9 @@ describe('links in the documentation', () => {
     expect(files).toContain('README.md');
     expect(files).toContain(join('docs', 'README.md'));
     // every docs page is reachable from the docs index
-    const index = linksOf(readFileSync(join(root, 'docs', 'README.md'), 'utf8')).map((l) => normalize(join('docs', l.target.split('#')[0])));
+    const index = linksOf(readFileSync(join(root, 'docs', 'README.md'), 'utf8')).map((l) =>
+      normalize(join('docs', l.target.split('#')[0])),
+    );
     for (const page of files.filter((f) => f.startsWith(`docs${sep}`) && f !== join('docs', 'README.md'))) expect(index).toContain(page);
   });
 
@@ -179,12 +189,18 @@ describe('links in the documentation', () => {
 
 describe('the link checker', () => {
   it('slugs headings as GitHub does', () => {
-    expect(githubSlug('Referrers: signatures and SBOMs travel with the images')).toBe('referrers-signatures-and-sboms-travel-with-the-images');
+    expect(githubSlug('Referrers: signatures and SBOMs travel with the images')).toBe(
+      'referrers-signatures-and-sboms-travel-with-the-images',
+    );
     expect(githubSlug('Several images in one step (monorepos)')).toBe('several-images-in-one-step-monorepos');
     expect(githubSlug("Push by digest (Docker's recipe), then merge")).toBe('push-by-digest-dockers-recipe-then-merge');
-    expect(githubSlug('GitLab, Artifactory, Gitea, Huawei SWR, proxies and older registries')).toBe('gitlab-artifactory-gitea-huawei-swr-proxies-and-older-registries');
+    expect(githubSlug('GitLab, Artifactory, Gitea, Huawei SWR, proxies and older registries')).toBe(
+      'gitlab-artifactory-gitea-huawei-swr-proxies-and-older-registries',
+    );
     expect(githubSlug('snake_case and a-hyphen  twice')).toBe('snake_case-and-a-hyphen--twice');
-    expect([...anchorsOf('# `attestations: referrers`: no `unknown/unknown` entries\n')]).toEqual(['attestations-referrers-no-unknownunknown-entries']);
+    expect([...anchorsOf('# `attestations: referrers`: no `unknown/unknown` entries\n')]).toEqual([
+      'attestations-referrers-no-unknownunknown-entries',
+    ]);
     expect([...anchorsOf('# [Linked](x.md) **bold** title #\n')]).toEqual(['linked-bold-title']);
   });
 
@@ -225,7 +241,8 @@ describe('the link checker', () => {
     ]);
     // the repository's own files pass only because they are right: break one, and it fails
     writeFileSync(join(dir, 'docs', 'page.md'), '# Page\n\n## Section one\n\n[back](../README.md#titles)\n');
-    expect(brokenLinks(dir, [join('docs', 'page.md')])).toEqual([`${join('docs', 'page.md')}:5: "../README.md#titles" names #titles, which is no heading of README.md`]);
+    expect(brokenLinks(dir, [join('docs', 'page.md')])).toEqual([
+      `${join('docs', 'page.md')}:5: "../README.md#titles" names #titles, which is no heading of README.md`,
+    ]);
   });
 });
-

@@ -49,13 +49,16 @@ const runs = (job: Job) => job.steps.map((s) => s.run ?? '').join('\n');
 let actionYml: string;
 let repository: string;
 
-beforeAll(async () => {
-  // a clean CI machine builds actionlint first (go install), which takes longer than a test
-  await ensureGoTool('actionlint');
-  findShellcheck();
-  actionYml = await read('action.yml');
-  repository = await repositoryName(root);
-}, 10 * 60 * 1000);
+beforeAll(
+  async () => {
+    // a clean CI machine builds actionlint first (go install), which takes longer than a test
+    await ensureGoTool('actionlint');
+    findShellcheck();
+    actionYml = await read('action.yml');
+    repository = await repositoryName(root);
+  },
+  10 * 60 * 1000,
+);
 
 describe('.github/workflows', () => {
   it('actionlint (with shellcheck on every run: script) finds nothing, and every uses: ./ step matches action.yml', async () => {
@@ -75,7 +78,12 @@ describe('.github/workflows', () => {
     await writeFile(join(project, '.github/workflows/e2e.yml'), bad);
     const problems = await lintRepositoryWorkflows(project);
     const line = bad.split('\n').findIndex((l) => l.includes('platfroms:')) + 1;
-    expect(problems.filter((p) => p.line === line).map((p) => p.rule).sort()).toEqual(['action', 'action.yml']);
+    expect(
+      problems
+        .filter((p) => p.line === line)
+        .map((p) => p.rule)
+        .sort(),
+    ).toEqual(['action', 'action.yml']);
     expect(problems.find((p) => p.rule === 'action.yml')?.message).toMatch(/input "platfroms" is not declared in action.yml/);
   });
 
@@ -159,13 +167,19 @@ describe('.github/workflows', () => {
 
 describe('.github/dependabot.yml', () => {
   // dependabot's patterns: `*` matches any run of characters
-  const matches = (pattern: string, name: string) => new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`).test(name);
+  const matches = (pattern: string, name: string) =>
+    new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`).test(name);
   type Group = { patterns?: string[]; 'exclude-patterns'?: string[] };
   const groupOf = (groups: Record<string, Group>, name: string) =>
-    Object.entries(groups).find(([, g]) => (g.patterns ?? []).some((p) => matches(p, name)) && !(g['exclude-patterns'] ?? []).some((p) => matches(p, name)))?.[0];
+    Object.entries(groups).find(
+      ([, g]) => (g.patterns ?? []).some((p) => matches(p, name)) && !(g['exclude-patterns'] ?? []).some((p) => matches(p, name)),
+    )?.[0];
 
   it('updates npm and github-actions; every @actions/* package and undici land in one group, apart from the dev tooling', async () => {
-    const config = parse(await read('.github/dependabot.yml')) as { version: number; updates: Array<{ 'package-ecosystem': string; directory: string; groups?: Record<string, Group> }> };
+    const config = parse(await read('.github/dependabot.yml')) as {
+      version: number;
+      updates: Array<{ 'package-ecosystem': string; directory: string; groups?: Record<string, Group> }>;
+    };
     expect(config.version).toBe(2);
     expect(config.updates.map((u) => u['package-ecosystem']).sort()).toEqual(['github-actions', 'npm']);
     const npm = config.updates.find((u) => u['package-ecosystem'] === 'npm')!;
@@ -175,9 +189,13 @@ describe('.github/dependabot.yml', () => {
     expect(groupOf(npm.groups!, 'typescript')).not.toBe(runtime[0]);
     expect(groupOf(npm.groups!, 'typescript')).toBeDefined();
     // the runtime packages this project has are the ones the group is for
-    const pkg = JSON.parse(await read('package.json')) as { dependencies?: Record<string, string>; devDependencies?: Record<string, string> };
+    const pkg = JSON.parse(await read('package.json')) as {
+      dependencies?: Record<string, string>;
+      devDependencies?: Record<string, string>;
+    };
     const names = Object.keys({ ...pkg.dependencies, ...pkg.devDependencies });
-    for (const name of names.filter((n) => n.startsWith('@actions/') || n === 'undici')) expect(groupOf(npm.groups!, name)).toBe(runtime[0]);
+    for (const name of names.filter((n) => n.startsWith('@actions/') || n === 'undici'))
+      expect(groupOf(npm.groups!, name)).toBe(runtime[0]);
   });
 });
 
@@ -199,7 +217,9 @@ describe('action.yml', () => {
       '/runs: unknown key "mian"',
     ]);
     expect(actionMetadataProblems(actionYml.replace(/^description: .*\n/m, ''))).toEqual(["/: must have required property 'description'"]);
-    expect(actionMetadataProblems(actionYml.replace("    default: 'keep'\n", "    default: 'keep'\n    default: 'strip'\n"))[0]).toMatch(/Map keys must be unique/);
+    expect(actionMetadataProblems(actionYml.replace("    default: 'keep'\n", "    default: 'keep'\n    default: 'strip'\n"))[0]).toMatch(
+      /Map keys must be unique/,
+    );
   });
 
   it('README documents every input and output, and no other', async () => {
@@ -227,7 +247,11 @@ const markdownFiles = (dir: string): string[] =>
 const exampleFiles = ['README.md', ...(existsSync(join(root, 'docs')) ? markdownFiles('docs') : [])];
 const lints = new Map<string, Promise<{ text: string; result: ReadmeLint }>>();
 const lintOf = (file: string) => {
-  if (!lints.has(file)) lints.set(file, read(file).then(async (text) => ({ text, result: await lintMarkdownWorkflows(text, actionYml, repository, file) })));
+  if (!lints.has(file))
+    lints.set(
+      file,
+      read(file).then(async (text) => ({ text, result: await lintMarkdownWorkflows(text, actionYml, repository, file) })),
+    );
   return lints.get(file)!;
 };
 // a YAML line `uses: acme/manifest-merge@…`, in whatever fence; prose mentions are not examples
@@ -257,7 +281,9 @@ describe('README workflow examples', () => {
 
   const example = (body: string) => `# Example\n\nText.\n\n\`\`\`yaml\n${body}\n\`\`\`\n`;
   const step = (withLines: string, after = '') =>
-    example(`      - id: merge\n        uses: acme/manifest-merge@v1\n        with:\n          sources: ghcr.io/acme/app:a\n          tags: ghcr.io/acme/app:latest\n${withLines}${after}`);
+    example(
+      `      - id: merge\n        uses: acme/manifest-merge@v1\n        with:\n          sources: ghcr.io/acme/app:a\n          tags: ghcr.io/acme/app:latest\n${withLines}${after}`,
+    );
 
   it('fails on a misspelt input, naming it and its README line', async () => {
     const result = await lintMarkdownWorkflows(step('          platfroms: linux/amd64\n'), actionYml, repository);
@@ -267,17 +293,27 @@ describe('README workflow examples', () => {
   });
 
   it('fails on an undeclared output, a missing required input, a pinned SHA with a bad input', async () => {
-    const output = await lintMarkdownWorkflows(step('', '      - run: echo "${{ steps.merge.outputs.index-digest }}"\n'), actionYml, repository);
+    const output = await lintMarkdownWorkflows(
+      step('', '      - run: echo "${{ steps.merge.outputs.index-digest }}"\n'),
+      actionYml,
+      repository,
+    );
     expect(output.problems.map((p) => `${p.line} ${p.rule}: ${p.message}`)).toEqual([
       expect.stringMatching(/^11 action.yml: "steps.merge.outputs.index-digest": action.yml declares no output "index-digest"/),
       expect.stringMatching(/^11 expression: property "index-digest" is not defined/),
     ]);
     // (action.yml may make no input required; this one does)
-    const requiring = 'name: x\ndescription: y\ninputs:\n  sources: { description: s, required: true }\n  tags: { description: t, required: true }\nruns: { using: node24, main: dist/index.js }\n';
+    const requiring =
+      'name: x\ndescription: y\ninputs:\n  sources: { description: s, required: true }\n  tags: { description: t, required: true }\nruns: { using: node24, main: dist/index.js }\n';
     const missing = await lintMarkdownWorkflows(example('- uses: acme/manifest-merge@v1\n  with: { sources: a }'), requiring, repository);
-    expect(missing.problems.map((p) => `${p.line} ${p.rule}: ${p.message}`)).toEqual(['6 action.yml: required input "tags" is missing', expect.stringMatching(/^6 action: missing input "tags" which is required by action "x"/)]);
+    expect(missing.problems.map((p) => `${p.line} ${p.rule}: ${p.message}`)).toEqual([
+      '6 action.yml: required input "tags" is missing',
+      expect.stringMatching(/^6 action: missing input "tags" which is required by action "x"/),
+    ]);
     const pinned = await lintMarkdownWorkflows(
-      example('- uses: acme/manifest-merge@0123456789abcdef0123456789abcdef01234567 # v1.0.0\n  with: { sources: a, tags: b, dry-run: true }'),
+      example(
+        '- uses: acme/manifest-merge@0123456789abcdef0123456789abcdef01234567 # v1.0.0\n  with: { sources: a, tags: b, dry-run: true }',
+      ),
       actionYml,
       repository,
     );
@@ -298,8 +334,14 @@ describe('README workflow examples', () => {
     const result = await lintMarkdownWorkflows(example(body), actionYml, repository);
     expect(result.problems.map((p) => `${p.line} ${p.rule}`)).toEqual(['11 action', '12 expression', '13 shellcheck']);
     // steps of one job pasted above another job: no YAML document, reported where it breaks
-    const broken = await lintMarkdownWorkflows(example('      - uses: acme/manifest-merge@v1\n\n  merge:\n    needs: build'), actionYml, repository);
-    expect(broken.problems.map((p) => `${p.line} ${p.rule}: ${p.message}`)).toEqual(['8 yaml: not valid YAML: Unexpected scalar at node end']);
+    const broken = await lintMarkdownWorkflows(
+      example('      - uses: acme/manifest-merge@v1\n\n  merge:\n    needs: build'),
+      actionYml,
+      repository,
+    );
+    expect(broken.problems.map((p) => `${p.line} ${p.rule}: ${p.message}`)).toEqual([
+      '8 yaml: not valid YAML: Unexpected scalar at node end',
+    ]);
   });
 
   it('wraps each kind of fragment into a workflow, keeping its lines in order; other yaml is left alone', () => {
@@ -312,13 +354,17 @@ describe('README workflow examples', () => {
     expect(block.line).toBe(6);
     const wrapped = wrapBlock(block)!;
     expect(wrapped.workflow.split('\n').slice(wrapped.offset, wrapped.offset + 2)).toEqual(['      - uses: a/b@v1', '      - run: x']);
-    expect(parse(wrapped.workflow)).toEqual({ on: 'workflow_dispatch', jobs: { readme: { 'runs-on': 'ubuntu-latest', steps: [{ uses: 'a/b@v1' }, { run: 'x' }] } } });
+    expect(parse(wrapped.workflow)).toEqual({
+      on: 'workflow_dispatch',
+      jobs: { readme: { 'runs-on': 'ubuntu-latest', steps: [{ uses: 'a/b@v1' }, { run: 'x' }] } },
+    });
     // sh, json and text fences are not yaml
     expect(yamlBlocks('```sh\nls\n```\n```json\n{}\n```\n````yaml\n```\nx: 1\n````\n')).toEqual([{ line: 8, text: '```\nx: 1' }]);
   });
 
   it('steps.<id>.outputs of another action are not ours to check', () => {
-    const wf = 'on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - id: meta\n        uses: docker/metadata-action@v5\n      - run: echo ${{ steps.meta.outputs.tags }}\n';
+    const wf =
+      'on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - id: meta\n        uses: docker/metadata-action@v5\n      - run: echo ${{ steps.meta.outputs.tags }}\n';
     expect(actionUsageProblems(wf, readActionMetadata(actionYml), repository)).toEqual([]);
   });
 });
@@ -333,11 +379,15 @@ describe('release checks (scripts/release-check.ts, run by release.yml)', () => 
   async function repo(version: string, changelog: string, lockVersion = version): Promise<string> {
     const dir = await mkdtemp(join(tmpdir(), 'release-check-'));
     await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'x', version }));
-    await writeFile(join(dir, 'package-lock.json'), JSON.stringify({ name: 'x', version: lockVersion, packages: { '': { version: lockVersion } } }));
+    await writeFile(
+      join(dir, 'package-lock.json'),
+      JSON.stringify({ name: 'x', version: lockVersion, packages: { '': { version: lockVersion } } }),
+    );
     await writeFile(join(dir, 'CHANGELOG.md'), changelog);
     return dir;
   }
-  const changelog = (v: string) => `# Changelog\n\n## [Unreleased]\n\n## [${v}] - 2026-12-01\n\n### Fixed\n\n- a thing\n\n[Unreleased]: https://x/compare/v${v}...HEAD\n[${v}]: https://x/releases/tag/v${v}\n`;
+  const changelog = (v: string) =>
+    `# Changelog\n\n## [Unreleased]\n\n## [${v}] - 2026-12-01\n\n### Fixed\n\n- a thing\n\n[Unreleased]: https://x/compare/v${v}...HEAD\n[${v}]: https://x/releases/tag/v${v}\n`;
   const problems = (fn: () => unknown) => {
     try {
       fn();
@@ -362,9 +412,15 @@ describe('release checks (scripts/release-check.ts, run by release.yml)', () => 
 
   it('needs a dated, non-empty CHANGELOG entry with its link', () => {
     expect(changelogProblems(changelog('1.2.0'), '1.2.0')).toEqual([]);
-    expect(changelogProblems(changelog('1.2.0').replace(' - 2026-12-01', ''), '1.2.0')).toEqual([expect.stringMatching(/no "## \[1\.2\.0\] - YYYY-MM-DD" entry/)]);
-    expect(changelogProblems(changelog('1.2.0').replace('### Fixed\n\n- a thing\n', ''), '1.2.0')).toEqual(["CHANGELOG.md's entry for 1.2.0 is empty"]);
-    expect(changelogProblems(changelog('1.2.0').replace(/^\[1\.2\.0\]: .*$/m, ''), '1.2.0')).toEqual(['CHANGELOG.md has no link "[1.2.0]: …" at its end']);
+    expect(changelogProblems(changelog('1.2.0').replace(' - 2026-12-01', ''), '1.2.0')).toEqual([
+      expect.stringMatching(/no "## \[1\.2\.0\] - YYYY-MM-DD" entry/),
+    ]);
+    expect(changelogProblems(changelog('1.2.0').replace('### Fixed\n\n- a thing\n', ''), '1.2.0')).toEqual([
+      "CHANGELOG.md's entry for 1.2.0 is empty",
+    ]);
+    expect(changelogProblems(changelog('1.2.0').replace(/^\[1\.2\.0\]: .*$/m, ''), '1.2.0')).toEqual([
+      'CHANGELOG.md has no link "[1.2.0]: …" at its end',
+    ]);
     // 1.2.0 must not match 1.2.00 or 1x2x0
     expect(changelogProblems(changelog('1.2.00'), '1.2.0')).toHaveLength(1);
     expect(changelogProblems(changelog('1x2x0'), '1.2.0')).toHaveLength(1);
@@ -372,10 +428,18 @@ describe('release checks (scripts/release-check.ts, run by release.yml)', () => 
 
   it('moves the major tag only to the newest final release of that major', async () => {
     const fix = await repo('1.0.5', changelog('1.0.5'));
-    expect(checkRelease(fix, 'v1.0.5', ['v1', 'v1.0.4', 'v1.2.0', 'v2.0.0'])).toMatchObject({ major: 'v1', moveMajor: false, reason: 'v1.2.0 is newer than v1.0.5: v1 stays' });
+    expect(checkRelease(fix, 'v1.0.5', ['v1', 'v1.0.4', 'v1.2.0', 'v2.0.0'])).toMatchObject({
+      major: 'v1',
+      moveMajor: false,
+      reason: 'v1.2.0 is newer than v1.0.5: v1 stays',
+    });
     expect(checkRelease(fix, 'v1.0.5', ['v1', 'v1.0.4', 'v1.1.0-rc.1', 'v2.0.0'])).toMatchObject({ major: 'v1', moveMajor: true });
     const rc = await repo('1.1.0-rc.1', changelog('1.1.0-rc.1'));
-    expect(checkRelease(rc, 'v1.1.0-rc.1', ['v1.0.5'])).toMatchObject({ major: 'v1', moveMajor: false, reason: 'v1.1.0-rc.1 is a prerelease: v1 stays' });
+    expect(checkRelease(rc, 'v1.1.0-rc.1', ['v1.0.5'])).toMatchObject({
+      major: 'v1',
+      moveMajor: false,
+      reason: 'v1.1.0-rc.1 is a prerelease: v1 stays',
+    });
     const next = await repo('2.0.0', changelog('2.0.0'));
     expect(checkRelease(next, 'v2.0.0', ['v1', 'v1.9.0'])).toMatchObject({ major: 'v2', moveMajor: true });
   });

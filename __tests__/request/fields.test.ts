@@ -79,13 +79,22 @@ const READ: Partial<Record<FieldName, (step: StepRequest) => unknown>> = {
 /** Values for the fields whose kind has no list of choices. */
 const SAMPLES: Partial<Record<FieldName, Array<[string, unknown]>>> = {
   platforms: [
-    ['linux/amd64,linux/arm64', [{ os: 'linux', architecture: 'amd64' }, { os: 'linux', architecture: 'arm64' }]],
+    [
+      'linux/amd64,linux/arm64',
+      [
+        { os: 'linux', architecture: 'amd64' },
+        { os: 'linux', architecture: 'arm64' },
+      ],
+    ],
     ['linux/arm/v7', [{ os: 'linux', architecture: 'arm', variant: 'v7' }]],
   ],
   'select-platforms': [['linux/arm64', [{ os: 'linux', architecture: 'arm64' }]]],
   annotations: [
     ['index:org.opencontainers.image.title=app', { index: { 'org.opencontainers.image.title': 'app' }, descriptors: [] }],
-    ['manifest-descriptor[linux/arm64]:arm=yes', { index: {}, descriptors: [{ key: 'arm', value: 'yes', platform: { os: 'linux', architecture: 'arm64' } }] }],
+    [
+      'manifest-descriptor[linux/arm64]:arm=yes',
+      { index: {}, descriptors: [{ key: 'arm', value: 'yes', platform: { os: 'linux', architecture: 'arm64' } }] },
+    ],
   ],
   timeout: [
     ['90s', 90_000],
@@ -100,7 +109,11 @@ const ROWS: Array<[FieldName, string | boolean, unknown, Surface[]]> = (Object.k
   const spec = FIELDS[field] as { kind: string; choices?: readonly string[] };
   const surfaces = SURFACES.filter((s) => !(s === 'flag' && ACTION_ONLY.has(field)));
   const values: Array<[string | boolean, unknown]> =
-    spec.kind === 'choice' ? spec.choices!.map((c) => [c, c]) : spec.kind === 'boolean' ? [true, false].map((b) => [b, b]) : SAMPLES[field]!.map(([v, e]) => [v, e]);
+    spec.kind === 'choice'
+      ? spec.choices!.map((c) => [c, c])
+      : spec.kind === 'boolean'
+        ? [true, false].map((b) => [b, b])
+        : SAMPLES[field]!.map(([v, e]) => [v, e]);
   return values.map(([value, expected]): [FieldName, string | boolean, unknown, Surface[]] => [field, value, expected, surfaces]);
 });
 

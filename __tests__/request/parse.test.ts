@@ -13,7 +13,6 @@ describe('parseList', () => {
   });
 });
 
-
 describe('parseDuration', () => {
   it.each([
     ['600', 600000],
@@ -26,19 +25,23 @@ describe('parseDuration', () => {
   ])('%s', (text, ms) => expect(parseDuration('timeout', text, 1)).toBe(ms));
 
   it.each(['0', '0s', '0ms', '0.0001s', '0h0m'])('refuses %s: no time at all', (text) => {
-    expect(() => parseDuration('--timeout', text, 1)).toThrow(new InputError(`--timeout is "${text}", which leaves no time at all`, { hint: 'Give a budget above zero, e.g. 10m (the default)' }));
+    expect(() => parseDuration('--timeout', text, 1)).toThrow(
+      new InputError(`--timeout is "${text}", which leaves no time at all`, { hint: 'Give a budget above zero, e.g. 10m (the default)' }),
+    );
   });
 
   // Node timers hold at most 2^31-1 ms and fire at once beyond it: a huge budget would be none.
-  it.each(['24h1ms', '25h', '2147484s', '99999999h', '9'.repeat(40)])('refuses %s: over 24h (a timer past 2^31-1 ms fires at once)', (text) => {
-    expect(() => parseDuration('--timeout', text, 1)).toThrow(/over the limit of 24h/);
-  });
+  it.each(['24h1ms', '25h', '2147484s', '99999999h', '9'.repeat(40)])(
+    'refuses %s: over 24h (a timer past 2^31-1 ms fires at once)',
+    (text) => {
+      expect(() => parseDuration('--timeout', text, 1)).toThrow(/over the limit of 24h/);
+    },
+  );
 
   it('never returns a delay a Node timer cannot hold', () => {
     expect(MAX_TIMEOUT_MS).toBeLessThan(2 ** 31 - 1);
   });
 });
-
 
 describe('parseAnnotations', () => {
   it('reads index (default) and manifest-descriptor lines, with platform selectors', () => {
@@ -78,7 +81,13 @@ describe('parseAnnotations', () => {
       repository: { registry: 'reg.example', repository: 'acme/app' },
       digest: `sha256:${'9'.repeat(64)}`,
       mediaType: MediaType.OciIndex,
-      entries: [{ kind: 'image', descriptor: { mediaType: MediaType.OciManifest, digest: `sha256:${'1'.repeat(64)}`, size: 500, platform }, platform }],
+      entries: [
+        {
+          kind: 'image',
+          descriptor: { mediaType: MediaType.OciManifest, digest: `sha256:${'1'.repeat(64)}`, size: 500, platform },
+          platform,
+        },
+      ],
     };
     const plan = planMerge([source], { attestations: 'keep', format: 'auto', annotations });
     const pushed = JSON.parse(plan.bytes.toString()) as { annotations: Record<string, string> };

@@ -13,15 +13,23 @@ describe('input spec', () => {
   const inputs = (values: Record<string, string>) => getInputs((name) => values[name] ?? '');
 
   it('validates every image before anything runs, naming position and field', () => {
-    const spec = 'images:\n  - {tags: [r.io/a:1], sources: [r.io/a:x]}\n  - {tags: [r.io/b:1], sources: [r.io/b:x], platforms: linux/amd64}\n  - {tags: [r.io/c:1], sources: [r.io/c:x], platforms: "linux/"}';
+    const spec =
+      'images:\n  - {tags: [r.io/a:1], sources: [r.io/a:x]}\n  - {tags: [r.io/b:1], sources: [r.io/b:x], platforms: linux/amd64}\n  - {tags: [r.io/c:1], sources: [r.io/c:x], platforms: "linux/"}';
     expect(() => inputs({ spec })).toThrow(/Input `spec` images\[2\]\.platforms/);
-    expect(() => inputs({ spec: 'images:\n  - {tags: [r.io/a:1], source: [r.io/a:x]}' })).toThrow('Input `spec` images[0]: unknown field "source"');
+    expect(() => inputs({ spec: 'images:\n  - {tags: [r.io/a:1], source: [r.io/a:x]}' })).toThrow(
+      'Input `spec` images[0]: unknown field "source"',
+    );
     expect(() => inputs({ spec: 'images:\n  - {tags: [r.io/a:1]}' })).toThrow('Input `spec` images[0].sources is empty');
     expect(() => inputs({ spec: 'images: [', tags: '' })).toThrow(/not valid YAML or JSON/);
   });
 
   it('lets an image override the step inputs; the others keep them', () => {
-    const spec = JSON.stringify({ images: [{ tags: ['r.io/a:1'], sources: ['r.io/a:x'] }, { tags: ['r.io/b:1'], sources: ['r.io/b:x'], attestations: 'keep', annotations: { 'org.opencontainers.image.description': 'B' } }] });
+    const spec = JSON.stringify({
+      images: [
+        { tags: ['r.io/a:1'], sources: ['r.io/a:x'] },
+        { tags: ['r.io/b:1'], sources: ['r.io/b:x'], attestations: 'keep', annotations: { 'org.opencontainers.image.description': 'B' } },
+      ],
+    });
     const { images } = inputs({ spec, attestations: 'strip', annotations: 'org.opencontainers.image.description=step' });
     expect(images.map((i) => i.request.attestations)).toEqual(['strip', 'keep']);
     expect(images.map((i) => i.request.annotations?.index['org.opencontainers.image.description'])).toEqual(['step', 'B']);
@@ -32,10 +40,12 @@ describe('input spec', () => {
   });
 });
 
-
 describe('imageRecords', () => {
   it('gives each image the fields it sets itself, lists one item a line and mappings as key=value lines', () => {
-    const records = imageRecords('--spec', 'images:\n  - tags: [r.io/a:1, r.io/a:2]\n    sources: r.io/a:x\n    append: true\n    annotations: {a: b, n: 1}\n  - {tags: [r.io/b:1], sources: [r.io/b:x]}');
+    const records = imageRecords(
+      '--spec',
+      'images:\n  - tags: [r.io/a:1, r.io/a:2]\n    sources: r.io/a:x\n    append: true\n    annotations: {a: b, n: 1}\n  - {tags: [r.io/b:1], sources: [r.io/b:x]}',
+    );
     expect(records).toEqual([
       { tags: 'r.io/a:1\nr.io/a:2', sources: 'r.io/a:x', append: 'true', annotations: 'a=b\nn=1' },
       { tags: 'r.io/b:1', sources: 'r.io/b:x' },
@@ -49,14 +59,21 @@ describe('imageRecords', () => {
     ['images: [[1]]', '--spec images[0] is not a mapping'],
     ['images: [{tags: [{a: 1}]}]', '--spec images[0].tags[0] is {"a":1}, not a string'],
     ['images: [{annotations: {a: [1]}}]', '--spec images[0].annotations.a is [1], not a string'],
-    ['images: [{push: false}]', '--spec images[0]: unknown field "push". An image may set: tags, sources, digests-dir, image, platforms, select-platforms, annotations, attestations, referrers, dangling-attestations, format, append'],
+    [
+      'images: [{push: false}]',
+      '--spec images[0]: unknown field "push". An image may set: tags, sources, digests-dir, image, platforms, select-platforms, annotations, attestations, referrers, dangling-attestations, format, append',
+    ],
   ])('refuses %j', (text, message) => {
     expect(() => imageRecords('--spec', text)).toThrow(message);
   });
 
   it(`refuses more than ${MAX_SPEC_IMAGES} images`, () => {
-    const text = JSON.stringify({ images: Array.from({ length: MAX_SPEC_IMAGES + 1 }, () => ({ tags: ['r.io/a:1'], sources: ['r.io/a:x'] })) });
-    expect(() => imageRecords('Input `spec`', text)).toThrow(`Input \`spec\` lists ${MAX_SPEC_IMAGES + 1} images, over the limit of ${MAX_SPEC_IMAGES}`);
+    const text = JSON.stringify({
+      images: Array.from({ length: MAX_SPEC_IMAGES + 1 }, () => ({ tags: ['r.io/a:1'], sources: ['r.io/a:x'] })),
+    });
+    expect(() => imageRecords('Input `spec`', text)).toThrow(
+      `Input \`spec\` lists ${MAX_SPEC_IMAGES + 1} images, over the limit of ${MAX_SPEC_IMAGES}`,
+    );
   });
 });
 
@@ -72,7 +89,8 @@ describe('readSpec', () => {
 
 // The bug this builder fixed: spec.ts had its own list of attestation modes, without `referrers`.
 describe('attestations: referrers with a spec, on every surface', () => {
-  const spec = (extra = '') => `images:\n  - {tags: [r.io/a:1], sources: [r.io/a:x]${extra}}\n  - {tags: [r.io/b:1], sources: [r.io/b:x], attestations: strip}`;
+  const spec = (extra = '') =>
+    `images:\n  - {tags: [r.io/a:1], sources: [r.io/a:x]${extra}}\n  - {tags: [r.io/b:1], sources: [r.io/b:x], attestations: strip}`;
 
   it('a spec image sets it', () => {
     const { images } = getInputs((name) => ({ spec: spec(', attestations: referrers') })[name] ?? '');
@@ -92,13 +110,19 @@ describe('attestations: referrers with a spec, on every surface', () => {
   });
 
   it('a spec image with a value no surface allows is refused under its position', () => {
-    expect(() => getInputs((name) => ({ spec: spec(', attestations: drop') })[name] ?? '')).toThrow('Input `spec` images[0].attestations is "drop". Use one of: keep, strip, referrers');
+    expect(() => getInputs((name) => ({ spec: spec(', attestations: drop') })[name] ?? '')).toThrow(
+      'Input `spec` images[0].attestations is "drop". Use one of: keep, strip, referrers',
+    );
   });
 
   it('a step default no surface allows is refused under the step’s name, at the first image', () => {
-    expect(() => getInputs((name) => ({ spec: spec(), format: 'v2' })[name] ?? '')).toThrow('Input `spec` images[0]: Input `format` is "v2". Use one of: auto, oci, docker');
+    expect(() => getInputs((name) => ({ spec: spec(), format: 'v2' })[name] ?? '')).toThrow(
+      'Input `spec` images[0]: Input `format` is "v2". Use one of: auto, oci, docker',
+    );
     const file = join(mkdtempSync(join(tmpdir(), 'mm-spec-')), 'spec.yaml');
     writeFileSync(file, spec());
-    expect(() => parseMergeCommand(['--spec', file, '--format', 'v2'], () => 'pw')).toThrow('--spec images[0]: --format is "v2". Use one of: auto, oci, docker');
+    expect(() => parseMergeCommand(['--spec', file, '--format', 'v2'], () => 'pw')).toThrow(
+      '--spec images[0]: --format is "v2". Use one of: auto, oci, docker',
+    );
   });
 });

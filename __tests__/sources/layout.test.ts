@@ -21,7 +21,14 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-const MANIFEST = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${'c'.repeat(64)}`, size: 2 }, layers: [] }));
+const MANIFEST = Buffer.from(
+  JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${'c'.repeat(64)}`, size: 2 },
+    layers: [],
+  }),
+);
 const MANIFEST_DIGEST = `sha256:${createHash('sha256').update(MANIFEST).digest('hex')}`;
 const MANIFEST_BLOB = `blobs/sha256/${MANIFEST_DIGEST.slice(7)}`;
 const DESCRIPTOR = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: MANIFEST_DIGEST, size: MANIFEST.length };
@@ -79,7 +86,9 @@ describe('layout paths', () => {
     const layout = await Layout.open(dir);
     try {
       const error = await layoutError(() => layout.readBlob(DESCRIPTOR));
-      expect(error.message).toContain(`oci-layout://${dir}: ${MANIFEST_BLOB} leads out of the layout (through a symbolic link, to ${join(outside, MANIFEST_BLOB)}); refusing it`);
+      expect(error.message).toContain(
+        `oci-layout://${dir}: ${MANIFEST_BLOB} leads out of the layout (through a symbolic link, to ${join(outside, MANIFEST_BLOB)}); refusing it`,
+      );
     } finally {
       await layout.close();
     }
@@ -91,7 +100,11 @@ describe('layout paths', () => {
     await symlink(join(outside, 'index.json'), join(dir, 'index.json'));
     expect((await layoutError(() => Layout.open(dir))).message).toContain(`oci-layout://${dir}: index.json leads out of the layout`);
 
-    const inside = await layoutDir('link-inside', { 'oci-layout': FILES['oci-layout'], 'index.json': FILES['index.json'], 'store/manifest': MANIFEST });
+    const inside = await layoutDir('link-inside', {
+      'oci-layout': FILES['oci-layout'],
+      'index.json': FILES['index.json'],
+      'store/manifest': MANIFEST,
+    });
     await mkdir(join(inside, 'blobs', 'sha256'), { recursive: true });
     await symlink('../../store/manifest', join(inside, MANIFEST_BLOB));
     const layout = await Layout.open(inside);
@@ -170,7 +183,10 @@ describe('gzipped layout tars that expand without end', () => {
     expect(error.message).toContain(`oci-layout://${file}: opening the layout ran out of the time budget`);
     expect(await readdir(tmp)).toEqual([]);
     const inTime = await layoutDir('in-time');
-    const expired = await layoutError(() => openSources([{ sources: [{ registry: LAYOUT_REGISTRY, repository: inTime }] }], { deadline: Date.now() - 1 }), 'TIMEOUT');
+    const expired = await layoutError(
+      () => openSources([{ sources: [{ registry: LAYOUT_REGISTRY, repository: inTime }] }], { deadline: Date.now() - 1 }),
+      'TIMEOUT',
+    );
     expect(expired.message).toContain('opening the layout ran out of the time budget');
   });
 

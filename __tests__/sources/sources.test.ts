@@ -12,8 +12,14 @@ describe('oci-layout:// sources', () => {
   it('reads PATH, PATH:TAG and PATH@DIGEST', () => {
     expect(parseLayoutSource('oci-layout://out/amd64.tar', 'x')).toEqual({ registry: 'oci-layout:/', repository: 'out/amd64.tar' });
     expect(parseLayoutSource('oci-layout:///tmp/dir:v1.2', 'x')).toEqual({ registry: 'oci-layout:/', repository: '/tmp/dir', tag: 'v1.2' });
-    expect(parseLayoutSource(`oci-layout://./dir@sha256:${HEX}`, 'x')).toEqual({ registry: 'oci-layout:/', repository: './dir', digest: `sha256:${HEX}` });
-    expect(() => parseLayoutSource('oci-layout://dir@sha256:abc', '`sources`')).toThrow('`sources`: "oci-layout://dir@sha256:abc" ends in "@sha256:abc", which is not a sha256 digest');
+    expect(parseLayoutSource(`oci-layout://./dir@sha256:${HEX}`, 'x')).toEqual({
+      registry: 'oci-layout:/',
+      repository: './dir',
+      digest: `sha256:${HEX}`,
+    });
+    expect(() => parseLayoutSource('oci-layout://dir@sha256:abc', '`sources`')).toThrow(
+      '`sources`: "oci-layout://dir@sha256:abc" ends in "@sha256:abc", which is not a sha256 digest',
+    );
     expect(() => parseLayoutSource('oci-layout://', 'x')).toThrow('names no path');
   });
 
@@ -30,7 +36,9 @@ describe('inputs digests-dir and image', () => {
     const dir = await mkdtemp(join(tmpdir(), 'mm-digests-'));
     await writeFile(join(dir, 'b'.repeat(64)), '');
     await writeFile(join(dir, HEX), '');
-    const { images: [{ request }] } = inputs({ 'digests-dir': dir, image: 'ghcr.io/acme/app', tags: 'ghcr.io/acme/app:1' });
+    const {
+      images: [{ request }],
+    } = inputs({ 'digests-dir': dir, image: 'ghcr.io/acme/app', tags: 'ghcr.io/acme/app:1' });
     expect(request.sources.map((s) => s.digest)).toEqual([`sha256:${HEX}`, `sha256:${'b'.repeat(64)}`]);
     expect(request.sources[0]).toMatchObject({ registry: 'ghcr.io', repository: 'acme/app' });
   });
@@ -39,13 +47,17 @@ describe('inputs digests-dir and image', () => {
     const dir = await mkdtemp(join(tmpdir(), 'mm-digests-'));
     await writeFile(join(dir, HEX), '');
     await writeFile(join(dir, 'sha256:abc'), '');
-    expect(() => inputs({ 'digests-dir': dir, image: 'ghcr.io/acme/app', tags: 'ghcr.io/acme/app:1' })).toThrow('Input `digests-dir`: a file name is not a digest (64 lower-case hex characters): "sha256:abc"');
+    expect(() => inputs({ 'digests-dir': dir, image: 'ghcr.io/acme/app', tags: 'ghcr.io/acme/app:1' })).toThrow(
+      'Input `digests-dir`: a file name is not a digest (64 lower-case hex characters): "sha256:abc"',
+    );
   });
 
   it('refuse an image with a tag, or none at all', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'mm-digests-'));
     await writeFile(join(dir, HEX), '');
     expect(() => inputs({ 'digests-dir': dir, image: 'ghcr.io/acme/app:1', tags: 'ghcr.io/acme/app:1' })).toThrow('has a tag or digest');
-    expect(() => inputs({ 'digests-dir': dir, tags: 'ghcr.io/acme/app:1' })).toThrow('Input `digests-dir` is set but Input `image` is empty');
+    expect(() => inputs({ 'digests-dir': dir, tags: 'ghcr.io/acme/app:1' })).toThrow(
+      'Input `digests-dir` is set but Input `image` is empty',
+    );
   });
 });

@@ -85,25 +85,48 @@ describe('indexTar', () => {
 
   it('refuses a PAX linkpath that leads out of the archive', async () => {
     const records = paxRecords({ linkpath: '../../../etc/passwd' });
-    const tar = tarOf([header({ name: 'PaxHeaders.0/l', type: 'x', size: records.length }), pad(records), header({ name: 'blobs/sha256/link', type: '2', linkname: 'ok' })]);
-    expect(await refusal(tar)).toContain('oci-layout://t.tar: the tar links "blobs/sha256/link" to "../../../etc/passwd", a path outside the archive; refusing the whole tar');
+    const tar = tarOf([
+      header({ name: 'PaxHeaders.0/l', type: 'x', size: records.length }),
+      pad(records),
+      header({ name: 'blobs/sha256/link', type: '2', linkname: 'ok' }),
+    ]);
+    expect(await refusal(tar)).toContain(
+      'oci-layout://t.tar: the tar links "blobs/sha256/link" to "../../../etc/passwd", a path outside the archive; refusing the whole tar',
+    );
   });
 
   it('refuses a GNU long link name (type K) that leads out of the archive', async () => {
     const target = `/${'x/'.repeat(60)}etc/passwd`;
-    const tar = tarOf([header({ name: '././@LongLink', type: 'K', size: target.length + 1 }), pad(Buffer.from(`${target}\0`)), header({ name: 'blobs/sha256/link', type: '1', linkname: 'ok' })]);
+    const tar = tarOf([
+      header({ name: '././@LongLink', type: 'K', size: target.length + 1 }),
+      pad(Buffer.from(`${target}\0`)),
+      header({ name: 'blobs/sha256/link', type: '1', linkname: 'ok' }),
+    ]);
     expect(await refusal(tar)).toContain(`the tar links "blobs/sha256/link" to "${target}", a path outside the archive`);
   });
 
   it('refuses a PAX path that leads out of the archive', async () => {
     const records = paxRecords({ path: 'blobs/../../evil' });
-    const tar = tarOf([header({ name: 'PaxHeaders.0/p', type: 'x', size: records.length }), pad(records), header({ name: 'harmless', size: DATA.length }), pad(DATA)]);
+    const tar = tarOf([
+      header({ name: 'PaxHeaders.0/p', type: 'x', size: records.length }),
+      pad(records),
+      header({ name: 'harmless', size: DATA.length }),
+      pad(DATA),
+    ]);
     expect(await refusal(tar)).toContain('the tar holds "blobs/../../evil", a path outside the archive');
   });
 
   it('refuses a PAX size that runs past the end of the file, and a damaged header', async () => {
     const records = paxRecords({ size: String(10 * 1024 ** 3) });
-    expect(await refusal(tarOf([header({ name: 'PaxHeaders.0/s', type: 'x', size: records.length }), pad(records), header({ name: 'blobs/sha256/huge', size: 0 })]))).toContain('the tar ends inside a member');
+    expect(
+      await refusal(
+        tarOf([
+          header({ name: 'PaxHeaders.0/s', type: 'x', size: records.length }),
+          pad(records),
+          header({ name: 'blobs/sha256/huge', size: 0 }),
+        ]),
+      ),
+    ).toContain('the tar ends inside a member');
     const broken = header({ name: 'oci-layout', size: DATA.length });
     broken[0] ^= 1;
     expect(await refusal(tarOf([broken, pad(DATA)]))).toContain('bad header checksum at byte 0');

@@ -32,5 +32,6 @@ export function resetCore(values: Record<string, string> = {}): void {
   for (const record of [inputs, outputs]) for (const key of Object.keys(record)) delete record[key];
   Object.assign(inputs, values);
   summaries.length = 0;
-  for (const mock of [debug, info, warning, error, setSecret, setFailed, getInput, setOutput, group, summary.addRaw, summary.write]) mock.mockClear();
+  for (const mock of [debug, info, warning, error, setSecret, setFailed, getInput, setOutput, group, summary.addRaw, summary.write])
+    mock.mockClear();
 }

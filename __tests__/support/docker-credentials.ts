@@ -77,7 +77,13 @@ export function configDir(config?: unknown): string {
 }
 
 export function env(): NodeJS.ProcessEnv {
-  return { ...process.env, PATH: `${binDir}:${process.env.PATH ?? ''}`, CALLS_FILE: callsFile, PIDS_FILE: join(root, 'pids'), HOME: join(root, 'no-home') };
+  return {
+    ...process.env,
+    PATH: `${binDir}:${process.env.PATH ?? ''}`,
+    CALLS_FILE: callsFile,
+    PIDS_FILE: join(root, 'pids'),
+    HOME: join(root, 'no-home'),
+  };
 }
 
 export function calls(): string[] {
@@ -88,7 +94,15 @@ export function calls(): string[] {
   }
 }
 
-export function make(config: unknown, options: { explicit?: { registry: string; username: string; password: string }; runner?: CommandRunner; deadline?: number; explicitSource?: string } = {}) {
+export function make(
+  config: unknown,
+  options: {
+    explicit?: { registry: string; username: string; password: string };
+    runner?: CommandRunner;
+    deadline?: number;
+    explicitSource?: string;
+  } = {},
+) {
   const secrets: string[] = [];
   const logger = createMemoryLogger();
   const dir = configDir(config);

@@ -67,5 +67,12 @@ export function json(res: ServerResponse, status: number, body: unknown, headers
 export function blob(size: number, seed = 1): { bytes: Buffer; descriptor: Descriptor } {
   const bytes = Buffer.alloc(size);
   for (let i = 0; i < size; i++) bytes[i] = (i * 31 + seed) & 0xff;
-  return { bytes, descriptor: { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`, size } };
+  return {
+    bytes,
+    descriptor: {
+      mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+      digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`,
+      size,
+    },
+  };
 }

@@ -13,14 +13,7 @@ import { type RepositoryRef, formatRepository } from '../../src/oci/reference.js
 import type { BlobTransfer, FetchedManifest, ManifestHead, RegistryClient, RequestStats, Scope } from '../../src/registry/client-types.js';
 
 export type RequestKind =
-  | 'GET manifest'
-  | 'HEAD manifest'
-  | 'PUT manifest'
-  | 'HEAD blob'
-  | 'GET blob'
-  | 'POST mount'
-  | 'POST upload'
-  | 'PUT upload';
+  'GET manifest' | 'HEAD manifest' | 'PUT manifest' | 'HEAD blob' | 'GET blob' | 'POST mount' | 'POST upload' | 'PUT upload';
 
 export interface LoggedRequest {
   kind: RequestKind;
@@ -36,11 +29,18 @@ interface Repository {
 }
 
 function notFound(what: string, method: string, repository: RepositoryRef, reference: string): HttpError {
-  return new HttpError('NOT_FOUND', `${what} ${formatRepository(repository)}@${reference} not found`, { method, url: `memory://${formatRepository(repository)}/${reference}` }, 404, [], {
-    registry: repository.registry,
-    repository: repository.repository,
-    reference,
-  });
+  return new HttpError(
+    'NOT_FOUND',
+    `${what} ${formatRepository(repository)}@${reference} not found`,
+    { method, url: `memory://${formatRepository(repository)}/${reference}` },
+    404,
+    [],
+    {
+      registry: repository.registry,
+      repository: repository.repository,
+      reference,
+    },
+  );
 }
 
 export class MemoryRegistry implements RegistryClient {
@@ -93,7 +93,9 @@ export class MemoryRegistry implements RegistryClient {
 
   /** Requests that wrote something. */
   writes(): LoggedRequest[] {
-    return this.requests.filter((r) => r.kind === 'PUT manifest' || r.kind === 'POST mount' || r.kind === 'POST upload' || r.kind === 'PUT upload');
+    return this.requests.filter(
+      (r) => r.kind === 'PUT manifest' || r.kind === 'POST mount' || r.kind === 'POST upload' || r.kind === 'PUT upload',
+    );
   }
 
   // ---- RegistryClient -----------------------------------------------------------------------
@@ -131,16 +133,23 @@ export class MemoryRegistry implements RegistryClient {
     await this.request('PUT manifest', repository, reference);
     const repo = this.repository(repository);
     const digest = sha256Digest(manifest.bytes);
-    if (reference.includes(':') && reference !== digest) throw new DigestMismatchError(`PUT ${formatRepository(repository)}@${reference}`, reference, digest);
+    if (reference.includes(':') && reference !== digest)
+      throw new DigestMismatchError(`PUT ${formatRepository(repository)}@${reference}`, reference, digest);
     const parsed = parseManifest(manifest.bytes, manifest.mediaType, `PUT ${formatRepository(repository)}:${reference}`);
     const missing =
       parsed.kind === 'index'
         ? parsed.index!.manifests.filter((d) => !repo.manifests.has(d.digest)).map((d) => `manifest ${d.digest}`)
-        : blobsOf(parsed.image!).filter((b) => !repo.blobs.has(b.digest)).map((b) => `blob ${b.digest}`);
+        : blobsOf(parsed.image!)
+            .filter((b) => !repo.blobs.has(b.digest))
+            .map((b) => `blob ${b.digest}`);
     if (missing.length > 0) {
-      throw new HttpError('HTTP', `PUT ${formatRepository(repository)}:${reference}: unknown ${missing.join(', ')}`, { method: 'PUT', url: `memory://${formatRepository(repository)}/${reference}` }, 400, [
-        { code: isIndexMediaType(parsed.mediaType) ? 'MANIFEST_UNKNOWN' : 'MANIFEST_BLOB_UNKNOWN' },
-      ]);
+      throw new HttpError(
+        'HTTP',
+        `PUT ${formatRepository(repository)}:${reference}: unknown ${missing.join(', ')}`,
+        { method: 'PUT', url: `memory://${formatRepository(repository)}/${reference}` },
+        400,
+        [{ code: isIndexMediaType(parsed.mediaType) ? 'MANIFEST_UNKNOWN' : 'MANIFEST_BLOB_UNKNOWN' }],
+      );
     }
     repo.manifests.set(digest, { bytes: manifest.bytes, mediaType: manifest.mediaType });
     if (!reference.includes(':')) repo.tags.set(reference, digest);
@@ -156,7 +165,8 @@ export class MemoryRegistry implements RegistryClient {
     await this.request('GET blob', repository, descriptor.digest);
     const bytes = this.repository(repository).blobs.get(descriptor.digest);
     if (!bytes) throw notFound('blob', 'GET', repository, descriptor.digest);
-    if (bytes.length !== descriptor.size) throw new DigestMismatchError(`blob ${descriptor.digest}`, `${descriptor.size} bytes`, `${bytes.length} bytes`);
+    if (bytes.length !== descriptor.size)
+      throw new DigestMismatchError(`blob ${descriptor.digest}`, `${descriptor.size} bytes`, `${bytes.length} bytes`);
     return bytes;
   }
 
@@ -182,7 +192,8 @@ export class MemoryRegistry implements RegistryClient {
   async uploadBlob(_from: RepositoryRef, to: RepositoryRef, descriptor: Descriptor, bytes: () => Promise<Buffer>): Promise<BlobTransfer> {
     await this.request('POST upload', to, descriptor.digest);
     const body = await bytes();
-    if (sha256Digest(body) !== descriptor.digest) throw new DigestMismatchError(`upload ${descriptor.digest}`, descriptor.digest, sha256Digest(body));
+    if (sha256Digest(body) !== descriptor.digest)
+      throw new DigestMismatchError(`upload ${descriptor.digest}`, descriptor.digest, sha256Digest(body));
     await this.request('PUT upload', to, descriptor.digest);
     this.repository(to).blobs.set(descriptor.digest, body);
     return 'copied';
@@ -209,12 +220,25 @@ export interface SeedImage {
 export function addImage(
   registry: MemoryRegistry,
   ref: RepositoryRef,
-  options: { platform: Platform | Record<string, unknown>; seed: string; tag?: string; docker?: boolean; layers?: number; layerSize?: number },
+  options: {
+    platform: Platform | Record<string, unknown>;
+    seed: string;
+    tag?: string;
+    docker?: boolean;
+    layers?: number;
+    layerSize?: number;
+  },
 ): SeedImage {
-  const configBytes = Buffer.from(JSON.stringify({ ...options.platform, rootfs: { type: 'layers', diff_ids: [] }, config: {}, seed: options.seed }));
+  const configBytes = Buffer.from(
+    JSON.stringify({ ...options.platform, rootfs: { type: 'layers', diff_ids: [] }, config: {}, seed: options.seed }),
+  );
   const config = registry.addBlob(ref, configBytes, options.docker ? MediaType.DockerConfig : MediaType.OciConfig);
   const layers = Array.from({ length: options.layers ?? 2 }, (_, i) =>
-    registry.addBlob(ref, Buffer.from(`${options.seed}-layer-${i}-`.padEnd(options.layerSize ?? 32, '.')), options.docker ? 'application/vnd.docker.image.rootfs.diff.tar.gzip' : 'application/vnd.oci.image.layer.v1.tar+gzip'),
+    registry.addBlob(
+      ref,
+      Buffer.from(`${options.seed}-layer-${i}-`.padEnd(options.layerSize ?? 32, '.')),
+      options.docker ? 'application/vnd.docker.image.rootfs.diff.tar.gzip' : 'application/vnd.oci.image.layer.v1.tar+gzip',
+    ),
   );
   const mediaType = options.docker ? MediaType.DockerManifest : MediaType.OciManifest;
   const manifest = { schemaVersion: 2, mediaType, config, layers };
@@ -229,18 +253,40 @@ export interface SeedBuildx {
 }
 
 /** What buildx pushes for one platform: an OCI index of the image and its attestation manifest. */
-export function addBuildxImage(registry: MemoryRegistry, ref: RepositoryRef, tag: string, options: { platform: Platform; seed: string; layerSize?: number }): SeedBuildx {
+export function addBuildxImage(
+  registry: MemoryRegistry,
+  ref: RepositoryRef,
+  tag: string,
+  options: { platform: Platform; seed: string; layerSize?: number },
+): SeedBuildx {
   const image = addImage(registry, ref, { platform: options.platform, seed: options.seed, layerSize: options.layerSize });
-  const statement = registry.addBlob(ref, Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v0.1', seed: options.seed })), 'application/vnd.in-toto+json');
-  const emptyConfig = registry.addBlob(ref, Buffer.from(JSON.stringify({ architecture: 'unknown', os: 'unknown', rootfs: { type: 'layers', diff_ids: [] }, config: {} })), MediaType.OciConfig);
-  const attestationManifest = { schemaVersion: 2, mediaType: MediaType.OciManifest, config: emptyConfig, layers: [{ ...statement, annotations: { 'in-toto.io/predicate-type': 'https://slsa.dev/provenance/v0.2' } }] };
+  const statement = registry.addBlob(
+    ref,
+    Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v0.1', seed: options.seed })),
+    'application/vnd.in-toto+json',
+  );
+  const emptyConfig = registry.addBlob(
+    ref,
+    Buffer.from(JSON.stringify({ architecture: 'unknown', os: 'unknown', rootfs: { type: 'layers', diff_ids: [] }, config: {} })),
+    MediaType.OciConfig,
+  );
+  const attestationManifest = {
+    schemaVersion: 2,
+    mediaType: MediaType.OciManifest,
+    config: emptyConfig,
+    layers: [{ ...statement, annotations: { 'in-toto.io/predicate-type': 'https://slsa.dev/provenance/v0.2' } }],
+  };
   const attestation = registry.addManifest(ref, JSON.stringify(attestationManifest), MediaType.OciManifest);
   const index = {
     schemaVersion: 2,
     mediaType: MediaType.OciIndex,
     manifests: [
       { ...image.descriptor, platform: options.platform },
-      { ...attestation, platform: { architecture: 'unknown', os: 'unknown' }, annotations: { 'vnd.docker.reference.digest': image.descriptor.digest, 'vnd.docker.reference.type': 'attestation-manifest' } },
+      {
+        ...attestation,
+        platform: { architecture: 'unknown', os: 'unknown' },
+        annotations: { 'vnd.docker.reference.digest': image.descriptor.digest, 'vnd.docker.reference.type': 'attestation-manifest' },
+      },
     ],
   };
   return { index: registry.addManifest(ref, JSON.stringify(index), MediaType.OciIndex, tag), image, attestation };

@@ -28,7 +28,12 @@ export function provider(credentials: Credentials | undefined): CredentialProvid
   };
 }
 
-export const basicCreds: Credentials = { kind: 'basic', username: 'alice', password: PASSWORD, source: 'config.json auths["registry.example.com"]' };
+export const basicCreds: Credentials = {
+  kind: 'basic',
+  username: 'alice',
+  password: PASSWORD,
+  source: 'config.json auths["registry.example.com"]',
+};
 
 export interface Captured {
   path: string;
@@ -88,7 +93,8 @@ export function requests(): string[] {
 /** A RegistryAuth whose token requests go through a real transport over the MockAgent. */
 export function authWith(credentials: CredentialProvider, insecureRegistries: string[] = [], maxAttempts = 3): RegistryAuth {
   transport = new Transport({
-    createAuth: (tokens) => new RegistryAuth({ credentials, tokens, logger, onSecret: (s) => secrets.push(s), insecureRegistries, now: () => clock }),
+    createAuth: (tokens) =>
+      new RegistryAuth({ credentials, tokens, logger, onSecret: (s) => secrets.push(s), insecureRegistries, now: () => clock }),
     credentials,
     logger,
     insecureRegistries,
@@ -101,7 +107,10 @@ export function authWith(credentials: CredentialProvider, insecureRegistries: st
   return transport.auth as RegistryAuth;
 }
 
-export function makeAuth(credentials: Credentials | undefined, extra: { insecureRegistries?: string[] } = {}): { auth: RegistryAuth; creds: CredentialProvider & { calls: number } } {
+export function makeAuth(
+  credentials: Credentials | undefined,
+  extra: { insecureRegistries?: string[] } = {},
+): { auth: RegistryAuth; creds: CredentialProvider & { calls: number } } {
   const creds = provider(credentials);
   return { auth: authWith(creds, extra.insecureRegistries ?? []), creds };
 }
@@ -115,7 +124,12 @@ export function tokenEndpoint(
     .get(options.origin ?? AUTH_ORIGIN)
     .intercept({ path: (p) => p.split('?')[0] === (options.path ?? '/token'), method: options.method ?? 'GET' })
     .reply((opts) => {
-      captured.push({ path: opts.path, method: opts.method, headers: headersOf(opts), body: typeof opts.body === 'string' ? opts.body : '' });
+      captured.push({
+        path: opts.path,
+        method: opts.method,
+        headers: headersOf(opts),
+        body: typeof opts.body === 'string' ? opts.body : '',
+      });
       return {
         statusCode: reply.status ?? 200,
         data: reply.raw ?? JSON.stringify(reply.json ?? {}),

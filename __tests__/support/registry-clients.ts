@@ -92,7 +92,8 @@ export function mockRegistryClient(overrides: Partial<RegistryClientOptions> = {
 }
 
 export const manifestPath = (reference: string, repository = 'acme/app'): string => `/v2/${repository}/manifests/${reference}`;
-export const bearerChallenge = (scope: string, extra = ''): string => `Bearer realm="${AUTH_ORIGIN}/token",service="${REGISTRY}",scope="${scope}"${extra}`;
+export const bearerChallenge = (scope: string, extra = ''): string =>
+  `Bearer realm="${AUTH_ORIGIN}/token",service="${REGISTRY}",scope="${scope}"${extra}`;
 
 export const basicCredentials = (): CredentialProvider =>
   credentials({ [REGISTRY]: { kind: 'basic', username: 'ci', password: PASSWORD, source: 'the username/password inputs' } });

@@ -46,7 +46,11 @@ async function main(): Promise<void> {
   const target = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     if (req.method === 'POST') {
-      res.writeHead(202, { location: '/v2/acme/app/blobs/uploads/s', 'oci-chunk-min-length': String(minChunkMiB * MiB), 'content-length': '0' });
+      res.writeHead(202, {
+        location: '/v2/acme/app/blobs/uploads/s',
+        'oci-chunk-min-length': String(minChunkMiB * MiB),
+        'content-length': '0',
+      });
       return void res.end();
     }
     if (req.method === 'PATCH') {
@@ -81,11 +85,24 @@ async function main(): Promise<void> {
   const started = Date.now();
   // a small blob first teaches the client that this target refuses monolithic uploads
   const tiny = Buffer.from('tiny');
-  const tinyDescriptor = { mediaType: 'application/octet-stream', digest: `sha256:${createHash('sha256').update(tiny).digest('hex')}`, size: tiny.length };
-  await client.uploadBlob({ registry: from, repository: 'acme/src' }, { registry: to, repository: 'acme/app' }, tinyDescriptor, async () => tiny);
+  const tinyDescriptor = {
+    mediaType: 'application/octet-stream',
+    digest: `sha256:${createHash('sha256').update(tiny).digest('hex')}`,
+    size: tiny.length,
+  };
+  await client.uploadBlob(
+    { registry: from, repository: 'acme/src' },
+    { registry: to, repository: 'acme/app' },
+    tinyDescriptor,
+    async () => tiny,
+  );
   patches = 0;
   received = 0;
-  await client.copyBlob({ registry: from, repository: 'acme/src' }, { registry: to, repository: 'acme/app' }, { mediaType: 'application/octet-stream', digest, size });
+  await client.copyBlob(
+    { registry: from, repository: 'acme/src' },
+    { registry: to, repository: 'acme/app' },
+    { mediaType: 'application/octet-stream', digest, size },
+  );
   clearInterval(sampler);
   const seconds = (Date.now() - started) / 1000;
   const maxRss = Math.max(peak, process.resourceUsage().maxRSS * 1024);

@@ -31,9 +31,15 @@ export async function startSite(name: string, latencyMs: number, options: { auth
   let registry: RunningRegistry | undefined;
   try {
     if (options.auth === 'token') {
-      tokenServer = await startTokenServer({ users: { [BENCH_USER.username]: { password: BENCH_USER.password, grants: [{ prefix: '', actions: ['pull', 'push'] }] } } });
+      tokenServer = await startTokenServer({
+        users: { [BENCH_USER.username]: { password: BENCH_USER.password, grants: [{ prefix: '', actions: ['pull', 'push'] }] } },
+      });
       tokenProxy = await startFaultProxy({ target: tokenServer.url, latencyMs });
-      registry = await startRegistry({ name: `bench-${name}`, auth: 'token', tokenServer: { ...tokenServer, realm: `${tokenProxy.url}/token` } });
+      registry = await startRegistry({
+        name: `bench-${name}`,
+        auth: 'token',
+        tokenServer: { ...tokenServer, realm: `${tokenProxy.url}/token` },
+      });
     } else {
       registry = await startRegistry({ name: `bench-${name}` });
     }
@@ -92,7 +98,6 @@ export function authRequests(sites: Site[]): number {
   return n;
 }
 
-
 export interface Machine {
   cpus: number;
   cpuModel: string;
@@ -125,7 +130,9 @@ export function machineInfo(): Machine {
 /** `docker --version` and the like: first line of `command args`, or undefined when it fails. */
 export function versionOf(command: string, args: string[]): string | undefined {
   try {
-    return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 }).split('\n')[0].trim();
+    return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 })
+      .split('\n')[0]
+      .trim();
   } catch {
     return undefined;
   }

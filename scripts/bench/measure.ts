@@ -49,7 +49,12 @@ async function canIsolate(): Promise<boolean> {
   if (isolation !== undefined) return isolation;
   const unshare = findOnPath('unshare');
   if (!unshare || typeof process.getuid !== 'function' || process.getuid() !== 0) return (isolation = false);
-  const probe = await spawnCollect(unshare, ['-m', 'sh', '-c', `mkdir -p ${CONTAINERS_CACHE} && mount -t tmpfs tmpfs ${CONTAINERS_CACHE}`], process.env, 10_000);
+  const probe = await spawnCollect(
+    unshare,
+    ['-m', 'sh', '-c', `mkdir -p ${CONTAINERS_CACHE} && mount -t tmpfs tmpfs ${CONTAINERS_CACHE}`],
+    process.env,
+    10_000,
+  );
   return (isolation = probe.exitCode === 0);
 }
 
@@ -57,7 +62,13 @@ export async function containersCacheIsolation(): Promise<boolean> {
   return canIsolate();
 }
 
-function spawnCollect(command: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number, onPid?: (pid: number) => void): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+function spawnCollect(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+  onPid?: (pid: number) => void,
+): Promise<{ exitCode: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -95,7 +106,9 @@ export async function measureSteps(steps: Step[], options: StepsOptions = {}): P
   try {
     const lines = ['set -e'];
     if (isolate) lines.push(`mount -t tmpfs tmpfs ${CONTAINERS_CACHE}`);
-    steps.forEach((step, i) => lines.push([time, '-f', '%M', '-o', join(dir, `rss.${i}`), step.command, ...step.args].map(quote).join(' ')));
+    steps.forEach((step, i) =>
+      lines.push([time, '-f', '%M', '-o', join(dir, `rss.${i}`), step.command, ...step.args].map(quote).join(' ')),
+    );
     const script = join(dir, 'steps.sh');
     await writeFile(script, `${lines.join('\n')}\n`);
     const [command, args] = isolate ? ['unshare', ['-m', 'sh', script]] : ['sh', [script]];

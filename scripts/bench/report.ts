@@ -60,13 +60,38 @@ function requestsCell(row: Row): string {
 }
 
 export function tableRows(report: BenchReport): string[][] {
-  const header = ['Scenario', 'Case', 'Tool', 'Wall (median)', 'Range', 'Requests', 'of which auth', 'Peak RSS', 'Throughput', 'Ours ÷ tool'];
+  const header = [
+    'Scenario',
+    'Case',
+    'Tool',
+    'Wall (median)',
+    'Range',
+    'Requests',
+    'of which auth',
+    'Peak RSS',
+    'Throughput',
+    'Ours ÷ tool',
+  ];
   const out = [header];
   for (const row of report.rows) {
     const base = ours(report.rows, row);
-    const ratio = row.tool !== 'ours' && row.tool !== 'ours-local' && base && !row.failure ? `${(median(base.wallMs) / median(row.wallMs)).toFixed(2)}x` : '';
+    const ratio =
+      row.tool !== 'ours' && row.tool !== 'ours-local' && base && !row.failure
+        ? `${(median(base.wallMs) / median(row.wallMs)).toFixed(2)}x`
+        : '';
     if (row.failure) {
-      out.push([`(${row.scenario})`, row.case, toolLabel(report.tools, row.tool), `cannot: ${row.failure.replace(/\|/g, '\\|')}`, '', '', '', '', '', '']);
+      out.push([
+        `(${row.scenario})`,
+        row.case,
+        toolLabel(report.tools, row.tool),
+        `cannot: ${row.failure.replace(/\|/g, '\\|')}`,
+        '',
+        '',
+        '',
+        '',
+        '',
+        '',
+      ]);
       continue;
     }
     out.push([
@@ -88,7 +113,11 @@ export function tableRows(report: BenchReport): string[][] {
 export function renderText(report: BenchReport): string {
   const rows = tableRows(report);
   const widths = rows[0].map((_, i) => Math.min(60, Math.max(...rows.map((r) => r[i].length))));
-  const line = (r: string[]) => r.map((cell, i) => (cell.length > widths[i] ? `${cell.slice(0, widths[i] - 1)}…` : cell.padEnd(widths[i]))).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((cell, i) => (cell.length > widths[i] ? `${cell.slice(0, widths[i] - 1)}…` : cell.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   const text = [line(rows[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)];
   if (report.startup?.length) text.push('', ...report.startup.map(startupLine));
   text.push('', ...checkTargets(report).map((c) => `${c.met ? 'MET   ' : 'MISSED'} ${c.target}: ${c.measured}`));
@@ -113,35 +142,64 @@ export function checkTargets(report: BenchReport): TargetCheck[] {
   for (const row of aRows) {
     const n = Number(row.case.replace('N=', ''));
     const work = Math.max(...row.requests) - row.authRequests;
-    checks.push({ target: `(a) ${row.case}: N+1 requests after auth plus 1 read-back (= ${n + 2})`, measured: `${work} (${kinds(row.byKind)})`, met: work <= n + 2 });
+    checks.push({
+      target: `(a) ${row.case}: N+1 requests after auth plus 1 read-back (= ${n + 2})`,
+      measured: `${work} (${kinds(row.byKind)})`,
+      met: work <= n + 2,
+    });
   }
   if (aRows.length >= 2) {
     const walls = aRows.map((r) => median(r.wallMs));
     const spread = Math.max(...walls) / Math.min(...walls);
-    checks.push({ target: '(a) wall time flat in N (largest ÷ smallest median ≤ 1.25)', measured: `${aRows.map((r, i) => `${r.case} ${ms(walls[i])}`).join(', ')} (${spread.toFixed(2)})`, met: spread <= 1.25 });
+    checks.push({
+      target: '(a) wall time flat in N (largest ÷ smallest median ≤ 1.25)',
+      measured: `${aRows.map((r, i) => `${r.case} ${ms(walls[i])}`).join(', ')} (${spread.toFixed(2)})`,
+      met: spread <= 1.25,
+    });
   }
   const b2token = find(report, 'b', '2 platforms, token auth', 'ours');
   if (b2token) {
-    checks.push({ target: '(b) 2 platforms, token auth: auth costs one challenge and one token request, whatever the number of sources', measured: `${b2token.authRequests} of ${Math.max(...b2token.requests)} (${kinds(b2token.byKind)})`, met: b2token.authRequests <= 2 });
+    checks.push({
+      target: '(b) 2 platforms, token auth: auth costs one challenge and one token request, whatever the number of sources',
+      measured: `${b2token.authRequests} of ${Math.max(...b2token.requests)} (${kinds(b2token.byKind)})`,
+      met: b2token.authRequests <= 2,
+    });
   }
   for (const row of report.rows.filter((r) => r.scenario === 'c' && r.tool === 'ours' && !r.failure)) {
     const rss = median(row.peakRssKiB);
-    if (row.case === '512 MiB') checks.push({ target: '(c) 512 MiB layers: peak RSS under 150 MB', measured: `${(rss / 1024).toFixed(0)} MiB (${((rss * 1024) / 1e6).toFixed(0)} MB)`, met: rss * 1024 < 150e6 });
+    if (row.case === '512 MiB')
+      checks.push({
+        target: '(c) 512 MiB layers: peak RSS under 150 MB',
+        measured: `${(rss / 1024).toFixed(0)} MiB (${((rss * 1024) / 1e6).toFixed(0)} MB)`,
+        met: rss * 1024 < 150e6,
+      });
     const skopeo = find(report, 'c', row.case, 'skopeo');
     if (skopeo) {
       const ratio = median(skopeo.wallMs) / median(row.wallMs);
-      checks.push({ target: `(c) ${row.case}: throughput within 20% of skopeo copy`, measured: `${throughput(row)} vs ${throughput(skopeo)} (${(ratio * 100).toFixed(0)}% of skopeo's)`, met: ratio >= 0.8 });
+      checks.push({
+        target: `(c) ${row.case}: throughput within 20% of skopeo copy`,
+        measured: `${throughput(row)} vs ${throughput(skopeo)} (${(ratio * 100).toFixed(0)}% of skopeo's)`,
+        met: ratio >= 0.8,
+      });
     }
   }
   const d1 = report.rows.find((r) => r.scenario === 'd' && r.case === '1 target' && r.tool === 'ours' && !r.failure);
   const d3 = report.rows.find((r) => r.scenario === 'd' && r.case !== '1 target' && r.tool === 'ours' && !r.failure);
   if (d1 && d3) {
     const ratio = median(d3.wallMs) / median(d1.wallMs);
-    checks.push({ target: '(d) 3 targets: wall time under 1.5x one target', measured: `${ms(median(d3.wallMs))} vs ${ms(median(d1.wallMs))} = ${ratio.toFixed(2)}x`, met: ratio < 1.5 });
+    checks.push({
+      target: '(d) 3 targets: wall time under 1.5x one target',
+      measured: `${ms(median(d3.wallMs))} vs ${ms(median(d1.wallMs))} = ${ratio.toFixed(2)}x`,
+      met: ratio < 1.5,
+    });
   }
   const plain = report.startup?.find((s) => s.variant === '');
   if (plain) {
-    checks.push({ target: 'Action start-up: first request in under 150 ms', measured: `first connection ${ms(plain.firstConnectionMs)}, first HTTP request ${ms(plain.firstRequestMs)} (${plain.nodeVersion})`, met: plain.firstConnectionMs < 150 });
+    checks.push({
+      target: 'Action start-up: first request in under 150 ms',
+      measured: `first connection ${ms(plain.firstConnectionMs)}, first HTTP request ${ms(plain.firstRequestMs)} (${plain.nodeVersion})`,
+      met: plain.firstConnectionMs < 150,
+    });
   }
   checks.push(...issue14Targets(report));
   return checks;
@@ -172,23 +230,39 @@ export function issue14Targets(report: BenchReport): TargetCheck[] {
     const docker = find(report, 'b', '2 platforms', 'docker');
     if (docker) {
       const ratio = median(b2.wallMs) / median(docker.wallMs);
-      checks.push({ target: `(b) 2 platforms: at most 0.25x docker manifest's wall time (${toolLabel(report.tools, 'ours')})`, measured: `${ms(median(b2.wallMs))} vs ${ms(median(docker.wallMs))} = ${ratio.toFixed(2)}x`, met: ratio <= 0.25 });
+      checks.push({
+        target: `(b) 2 platforms: at most 0.25x docker manifest's wall time (${toolLabel(report.tools, 'ours')})`,
+        measured: `${ms(median(b2.wallMs))} vs ${ms(median(docker.wallMs))} = ${ratio.toFixed(2)}x`,
+        met: ratio <= 0.25,
+      });
     }
   }
   const e1 = find(report, 'e', '1 image', 'ours');
   const eMany = report.rows.find((r) => r.scenario === 'e' && r.case !== '1 image' && r.tool === 'ours' && !r.failure);
   if (e1 && eMany) {
     const ratio = median(eMany.wallMs) / median(e1.wallMs);
-    checks.push({ target: `(e) ${eMany.case} in one step: at most 3x the wall time of one image`, measured: `${ms(median(eMany.wallMs))} vs ${ms(median(e1.wallMs))} = ${ratio.toFixed(2)}x`, met: ratio <= 3 });
+    checks.push({
+      target: `(e) ${eMany.case} in one step: at most 3x the wall time of one image`,
+      measured: `${ms(median(eMany.wallMs))} vs ${ms(median(e1.wallMs))} = ${ratio.toFixed(2)}x`,
+      met: ratio <= 3,
+    });
   }
   for (const row of report.rows.filter((r) => r.scenario === 'f' && r.tool === 'ours' && !r.failure)) {
     const raw = find(report, 'f', row.case, 'raw');
     if (raw) {
       const share = median(raw.wallMs) / median(row.wallMs);
-      checks.push({ target: `(f) ${row.case}: at least 80% of the raw loopback copy's throughput`, measured: `${throughput(row)} vs ${throughput(raw)} (${(share * 100).toFixed(0)}%)`, met: share >= 0.8 });
+      checks.push({
+        target: `(f) ${row.case}: at least 80% of the raw loopback copy's throughput`,
+        measured: `${throughput(row)} vs ${throughput(raw)} (${(share * 100).toFixed(0)}%)`,
+        met: share >= 0.8,
+      });
     }
     const rss = median(row.peakRssKiB);
-    checks.push({ target: `(f) ${row.case}: peak RSS at most 150 MB`, measured: `${(rss / 1024).toFixed(0)} MiB (${((rss * 1024) / 1e6).toFixed(0)} MB)`, met: rss * 1024 <= 150e6 });
+    checks.push({
+      target: `(f) ${row.case}: peak RSS at most 150 MB`,
+      measured: `${(rss / 1024).toFixed(0)} MiB (${((rss * 1024) / 1e6).toFixed(0)} MB)`,
+      met: rss * 1024 <= 150e6,
+    });
   }
   return checks;
 }

@@ -16,7 +16,20 @@ import { pushBuildxImage } from '../support/fixtures/buildx.js';
 import { authRequests, logins, resetCounts, startSite, stopSite, sumCounts, type Site } from './lab.js';
 import { measureSteps, median } from './measure.js';
 import { fileURLToPath } from 'node:url';
-import { MERGERS, craneCopy, hasTool, loopOf, mergeWith, oursMerge, oursSpec, regctlCopy, skopeoCopy, type PreparedRun, type ToolId, type Tools } from './tools.js';
+import {
+  MERGERS,
+  craneCopy,
+  hasTool,
+  loopOf,
+  mergeWith,
+  oursMerge,
+  oursSpec,
+  regctlCopy,
+  skopeoCopy,
+  type PreparedRun,
+  type ToolId,
+  type Tools,
+} from './tools.js';
 
 export interface BenchContext {
   tools: Tools;
@@ -46,10 +59,21 @@ export interface Row {
 interface Contender {
   tool: ToolId;
   /** a fresh run: commands, the sites whose proxies count it, a check that the work was done */
-  prepare(run: number): Promise<{ prepared: PreparedRun; sites: Site[]; check: () => Promise<string | undefined>; dispose?: () => Promise<void> }>;
+  prepare(
+    run: number,
+  ): Promise<{ prepared: PreparedRun; sites: Site[]; check: () => Promise<string | undefined>; dispose?: () => Promise<void> }>;
 }
 
-const PLATFORMS = ['linux/amd64', 'linux/arm64', 'linux/arm/v7', 'linux/arm/v6', 'linux/ppc64le', 'linux/s390x', 'linux/386', 'linux/riscv64'];
+const PLATFORMS = [
+  'linux/amd64',
+  'linux/arm64',
+  'linux/arm/v7',
+  'linux/arm/v6',
+  'linux/ppc64le',
+  'linux/s390x',
+  'linux/386',
+  'linux/riscv64',
+];
 export const MiB = 1024 * 1024;
 
 function firstLine(text: string): string {
@@ -57,7 +81,11 @@ function firstLine(text: string): string {
     .split('\n')
     .map((l) => l.trim())
     .filter(Boolean);
-  return (lines.find((l) => /error|fail|denied|invalid|is a manifest list|unsupported|not/i.test(l)) ?? lines[lines.length - 1] ?? '').slice(0, 200);
+  return (
+    lines.find((l) => /error|fail|denied|invalid|is a manifest list|unsupported|not/i.test(l)) ??
+    lines[lines.length - 1] ??
+    ''
+  ).slice(0, 200);
 }
 
 /** Checks that `repository:tag` on `site` is an index with at least `platforms` image entries. */
@@ -74,8 +102,24 @@ function indexCheck(site: Site, repository: string, tag: string, platforms: numb
   };
 }
 
-async function runCase(ctx: BenchContext, scenario: Row['scenario'], name: string, contenders: Contender[], bytes?: number): Promise<Row[]> {
-  const rows = contenders.map((c): Row => ({ scenario, case: name, tool: c.tool, wallMs: [], peakRssKiB: [], requests: [], byKind: {}, authRequests: 0, ...(bytes ? { bytes } : {}) }));
+async function runCase(
+  ctx: BenchContext,
+  scenario: Row['scenario'],
+  name: string,
+  contenders: Contender[],
+  bytes?: number,
+): Promise<Row[]> {
+  const rows = contenders.map((c): Row => ({
+    scenario,
+    case: name,
+    tool: c.tool,
+    wallMs: [],
+    peakRssKiB: [],
+    requests: [],
+    byKind: {},
+    authRequests: 0,
+    ...(bytes ? { bytes } : {}),
+  }));
   for (let run = 1; run <= ctx.runs; run++) {
     for (const [i, contender] of contenders.entries()) {
       const row = rows[i];
@@ -97,7 +141,9 @@ async function runCase(ctx: BenchContext, scenario: Row['scenario'], name: strin
         row.requests.push(counts.total);
         row.byKind = counts.byKind;
         row.authRequests = auth;
-        ctx.log(`  (${scenario}) ${name} ${contender.tool} run ${run}: ${Math.round(m.wallMs)} ms, ${counts.total} requests, ${Math.round(m.peakRssKiB / 1024)} MiB RSS`);
+        ctx.log(
+          `  (${scenario}) ${name} ${contender.tool} run ${run}: ${Math.round(m.wallMs)} ms, ${counts.total} requests, ${Math.round(m.peakRssKiB / 1024)} MiB RSS`,
+        );
       } finally {
         await prepared.cleanup();
         await dispose?.();
@@ -116,16 +162,29 @@ function contendersFor(ctx: BenchContext, wanted: ToolId[], make: (tool: ToolId)
 
 // ---- (a) ------------------------------------------------------------------------------------
 
-export async function scenarioA(ctx: BenchContext, site: Site, sizes: number[], peers: ToolId[] = ['ours-local', ...MERGERS]): Promise<Row[]> {
+export async function scenarioA(
+  ctx: BenchContext,
+  site: Site,
+  sizes: number[],
+  peers: ToolId[] = ['ours-local', ...MERGERS],
+): Promise<Row[]> {
   const rows: Row[] = [];
   for (const n of sizes) {
     const repository = `bench/a${n}`;
-    await Promise.all(PLATFORMS.slice(0, n).map((platform, i) => pushBuildxImage(site.endpoint, repository, `p${i}`, { platform, seed: `bench-a${n}-${i}`, layers: 3 })));
+    await Promise.all(
+      PLATFORMS.slice(0, n).map((platform, i) =>
+        pushBuildxImage(site.endpoint, repository, `p${i}`, { platform, seed: `bench-a${n}-${i}`, layers: 3 }),
+      ),
+    );
     const sources = PLATFORMS.slice(0, n).map((_, i) => ref(site, repository, `p${i}`));
     const contenders = contendersFor(ctx, peers, (tool) => ({
       tool,
       prepare: async (run) => ({
-        prepared: await mergeWith(tool, ctx.tools, sources, [ref(site, repository, `${tool}-r${run}`)], { all: true, platforms: [...PLATFORMS.slice(0, n), 'unknown/unknown'], logins: logins([site]) }),
+        prepared: await mergeWith(tool, ctx.tools, sources, [ref(site, repository, `${tool}-r${run}`)], {
+          all: true,
+          platforms: [...PLATFORMS.slice(0, n), 'unknown/unknown'],
+          logins: logins([site]),
+        }),
         sites: [site],
         check: indexCheck(site, repository, `${tool}-r${run}`, n),
       }),
@@ -138,10 +197,19 @@ export async function scenarioA(ctx: BenchContext, site: Site, sizes: number[], 
 
 // ---- (b) ------------------------------------------------------------------------------------
 
-export async function scenarioB(ctx: BenchContext, site: Site, sizes: number[], peers: ToolId[] = ['ours-local', ...MERGERS]): Promise<Row[]> {
+export async function scenarioB(
+  ctx: BenchContext,
+  site: Site,
+  sizes: number[],
+  peers: ToolId[] = ['ours-local', ...MERGERS],
+): Promise<Row[]> {
   const rows: Row[] = [];
   for (const k of sizes) {
-    await Promise.all(PLATFORMS.slice(0, k).map((platform, i) => pushDockerImage(site.endpoint, `bench/b${k}-src${i}`, 'v1', { platform, seed: `bench-b${k}-${i}`, layers: 3, layerSize: 4096 })));
+    await Promise.all(
+      PLATFORMS.slice(0, k).map((platform, i) =>
+        pushDockerImage(site.endpoint, `bench/b${k}-src${i}`, 'v1', { platform, seed: `bench-b${k}-${i}`, layers: 3, layerSize: 4096 }),
+      ),
+    );
     const sources = PLATFORMS.slice(0, k).map((_, i) => ref(site, `bench/b${k}-src${i}`, 'v1'));
     const target = (tool: string, run: number) => `bench/b${k}-${tool}-r${run}`;
     const contenders = contendersFor(ctx, peers, (tool) => ({
@@ -165,13 +233,20 @@ export function sizeLabel(bytes: number): string {
   return bytes >= MiB ? `${bytes / MiB} MiB` : `${bytes} B`;
 }
 
-export async function scenarioC(ctx: BenchContext, source: Site, layerSizes: number[], peers: ToolId[] = ['skopeo', 'crane-copy', 'regctl-copy', ...MERGERS]): Promise<Row[]> {
+export async function scenarioC(
+  ctx: BenchContext,
+  source: Site,
+  layerSizes: number[],
+  peers: ToolId[] = ['skopeo', 'crane-copy', 'regctl-copy', ...MERGERS],
+): Promise<Row[]> {
   const rows: Row[] = [];
   for (const size of layerSizes) {
     const repository = `bench/c${size / MiB}m`;
     ctx.log(`(c) seeding 2 platforms with one ${sizeLabel(size)} layer each`);
     const images = await Promise.all(
-      ['linux/amd64', 'linux/arm64'].map((platform) => pushLargeImage(source.endpoint, repository, platform.split('/')[1], { platform, seed: `bench-c-${size}`, layerBytes: size })),
+      ['linux/amd64', 'linux/arm64'].map((platform) =>
+        pushLargeImage(source.endpoint, repository, platform.split('/')[1], { platform, seed: `bench-c-${size}`, layerBytes: size }),
+      ),
     );
     // what skopeo copies: the same two images under one index
     const manifests: FixtureDescriptor[] = images.map((image) => ({ ...image.descriptor }));
@@ -181,7 +256,12 @@ export async function scenarioC(ctx: BenchContext, source: Site, layerSizes: num
     /** a fresh target registry per run: no tool finds blobs a previous run left there */
     const fresh = async (run: number, tool: string) => {
       const target = await startSite(`c-${tool}-${run}`, ctx.latencyMs);
-      return { target, tag: ref(target, repository, 'v1'), check: indexCheck(target, repository, 'v1', 2), dispose: () => stopSite(target) };
+      return {
+        target,
+        tag: ref(target, repository, 'v1'),
+        check: indexCheck(target, repository, 'v1', 2),
+        dispose: () => stopSite(target),
+      };
     };
     const copiers: Partial<Record<ToolId, typeof skopeoCopy>> = { skopeo: skopeoCopy, 'crane-copy': craneCopy, 'regctl-copy': regctlCopy };
     const contenders = contendersFor(ctx, peers, (tool) => ({
@@ -191,7 +271,9 @@ export async function scenarioC(ctx: BenchContext, source: Site, layerSizes: num
         const copy = copiers[tool];
         const options = { logins: logins([source, t.target]) };
         // the copiers copy an index holding the same two images (they cannot merge)
-        const prepared = copy ? await copy(ctx.tools, ref(source, repository, 'multi'), t.tag, options) : await mergeWith(tool, ctx.tools, sources, [t.tag], options);
+        const prepared = copy
+          ? await copy(ctx.tools, ref(source, repository, 'multi'), t.tag, options)
+          : await mergeWith(tool, ctx.tools, sources, [t.tag], options);
         return { prepared, sites: [source, t.target], check: t.check, dispose: t.dispose };
       },
     }));
@@ -204,7 +286,11 @@ export async function scenarioC(ctx: BenchContext, source: Site, layerSizes: num
 
 export async function scenarioD(ctx: BenchContext, source: Site, targets: Site[], peers: ToolId[] = MERGERS): Promise<Row[]> {
   const rows: Row[] = [];
-  await Promise.all(['linux/amd64', 'linux/arm64'].map((platform, i) => pushDockerImage(source.endpoint, `bench/d-src${i}`, 'v1', { platform, seed: `bench-d-${i}`, layers: 3, layerSize: 4096 })));
+  await Promise.all(
+    ['linux/amd64', 'linux/arm64'].map((platform, i) =>
+      pushDockerImage(source.endpoint, `bench/d-src${i}`, 'v1', { platform, seed: `bench-d-${i}`, layers: 3, layerSize: 4096 }),
+    ),
+  );
   const sources = [0, 1].map((i) => ref(source, `bench/d-src${i}`, 'v1'));
   for (const count of [1, targets.length]) {
     const used = targets.slice(0, count);
@@ -219,7 +305,11 @@ export async function scenarioD(ctx: BenchContext, source: Site, targets: Site[]
     };
     const contenders = contendersFor(ctx, peers, (tool) => ({
       tool,
-      prepare: async (run) => ({ prepared: await mergeWith(tool, ctx.tools, sources, tags(tool, run), { logins: logins([source, ...used]) }), sites: [source, ...used], check: checkAll(tool, run) }),
+      prepare: async (run) => ({
+        prepared: await mergeWith(tool, ctx.tools, sources, tags(tool, run), { logins: logins([source, ...used]) }),
+        sites: [source, ...used],
+        check: checkAll(tool, run),
+      }),
     }));
     ctx.log(`(d) 2 platforms from another registry to ${count} target registr${count === 1 ? 'y' : 'ies'}`);
     rows.push(...(await runCase(ctx, 'd', `${count} target${count === 1 ? '' : 's'}`, contenders)));
@@ -240,7 +330,9 @@ export async function scenarioE(ctx: BenchContext, site: Site, count: number, pe
   const image = (i: number) => `bench/e${i}`;
   await Promise.all(
     Array.from({ length: count }, (_, i) => i).flatMap((i) =>
-      PLATFORMS.slice(0, perImage).map((platform, p) => pushDockerImage(site.endpoint, `${image(i)}-src${p}`, 'v1', { platform, seed: `bench-e${i}-${p}`, layers: 2, layerSize: 4096 })),
+      PLATFORMS.slice(0, perImage).map((platform, p) =>
+        pushDockerImage(site.endpoint, `${image(i)}-src${p}`, 'v1', { platform, seed: `bench-e${i}-${p}`, layers: 2, layerSize: 4096 }),
+      ),
     ),
   );
   const sources = (i: number) => PLATFORMS.slice(0, perImage).map((_, p) => ref(site, `${image(i)}-src${p}`, 'v1'));
@@ -257,18 +349,25 @@ export async function scenarioE(ctx: BenchContext, site: Site, count: number, pe
   ctx.log(`(e) 1 image of ${perImage} platforms`);
   const one = contendersFor(ctx, peers, (tool) => ({
     tool,
-    prepare: async (run) => ({ prepared: await mergeWith(tool, ctx.tools, sources(0), [ref(site, target(0, `one-${tool}`, run), 'v1')], options), sites: [site], check: checkImages(1, `one-${tool}`, run) }),
+    prepare: async (run) => ({
+      prepared: await mergeWith(tool, ctx.tools, sources(0), [ref(site, target(0, `one-${tool}`, run), 'v1')], options),
+      sites: [site],
+      check: checkImages(1, `one-${tool}`, run),
+    }),
   }));
   rows.push(...(await runCase(ctx, 'e', '1 image', one)));
   ctx.log(`(e) ${count} images of ${perImage} platforms`);
-  const jobs = (tool: string, run: number) => Array.from({ length: count }, (_, i) => ({ sources: sources(i), tags: [ref(site, target(i, tool, run), 'v1')] }));
+  const jobs = (tool: string, run: number) =>
+    Array.from({ length: count }, (_, i) => ({ sources: sources(i), tags: [ref(site, target(i, tool, run), 'v1')] }));
   const many = contendersFor(ctx, ['ours-loop', ...peers], (tool) => ({
     tool,
     prepare: async (run) => {
       let prepared: PreparedRun;
       if (tool === 'ours') prepared = await oursSpec(ctx.tools, jobs(tool, run), options);
       else {
-        const each = await Promise.all(jobs(tool, run).map((job) => mergeWith(tool === 'ours-loop' ? 'ours' : tool, ctx.tools, job.sources, job.tags, options)));
+        const each = await Promise.all(
+          jobs(tool, run).map((job) => mergeWith(tool === 'ours-loop' ? 'ours' : tool, ctx.tools, job.sources, job.tags, options)),
+        );
         prepared = loopOf(each);
       }
       return { prepared, sites: [site], check: checkImages(count, tool, run) };
@@ -303,11 +402,20 @@ function manifestCheck(site: Site, repository: string, tag: string): () => Promi
  * loopback and without the latency proxy. `raw` is one undici GET streamed into one PUT of the
  * layer alone (scripts/bench/raw-copy.mjs): the limit any client can reach here.
  */
-export async function scenarioF(ctx: BenchContext, sourceSite: Site, size: number, peers: ToolId[] = ['raw', 'skopeo', 'crane-copy', 'regctl-copy']): Promise<Row[]> {
+export async function scenarioF(
+  ctx: BenchContext,
+  sourceSite: Site,
+  size: number,
+  peers: ToolId[] = ['raw', 'skopeo', 'crane-copy', 'regctl-copy'],
+): Promise<Row[]> {
   const source = direct(sourceSite);
   const repository = `bench/f${size / MiB}m`;
   ctx.log(`(f) seeding one image with one ${sizeLabel(size)} layer`);
-  const image = await pushLargeImage(source.endpoint, repository, 'v1', { platform: 'linux/amd64', seed: `bench-f-${size}`, layerBytes: size });
+  const image = await pushLargeImage(source.endpoint, repository, 'v1', {
+    platform: 'linux/amd64',
+    seed: `bench-f-${size}`,
+    layerBytes: size,
+  });
   const layer = image.layers[0];
   const copiers: Partial<Record<ToolId, typeof skopeoCopy>> = { skopeo: skopeoCopy, 'crane-copy': craneCopy, 'regctl-copy': regctlCopy };
   const contenders = contendersFor(ctx, peers, (tool) => ({
@@ -321,7 +429,12 @@ export async function scenarioF(ctx: BenchContext, sourceSite: Site, size: numbe
       let check = manifestCheck(target, repository, 'v1');
       if (tool === 'raw') {
         prepared = {
-          steps: [{ command: ctx.tools.node, args: [RAW_COPY, source.registry.url, repository, layer.digest, String(layer.size), target.registry.url, repository] }],
+          steps: [
+            {
+              command: ctx.tools.node,
+              args: [RAW_COPY, source.registry.url, repository, layer.digest, String(layer.size), target.registry.url, repository],
+            },
+          ],
           env: process.env,
           freshContainersCache: false,
           cleanup: async () => undefined,
@@ -336,7 +449,9 @@ export async function scenarioF(ctx: BenchContext, sourceSite: Site, size: numbe
         };
       } else {
         const copy = copiers[tool];
-        prepared = copy ? await copy(ctx.tools, ref(source, repository, 'v1'), tag, options) : await oursMerge(ctx.tools, [ref(source, repository, 'v1')], [tag], options);
+        prepared = copy
+          ? await copy(ctx.tools, ref(source, repository, 'v1'), tag, options)
+          : await oursMerge(ctx.tools, [ref(source, repository, 'v1')], [tag], options);
       }
       return { prepared, sites: [], check, dispose };
     },

@@ -26,7 +26,10 @@ export interface StartupResult {
 
 /** Node 24 as the runner has it (npx cache, offline), else this process's node. */
 export function runnerNode(): string {
-  const found = spawnSync('npx', ['--offline', '-y', '-p', 'node@24', 'node', '-p', 'process.execPath'], { encoding: 'utf8', timeout: 30_000 });
+  const found = spawnSync('npx', ['--offline', '-y', '-p', 'node@24', 'node', '-p', 'process.execPath'], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
   const path = found.status === 0 ? found.stdout.trim().split('\n').pop() : undefined;
   return path && path.startsWith('/') ? path : process.execPath;
 }
@@ -51,7 +54,13 @@ export interface StartupVariant {
   compileCache?: 'warm' | 'cold';
 }
 
-export async function measureStartup(bundle: string, bundleBytes: number, runs: number, node = runnerNode(), variant: StartupVariant = { label: '' }): Promise<StartupResult> {
+export async function measureStartup(
+  bundle: string,
+  bundleBytes: number,
+  runs: number,
+  node = runnerNode(),
+  variant: StartupVariant = { label: '' },
+): Promise<StartupResult> {
   let firstConnection: number | undefined;
   let firstRequest: number | undefined;
   const server = createServer((req, res) => {
@@ -96,7 +105,16 @@ export async function measureStartup(bundle: string, bundleBytes: number, runs: 
       if (firstRequest !== undefined) requests.push(firstRequest - started);
     }
     if (connections.length === 0) throw new Error(`bench: ${bundle} never connected to the registry stand-in`);
-    return { variant: variant.label, node, nodeVersion: version, runs, firstConnectionMs: median(connections), firstRequestMs: median(requests), bareNodeMs: median(bare.slice(1)), bundleBytes };
+    return {
+      variant: variant.label,
+      node,
+      nodeVersion: version,
+      runs,
+      firstConnectionMs: median(connections),
+      firstRequestMs: median(requests),
+      bareNodeMs: median(bare.slice(1)),
+      bundleBytes,
+    };
   } finally {
     server.close();
     await rm(dir, { recursive: true, force: true });

@@ -15,7 +15,19 @@ import { findOnPath } from '../support/registry.js';
 import type { Step } from './measure.js';
 
 /** `ours` runs on the action's Node (24, as action.yml says); `ours-local` on this machine's default Node, when that differs. */
-export type ToolId = 'ours' | 'ours-local' | 'ours-loop' | 'docker' | 'buildah' | 'skopeo' | 'imagetools' | 'crane' | 'crane-copy' | 'regctl' | 'regctl-copy' | 'raw';
+export type ToolId =
+  | 'ours'
+  | 'ours-local'
+  | 'ours-loop'
+  | 'docker'
+  | 'buildah'
+  | 'skopeo'
+  | 'imagetools'
+  | 'crane'
+  | 'crane-copy'
+  | 'regctl'
+  | 'regctl-copy'
+  | 'raw';
 
 export const TOOL_LABELS: Record<ToolId, string> = {
   ours: 'manifest-merge',
@@ -98,7 +110,9 @@ export type Logins = Record<string, { username: string; password: string }>;
 
 /** docker's config.json (and containers' auth.json, the same format), as `docker login` leaves it. */
 function authJson(logins: Logins = {}): string {
-  const auths = Object.fromEntries(Object.entries(logins).map(([host, c]) => [host, { auth: Buffer.from(`${c.username}:${c.password}`).toString('base64') }]));
+  const auths = Object.fromEntries(
+    Object.entries(logins).map(([host, c]) => [host, { auth: Buffer.from(`${c.username}:${c.password}`).toString('base64') }]),
+  );
   return JSON.stringify({ auths });
 }
 
@@ -116,13 +130,23 @@ function removing(dir: string): () => Promise<void> {
 }
 
 /** Our CLI merging `sources` into every tag of `tags` (references through the proxies). */
-export async function oursMerge(tools: Tools, sources: string[], tags: string[], options: { node?: string; logins?: Logins } = {}): Promise<PreparedRun> {
+export async function oursMerge(
+  tools: Tools,
+  sources: string[],
+  tags: string[],
+  options: { node?: string; logins?: Logins } = {},
+): Promise<PreparedRun> {
   const dir = await scratch('ours');
   await writeFile(join(dir, 'config.json'), authJson(options.logins));
   return {
     // --referrers skip: the peers copy no referrers, so this is the same work; what looking them up
     // costs by default is measured on its own (see BENCHMARKS.md, "How it is measured")
-    steps: [{ command: options.node ?? tools.node, args: [tools.cli, 'merge', '--quiet', '--referrers', 'skip', ...tags.flatMap((t) => ['--tag', t]), ...sources] }],
+    steps: [
+      {
+        command: options.node ?? tools.node,
+        args: [tools.cli, 'merge', '--quiet', '--referrers', 'skip', ...tags.flatMap((t) => ['--tag', t]), ...sources],
+      },
+    ],
     env: { ...process.env, DOCKER_CONFIG: dir },
     freshContainersCache: false,
     cleanup: removing(dir),
@@ -130,7 +154,11 @@ export async function oursMerge(tools: Tools, sources: string[], tags: string[],
 }
 
 /** Our CLI merging every image of a spec file in one run (`merge --spec FILE`). */
-export async function oursSpec(tools: Tools, images: Array<{ sources: string[]; tags: string[] }>, options: { logins?: Logins } = {}): Promise<PreparedRun> {
+export async function oursSpec(
+  tools: Tools,
+  images: Array<{ sources: string[]; tags: string[] }>,
+  options: { logins?: Logins } = {},
+): Promise<PreparedRun> {
   const dir = await scratch('ours-spec');
   await writeFile(join(dir, 'config.json'), authJson(options.logins));
   const spec = join(dir, 'spec.json');
@@ -160,7 +188,12 @@ export async function dockerMerge(tools: Tools, sources: string[], tag: string, 
 }
 
 /** buildah's manifest list workflow into each of `tags` (one push per tag); `all` adds every entry of an index source. */
-export async function buildahMerge(tools: Tools, sources: string[], tags: string[], options: { all?: boolean; logins?: Logins } = {}): Promise<PreparedRun> {
+export async function buildahMerge(
+  tools: Tools,
+  sources: string[],
+  tags: string[],
+  options: { all?: boolean; logins?: Logins } = {},
+): Promise<PreparedRun> {
   const buildah = tools.buildah!;
   const dir = await scratch('buildah');
   const { policy, authfile } = await containersFiles(dir, options.logins);
@@ -168,12 +201,37 @@ export async function buildahMerge(tools: Tools, sources: string[], tags: string
   const list = 'bench-list';
   const steps: Step[] = [{ command: buildah, args: [...base, 'manifest', 'create', list] }];
   for (const source of sources) {
-    steps.push({ command: buildah, args: [...base, 'manifest', 'add', ...(options.all ? ['--all'] : []), '--tls-verify=false', '--authfile', authfile, list, `docker://${source}`] });
+    steps.push({
+      command: buildah,
+      args: [
+        ...base,
+        'manifest',
+        'add',
+        ...(options.all ? ['--all'] : []),
+        '--tls-verify=false',
+        '--authfile',
+        authfile,
+        list,
+        `docker://${source}`,
+      ],
+    });
   }
   for (const tag of tags) {
     steps.push({
       command: buildah,
-      args: [...base, 'manifest', 'push', '--all', '--tls-verify=false', '--authfile', authfile, '--signature-policy', policy, list, `docker://${tag}`],
+      args: [
+        ...base,
+        'manifest',
+        'push',
+        '--all',
+        '--tls-verify=false',
+        '--authfile',
+        authfile,
+        '--signature-policy',
+        policy,
+        list,
+        `docker://${tag}`,
+      ],
     });
   }
   return { steps, env: process.env, freshContainersCache: true, cleanup: removing(dir) };
@@ -187,7 +245,20 @@ export async function skopeoCopy(tools: Tools, source: string, tag: string, opti
     steps: [
       {
         command: tools.skopeo!,
-        args: ['--policy', policy, 'copy', '--all', '--src-tls-verify=false', '--dest-tls-verify=false', '--src-authfile', authfile, '--dest-authfile', authfile, `docker://${source}`, `docker://${tag}`],
+        args: [
+          '--policy',
+          policy,
+          'copy',
+          '--all',
+          '--src-tls-verify=false',
+          '--dest-tls-verify=false',
+          '--src-authfile',
+          authfile,
+          '--dest-authfile',
+          authfile,
+          `docker://${source}`,
+          `docker://${tag}`,
+        ],
       },
     ],
     env: process.env,
@@ -202,7 +273,10 @@ export async function skopeoCopy(tools: Tools, source: string, tag: string, opti
  * (env execs the command, so time's peak RSS is the command's).
  */
 export function loopOf(runs: PreparedRun[]): PreparedRun {
-  const own = (env: NodeJS.ProcessEnv) => Object.entries(env).filter(([k, v]) => v !== undefined && process.env[k] !== v).map(([k, v]) => `${k}=${v}`);
+  const own = (env: NodeJS.ProcessEnv) =>
+    Object.entries(env)
+      .filter(([k, v]) => v !== undefined && process.env[k] !== v)
+      .map(([k, v]) => `${k}=${v}`);
   return {
     steps: runs.flatMap((run) => run.steps.map((step) => ({ command: 'env', args: [...own(run.env), step.command, ...step.args] }))),
     env: process.env,
@@ -214,14 +288,21 @@ export function loopOf(runs: PreparedRun[]): PreparedRun {
 }
 
 /** `docker buildx imagetools create`: buildx as a CLI plugin in a fresh DOCKER_CONFIG; no daemon is involved. */
-export async function imagetoolsMerge(tools: Tools, sources: string[], tags: string[], options: { logins?: Logins } = {}): Promise<PreparedRun> {
+export async function imagetoolsMerge(
+  tools: Tools,
+  sources: string[],
+  tags: string[],
+  options: { logins?: Logins } = {},
+): Promise<PreparedRun> {
   const dir = await scratch('imagetools');
   await writeFile(join(dir, 'config.json'), authJson(options.logins));
   await mkdir(join(dir, 'cli-plugins'));
   await symlink(tools.buildx!, join(dir, 'cli-plugins', 'docker-buildx'));
   return {
     // --prefer-index is the default (an index source stays an index); stated so the run says what it is
-    steps: [{ command: tools.docker!, args: ['buildx', 'imagetools', 'create', '--prefer-index', ...tags.flatMap((t) => ['-t', t]), ...sources] }],
+    steps: [
+      { command: tools.docker!, args: ['buildx', 'imagetools', 'create', '--prefer-index', ...tags.flatMap((t) => ['-t', t]), ...sources] },
+    ],
     env: { ...process.env, DOCKER_CONFIG: dir, HOME: dir },
     freshContainersCache: false,
     cleanup: removing(dir),
@@ -233,7 +314,10 @@ export async function craneMerge(tools: Tools, sources: string[], tags: string[]
   const dir = await scratch('crane');
   await writeFile(join(dir, 'config.json'), authJson(options.logins));
   return {
-    steps: tags.map((tag) => ({ command: tools.crane!, args: ['index', 'append', '--insecure', '-t', tag, ...sources.flatMap((s) => ['-m', s])] })),
+    steps: tags.map((tag) => ({
+      command: tools.crane!,
+      args: ['index', 'append', '--insecure', '-t', tag, ...sources.flatMap((s) => ['-m', s])],
+    })),
     env: { ...process.env, DOCKER_CONFIG: dir, HOME: dir },
     freshContainersCache: false,
     cleanup: removing(dir),
@@ -244,7 +328,12 @@ export async function craneMerge(tools: Tools, sources: string[], tags: string[]
 export async function craneCopy(tools: Tools, source: string, tag: string, options: { logins?: Logins } = {}): Promise<PreparedRun> {
   const dir = await scratch('crane-copy');
   await writeFile(join(dir, 'config.json'), authJson(options.logins));
-  return { steps: [{ command: tools.crane!, args: ['copy', '--insecure', source, tag] }], env: { ...process.env, DOCKER_CONFIG: dir, HOME: dir }, freshContainersCache: false, cleanup: removing(dir) };
+  return {
+    steps: [{ command: tools.crane!, args: ['copy', '--insecure', source, tag] }],
+    env: { ...process.env, DOCKER_CONFIG: dir, HOME: dir },
+    freshContainersCache: false,
+    cleanup: removing(dir),
+  };
 }
 
 function hostOf(reference: string): string {
@@ -264,11 +353,26 @@ function regctlHosts(references: string[], logins: Logins = {}): string[] {
  * index given as `--ref` becomes a nested index unless `--platform` picks entries of it:
  * `platforms` (index sources) names them, `unknown/unknown` keeping the attestations.
  */
-export async function regctlMerge(tools: Tools, sources: string[], tags: string[], options: { logins?: Logins; platforms?: string[] } = {}): Promise<PreparedRun> {
+export async function regctlMerge(
+  tools: Tools,
+  sources: string[],
+  tags: string[],
+  options: { logins?: Logins; platforms?: string[] } = {},
+): Promise<PreparedRun> {
   const dir = await scratch('regctl');
   const platforms = (options.platforms ?? []).flatMap((p) => ['--platform', p]);
   return {
-    steps: tags.map((tag) => ({ command: tools.regctl!, args: [...regctlHosts([...sources, tag], options.logins), 'index', 'create', tag, ...sources.flatMap((s) => ['--ref', s]), ...platforms] })),
+    steps: tags.map((tag) => ({
+      command: tools.regctl!,
+      args: [
+        ...regctlHosts([...sources, tag], options.logins),
+        'index',
+        'create',
+        tag,
+        ...sources.flatMap((s) => ['--ref', s]),
+        ...platforms,
+      ],
+    })),
     env: { ...process.env, HOME: dir, REGCTL_CONFIG: join(dir, 'regctl.json') },
     freshContainersCache: false,
     cleanup: removing(dir),
@@ -287,7 +391,13 @@ export async function regctlCopy(tools: Tools, source: string, tag: string, opti
 }
 
 /** A merge by any merging tool: the one entry point the scenarios use for peers. */
-export async function mergeWith(tool: ToolId, tools: Tools, sources: string[], tags: string[], options: { logins?: Logins; all?: boolean; platforms?: string[] } = {}): Promise<PreparedRun> {
+export async function mergeWith(
+  tool: ToolId,
+  tools: Tools,
+  sources: string[],
+  tags: string[],
+  options: { logins?: Logins; all?: boolean; platforms?: string[] } = {},
+): Promise<PreparedRun> {
   switch (tool) {
     case 'ours':
       return oursMerge(tools, sources, tags, options);

@@ -105,8 +105,10 @@ const validate = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true 
 
 function describe(error: ErrorObject): string {
   const where = error.instancePath || '/';
-  if (error.keyword === 'additionalProperties') return `${where}: unknown key "${(error.params as { additionalProperty: string }).additionalProperty}"`;
-  if (error.keyword === 'enum') return `${where}: ${error.message} (${(error.params as { allowedValues: unknown[] }).allowedValues.join(', ')})`;
+  if (error.keyword === 'additionalProperties')
+    return `${where}: unknown key "${(error.params as { additionalProperty: string }).additionalProperty}"`;
+  if (error.keyword === 'enum')
+    return `${where}: ${error.message} (${(error.params as { allowedValues: unknown[] }).allowedValues.join(', ')})`;
   return `${where}: ${error.message}`;
 }
 
@@ -123,7 +125,11 @@ export function actionMetadataProblems(text: string): string[] {
     // `value` maps a composite action's outputs to its steps; any other action sets them itself
     return Object.entries(outputs ?? {})
       .filter(([, o]) => (runs.using === 'composite') !== (o.value !== undefined))
-      .map(([id]) => (runs.using === 'composite' ? `/outputs/${id}: a composite action's output needs a value` : `/outputs/${id}: value is for composite actions only`));
+      .map(([id]) =>
+        runs.using === 'composite'
+          ? `/outputs/${id}: a composite action's output needs a value`
+          : `/outputs/${id}: value is for composite actions only`,
+      );
   }
   // `if` only says that a `then` failed; the `then`'s own errors say what
   return [...new Set((validate.errors ?? []).filter((e) => e.keyword !== 'if').map(describe))];

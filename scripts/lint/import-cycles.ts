@@ -23,7 +23,10 @@ export function buildImportGraph(files: Map<string, string>): ImportGraph {
   for (const [file, source] of files) {
     const targets: string[] = [];
     for (const specifier of relativeSpecifiers(source)) {
-      const target = posix.normalize(posix.join(posix.dirname(file), specifier)).replace(/\.js$/, '.ts').replace(/\.mjs$/, '.mts');
+      const target = posix
+        .normalize(posix.join(posix.dirname(file), specifier))
+        .replace(/\.js$/, '.ts')
+        .replace(/\.mjs$/, '.mts');
       if (files.has(target) && !targets.includes(target)) targets.push(target);
     }
     graph.set(file, targets);
@@ -77,7 +80,8 @@ export async function readSources(root: string): Promise<Map<string, string>> {
     for (const entry of await readdir(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) await walk(path);
-      else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) files.set(relative(root, path).split(sep).join('/'), await readFile(path, 'utf8'));
+      else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts'))
+        files.set(relative(root, path).split(sep).join('/'), await readFile(path, 'utf8'));
     }
   };
   await walk(root);

@@ -71,14 +71,24 @@ function areas() {
   const out = [];
   for (const layer of layerNames) {
     const upward = forbiddenLayers(layer).map(upInto);
-    const below = allowedLayers(layer).slice(1).map((name) => `${name}/`);
+    const below = allowedLayers(layer)
+      .slice(1)
+      .map((name) => `${name}/`);
     const subs = SUBLAYERS[layer] ?? [];
     const message = layerMessage(`${layer}/`, [`${layer}/`, ...below]);
-    out.push({ where: layer, folder: true, ignores: subs.map((sub) => `src/${layer}/${sub}/**`), patterns: upward.map((regex) => ({ regex, message })) });
+    out.push({
+      where: layer,
+      folder: true,
+      ignores: subs.map((sub) => `src/${layer}/${sub}/**`),
+      patterns: upward.map((regex) => ({ regex, message })),
+    });
     for (const sub of subs) {
       // `../x` (a file or another folder of the layer), or `../../<layer>/x` that is not `sub` itself
       const rest = `(?!\\.\\.(?:/|$)|${escape(sub)}(?:/|$))`;
-      const subMessage = layerMessage(`${layer}/${sub}/`, [`${layer}/${sub}/`, ...below]).replace(' (order', ` (not the rest of ${layer}/; order`);
+      const subMessage = layerMessage(`${layer}/${sub}/`, [`${layer}/${sub}/`, ...below]).replace(
+        ' (order',
+        ` (not the rest of ${layer}/; order`,
+      );
       const regexes = [...upward, `^(?:\\./)?\\.\\./${rest}`, `^(?:\\./)?\\.\\./\\.\\./${escape(layer)}/${rest}`];
       out.push({ where: `${layer}/${sub}`, folder: true, ignores: [], patterns: regexes.map((regex) => ({ regex, message: subMessage })) });
     }
@@ -86,7 +96,12 @@ function areas() {
   for (const [entry, layer] of Object.entries(ENTRIES)) {
     const message = `Layers: the entry src/${entry} may import only ${layer}/ (table in ${LAYER_TABLE_FILE}).`;
     const others = layerNames.filter((name) => name !== layer);
-    out.push({ where: entry, folder: false, ignores: [], patterns: others.map((other) => ({ regex: `^(?:\\./)?${escape(other)}(?:/|$)`, message })) });
+    out.push({
+      where: entry,
+      folder: false,
+      ignores: [],
+      patterns: others.map((other) => ({ regex: `^(?:\\./)?${escape(other)}(?:/|$)`, message })),
+    });
   }
   // a file that owns a package is its own area (its folder's patterns, without that package's)
   for (const { owner } of OWNED_PACKAGES.filter(({ owner }) => owner.endsWith('.ts'))) {
@@ -115,7 +130,12 @@ export function layerConfigs() {
     name: 'layers/unlisted',
     files: ['src/**/*.ts'],
     ignores: [...layerNames.map((layer) => `src/${layer}/**`), ...Object.keys(ENTRIES).map((entry) => `src/${entry}`)],
-    rules: { 'no-restricted-imports': ['error', { patterns: [{ regex: '^', message: `Layers: this part of src/ is in no layer; add it to ${LAYER_TABLE_FILE}.` }] }] },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '^', message: `Layers: this part of src/ is in no layer; add it to ${LAYER_TABLE_FILE}.` }] },
+      ],
+    },
   });
   return configs;
 }

@@ -217,7 +217,9 @@ export function findShellcheck(): string {
   for (const dir of (process.env.PATH ?? '').split(delimiter).filter(Boolean)) {
     if (existsSync(join(dir, 'shellcheck'))) return join(dir, 'shellcheck');
   }
-  throw new Error('shellcheck is not on PATH: actionlint needs it to check run: scripts (Debian: apt-get install shellcheck; .ci/run installs it)');
+  throw new Error(
+    'shellcheck is not on PATH: actionlint needs it to check run: scripts (Debian: apt-get install shellcheck; .ci/run installs it)',
+  );
 }
 
 /** actionlint's findings in the project at `root` (a directory with .git and .github/workflows). */
@@ -256,7 +258,12 @@ export interface ReadmeLint {
  * Lints every workflow-like yaml block of `markdown` (named `file` in problems) with actionlint
  * and against `actionYml`. `repository` is this action's `owner/name`.
  */
-export async function lintMarkdownWorkflows(markdown: string, actionYml: string, repository: string, file = 'README.md'): Promise<ReadmeLint> {
+export async function lintMarkdownWorkflows(
+  markdown: string,
+  actionYml: string,
+  repository: string,
+  file = 'README.md',
+): Promise<ReadmeLint> {
   const problems: LintProblem[] = [];
   const checked: WrappedBlock[] = [];
   const skipped: number[] = [];
@@ -317,13 +324,19 @@ export async function lintMarkdownWorkflows(markdown: string, actionYml: string,
 
 /** actionlint over the repository's own .github/workflows/, plus our action's usage check. */
 export async function lintRepositoryWorkflows(root: string): Promise<LintProblem[]> {
-  const problems: LintProblem[] = (await actionlint(root)).map((e) => ({ file: e.filepath, line: e.line, message: e.message, rule: e.kind }));
+  const problems: LintProblem[] = (await actionlint(root)).map((e) => ({
+    file: e.filepath,
+    line: e.line,
+    message: e.message,
+    rule: e.kind,
+  }));
   const action = readActionMetadata(await readFile(join(root, 'action.yml'), 'utf8'));
   const repository = await repositoryName(root);
   for (const name of await readdir(join(root, '.github', 'workflows'))) {
     if (!/\.ya?ml$/.test(name)) continue;
     const file = join('.github', 'workflows', name);
-    for (const p of actionUsageProblems(await readFile(join(root, file), 'utf8'), action, repository)) problems.push({ file, line: p.line, message: p.message, rule: 'action.yml' });
+    for (const p of actionUsageProblems(await readFile(join(root, file), 'utf8'), action, repository))
+      problems.push({ file, line: p.line, message: p.message, rule: 'action.yml' });
   }
   return problems;
 }
@@ -335,10 +348,17 @@ export function formatProblems(problems: LintProblem[]): string {
 async function main(args: string[]): Promise<number> {
   const root = process.cwd();
   const readme = resolve(args[0] ?? 'README.md');
-  const result = await lintMarkdownWorkflows(await readFile(readme, 'utf8'), await readFile(join(root, 'action.yml'), 'utf8'), await repositoryName(root), args[0] ?? 'README.md');
+  const result = await lintMarkdownWorkflows(
+    await readFile(readme, 'utf8'),
+    await readFile(join(root, 'action.yml'), 'utf8'),
+    await repositoryName(root),
+    args[0] ?? 'README.md',
+  );
   const own = await lintRepositoryWorkflows(root);
   const all = [...own, ...result.problems];
-  process.stdout.write(`${result.checked.length} workflow blocks checked (${result.skipped.length} other yaml blocks), .github/workflows linted\n`);
+  process.stdout.write(
+    `${result.checked.length} workflow blocks checked (${result.skipped.length} other yaml blocks), .github/workflows linted\n`,
+  );
   if (all.length > 0) process.stdout.write(`${formatProblems(all)}\n`);
   return all.length > 0 ? 1 : 0;
 }

@@ -3,7 +3,15 @@
 // Retry-After, 5xx), reset the connection, truncate or alter a response body, or delay.
 // Bodies stream through both ways (blob uploads and downloads are never buffered), and
 // `Location` headers that point at the target are rewritten to point at the proxy.
-import { createServer, request as httpRequest, Agent, type IncomingMessage, type ServerResponse, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
+import {
+  createServer,
+  request as httpRequest,
+  Agent,
+  type IncomingMessage,
+  type ServerResponse,
+  type IncomingHttpHeaders,
+  type OutgoingHttpHeaders,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Socket } from 'node:net';
 import { Transform, type TransformCallback } from 'node:stream';
@@ -115,7 +123,17 @@ export interface StartFaultProxyOptions {
   random?: () => number;
 }
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-authorization',
+  'proxy-authenticate',
+]);
 
 /** `GET manifest`, `HEAD blob`, `POST upload`, `POST mount`, `PATCH upload`, `PUT upload`, `GET ping`, `GET tags`, `GET token`, … */
 export function classifyRequest(method: string, path: string): string {
@@ -273,7 +291,11 @@ export async function startFaultProxy(options: StartFaultProxyOptions): Promise<
       entry.status = quirk.status;
       entry.fault = 'quirk';
       const body = quirk.body ?? '';
-      res.writeHead(quirk.status, { 'content-length': Buffer.byteLength(body), ...(body ? { 'content-type': 'application/json' } : {}), ...(quirk.headers ?? {}) });
+      res.writeHead(quirk.status, {
+        'content-length': Buffer.byteLength(body),
+        ...(body ? { 'content-type': 'application/json' } : {}),
+        ...(quirk.headers ?? {}),
+      });
       res.end(method === 'HEAD' ? undefined : body);
       return;
     }
@@ -283,8 +305,16 @@ export async function startFaultProxy(options: StartFaultProxyOptions): Promise<
 
     if (fault?.kind === 'status') {
       req.resume(); // drain the upload so the client sees the answer, not EPIPE
-      const body = fault.body ?? JSON.stringify({ errors: [{ code: fault.status === 429 ? 'TOOMANYREQUESTS' : 'UNAVAILABLE', message: `injected ${fault.status}`, detail: null }] });
-      const headers: OutgoingHttpHeaders = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...(fault.headers ?? {}) };
+      const body =
+        fault.body ??
+        JSON.stringify({
+          errors: [{ code: fault.status === 429 ? 'TOOMANYREQUESTS' : 'UNAVAILABLE', message: `injected ${fault.status}`, detail: null }],
+        });
+      const headers: OutgoingHttpHeaders = {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+        ...(fault.headers ?? {}),
+      };
       if (fault.retryAfter !== undefined) headers['retry-after'] = fault.retryAfter;
       entry.status = fault.status;
       res.writeHead(fault.status, headers);
@@ -309,7 +339,9 @@ export async function startFaultProxy(options: StartFaultProxyOptions): Promise<
       upstream.once('error', reject);
     });
     // Stream the request body up (never buffered, except what a personality read); a client abort aborts the upstream request.
-    const uploaded = exchange.body ? new Promise<void>((resolve) => upstream.end(exchange.body, () => resolve())) : pipeline(req, upstream).catch(() => undefined);
+    const uploaded = exchange.body
+      ? new Promise<void>((resolve) => upstream.end(exchange.body, () => resolve()))
+      : pipeline(req, upstream).catch(() => undefined);
     let response: IncomingMessage;
     try {
       response = await answered;

@@ -108,7 +108,11 @@ export function localModuleVersion(name: LocalGoModuleName): string {
     .filter((f) => f === 'go.mod' || f === 'go.sum' || f.endsWith('.go'))
     .sort();
   const hash = createHash('sha256');
-  for (const file of files) hash.update(`${file}\0`).update(readFileSync(join(dir, file))).update('\0');
+  for (const file of files)
+    hash
+      .update(`${file}\0`)
+      .update(readFileSync(join(dir, file)))
+      .update('\0');
   return `local-${hash.digest('hex').slice(0, 12)}`;
 }
 
@@ -215,24 +219,41 @@ export async function goInstall(label: string, tool: GoTool, finalDir: string): 
  * that go.mod and go.sum (checked against the checksum database as for any download).
  */
 async function goBuildRequired(label: string, tool: GoTool & { module: string }, finalDir: string): Promise<string> {
-  return intoPlace(label, `go build ${tool.package} requiring ${tool.module}@${tool.version}`, tool.binary, finalDir, async (go, staging) => {
-    const work = join(staging, 'module');
-    await mkdir(work);
-    await writeFile(join(work, 'go.mod'), `module manifest-merge.local/go-tools/${label}\n\nrequire ${tool.module} ${tool.version}\n`);
-    const env = { ...process.env, GOFLAGS: '-mod=mod', GOWORK: 'off' };
-    try {
-      await execFileAsync(go, ['build', '-o', join(staging, tool.binary), tool.package], { cwd: work, env, maxBuffer: 16 * 1024 * 1024, timeout: 15 * 60 * 1000 });
-    } finally {
-      await rm(work, { recursive: true, force: true });
-    }
-  });
+  return intoPlace(
+    label,
+    `go build ${tool.package} requiring ${tool.module}@${tool.version}`,
+    tool.binary,
+    finalDir,
+    async (go, staging) => {
+      const work = join(staging, 'module');
+      await mkdir(work);
+      await writeFile(join(work, 'go.mod'), `module manifest-merge.local/go-tools/${label}\n\nrequire ${tool.module} ${tool.version}\n`);
+      const env = { ...process.env, GOFLAGS: '-mod=mod', GOWORK: 'off' };
+      try {
+        await execFileAsync(go, ['build', '-o', join(staging, tool.binary), tool.package], {
+          cwd: work,
+          env,
+          maxBuffer: 16 * 1024 * 1024,
+          timeout: 15 * 60 * 1000,
+        });
+      } finally {
+        await rm(work, { recursive: true, force: true });
+      }
+    },
+  );
 }
 
 /**
  * Runs `build(go, staging)`, which writes `binary` into a fresh temp directory beside `finalDir`,
  * then renames that directory to `finalDir`: a directory that exists holds a whole binary.
  */
-async function intoPlace(label: string, spec: string, binary: string, finalDir: string, build: (go: string, staging: string) => Promise<void>): Promise<string> {
+async function intoPlace(
+  label: string,
+  spec: string,
+  binary: string,
+  finalDir: string,
+  build: (go: string, staging: string) => Promise<void>,
+): Promise<string> {
   const target = join(finalDir, binary);
   const go = findGo();
   if (!go) throw new GoToolInstallError(label, spec, 'go is not on PATH (install Go 1.26 or later: https://go.dev/dl/)');
@@ -269,12 +290,16 @@ async function main(args: string[]): Promise<number> {
   const [command, ...names] = args;
   if (command !== 'install' && command !== 'path') {
     process.stderr.write('usage: go-tools.ts install [tool...] | path <tool>\n');
-    process.stderr.write(`tools: ${[...Object.keys(ALL_GO_TOOLS), ...Object.keys(LOCAL_GO_MODULES)].join(', ')} (without names: ${allNames().join(', ')})\n`);
+    process.stderr.write(
+      `tools: ${[...Object.keys(ALL_GO_TOOLS), ...Object.keys(LOCAL_GO_MODULES)].join(', ')} (without names: ${allNames().join(', ')})\n`,
+    );
     return 2;
   }
   const unknown = names.filter((n) => !isGoToolName(n));
   if (unknown.length > 0) {
-    process.stderr.write(`unknown tool ${unknown.join(', ')} (known: ${[...Object.keys(ALL_GO_TOOLS), ...Object.keys(LOCAL_GO_MODULES)].join(', ')})\n`);
+    process.stderr.write(
+      `unknown tool ${unknown.join(', ')} (known: ${[...Object.keys(ALL_GO_TOOLS), ...Object.keys(LOCAL_GO_MODULES)].join(', ')})\n`,
+    );
     return 2;
   }
   const wanted = (names.length > 0 ? names : allNames()) as GoToolName[];
@@ -289,7 +314,9 @@ async function main(args: string[]): Promise<number> {
     const cached = existsSync(goToolPath(name));
     try {
       const path = await ensureGoTool(name);
-      process.stdout.write(`${name} ${goToolVersion(name)}: ${path} (${cached ? 'cached' : `installed in ${((Date.now() - started) / 1000).toFixed(1)} s`})\n`);
+      process.stdout.write(
+        `${name} ${goToolVersion(name)}: ${path} (${cached ? 'cached' : `installed in ${((Date.now() - started) / 1000).toFixed(1)} s`})\n`,
+      );
     } catch (error) {
       failed++;
       process.stderr.write(`${(error as Error).message}\n`);

@@ -68,7 +68,11 @@ export function mountFromMissingProjectUnauthorized(missingProjects: string[]): 
       if (exchange.kind !== 'POST mount') return undefined;
       const from = query(exchange).get('from') ?? '';
       if (!missingProjects.includes(from.split('/')[0])) return undefined;
-      return { status: 401, headers: { 'www-authenticate': 'Basic realm="harbor"' }, body: errors('UNAUTHORIZED', 'unauthorized to access repository') };
+      return {
+        status: 401,
+        headers: { 'www-authenticate': 'Basic realm="harbor"' },
+        body: errors('UNAUTHORIZED', 'unauthorized to access repository'),
+      };
     },
   };
 }
@@ -89,7 +93,11 @@ export function subjectMustExist(): Personality {
       const authorization = header(exchange.headers, 'authorization');
       const response = await fetch(`${exchange.target}/v2/${repositoryOf(exchange.path)}/manifests/${subject}`, {
         method: 'HEAD',
-        headers: { accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.index.v1+json', ...(authorization ? { authorization } : {}) },
+        headers: {
+          accept:
+            'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.index.v1+json',
+          ...(authorization ? { authorization } : {}),
+        },
       });
       if (response.status === 200) return undefined;
       return { status: 400, body: errors('MANIFEST_BLOB_UNKNOWN', `blob unknown to registry: subject ${subject} not found`) };
@@ -129,7 +137,8 @@ export function manifestContentType(type: 'application/json' | 'text/plain'): Pe
 export function ociIndexRefused(): Personality {
   return {
     request(exchange) {
-      if (exchange.kind !== 'PUT manifest' || header(exchange.headers, 'content-type') !== 'application/vnd.oci.image.index.v1+json') return undefined;
+      if (exchange.kind !== 'PUT manifest' || header(exchange.headers, 'content-type') !== 'application/vnd.oci.image.index.v1+json')
+        return undefined;
       return { status: 400, body: errors('MANIFEST_INVALID', 'manifest invalid: unsupported manifest media type') };
     },
   };
@@ -141,7 +150,11 @@ export function bodyLimit(limit: number): Personality {
     request(exchange) {
       if (exchange.kind !== 'PUT upload' || Number(header(exchange.headers, 'content-length') ?? 0) <= limit) return undefined;
       // as nginx says it (client_max_body_size): an HTML page, no registry error codes
-      return { status: 413, headers: { 'content-type': 'text/html' }, body: '<html><head><title>413 Request Entity Too Large</title></head><body><center><h1>413 Request Entity Too Large</h1></center></body></html>' };
+      return {
+        status: 413,
+        headers: { 'content-type': 'text/html' },
+        body: '<html><head><title>413 Request Entity Too Large</title></head><body><center><h1>413 Request Entity Too Large</h1></center></body></html>',
+      };
     },
   };
 }
@@ -157,7 +170,8 @@ export function chunkMinLength(minimum: number): Personality {
     request(exchange) {
       if (exchange.kind !== 'PATCH upload') return undefined;
       const session = exchange.path.split('?')[0];
-      if (ended.has(session)) return { status: 416, body: errors('BLOB_UPLOAD_INVALID', `a chunk after one shorter than ${minimum} bytes`) };
+      if (ended.has(session))
+        return { status: 416, body: errors('BLOB_UPLOAD_INVALID', `a chunk after one shorter than ${minimum} bytes`) };
       if (Number(header(exchange.headers, 'content-length') ?? 0) < minimum) ended.add(session);
       return undefined;
     },
@@ -209,13 +223,17 @@ export async function startBlobCdn(registryUrl: string): Promise<BlobCdn> {
       return;
     }
     const headers: OutgoingHttpHeaders = target.authorization ? { authorization: target.authorization } : {};
-    const forward = httpRequest({ hostname: upstream.hostname, port: upstream.port, method: req.method, path: target.path, headers }, (response) => {
-      entry.status = response.statusCode ?? 502;
-      const out: OutgoingHttpHeaders = {};
-      for (const name of ['content-length', 'content-type', 'etag']) if (response.headers[name] !== undefined) out[name] = response.headers[name];
-      res.writeHead(response.statusCode ?? 502, out);
-      pipeline(response, res).catch(() => undefined);
-    });
+    const forward = httpRequest(
+      { hostname: upstream.hostname, port: upstream.port, method: req.method, path: target.path, headers },
+      (response) => {
+        entry.status = response.statusCode ?? 502;
+        const out: OutgoingHttpHeaders = {};
+        for (const name of ['content-length', 'content-type', 'etag'])
+          if (response.headers[name] !== undefined) out[name] = response.headers[name];
+        res.writeHead(response.statusCode ?? 502, out);
+        pipeline(response, res).catch(() => undefined);
+      },
+    );
     forward.once('error', () => {
       entry.status = 502;
       if (!res.headersSent) res.writeHead(502);
@@ -306,7 +324,12 @@ export interface StartQuirksProxyOptions {
 
 /** The fault proxy with a registry personality, in front of a real registry. */
 export function startQuirksProxy(options: StartQuirksProxyOptions): Promise<FaultProxy> {
-  return startFaultProxy({ target: options.target, personality: combine(...options.personalities), rules: options.rules, publicOrigin: options.publicOrigin });
+  return startFaultProxy({
+    target: options.target,
+    personality: combine(...options.personalities),
+    rules: options.rules,
+    publicOrigin: options.publicOrigin,
+  });
 }
 
 /**
@@ -320,12 +343,18 @@ export function loopbackDispatcher(ports: Record<string, number>): Agent {
     connect: (options, callback) => {
       const mapped = ports[options.hostname];
       if (options.protocol === 'https:') {
-        const refused = Object.assign(new Error(`connect ECONNREFUSED ${options.hostname}:${options.port || (options.protocol === 'https:' ? 443 : 80)}`), { code: 'ECONNREFUSED' });
+        const refused = Object.assign(
+          new Error(`connect ECONNREFUSED ${options.hostname}:${options.port || (options.protocol === 'https:' ? 443 : 80)}`),
+          { code: 'ECONNREFUSED' },
+        );
         queueMicrotask(() => callback(refused, null));
         return;
       }
       // other hosts (the local registries of the same test) as they are
-      const socket = mapped === undefined ? netConnect({ host: options.hostname, port: Number(options.port) || 80 }) : netConnect({ host: '127.0.0.1', port: mapped });
+      const socket =
+        mapped === undefined
+          ? netConnect({ host: options.hostname, port: Number(options.port) || 80 })
+          : netConnect({ host: '127.0.0.1', port: mapped });
       const fail = (error: Error) => callback(error, null);
       socket.once('error', fail);
       socket.once('connect', () => {

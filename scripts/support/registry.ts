@@ -113,7 +113,7 @@ export const IMPLEMENTATIONS: Readonly<Record<RegistryImplementation, RegistryCa
     foreignLayersUnpushed: true,
   },
   olareg: {
-    title: 'olareg v0.1.2 (regclient\'s registry)',
+    title: "olareg v0.1.2 (regclient's registry)",
     // olareg has no auth at all (it is meant to run behind a proxy that does it)
     auth: ['none'],
     mount: true,
@@ -152,7 +152,13 @@ export const IMPLEMENTATIONS: Readonly<Record<RegistryImplementation, RegistryCa
  * tests) and without it (fallback tags, on a registry whose other behaviour is the same). In this
  * order, the next one (otherImplementation) is always other code.
  */
-export const IMPLEMENTATION_NAMES: RegistryImplementation[] = ['distribution-2.8', 'distribution-v3', 'olareg', 'ggcr', 'olareg-no-referrers'];
+export const IMPLEMENTATION_NAMES: RegistryImplementation[] = [
+  'distribution-2.8',
+  'distribution-v3',
+  'olareg',
+  'ggcr',
+  'olareg-no-referrers',
+];
 /** Started only by the suites that ask for them by name (IMPLEMENTATIONS still says what they can do). */
 export const EXTRA_IMPLEMENTATION_NAMES: RegistryImplementation[] = ['ggcr-referrers'];
 
@@ -209,7 +215,11 @@ export interface RunningRegistry extends RegistryEndpoint {
 
 const LOG_CAP = 256 * 1024;
 const TOOL_PACKAGES: Record<ToolName, string> = { skopeo: 'skopeo', 'docker-registry': 'docker-registry', buildah: 'buildah' };
-const TOOL_BINARIES: Record<ToolName, string[]> = { skopeo: ['skopeo'], 'docker-registry': ['docker-registry', 'registry'], buildah: ['buildah'] };
+const TOOL_BINARIES: Record<ToolName, string[]> = {
+  skopeo: ['skopeo'],
+  'docker-registry': ['docker-registry', 'registry'],
+  buildah: ['buildah'],
+};
 
 export type ToolName = 'skopeo' | 'docker-registry' | 'buildah';
 
@@ -347,7 +357,12 @@ function installExitHooks(): void {
 /** Spawns a long-running helper in its own process group, tracked for stop-on-exit. */
 export function spawnTracked(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
   installExitHooks();
-  const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, {
+    cwd: options.cwd,
+    env: options.env ?? process.env,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   live.add(child);
   child.once('exit', () => live.delete(child));
   child.unref();
@@ -441,14 +456,21 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export async function startRegistry(options: StartRegistryOptions = {}): Promise<RunningRegistry> {
   const implementation = options.implementation ?? 'distribution-2.8';
   const capabilities = IMPLEMENTATIONS[implementation];
-  if (!capabilities) throw new Error(`startRegistry: unknown implementation ${String(implementation)} (known: ${[...IMPLEMENTATION_NAMES, ...EXTRA_IMPLEMENTATION_NAMES].join(', ')})`);
+  if (!capabilities)
+    throw new Error(
+      `startRegistry: unknown implementation ${String(implementation)} (known: ${[...IMPLEMENTATION_NAMES, ...EXTRA_IMPLEMENTATION_NAMES].join(', ')})`,
+    );
   const auth = options.auth ?? 'none';
   const name = options.name ?? `registry-${auth}`;
   if (!capabilities.auth.includes(auth)) {
-    throw new Error(`startRegistry(${name}): ${capabilities.title} has no '${auth}' auth mode (it has: ${capabilities.auth.join(', ')}); ask IMPLEMENTATIONS before starting it`);
+    throw new Error(
+      `startRegistry(${name}): ${capabilities.title} has no '${auth}' auth mode (it has: ${capabilities.auth.join(', ')}); ask IMPLEMENTATIONS before starting it`,
+    );
   }
-  if (options.schema1 && !capabilities.schema1) throw new Error(`startRegistry(${name}): ${capabilities.title} does not accept schema 1 manifests`);
-  if (auth === 'token' && !options.tokenServer) throw new Error(`startRegistry(${name}): auth 'token' needs a tokenServer (startTokenServer())`);
+  if (options.schema1 && !capabilities.schema1)
+    throw new Error(`startRegistry(${name}): ${capabilities.title} does not accept schema 1 manifests`);
+  if (auth === 'token' && !options.tokenServer)
+    throw new Error(`startRegistry(${name}): auth 'token' needs a tokenServer (startTokenServer())`);
   const binary = await registryBinary(implementation);
   const dataDir = await mkdtemp(join(tmpdir(), `mm-${name.replace(/[^a-zA-Z0-9_-]/g, '_')}-`));
   liveDirs.add(dataDir);
@@ -479,7 +501,20 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
       // A directory store (each repository an OCI layout under data/), no garbage collection (a
       // long suite must not lose an upload it has not referenced yet: a negative frequency turns it
       // off; "-1" alone is not a duration), the referrers API on or off.
-      args = ['serve', '--addr', '127.0.0.1', '--port', String(port), '--dir', join(dataDir, 'data'), '--gc-frequency', '-1s', `--api-referrer=${implementation === 'olareg'}`, '-v', options.logLevel ?? 'error'];
+      args = [
+        'serve',
+        '--addr',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--dir',
+        join(dataDir, 'data'),
+        '--gc-frequency',
+        '-1s',
+        `--api-referrer=${implementation === 'olareg'}`,
+        '-v',
+        options.logLevel ?? 'error',
+      ];
       if (options.deleteEnabled) args.push('--api-delete', '--api-blob-delete');
     } else if (implementation === 'ggcr-referrers') {
       args = ['--address', `127.0.0.1:${port}`, '--disk', join(dataDir, 'data')];

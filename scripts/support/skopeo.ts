@@ -149,7 +149,7 @@ export async function skopeoCopy(source: string, destination: string, options: S
     '--policy',
     policy,
     'copy',
-    ...(options.all ?? true ? ['--all'] : []),
+    ...((options.all ?? true) ? ['--all'] : []),
     ...(await authArgs('src-', options.src ?? {})),
     ...(await authArgs('dest-', options.dest ?? {})),
     ...(options.extraArgs ?? []),
@@ -159,17 +159,23 @@ export async function skopeoCopy(source: string, destination: string, options: S
   return runSkopeo(args, options);
 }
 
-export type DockerConfigAuth = { username: string; password: string } | { identitytoken: string; username?: string } | { registrytoken: string };
+export type DockerConfigAuth =
+  { username: string; password: string } | { identitytoken: string; username?: string } | { registrytoken: string };
 
 /**
  * Writes a docker `config.json` (as `docker login` / docker/login-action leave it) with
  * `auths` for each host; usable as skopeo's `authfile` and as `$DOCKER_CONFIG/config.json`.
  */
-export async function writeDockerConfig(path: string, auths: Record<string, DockerConfigAuth>, extra: Record<string, unknown> = {}): Promise<string> {
+export async function writeDockerConfig(
+  path: string,
+  auths: Record<string, DockerConfigAuth>,
+  extra: Record<string, unknown> = {},
+): Promise<string> {
   const entries: Record<string, Record<string, string>> = {};
   for (const [host, auth] of Object.entries(auths)) {
     if ('password' in auth) entries[host] = { auth: Buffer.from(`${auth.username}:${auth.password}`).toString('base64') };
-    else if ('identitytoken' in auth) entries[host] = { auth: Buffer.from(`${auth.username ?? '<token>'}:`).toString('base64'), identitytoken: auth.identitytoken };
+    else if ('identitytoken' in auth)
+      entries[host] = { auth: Buffer.from(`${auth.username ?? '<token>'}:`).toString('base64'), identitytoken: auth.identitytoken };
     else entries[host] = { registrytoken: auth.registrytoken };
   }
   await writeFile(path, `${JSON.stringify({ auths: entries, ...extra }, null, '\t')}\n`, { mode: 0o600 });

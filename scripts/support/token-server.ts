@@ -97,12 +97,19 @@ export function parseScope(scope: string): ResourceAccess | undefined {
   const first = scope.indexOf(':');
   const last = scope.lastIndexOf(':');
   if (first <= 0 || last <= first) return undefined;
-  const actions = scope.slice(last + 1).split(',').map((a) => a.trim()).filter(Boolean);
+  const actions = scope
+    .slice(last + 1)
+    .split(',')
+    .map((a) => a.trim())
+    .filter(Boolean);
   return { type: scope.slice(0, first), name: scope.slice(first + 1, last), actions };
 }
 
 /** Decodes a JWT's header and claims without verifying it (for assertions in tests). */
-export function decodeJwt(token: string): { header: Record<string, unknown>; claims: Record<string, unknown> & { access?: ResourceAccess[] } } {
+export function decodeJwt(token: string): {
+  header: Record<string, unknown>;
+  claims: Record<string, unknown> & { access?: ResourceAccess[] };
+} {
   const [header, claims] = token.split('.');
   return {
     header: JSON.parse(Buffer.from(header ?? '', 'base64url').toString('utf8')) as Record<string, unknown>,
@@ -118,9 +125,20 @@ async function makeSigningCertificate(dir: string): Promise<{ key: KeyObject; ce
   const keyPath = join(dir, 'token.key');
   const certPath = join(dir, 'token.crt');
   await execFileAsync('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '2',
-    '-subj', '/CN=manifest-merge test token issuer',
-    '-keyout', keyPath, '-out', certPath,
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-sha256',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=manifest-merge test token issuer',
+    '-keyout',
+    keyPath,
+    '-out',
+    certPath,
   ]);
   const certPem = await readFile(certPath, 'utf8');
   const key = createPrivateKey(await readFile(keyPath, 'utf8'));
@@ -129,7 +147,11 @@ async function makeSigningCertificate(dir: string): Promise<{ key: KeyObject; ce
 }
 
 class HttpError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -228,7 +250,10 @@ export async function startTokenServer(options: StartTokenServerOptions = {}): P
 
   function splitScopes(values: string[]): string[] {
     // Docker sends one `scope` parameter per scope; OAuth2 clients one space-separated `scope`.
-    return values.flatMap((v) => v.split(' ')).map((s) => s.trim()).filter(Boolean);
+    return values
+      .flatMap((v) => v.split(' '))
+      .map((s) => s.trim())
+      .filter(Boolean);
   }
 
   function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -282,19 +307,28 @@ export async function startTokenServer(options: StartTokenServerOptions = {}): P
           record.grantType = 'refresh_token';
           const presented = form.get('refresh_token') ?? '';
           const owner =
-            minted.get(presented) ?? Object.entries(users).find(([, u]) => u.refreshToken !== undefined && u.refreshToken === presented)?.[0];
+            minted.get(presented) ??
+            Object.entries(users).find(([, u]) => u.refreshToken !== undefined && u.refreshToken === presented)?.[0];
           if (!presented || !owner) throw new HttpError(401, 'invalid_grant', 'unknown or revoked refresh token');
           record.user = owner;
           user = owner;
           refreshToken = presented;
         } else {
-          throw new HttpError(400, 'unsupported_grant_type', `grant_type ${JSON.stringify(grantType)} is not supported (password, refresh_token)`);
+          throw new HttpError(
+            400,
+            'unsupported_grant_type',
+            `grant_type ${JSON.stringify(grantType)} is not supported (password, refresh_token)`,
+          );
         }
       } else {
         throw new HttpError(405, 'UNSUPPORTED', `method ${req.method} not allowed`);
       }
       if (record.service !== undefined && record.service !== service) {
-        throw new HttpError(400, 'invalid_request', `unknown service ${JSON.stringify(record.service)} (this server issues tokens for ${JSON.stringify(service)})`);
+        throw new HttpError(
+          400,
+          'invalid_request',
+          `unknown service ${JSON.stringify(record.service)} (this server issues tokens for ${JSON.stringify(service)})`,
+        );
       }
       const access = grant(user, record.scopes);
       record.granted = access;
@@ -318,10 +352,12 @@ export async function startTokenServer(options: StartTokenServerOptions = {}): P
     } catch (error) {
       const httpError = error instanceof HttpError ? error : new HttpError(500, 'INTERNAL', String(error));
       record.status = httpError.status;
-      const headers: Record<string, string> = httpError.status === 401 ? { 'www-authenticate': 'Basic realm="manifest-merge test token server"' } : {};
-      const body = req.method === 'POST' && httpError.status !== 404
-        ? { error: httpError.code, error_description: httpError.message }
-        : { errors: [{ code: httpError.code, message: httpError.message }] };
+      const headers: Record<string, string> =
+        httpError.status === 401 ? { 'www-authenticate': 'Basic realm="manifest-merge test token server"' } : {};
+      const body =
+        req.method === 'POST' && httpError.status !== 404
+          ? { error: httpError.code, error_description: httpError.message }
+          : { errors: [{ code: httpError.code, message: httpError.message }] };
       send(res, httpError.status, body, headers);
     }
   }

@@ -17,8 +17,12 @@ export const inputNaming: FieldNaming = {
   label: (field) => (BARE.has(field) ? `\`${field}\`` : `Input \`${field}\``),
   missing: (field) =>
     field === 'sources'
-      ? new InputError('Input `sources` is empty', { hint: 'List the per-platform images to merge, one per line (tags, repo@sha256:… digests or oci-layout://PATH), or give digests-dir and image' })
-      : new InputError('Input `tags` is empty', { hint: 'List the tags to push the index to, one per line (e.g. ghcr.io/acme/app:latest)' }),
+      ? new InputError('Input `sources` is empty', {
+          hint: 'List the per-platform images to merge, one per line (tags, repo@sha256:… digests or oci-layout://PATH), or give digests-dir and image',
+        })
+      : new InputError('Input `tags` is empty', {
+          hint: 'List the tags to push the index to, one per line (e.g. ghcr.io/acme/app:latest)',
+        }),
 };
 
 /** Every input, read as the field of the same name. */
@@ -31,17 +35,23 @@ export function getInputs(getInput: InputGetter): ActionInputs {
   if (String(record.spec).trim() !== '') {
     const clash = (['sources', 'tags', 'digests-dir', 'image'] as const).filter((name) => String(record[name]).trim() !== '');
     if (clash.length > 0) {
-      throw new InputError(`Input \`spec\` is set, and so ${clash.length === 1 ? 'is' : 'are'} ${clash.map((n) => `\`${n}\``).join(', ')}`, {
-        hint: 'With a spec, each image lists its own tags and sources; move them into the spec',
-      });
+      throw new InputError(
+        `Input \`spec\` is set, and so ${clash.length === 1 ? 'is' : 'are'} ${clash.map((n) => `\`${n}\``).join(', ')}`,
+        {
+          hint: 'With a spec, each image lists its own tags and sources; move them into the spec',
+        },
+      );
     }
   }
   const username = String(record.username).trim();
   const password = String(record.password);
   if ((username === '') !== (password === '')) {
-    throw new InputError(`Input \`${username ? 'password' : 'username'}\` is empty while \`${username ? 'username' : 'password'}\` is set`, {
-      hint: 'Give both, or neither (to use docker/login-action credentials)',
-    });
+    throw new InputError(
+      `Input \`${username ? 'password' : 'username'}\` is empty while \`${username ? 'username' : 'password'}\` is set`,
+      {
+        hint: 'Give both, or neither (to use docker/login-action credentials)',
+      },
+    );
   }
   return buildStep(record, inputNaming);
 }

@@ -40,14 +40,21 @@ export async function run(): Promise<void> {
     if (inputs.client.credentials) core.setSecret(inputs.client.credentials.password);
     for (const warning of inputs.warnings) actionsLogger.warning(warning);
     const context = runContext();
-    const images = inputs.images.map((image) => ({ ...image, request: withGithubAnnotations(image.request, inputs.githubAnnotations, context) }));
-    const outcomes = await runStep({ ...inputs, images }, { logger: actionsLogger, onSecret: (s) => core.setSecret(s), explicitCredentials: ACTION_EXPLICIT_CREDENTIALS });
+    const images = inputs.images.map((image) => ({
+      ...image,
+      request: withGithubAnnotations(image.request, inputs.githubAnnotations, context),
+    }));
+    const outcomes = await runStep(
+      { ...inputs, images },
+      { logger: actionsLogger, onSecret: (s) => core.setSecret(s), explicitCredentials: ACTION_EXPLICIT_CREDENTIALS },
+    );
     // without a spec, a failed merge sets no output; with one, every image's outcome is an output
     if (!inputs.spec) checkStep(outcomes, false);
     await writeOutputs(outcomes, { summary: inputs.summary, logger: actionsLogger });
     checkStep(outcomes, inputs.spec);
   } catch (error) {
     core.setFailed(renderActionError(error));
-    if (!isExpectedError(error)) core.error(redactSecrets(error instanceof Error && error.stack ? mapStackTrace(error.stack) : String(error)));
+    if (!isExpectedError(error))
+      core.error(redactSecrets(error instanceof Error && error.stack ? mapStackTrace(error.stack) : String(error)));
   }
 }

@@ -65,7 +65,10 @@ export class ManifestMergeError extends Error {
 
   constructor(code: ErrorCode, message: string, options: ErrorOptions = {}) {
     // `message` words the advice neutrally, so a plain `error.message` still reads whole; users see renderError's
-    super(options.hint ? `${message}. ${capitalise(renderHint(options.hint, NEUTRAL_WORDS))}` : message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(
+      options.hint ? `${message}. ${capitalise(renderHint(options.hint, NEUTRAL_WORDS))}` : message,
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.name = new.target.name;
     this.code = code;
     this.summary = message;
@@ -214,7 +217,13 @@ export class HttpError extends ManifestMergeError {
     readonly registryErrors: RegistryErrorDetail[] = [],
     options: ErrorOptions = {},
   ) {
-    super(code, message, { method: request.method, url: request.url, status, registryCodes: registryErrors.map((e) => e.code), ...options });
+    super(code, message, {
+      method: request.method,
+      url: request.url,
+      status,
+      registryCodes: registryErrors.map((e) => e.code),
+      ...options,
+    });
   }
 
   override get status(): number {
@@ -269,7 +278,8 @@ export function isExpectedError(error: unknown): error is ManifestMergeError {
 // ---- advice per surface ------------------------------------------------------------------------
 
 /** What the time budget is and how to raise it; every TimeoutError carries it unless it says more. */
-export const TIME_BUDGET_HINT = 'The step must finish within its time budget ({timeout}; default 10m). Check the registry\'s status page and retry later, or raise the budget';
+export const TIME_BUDGET_HINT =
+  "The step must finish within its time budget ({timeout}; default 10m). Check the registry's status page and retry later, or raise the budget";
 
 /** The `{term}` placeholders a hint may use; each surface words every one of them (action/, cli/). */
 export const ADVICE_TERMS = [

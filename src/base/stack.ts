@@ -12,7 +12,8 @@ function loadMap(file: string, maps: Map<string, SourceMap | undefined>): Source
   let map: SourceMap | undefined;
   try {
     const path = file.startsWith('file:') ? fileURLToPath(file) : file;
-    if (existsSync(`${path}.map`)) map = new SourceMap(JSON.parse(readFileSync(`${path}.map`, 'utf8')) as ConstructorParameters<typeof SourceMap>[0]);
+    if (existsSync(`${path}.map`))
+      map = new SourceMap(JSON.parse(readFileSync(`${path}.map`, 'utf8')) as ConstructorParameters<typeof SourceMap>[0]);
   } catch {
     map = undefined; // an unreadable map leaves the frame as it is
   }
@@ -24,7 +25,8 @@ function loadMap(file: string, maps: Map<string, SourceMap | undefined>): Source
 export function mapStackTrace(stack: string): string {
   const maps = new Map<string, SourceMap | undefined>();
   return stack.replace(FRAME, (frame, file: string, line: string, column: string) => {
-    const entry = loadMap(file, maps)?.findEntry(Number(line) - 1, Number(column) - 1) as { originalSource?: string; originalLine?: number; originalColumn?: number } | undefined;
+    const entry = loadMap(file, maps)?.findEntry(Number(line) - 1, Number(column) - 1) as
+      { originalSource?: string; originalLine?: number; originalColumn?: number } | undefined;
     if (!entry?.originalSource || entry.originalLine === undefined || entry.originalColumn === undefined) return frame;
     const source = entry.originalSource.replace(/^(?:\.\.\/)+/, '');
     return `${source}:${entry.originalLine + 1}:${entry.originalColumn + 1}`;

@@ -38,7 +38,12 @@ const MERGE_OPTIONS = {
   quiet: { type: 'boolean', short: 'q' },
 } as const;
 
-const INSPECT_OPTIONS = { ...COMMON_OPTIONS, raw: { type: 'boolean' }, check: { type: 'boolean' }, referrers: { type: 'boolean' } } as const;
+const INSPECT_OPTIONS = {
+  ...COMMON_OPTIONS,
+  raw: { type: 'boolean' },
+  check: { type: 'boolean' },
+  referrers: { type: 'boolean' },
+} as const;
 
 type Options = NonNullable<Parameters<typeof parseArgs>[0]>['options'];
 
@@ -63,7 +68,15 @@ export type MergeCommand = { help: true } | ({ help: false; output: OutputFlags 
 
 export type InspectCommand =
   | { help: true }
-  | { help: false; reference: ImageReference; client: ClientSettings; raw: boolean; check: boolean; referrers: boolean; output: OutputFlags };
+  | {
+      help: false;
+      reference: ImageReference;
+      client: ClientSettings;
+      raw: boolean;
+      check: boolean;
+      referrers: boolean;
+      output: OutputFlags;
+    };
 
 /** The flag each field is given with, where it is not `--<field>`. */
 const FLAG: Partial<Record<FieldName, string>> = {
@@ -102,7 +115,10 @@ function clientSettings(values: CommonValues, readPassword: PasswordReader, defa
   const username = values.username.trim();
   if (username === '') throw new UsageError('--username is empty');
   const password = readPassword();
-  if (password === '') throw new UsageError('--password-stdin: standard input is empty', { hint: 'Pipe the password or token in, e.g. echo "$TOKEN" | manifest-merge … --username USER --password-stdin' });
+  if (password === '')
+    throw new UsageError('--password-stdin: standard input is empty', {
+      hint: 'Pipe the password or token in, e.g. echo "$TOKEN" | manifest-merge … --username USER --password-stdin',
+    });
   return buildClientSettings({ ...record, username, password }, flagNaming, defaultRegistry);
 }
 
@@ -129,14 +145,20 @@ export function parseMergeCommand(args: string[], readPassword: PasswordReader):
   // the image fields are checked before the client's, and the password is read last
   const step = buildStep(record, flagNaming);
   const client = clientSettings(values, readPassword, step.images[0].request.tags[0].registry);
-  return { help: false, ...step, client, output: { json: values.json ?? false, quiet: values.quiet ?? false, verbose: values.verbose ?? false } };
+  return {
+    help: false,
+    ...step,
+    client,
+    output: { json: values.json ?? false, quiet: values.quiet ?? false, verbose: values.verbose ?? false },
+  };
 }
 
 export function parseInspectCommand(args: string[], readPassword: PasswordReader): InspectCommand {
   const { values, positionals } = parse(args, INSPECT_OPTIONS);
   if (values.help) return { help: true };
   if (positionals.length !== 1) throw new UsageError('inspect takes exactly one REF');
-  if (values.raw && (values.check || values.json || values.referrers)) throw new UsageError('--raw prints the bytes only; it cannot be combined with --check, --referrers or --json');
+  if (values.raw && (values.check || values.json || values.referrers))
+    throw new UsageError('--raw prints the bytes only; it cannot be combined with --check, --referrers or --json');
   const [reference] = parseReferences('REF', positionals);
   return {
     help: false,

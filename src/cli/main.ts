@@ -151,7 +151,14 @@ async function merge(args: string[]): Promise<number> {
  */
 function printOutcomes(outcomes: ImageOutcome[], spec: boolean, output: OutputFlags, logger: Logger): void {
   if (spec) {
-    if (output.json) process.stdout.write(`${JSON.stringify(imageResults(outcomes, (e) => renderCliError(e)), null, 2)}\n`);
+    if (output.json)
+      process.stdout.write(
+        `${JSON.stringify(
+          imageResults(outcomes, (e) => renderCliError(e)),
+          null,
+          2,
+        )}\n`,
+      );
     for (const o of outcomes) {
       if (!o.ok) continue;
       if (!output.json && !output.quiet) logger.info(renderReport(o.result));
@@ -196,7 +203,9 @@ async function inspect(args: string[]): Promise<number> {
         mediaType: inspection.manifest.mediaType,
         digest: inspection.manifest.digest,
         size: inspection.manifest.size,
-        ...(inspection.parsed.kind === 'index' && inspection.parsed.index!.annotations ? { annotations: inspection.parsed.index!.annotations } : {}),
+        ...(inspection.parsed.kind === 'index' && inspection.parsed.index!.annotations
+          ? { annotations: inspection.parsed.index!.annotations }
+          : {}),
         ...(inspection.parsed.kind === 'image' ? { platform: inspection.entries[0].platform ?? null } : {}),
         entries: inspection.entries.map((e) => ({ ...e.descriptor, ...(e.describes ? { describes: e.describes } : {}) })),
         ...(inspection.referrers ? { referrers: inspection.referrers } : {}),
@@ -207,13 +216,18 @@ async function inspect(args: string[]): Promise<number> {
     } else {
       process.stdout.write(`${renderInspection(inspection)}\n`);
       if (check) {
-        if (check.complete) process.stdout.write(`check: every child manifest${inspection.referrers ? ', listed referrer' : ''} and blob is present in ${reference.registry}/${reference.repository}\n`);
+        if (check.complete)
+          process.stdout.write(
+            `check: every child manifest${inspection.referrers ? ', listed referrer' : ''} and blob is present in ${reference.registry}/${reference.repository}\n`,
+          );
         if (check.missing.length > 0) {
           process.stdout.write(`check: ${check.missing.length} missing from ${reference.registry}/${reference.repository}:\n`);
           for (const m of check.missing) process.stdout.write(`  - ${m.kind} ${m.digest} (needed by ${m.neededBy})\n`);
         }
         if (check.unchecked.length > 0) {
-          process.stdout.write(`check: ${check.unchecked.length} not checked or not as listed in ${reference.registry}/${reference.repository}:\n`);
+          process.stdout.write(
+            `check: ${check.unchecked.length} not checked or not as listed in ${reference.registry}/${reference.repository}:\n`,
+          );
           for (const u of check.unchecked) process.stdout.write(`  - ${u.kind} ${u.digest} (listed by ${u.neededBy}): ${u.reason}\n`);
         }
       }
@@ -248,8 +262,8 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     // Not one of ours: a bug. Its stack is what a report needs.
-    if (!isExpectedError(error)) process.stderr.write(`${redactSecrets(error instanceof Error && error.stack ? mapStackTrace(error.stack) : String(error))}\n`);
+    if (!isExpectedError(error))
+      process.stderr.write(`${redactSecrets(error instanceof Error && error.stack ? mapStackTrace(error.stack) : String(error))}\n`);
     return 1;
   }
 }
-

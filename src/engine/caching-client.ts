@@ -14,7 +14,15 @@
 import type { Readable } from 'node:stream';
 import { DEFAULT_CONCURRENCY, Limiter, OnceByKey } from '../base/concurrency.js';
 import { isDigest } from '../oci/digest.js';
-import { type Descriptor, type ParsedManifest, blobsOf, isAttestationDescriptor, isImageManifestMediaType, isIndexMediaType, parseManifest } from '../oci/manifest.js';
+import {
+  type Descriptor,
+  type ParsedManifest,
+  blobsOf,
+  isAttestationDescriptor,
+  isImageManifestMediaType,
+  isIndexMediaType,
+  parseManifest,
+} from '../oci/manifest.js';
 import { type RepositoryRef, formatRepository } from '../oci/reference.js';
 import type { ReferrersListing } from '../registry/referrers.js';
 import type { BlobTransfer, FetchedManifest, ManifestHead, RegistryClient, RequestStats, Scope } from '../registry/client-types.js';
@@ -108,7 +116,9 @@ export class CachingClient implements RegistryClient {
   /** Digests are asked once (answers shared); tags always go to the registry. */
   headManifest(repository: RepositoryRef, reference: string): Promise<ManifestHead | undefined> {
     if (!isDigest(reference)) return this.inner.headManifest(repository, reference);
-    return this.memory.heads.run(key(repository, reference), () => this.limited(repository.registry, () => this.inner.headManifest(repository, reference)));
+    return this.memory.heads.run(key(repository, reference), () =>
+      this.limited(repository.registry, () => this.inner.headManifest(repository, reference)),
+    );
   }
 
   async putManifest(repository: RepositoryRef, reference: string, manifest: { bytes: Buffer; mediaType: string }): Promise<string> {
@@ -118,7 +128,9 @@ export class CachingClient implements RegistryClient {
   }
 
   hasBlob(repository: RepositoryRef, digest: string): Promise<boolean> {
-    return this.memory.blobs.run(key(repository, digest), () => this.limited(repository.registry, () => this.inner.hasBlob(repository, digest)));
+    return this.memory.blobs.run(key(repository, digest), () =>
+      this.limited(repository.registry, () => this.inner.hasBlob(repository, digest)),
+    );
   }
 
   /** Read once per repository and digest, and kept: a copy to another registry uploads these bytes. */
@@ -160,7 +172,12 @@ export class CachingClient implements RegistryClient {
     return outcome;
   }
 
-  async uploadBlob(from: RepositoryRef, to: RepositoryRef, descriptor: Descriptor, bytes: () => Promise<Buffer | Readable>): Promise<BlobTransfer> {
+  async uploadBlob(
+    from: RepositoryRef,
+    to: RepositoryRef,
+    descriptor: Descriptor,
+    bytes: () => Promise<Buffer | Readable>,
+  ): Promise<BlobTransfer> {
     const outcome = await this.inner.uploadBlob(from, to, descriptor, bytes);
     this.memory.blobs.set(key(to, descriptor.digest), true);
     return outcome;
@@ -264,5 +281,10 @@ export class CachingClient implements RegistryClient {
 
 /** An index child that will be an image entry (not an attestation or another artifact). */
 function looksLikeImage(descriptor: Descriptor): boolean {
-  return isImageManifestMediaType(descriptor.mediaType) && !descriptor.artifactType && !isAttestationDescriptor(descriptor) && descriptor.platform?.os !== 'unknown';
+  return (
+    isImageManifestMediaType(descriptor.mediaType) &&
+    !descriptor.artifactType &&
+    !isAttestationDescriptor(descriptor) &&
+    descriptor.platform?.os !== 'unknown'
+  );
 }

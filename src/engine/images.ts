@@ -28,8 +28,7 @@ export function connectionsFor(images: number, parallel = DEFAULT_PARALLEL_IMAGE
 }
 
 export type ImageOutcome =
-  | { position: string; tags: string[]; ok: true; result: MergeResult }
-  | { position: string; tags: string[]; ok: false; error: unknown };
+  { position: string; tags: string[]; ok: true; result: MergeResult } | { position: string; tags: string[]; ok: false; error: unknown };
 
 /** One entry of the `results` output. */
 export interface ImageResult {
@@ -47,7 +46,12 @@ function prefixed(logger: Logger, prefix: string): Logger {
   };
 }
 
-export async function runImages(images: ImageRequest[], client: RegistryClient, logger: Logger, parallel = DEFAULT_PARALLEL_IMAGES): Promise<ImageOutcome[]> {
+export async function runImages(
+  images: ImageRequest[],
+  client: RegistryClient,
+  logger: Logger,
+  parallel = DEFAULT_PARALLEL_IMAGES,
+): Promise<ImageOutcome[]> {
   for (const image of images) declareScopes(image.request, client);
   const limiter = new Limiter(parallel);
   return Promise.all(
@@ -67,16 +71,29 @@ export async function runImages(images: ImageRequest[], client: RegistryClient, 
 
 /** The `results` output: per image, its tags and digest and metadata, or its error. */
 export function imageResults(outcomes: ImageOutcome[], render: (error: unknown) => string): ImageResult[] {
-  return outcomes.map((o) => (o.ok ? { tags: o.tags, digest: o.result.digest, metadata: buildMetadata(o.result) } : { tags: o.tags, error: render(o.error) }));
+  return outcomes.map((o) =>
+    o.ok ? { tags: o.tags, digest: o.result.digest, metadata: buildMetadata(o.result) } : { tags: o.tags, error: render(o.error) },
+  );
 }
 
 /** Throws, naming each failed image with its own error, when any failed. */
 export function checkOutcomes(outcomes: ImageOutcome[]): void {
   const failed = outcomes.filter((o): o is Extract<ImageOutcome, { ok: false }> => !o.ok);
   if (failed.length === 0) return;
-  const what = failed.map((f) => `${f.position} (${f.tags[0]}): ${f.error instanceof ManifestMergeError ? f.error.summary : f.error instanceof Error ? f.error.message : String(f.error)}`);
-  const hints = [...new Set(failed.map((f) => (f.error instanceof ManifestMergeError ? f.error.hint : undefined)).filter((h): h is string => h !== undefined))];
-  throw new ImagesFailedError(`${failed.length} of ${outcomes.length} images failed (the others completed): ${what.join('; ')}`, failed.map((f) => f.error), {
-    ...(hints.length > 0 ? { hint: hints.join('. ') } : {}),
-  });
+  const what = failed.map(
+    (f) =>
+      `${f.position} (${f.tags[0]}): ${f.error instanceof ManifestMergeError ? f.error.summary : f.error instanceof Error ? f.error.message : String(f.error)}`,
+  );
+  const hints = [
+    ...new Set(
+      failed.map((f) => (f.error instanceof ManifestMergeError ? f.error.hint : undefined)).filter((h): h is string => h !== undefined),
+    ),
+  ];
+  throw new ImagesFailedError(
+    `${failed.length} of ${outcomes.length} images failed (the others completed): ${what.join('; ')}`,
+    failed.map((f) => f.error),
+    {
+      ...(hints.length > 0 ? { hint: hints.join('. ') } : {}),
+    },
+  );
 }

@@ -82,7 +82,9 @@ export async function inspectReference(reference: ImageReference, client: Regist
   if (parsed.kind === 'index') {
     const entries = parsed.index!.manifests.map((descriptor) => ({
       descriptor,
-      platform: descriptor.platform ? formatPlatform(checkServedPlatform(descriptor.platform, `${label} > ${descriptor.digest}`)) : undefined,
+      platform: descriptor.platform
+        ? formatPlatform(checkServedPlatform(descriptor.platform, `${label} > ${descriptor.digest}`))
+        : undefined,
       describes: isAttestationDescriptor(descriptor) ? descriptor.annotations?.[AnnotationKey.ReferenceDigest] : undefined,
     }));
     return { reference: label, manifest, parsed, entries };
@@ -108,7 +110,9 @@ function configFields(config: Buffer): Record<string, unknown> | undefined {
     const value = JSON.parse(config.toString('utf8')) as unknown;
     if (typeof value !== 'object' || value === null) return undefined;
     const record = value as Record<string, unknown>;
-    return typeof record.os === 'string' && typeof record.architecture === 'string' && record.os && record.architecture ? record : undefined;
+    return typeof record.os === 'string' && typeof record.architecture === 'string' && record.os && record.architecture
+      ? record
+      : undefined;
   } catch {
     return undefined;
   }
@@ -118,7 +122,12 @@ function configFields(config: Buffer): Record<string, unknown> | undefined {
  * `--referrers`: the referrers of REF and of each index entry, through the API or the fallback
  * tag, and theirs, up to the depth a merge follows. One listing per manifest (two without the API).
  */
-export async function inspectReferrers(inspection: Inspection, repository: RepositoryRef, client: RegistryClient, concurrency = DEFAULT_CONCURRENCY): Promise<ReferrersOf[]> {
+export async function inspectReferrers(
+  inspection: Inspection,
+  repository: RepositoryRef,
+  client: RegistryClient,
+  concurrency = DEFAULT_CONCURRENCY,
+): Promise<ReferrersOf[]> {
   const tree = async (subject: string, depth: number): Promise<{ api: boolean; referrers: ReferrerNode[] }> => {
     const listing = await listIn(client, repository, subject, `Referrers of ${inspection.reference} > ${subject}`);
     const referrers = await mapLimit(listing.descriptors, concurrency, async (descriptor) => ({
@@ -127,7 +136,12 @@ export async function inspectReferrers(inspection: Inspection, repository: Repos
     }));
     return { api: listing.api, referrers };
   };
-  const subjects = [...new Set([inspection.manifest.digest, ...(inspection.parsed.kind === 'index' ? inspection.entries.map((e) => e.descriptor.digest) : [])])];
+  const subjects = [
+    ...new Set([
+      inspection.manifest.digest,
+      ...(inspection.parsed.kind === 'index' ? inspection.entries.map((e) => e.descriptor.digest) : []),
+    ]),
+  ];
   return mapLimit(subjects, concurrency, async (subject) => {
     const { api, referrers } = await tree(subject, 1);
     return { subject, via: api ? ('api' as const) : ('tag' as const), referrers };
@@ -164,7 +178,10 @@ export async function checkReference(
   concurrency = DEFAULT_CONCURRENCY,
   referrers: ReferrersOf[] = [],
 ): Promise<CheckResult> {
-  const blobsOfImage = (parsed: ParsedManifest, neededBy: string, skip?: string) => blobsOf(parsed.image!).filter((b) => b.digest !== skip).map((b) => ({ digest: b.digest, neededBy }));
+  const blobsOfImage = (parsed: ParsedManifest, neededBy: string, skip?: string) =>
+    blobsOf(parsed.image!)
+      .filter((b) => b.digest !== skip)
+      .map((b) => ({ digest: b.digest, neededBy }));
   /** a child manifest, or undefined when the repository does not have it */
   const read = async (descriptor: Descriptor, label: string): Promise<ReadManifest | undefined> => {
     try {
@@ -178,7 +195,15 @@ export async function checkReference(
   let childCount = 0;
   if (inspection.parsed.kind === 'image') {
     // The config was already read by inspect (unless it was not found): no need to HEAD it again.
-    findings = [{ blobs: blobsOfImage(inspection.parsed, inspection.reference, inspection.configRead ? inspection.parsed.image!.config.digest : undefined) }];
+    findings = [
+      {
+        blobs: blobsOfImage(
+          inspection.parsed,
+          inspection.reference,
+          inspection.configRead ? inspection.parsed.image!.config.digest : undefined,
+        ),
+      },
+    ];
   } else {
     findings = await walkIndex<Finding>(
       inspection.parsed.index!,
@@ -187,14 +212,25 @@ export async function checkReference(
         leaf: async (descriptor, label, parent) => {
           childCount++;
           const child = await read(descriptor, label);
-          return [child ? { blobs: blobsOfImage(child.parsed, descriptor.digest) } : { missing: { kind: 'manifest', digest: descriptor.digest, neededBy: parent } }];
+          return [
+            child
+              ? { blobs: blobsOfImage(child.parsed, descriptor.digest) }
+              : { missing: { kind: 'manifest', digest: descriptor.digest, neededBy: parent } },
+          ];
         },
         nested: async (descriptor, label, parent) => {
           childCount++;
           return (await read(descriptor, label)) ?? [{ missing: { kind: 'manifest', digest: descriptor.digest, neededBy: parent } }];
         },
         tooDeep: (descriptor, _label, parent) => [
-          { unchecked: { kind: 'index', digest: descriptor.digest, neededBy: parent, reason: `nested more than ${MAX_NESTED_INDEX_DEPTH} indexes deep` } },
+          {
+            unchecked: {
+              kind: 'index',
+              digest: descriptor.digest,
+              neededBy: parent,
+              reason: `nested more than ${MAX_NESTED_INDEX_DEPTH} indexes deep`,
+            },
+          },
         ],
       },
       concurrency,
@@ -206,9 +242,18 @@ export async function checkReference(
     const neededBy = `referrers of ${subject}`;
     const child = await read(descriptor, `${inspection.reference} > referrer ${descriptor.digest}`);
     if (!child) return { missing: { kind: 'manifest', digest: descriptor.digest, neededBy } };
-    if (child.parsed.kind !== 'image') return { unchecked: { kind: 'referrer', digest: descriptor.digest, neededBy, reason: 'it is an index, not an image manifest' } };
+    if (child.parsed.kind !== 'image')
+      return { unchecked: { kind: 'referrer', digest: descriptor.digest, neededBy, reason: 'it is an index, not an image manifest' } };
     const named = child.parsed.image!.subject?.digest;
-    if (named !== subject) return { unchecked: { kind: 'referrer', digest: descriptor.digest, neededBy, reason: `its subject is ${named ? sanitizeLine(named) : 'absent'}` } };
+    if (named !== subject)
+      return {
+        unchecked: {
+          kind: 'referrer',
+          digest: descriptor.digest,
+          neededBy,
+          reason: `its subject is ${named ? sanitizeLine(named) : 'absent'}`,
+        },
+      };
     return { blobs: blobsOfImage(child.parsed, descriptor.digest) };
   });
   findings.push(...referrerFindings);
@@ -221,7 +266,9 @@ export async function checkReference(
   const found = new Map<string, boolean>();
   await mapLimit(digests, concurrency, async (digest) => found.set(digest, await client.hasBlob(repository, digest)));
   for (const b of unique) if (!found.get(b.digest)) missing.push({ kind: 'blob', digest: b.digest, neededBy: b.neededBy });
-  logger.debug(`checked ${childCount} child manifests, ${listed.length} referrers and ${digests.length} blobs${unchecked.length ? `; ${unchecked.length} nested indexes not checked` : ''}`);
+  logger.debug(
+    `checked ${childCount} child manifests, ${listed.length} referrers and ${digests.length} blobs${unchecked.length ? `; ${unchecked.length} nested indexes not checked` : ''}`,
+  );
   return { missing, unchecked, complete: missing.length === 0 && unchecked.length === 0 };
 }
 
@@ -278,7 +325,9 @@ function referrerLines(of: ReferrersOf[]): string[] {
     }
   };
   const total = of.reduce((s, o) => s + o.referrers.length, 0);
-  lines.push(`  referrers (${of[0]?.via === 'api' ? 'referrers API' : 'fallback tags sha256-<hex>'}): ${total === 0 ? 'none' : ''}`.trimEnd());
+  lines.push(
+    `  referrers (${of[0]?.via === 'api' ? 'referrers API' : 'fallback tags sha256-<hex>'}): ${total === 0 ? 'none' : ''}`.trimEnd(),
+  );
   for (const o of of) {
     if (o.referrers.length === 0) continue;
     lines.push(`    of ${o.subject}:`);

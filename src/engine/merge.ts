@@ -20,7 +20,12 @@ import { planTargetTransfer, pushIndex, transferAll } from './transfer.js';
 
 export type { AppendRetry, EngineOptions } from './run.js';
 
-export async function runMerge(request: MergeRequest, client: RegistryClient, logger: Logger, options: EngineOptions = {}): Promise<MergeResult> {
+export async function runMerge(
+  request: MergeRequest,
+  client: RegistryClient,
+  logger: Logger,
+  options: EngineOptions = {},
+): Promise<MergeResult> {
   if (request.sources.length === 0) throw new InputError('`sources` is empty', { hint: 'List at least one image to merge' });
   if (request.tags.length === 0) throw new InputError('`tags` is empty', { hint: 'List at least one tag to push the index to' });
   declareScopes(request, client);
@@ -33,7 +38,10 @@ export async function runMerge(request: MergeRequest, client: RegistryClient, lo
 
   // Every source (and the index an append merges into), all in parallel: reads only.
   const [resolvedSources, firstBase] = await inGroup(logger, 'Resolve sources', () =>
-    Promise.all([mapLimit(request.sources, run.concurrency, (ref) => resolveSource(run, ref)), request.append ? readBase(baseReader, request.tags[0]) : undefined]),
+    Promise.all([
+      mapLimit(request.sources, run.concurrency, (ref) => resolveSource(run, ref)),
+      request.append ? readBase(baseReader, request.tags[0]) : undefined,
+    ]),
   );
   const sources = selectPlatforms(resolvedSources, request.selectPlatforms);
 
@@ -44,15 +52,20 @@ export async function runMerge(request: MergeRequest, client: RegistryClient, lo
     // Only an append gets here: another job changed the tag; merge into what it holds now.
     if (attempt >= retry.attempts) {
       const tag = formatReference(request.tags[0]);
-      throw new ConflictError(`${tag} kept changing while this run appended to it: another job pushed to it ${retry.attempts} times in a row between this run's read and its push (${outcome.why})`, {
-        registry: request.tags[0].registry,
-        repository: request.tags[0].repository,
-        reference: request.tags[0].tag,
-        hint: 'Nothing this run pushed is lost from the registry, but the tag may lack its platforms. Let jobs that append to one tag run one at a time (a `concurrency:` group), then {rerun}',
-      });
+      throw new ConflictError(
+        `${tag} kept changing while this run appended to it: another job pushed to it ${retry.attempts} times in a row between this run's read and its push (${outcome.why})`,
+        {
+          registry: request.tags[0].registry,
+          repository: request.tags[0].repository,
+          reference: request.tags[0].tag,
+          hint: 'Nothing this run pushed is lost from the registry, but the tag may lack its platforms. Let jobs that append to one tag run one at a time (a `concurrency:` group), then {rerun}',
+        },
+      );
     }
     const wait = Math.round(retry.backoffMs * 2 ** (attempt - 1) * (0.5 + retry.random() / 2));
-    logger.info(`${formatReference(request.tags[0])} changed while this run appended to it (${outcome.why}); merging again in ${wait} ms (attempt ${attempt + 1} of ${retry.attempts})`);
+    logger.info(
+      `${formatReference(request.tags[0])} changed while this run appended to it (${outcome.why}); merging again in ${wait} ms (attempt ${attempt + 1} of ${retry.attempts})`,
+    );
     await retry.sleep(wait);
     base = await readBase(baseReader, request.tags[0]);
   }
@@ -71,7 +84,10 @@ async function mergeOnce(run: MergeRun, { sources, base }: Attempt): Promise<Out
   const resolved = base ? [...sources, base] : sources;
   // Plan: fails here, before anything is written, on any platform or format problem.
   const plan = planIndex(run, resolved);
-  const targets = planTargets(plan, run.request.tags.map((t) => ({ registry: t.registry, repository: t.repository, tag: t.tag ?? 'latest' })));
+  const targets = planTargets(
+    plan,
+    run.request.tags.map((t) => ({ registry: t.registry, repository: t.repository, tag: t.tag ?? 'latest' })),
+  );
   // For each target repository: what must be brought in (child manifests and their blobs).
   const transfers = await mapLimit(targets, run.concurrency, (target) => planTargetTransfer(run, target));
   const referrers = await referrersFor(run, plan, transfers);
@@ -94,14 +110,23 @@ function planIndex({ request, logger }: MergeRun, resolved: ResolvedSource[]): M
     danglingAttestations: request.danglingAttestations,
   });
   for (const d of plan.dangling) {
-    const fate = d.kept ? 'kept, linked to nothing (dangling-attestations: keep)' : request.attestations === 'referrers' ? 'dropped (attestations: referrers needs an image to refer to)' : 'dropped (dangling-attestations: drop)';
+    const fate = d.kept
+      ? 'kept, linked to nothing (dangling-attestations: keep)'
+      : request.attestations === 'referrers'
+        ? 'dropped (attestations: referrers needs an image to refer to)'
+        : 'dropped (dangling-attestations: drop)';
     logger.warning(
       `Attestation ${d.entry.descriptor.digest} in ${d.entry.sourceInput} describes ${d.missing ? `image ${sanitizeLine(d.missing)}, which is not in that index` : 'no image (it has no vnd.docker.reference.digest)'}: ${fate}`,
     );
   }
-  logger.info(`Index ${plan.digest} (${plan.mediaType}, ${plan.formatReason}): ${plan.entries.length} manifests, platforms ${plan.platforms.join(', ')}`);
+  logger.info(
+    `Index ${plan.digest} (${plan.mediaType}, ${plan.formatReason}): ${plan.entries.length} manifests, platforms ${plan.platforms.join(', ')}`,
+  );
   const dangling = new Set(plan.dangling.map((d) => d.entry));
-  for (const d of plan.dropped.filter((e) => !dangling.has(e))) logger.info(`Dropped ${d.kind} ${d.descriptor.digest}${d.subject ? ` (describes ${sanitizeLine(d.subject)})` : ''} from ${d.sourceInput}`);
+  for (const d of plan.dropped.filter((e) => !dangling.has(e)))
+    logger.info(
+      `Dropped ${d.kind} ${d.descriptor.digest}${d.subject ? ` (describes ${sanitizeLine(d.subject)})` : ''} from ${d.sourceInput}`,
+    );
   return plan;
 }
 
@@ -130,7 +155,8 @@ async function tagAndVerify(run: MergeRun, { plan, targets, base, resolved, repo
   if (request.append) {
     // Last look before writing: a job that pushed since the base was read would be overwritten.
     const now = await client.headManifest(first.repository, first.tag);
-    if ((now?.digest ?? undefined) !== base?.digest) return { kind: 'conflict', why: `it is ${now ? now.digest : 'gone'}, not ${base?.digest ?? 'absent'} as read` };
+    if ((now?.digest ?? undefined) !== base?.digest)
+      return { kind: 'conflict', why: `it is ${now ? now.digest : 'gone'}, not ${base?.digest ?? 'absent'} as read` };
   }
   if (targets.length > 1) {
     // Several target repositories: the index goes to each by digest first, so that one that
@@ -142,23 +168,29 @@ async function tagAndVerify(run: MergeRun, { plan, targets, base, resolved, repo
     const digest = await pushIndex(run, repository, tag, plan);
     logger.info(`Pushed ${formatRepository(repository)}:${tag}@${digest}`);
   });
-  const readBack = await mapLimit(tagTargets, concurrency, async ({ repository, tag }) => ({ repository, tag, head: await client.headManifest(repository, tag) }));
+  const readBack = await mapLimit(tagTargets, concurrency, async ({ repository, tag }) => ({
+    repository,
+    tag,
+    head: await client.headManifest(repository, tag),
+  }));
   const lost = readBack.find((r) => r.head?.digest !== plan.digest);
   if (lost) {
     const what = `${formatRepository(lost.repository)}:${lost.tag} read back as ${lost.head ? lost.head.digest : 'no manifest'}, not ${plan.digest}`;
-    if (request.append && sameRepository(lost.repository, first.repository) && lost.tag === first.tag) return { kind: 'conflict', why: what };
+    if (request.append && sameRepository(lost.repository, first.repository) && lost.tag === first.tag)
+      return { kind: 'conflict', why: what };
     throw new VerifyError(`Read-back failed: ${what}`, {
       registry: lost.repository.registry,
       repository: lost.repository.repository,
       reference: lost.tag,
-      hint: 'Another job pushed the same tag at the same time, and this run\'s index is not what the tag holds. Give each job its own tag, or run them one at a time (a `concurrency:` group), then {rerun}',
+      hint: "Another job pushed the same tag at the same time, and this run's index is not what the tag holds. Give each job its own tag, or run them one at a time (a `concurrency:` group), then {rerun}",
     });
   }
   if (request.append) {
     // A job that read the tag just before this run pushed may land its push just after our read-back.
     await retry.sleep(retry.settleMs);
     const later = await client.headManifest(first.repository, first.tag);
-    if (later?.digest !== plan.digest) return { kind: 'conflict', why: `read again after ${retry.settleMs} ms it is ${later ? later.digest : 'gone'}` };
+    if (later?.digest !== plan.digest)
+      return { kind: 'conflict', why: `read again after ${retry.settleMs} ms it is ${later ? later.digest : 'gone'}` };
   }
   return { kind: 'done', result: result(run, plan, resolved, reports, true) };
 }
@@ -170,7 +202,13 @@ async function readBase(run: EngineRun, tag: ImageReference): Promise<ResolvedSo
   return base;
 }
 
-function result({ request, client }: MergeRun, plan: MergePlan, sources: ResolvedSource[], targets: TargetReport[], pushed: boolean): MergeResult {
+function result(
+  { request, client }: MergeRun,
+  plan: MergePlan,
+  sources: ResolvedSource[],
+  targets: TargetReport[],
+  pushed: boolean,
+): MergeResult {
   return {
     digest: plan.digest,
     mediaType: plan.mediaType,
@@ -190,7 +228,9 @@ function warnTagsThatAreSources(request: MergeRequest, logger: Logger): void {
   for (const tag of request.tags) {
     const name = tag.tag ?? 'latest';
     if (request.sources.some((s) => !s.digest && sameRepository(s, tag) && (s.tag ?? 'latest') === name)) {
-      logger.warning(`${formatReference({ ...tag, tag: name })} is both a source and a tag: the merged index replaces the image it points at now`);
+      logger.warning(
+        `${formatReference({ ...tag, tag: name })} is both a source and a tag: the merged index replaces the image it points at now`,
+      );
     }
   }
 }

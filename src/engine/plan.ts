@@ -13,9 +13,30 @@ import {
 } from '../oci/manifest.js';
 import { sha256Digest } from '../oci/digest.js';
 import { sanitizeLine } from '../base/redact.js';
-import { type Platform, comparePlatforms, formatPlatform, isUnknownPlatform, normalizePlatform, platformKey, platformMatches } from '../oci/platform.js';
+import {
+  type Platform,
+  comparePlatforms,
+  formatPlatform,
+  isUnknownPlatform,
+  normalizePlatform,
+  platformKey,
+  platformMatches,
+} from '../oci/platform.js';
 import { type RepositoryRef, formatRepository, sameRepository } from '../oci/reference.js';
-import type { Annotations, AttestationMode, BlobTransferPlan, DanglingAttestation, DanglingMode, DescriptorAnnotation, MergePlan, OutputFormat, PlannedEntry, ResolvedSource, SourceEntry, TargetPlan } from './model.js';
+import type {
+  Annotations,
+  AttestationMode,
+  BlobTransferPlan,
+  DanglingAttestation,
+  DanglingMode,
+  DescriptorAnnotation,
+  MergePlan,
+  OutputFormat,
+  PlannedEntry,
+  ResolvedSource,
+  SourceEntry,
+  TargetPlan,
+} from './model.js';
 
 export interface MergeOptions {
   attestations: AttestationMode;
@@ -69,7 +90,9 @@ export function planMerge(sources: ResolvedSource[], options: MergeOptions): Mer
     }
   }
 
-  const ordered = [...images.values()].sort((a, b) => comparePlatforms(a.entry.platform!, b.entry.platform!) || a.entry.descriptor.digest.localeCompare(b.entry.descriptor.digest));
+  const ordered = [...images.values()].sort(
+    (a, b) => comparePlatforms(a.entry.platform!, b.entry.platform!) || a.entry.descriptor.digest.localeCompare(b.entry.descriptor.digest),
+  );
   checkExpectedPlatforms(ordered, options.expectedPlatforms);
 
   const imageDigests = new Set(ordered.map((i) => i.entry.descriptor.digest));
@@ -151,7 +174,9 @@ export function planMerge(sources: ResolvedSource[], options: MergeOptions): Mer
     entries: planned,
     dropped,
     dangling,
-    attestationReferrers: attestationReferrers.sort((a, b) => (imageOrder.get(a.subject ?? '') ?? 0) - (imageOrder.get(b.subject ?? '') ?? 0)),
+    attestationReferrers: attestationReferrers.sort(
+      (a, b) => (imageOrder.get(a.subject ?? '') ?? 0) - (imageOrder.get(b.subject ?? '') ?? 0),
+    ),
     platforms: planned.filter((p) => p.kind === 'image').map((p) => p.platform!),
     formatReason: reason,
   };
@@ -182,35 +207,63 @@ function checkDescriptorSelectors(descriptors: DescriptorAnnotation[], planned: 
   const platforms = planned.filter((p) => p.kind === 'image' && p.descriptor.platform).map((p) => p.descriptor.platform!);
   for (const a of descriptors) {
     if (a.platform && !platforms.some((p) => platformMatches(a.platform!, p))) {
-      throw new InputError(`Annotation manifest-descriptor[${formatPlatform(a.platform)}]:${a.key} matches no image of the index (platforms: ${platforms.map(formatPlatform).join(', ') || 'none'})`, {
-        hint: 'Fix the platform in the selector, or drop that annotation from {annotations}',
-      });
+      throw new InputError(
+        `Annotation manifest-descriptor[${formatPlatform(a.platform)}]:${a.key} matches no image of the index (platforms: ${platforms.map(formatPlatform).join(', ') || 'none'})`,
+        {
+          hint: 'Fix the platform in the selector, or drop that annotation from {annotations}',
+        },
+      );
     }
   }
 }
 
-function chooseFormat(entries: PlannedEntry[], format: OutputFormat, annotations: Annotations, keptFromBase: string[] = []): { mediaType: string; reason: string } {
+function chooseFormat(
+  entries: PlannedEntry[],
+  format: OutputFormat,
+  annotations: Annotations,
+  keptFromBase: string[] = [],
+): { mediaType: string; reason: string } {
   const ociChildren = entries.filter((e) => e.descriptor.mediaType !== MediaType.DockerManifest);
   const hasAnnotations = Object.keys(annotations.index).length > 0 || annotations.descriptors.length > 0;
   if (format === 'oci') return { mediaType: MediaType.OciIndex, reason: 'format: oci' };
   if (format === 'docker') {
     if (ociChildren.length > 0) {
       const first = ociChildren[0];
-      const what = first.kind === 'attestation' ? `attestation manifest ${first.descriptor.digest} (from ${first.sourceInput})` : `${sanitizeLine(first.descriptor.mediaType)} ${first.descriptor.digest} (from ${first.sourceInput}${first.platform ? `, ${first.platform}` : ''})`;
-      throw new UnsupportedMediaTypeError(`format: docker cannot hold ${what}: a Docker manifest list may only list Docker schema 2 image manifests`, {
-        hint: first.kind === 'image' ? 'Set {format} to oci (or auto), or push that image as a Docker schema 2 manifest' : 'Set {format} to oci (or auto), or {attestations} to referrers (or strip)',
-      });
+      const what =
+        first.kind === 'attestation'
+          ? `attestation manifest ${first.descriptor.digest} (from ${first.sourceInput})`
+          : `${sanitizeLine(first.descriptor.mediaType)} ${first.descriptor.digest} (from ${first.sourceInput}${first.platform ? `, ${first.platform}` : ''})`;
+      throw new UnsupportedMediaTypeError(
+        `format: docker cannot hold ${what}: a Docker manifest list may only list Docker schema 2 image manifests`,
+        {
+          hint:
+            first.kind === 'image'
+              ? 'Set {format} to oci (or auto), or push that image as a Docker schema 2 manifest'
+              : 'Set {format} to oci (or auto), or {attestations} to referrers (or strip)',
+        },
+      );
     }
     if (hasAnnotations) {
-      const fromBase = keptFromBase.length > 0 && Object.keys(annotations.index).every((k) => keptFromBase.includes(k)) && annotations.descriptors.length === 0;
+      const fromBase =
+        keptFromBase.length > 0 &&
+        Object.keys(annotations.index).every((k) => keptFromBase.includes(k)) &&
+        annotations.descriptors.length === 0;
       throw new UnsupportedMediaTypeError(
         `format: docker cannot carry annotations${fromBase ? ` (the index being appended to has ${keptFromBase.join(', ')})` : ''}: a Docker manifest list has no annotations field`,
-        { hint: fromBase ? 'Set {format} to oci (or auto) to {append} to an annotated OCI index' : 'Set {format} to oci (or auto), or drop {annotations}' },
+        {
+          hint: fromBase
+            ? 'Set {format} to oci (or auto) to {append} to an annotated OCI index'
+            : 'Set {format} to oci (or auto), or drop {annotations}',
+        },
       );
     }
     return { mediaType: MediaType.DockerManifestList, reason: 'format: docker' };
   }
-  if (ociChildren.length > 0) return { mediaType: MediaType.OciIndex, reason: `auto: ${ociChildren.some((e) => e.kind !== 'image') ? 'attestations or artifacts are carried' : 'OCI image manifests among the children'}` };
+  if (ociChildren.length > 0)
+    return {
+      mediaType: MediaType.OciIndex,
+      reason: `auto: ${ociChildren.some((e) => e.kind !== 'image') ? 'attestations or artifacts are carried' : 'OCI image manifests among the children'}`,
+    };
   if (hasAnnotations) return { mediaType: MediaType.OciIndex, reason: 'auto: annotations need an OCI index' };
   return { mediaType: MediaType.DockerManifestList, reason: 'auto: every child is a Docker schema 2 manifest' };
 }
@@ -243,7 +296,12 @@ export function classifyIndexEntry(descriptor: Descriptor): SourceEntry {
   if (isAttestationDescriptor(descriptor)) {
     return { kind: 'attestation', descriptor, subject: descriptor.annotations?.[AnnotationKey.ReferenceDigest] };
   }
-  if (isImageManifestMediaType(descriptor.mediaType) && descriptor.platform && !isUnknownPlatform(descriptor.platform) && !descriptor.artifactType) {
+  if (
+    isImageManifestMediaType(descriptor.mediaType) &&
+    descriptor.platform &&
+    !isUnknownPlatform(descriptor.platform) &&
+    !descriptor.artifactType
+  ) {
     return { kind: 'image', descriptor, platform: normalizePlatform(descriptor.platform) };
   }
   return { kind: 'other', descriptor };

@@ -65,7 +65,9 @@ export class ReferrerFinder {
       const image = read.parsed.image!;
       // a fallback tag is a plain tag anyone can write: hold each entry to its own `subject`
       if (image.subject?.digest !== subject) {
-        logger.warning(`${label}: ${descriptor.digest} is listed but its subject is ${image.subject ? sanitizeLine(image.subject.digest) : 'absent'}; it was left out`);
+        logger.warning(
+          `${label}: ${descriptor.digest} is listed but its subject is ${image.subject ? sanitizeLine(image.subject.digest) : 'absent'}; it was left out`,
+        );
         return undefined;
       }
       return { subject, source, descriptor, fetched: read.fetched, image, depth };
@@ -81,14 +83,24 @@ export class ReferrerFinder {
 }
 
 /** The referrers of `subject` in `repository`: the API's answer, or the fallback tag's index (none when absent). */
-export async function listIn(client: RegistryClient, repository: RepositoryRef, subject: string, label: string): Promise<{ api: boolean; descriptors: Descriptor[] }> {
+export async function listIn(
+  client: RegistryClient,
+  repository: RepositoryRef,
+  subject: string,
+  label: string,
+): Promise<{ api: boolean; descriptors: Descriptor[] }> {
   const listing = client.listReferrers ? await client.listReferrers(repository, subject) : { api: false as const };
   if (listing.api) return { api: true, descriptors: listing.descriptors };
   return { api: false, descriptors: (await readFallbackTag(client, repository, subject, label)) ?? [] };
 }
 
 /** The entries of the fallback tag of `subject`; undefined when there is no such tag. */
-export async function readFallbackTag(client: RegistryClient, repository: RepositoryRef, subject: string, label: string): Promise<Descriptor[] | undefined> {
+export async function readFallbackTag(
+  client: RegistryClient,
+  repository: RepositoryRef,
+  subject: string,
+  label: string,
+): Promise<Descriptor[] | undefined> {
   let fetched: FetchedManifest;
   try {
     fetched = await client.fetchManifest(repository, fallbackTag(subject));

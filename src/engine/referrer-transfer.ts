@@ -29,11 +29,18 @@ import { type BlobToWrite, type TargetTransfer, bringIn } from './transfer.js';
  * out of the index. Each is added to the target's report as an action.
  */
 export async function referrersFor(run: MergeRun, plan: MergePlan, transfers: TargetTransfer[]): Promise<FoundReferrer[][]> {
-  const found = (run.request.referrers ?? 'copy') === 'copy' ? await inGroup(run.logger, 'Find referrers', () => findReferrers(run, transfers)) : transfers.map(() => []);
+  const found =
+    (run.request.referrers ?? 'copy') === 'copy'
+      ? await inGroup(run.logger, 'Find referrers', () => findReferrers(run, transfers))
+      : transfers.map(() => []);
   // attestations: referrers: every target gets each attestation as a referrer of its image
   const attestations = await attestationReferrers(run, plan);
   transfers.forEach((t, i) => {
-    for (const r of found[i]) if (!sameRepository(r.source, t.target.repository)) t.report.actions.push(`copy referrer ${r.fetched.digest}${r.descriptor.artifactType ? ` (${sanitizeLine(r.descriptor.artifactType)})` : ''} of ${r.subject} from ${formatRepository(r.source)}`);
+    for (const r of found[i])
+      if (!sameRepository(r.source, t.target.repository))
+        t.report.actions.push(
+          `copy referrer ${r.fetched.digest}${r.descriptor.artifactType ? ` (${sanitizeLine(r.descriptor.artifactType)})` : ''} of ${r.subject} from ${formatRepository(r.source)}`,
+        );
     for (const r of attestations) {
       const added = r.attestation!.original !== r.fetched.digest ? ` (subject added: was ${r.attestation!.original})` : '';
       t.report.actions.push(`push attestation ${r.fetched.digest} as a referrer of ${r.subject}${added}`);
@@ -64,7 +71,9 @@ export async function attestationReferrers({ client, concurrency, logger }: Engi
     const image = images.get(entry.subject!)!; // the plan keeps only attestations of images in the index
     const as = parsed.kind === 'image' ? attestationAsReferrer(fetched, parsed.image!, image.descriptor) : { refused: 'it is an index' };
     if ('refused' in as) {
-      logger.warning(`Attestation ${entry.descriptor.digest} in ${entry.sourceInput} cannot be a referrer of image ${image.descriptor.digest} (${image.platform}): ${as.refused}; it was left out`);
+      logger.warning(
+        `Attestation ${entry.descriptor.digest} in ${entry.sourceInput} cannot be a referrer of image ${image.descriptor.digest} (${image.platform}): ${as.refused}; it was left out`,
+      );
       return undefined;
     }
     const referrer: FoundReferrer = {
@@ -101,10 +110,13 @@ export function attestationAsReferrer(
   image: Descriptor,
 ): { fetched: FetchedManifest; image: ImageManifest; subjectAdded: boolean } | { refused: string } {
   if (manifest.subject) {
-    return manifest.subject.digest === image.digest ? { fetched, image: manifest, subjectAdded: false } : { refused: `its subject is ${sanitizeLine(manifest.subject.digest)}, not the image it describes` };
+    return manifest.subject.digest === image.digest
+      ? { fetched, image: manifest, subjectAdded: false }
+      : { refused: `its subject is ${sanitizeLine(manifest.subject.digest)}, not the image it describes` };
   }
   // `subject` is a field of OCI image manifests; a Docker schema 2 manifest has none
-  if (fetched.mediaType !== MediaType.OciManifest) return { refused: `it is ${sanitizeLine(fetched.mediaType)}, which cannot carry a subject` };
+  if (fetched.mediaType !== MediaType.OciManifest)
+    return { refused: `it is ${sanitizeLine(fetched.mediaType)}, which cannot carry a subject` };
   const subject: Descriptor = { mediaType: image.mediaType, digest: image.digest, size: image.size };
   const original = JSON.parse(fetched.bytes.toString('utf8')) as Record<string, unknown>;
   const out: Record<string, unknown> = {};
@@ -115,7 +127,11 @@ export function attestationAsReferrer(
   }
   out.subject ??= subject;
   const bytes = Buffer.from(JSON.stringify(out));
-  return { fetched: { bytes, mediaType: fetched.mediaType, digest: sha256Digest(bytes), size: bytes.byteLength }, image: { ...manifest, subject }, subjectAdded: true };
+  return {
+    fetched: { bytes, mediaType: fetched.mediaType, digest: sha256Digest(bytes), size: bytes.byteLength },
+    image: { ...manifest, subject },
+    subjectAdded: true,
+  };
 }
 
 /** Copies each transfer's referrers into its target, and reports what each target got. */
@@ -126,7 +142,9 @@ export async function copyAllReferrers(run: EngineRun, transfers: TargetTransfer
       const report = (t.report.referrers = await copyReferrers(run, t.target.repository, referrers[i]));
       if (report.copied + report.existing > 0) {
         const ofThem = report.attestations ? `, ${report.attestations} of them attestation(s) taken out of the index` : '';
-        run.logger.info(`${t.report.repository}: ${report.copied} referrer(s) copied${ofThem}${report.via === 'tag' ? ' (listed in fallback tags sha256-<hex>)' : report.via === 'api' ? ' (listed by the referrers API)' : ''}`);
+        run.logger.info(
+          `${t.report.repository}: ${report.copied} referrer(s) copied${ofThem}${report.via === 'tag' ? ' (listed in fallback tags sha256-<hex>)' : report.via === 'api' ? ' (listed by the referrers API)' : ''}`,
+        );
       }
     }),
   );
@@ -136,7 +154,9 @@ export async function copyAllReferrers(run: EngineRun, transfers: TargetTransfer
 export async function copyReferrers(run: EngineRun, target: RepositoryRef, referrers: FoundReferrer[]): Promise<TargetReferrers> {
   const report: TargetReferrers = { copied: 0, existing: 0 };
   // one per digest; an attestation taken out of the index wins over the same manifest found as a referrer
-  const unique = [...new Map(referrers.filter((r) => r.attestation || !sameRepository(r.source, target)).map((r) => [r.fetched.digest, r])).values()];
+  const unique = [
+    ...new Map(referrers.filter((r) => r.attestation || !sameRepository(r.source, target)).map((r) => [r.fetched.digest, r])).values(),
+  ];
   if (unique.length === 0) return report;
   const attestations = unique.filter((r) => r.attestation).length;
   if (attestations > 0) report.attestations = attestations;
@@ -144,7 +164,9 @@ export async function copyReferrers(run: EngineRun, target: RepositoryRef, refer
   // Blobs (each digest once; an attestation in its own repository has its blobs there), then the
   // manifests, a referrer after its subject; an attestation unchanged in its own repository is there.
   const seen = new Set<string>();
-  const blobs: BlobToWrite[] = unique.filter((r) => !sameRepository(r.source, target)).flatMap((r) => planBlobs(r.image, r.source, target, seen));
+  const blobs: BlobToWrite[] = unique
+    .filter((r) => !sameRepository(r.source, target))
+    .flatMap((r) => planBlobs(r.image, r.source, target, seen));
   const atHome = (r: FoundReferrer) => sameRepository(r.source, target) && r.attestation?.original === r.fetched.digest;
   const manifests = unique.filter((r) => !atHome(r)).map((r) => ({ fetched: r.fetched, subject: r.subject }));
   const brought = await bringIn(run, target, { blobs, manifests });
@@ -156,7 +178,12 @@ export async function copyReferrers(run: EngineRun, target: RepositoryRef, refer
 }
 
 /** Per subject, the API lists what was pushed (else the run fails), or the fallback tag is merged to hold it. */
-async function makeFindable({ client, concurrency, logger }: EngineRun, target: RepositoryRef, referrers: FoundReferrer[], report: TargetReferrers): Promise<void> {
+async function makeFindable(
+  { client, concurrency, logger }: EngineRun,
+  target: RepositoryRef,
+  referrers: FoundReferrer[],
+  report: TargetReferrers,
+): Promise<void> {
   const bySubject = new Map<string, FoundReferrer[]>();
   for (const r of referrers) bySubject.set(r.subject, [...(bySubject.get(r.subject) ?? []), r]);
   await mapLimit([...bySubject], concurrency, async ([subject, pushed]) => {
@@ -167,12 +194,15 @@ async function makeFindable({ client, concurrency, logger }: EngineRun, target: 
       const listed = new Set(listing.descriptors.map((d) => d.digest));
       const missing = pushed.filter((r) => !listed.has(r.fetched.digest));
       if (missing.length > 0) {
-        throw new VerifyError(`${label}: the registry's referrers API does not list ${missing.map((r) => r.fetched.digest).join(', ')}, pushed by this run`, {
-          registry: target.registry,
-          repository: target.repository,
-          reference: subject,
-          hint: 'The registry serves the referrers API but did not index what was pushed; report it to the registry operator, or set {referrers} to skip',
-        });
+        throw new VerifyError(
+          `${label}: the registry's referrers API does not list ${missing.map((r) => r.fetched.digest).join(', ')}, pushed by this run`,
+          {
+            registry: target.registry,
+            repository: target.repository,
+            reference: subject,
+            hint: 'The registry serves the referrers API but did not index what was pushed; report it to the registry operator, or set {referrers} to skip',
+          },
+        );
       }
       return;
     }

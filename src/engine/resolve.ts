@@ -4,7 +4,15 @@
 // descriptors, kinds against media types, platforms against the user-input grammar.
 import { mapLimit } from '../base/concurrency.js';
 import { InvalidManifestError, UnsupportedMediaTypeError, isNotFound } from '../base/errors.js';
-import { type Descriptor, type ImageIndex, type ImageManifest, type ParsedManifest, isImageManifestMediaType, isIndexMediaType, parseManifest } from '../oci/manifest.js';
+import {
+  type Descriptor,
+  type ImageIndex,
+  type ImageManifest,
+  type ParsedManifest,
+  isImageManifestMediaType,
+  isIndexMediaType,
+  parseManifest,
+} from '../oci/manifest.js';
 import { type Platform, checkServedPlatform, platformFromConfig } from '../oci/platform.js';
 import { classifyIndexEntry } from './plan.js';
 import type { ResolvedSource, SourceEntry } from './model.js';
@@ -30,33 +38,54 @@ export interface ReadManifest {
  * descriptor, the bytes must also be the size the descriptor says and of its kind (index or
  * image): an index that lies about a child would otherwise be pushed as is.
  */
-export async function readManifest(client: RegistryClient, repository: RepositoryRef, reference: string, label: string, descriptor?: Descriptor): Promise<ReadManifest> {
+export async function readManifest(
+  client: RegistryClient,
+  repository: RepositoryRef,
+  reference: string,
+  label: string,
+  descriptor?: Descriptor,
+): Promise<ReadManifest> {
   const fetched = await client.fetchManifest(repository, reference);
   const facts = { registry: repository.registry, repository: repository.repository, reference };
   if (descriptor && fetched.size !== descriptor.size) {
-    throw new InvalidManifestError(`${label}: the index lists this manifest as ${descriptor.size} bytes, but the registry served ${fetched.size} bytes (digest ${fetched.digest})`, {
-      ...facts,
-      hint: 'Nothing was written. The source index is malformed (or was altered): rebuild and push it again',
-    });
+    throw new InvalidManifestError(
+      `${label}: the index lists this manifest as ${descriptor.size} bytes, but the registry served ${fetched.size} bytes (digest ${fetched.digest})`,
+      {
+        ...facts,
+        hint: 'Nothing was written. The source index is malformed (or was altered): rebuild and push it again',
+      },
+    );
   }
   const parsed = parseManifest(fetched.bytes, fetched.mediaType, label);
   if (descriptor && isIndexMediaType(descriptor.mediaType) !== (parsed.kind === 'index')) {
-    throw new InvalidManifestError(`${label}: the index lists this manifest as ${descriptor.mediaType}, but the registry served ${parsed.mediaType}`, {
-      ...facts,
-      hint: 'Nothing was written. The source index is malformed (or was altered): rebuild and push it again',
-    });
+    throw new InvalidManifestError(
+      `${label}: the index lists this manifest as ${descriptor.mediaType}, but the registry served ${parsed.mediaType}`,
+      {
+        ...facts,
+        hint: 'Nothing was written. The source index is malformed (or was altered): rebuild and push it again',
+      },
+    );
   }
   return { fetched, parsed };
 }
 
 /** The platform of an image, from its config blob (read whole: configs are small). */
-export async function readPlatform(client: RegistryClient, repository: RepositoryRef, image: ImageManifest, label: string): Promise<Platform> {
+export async function readPlatform(
+  client: RegistryClient,
+  repository: RepositoryRef,
+  image: ImageManifest,
+  label: string,
+): Promise<Platform> {
   const config = await client.fetchBlob(repository, image.config);
   let parsed: unknown;
   try {
     parsed = JSON.parse(config.toString('utf8'));
   } catch (cause) {
-    throw new UnsupportedMediaTypeError(`${label}: config blob ${image.config.digest} is not JSON`, { cause, registry: repository.registry, repository: repository.repository });
+    throw new UnsupportedMediaTypeError(`${label}: config blob ${image.config.digest} is not JSON`, {
+      cause,
+      registry: repository.registry,
+      repository: repository.repository,
+    });
   }
   return platformFromConfig(parsed, label);
 }
@@ -75,7 +104,14 @@ export interface IndexVisitor<T> {
  * Visits every child of `index`, following nested indexes up to MAX_NESTED_INDEX_DEPTH. Every
  * platform a descriptor carries is checked with the user-input grammar before anything uses it.
  */
-export async function walkIndex<T>(index: ImageIndex, label: string, visitor: IndexVisitor<T>, concurrency: number, depth = 0, parent = label): Promise<T[]> {
+export async function walkIndex<T>(
+  index: ImageIndex,
+  label: string,
+  visitor: IndexVisitor<T>,
+  concurrency: number,
+  depth = 0,
+  parent = label,
+): Promise<T[]> {
   const lists = await mapLimit(index.manifests, concurrency, async (descriptor) => {
     const childLabel = `${label} > ${descriptor.digest}`;
     if (descriptor.platform) checkServedPlatform(descriptor.platform, childLabel);
@@ -93,7 +129,12 @@ function needsConfigPlatform(descriptor: Descriptor): boolean {
 }
 
 /** The entries a manifest contributes to a merge: itself (an image), or every image, attestation and artifact of an index, nested indexes flattened. */
-export async function entriesOf({ client, concurrency }: Reader, top: ReadManifest, repository: RepositoryRef, label: string): Promise<SourceEntry[]> {
+export async function entriesOf(
+  { client, concurrency }: Reader,
+  top: ReadManifest,
+  repository: RepositoryRef,
+  label: string,
+): Promise<SourceEntry[]> {
   if (top.parsed.kind === 'image') {
     const image = top.parsed.image!;
     const platform = await readPlatform(client, repository, image, label);
@@ -107,7 +148,10 @@ export async function entriesOf({ client, concurrency }: Reader, top: ReadManife
     {
       nested: (descriptor, childLabel) => readManifest(client, repository, descriptor.digest, childLabel, descriptor),
       tooDeep: (_descriptor, childLabel) => {
-        throw new UnsupportedMediaTypeError(`${childLabel}: indexes nested more than ${MAX_NESTED_INDEX_DEPTH} deep`, { registry: repository.registry, repository: repository.repository });
+        throw new UnsupportedMediaTypeError(`${childLabel}: indexes nested more than ${MAX_NESTED_INDEX_DEPTH} deep`, {
+          registry: repository.registry,
+          repository: repository.repository,
+        });
       },
       leaf: async (descriptor, childLabel) => {
         const entry = classifyIndexEntry(descriptor);
@@ -147,5 +191,13 @@ export async function resolveAppendBase(reader: Reader, tag: ImageReference): Pr
     throw error;
   }
   const entries = await entriesOf(reader, top, repository, input);
-  return { input, repository, digest: top.fetched.digest, mediaType: top.fetched.mediaType, entries, isBase: true, annotations: top.parsed.index?.annotations };
+  return {
+    input,
+    repository,
+    digest: top.fetched.digest,
+    mediaType: top.fetched.mediaType,
+    entries,
+    isBase: true,
+    annotations: top.parsed.index?.annotations,
+  };
 }

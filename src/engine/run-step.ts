@@ -40,7 +40,10 @@ export async function runStep(step: Step, setup: ClientSetup): Promise<ImageOutc
     { deadline },
   );
   const images = step.images.map((image, i) => ({ ...image, request: requests[i] }));
-  const client = withLayouts(createClient({ ...step.client, connectionsPerOrigin: connectionsFor(images.length) }, { ...setup, deadline }), layouts);
+  const client = withLayouts(
+    createClient({ ...step.client, connectionsPerOrigin: connectionsFor(images.length) }, { ...setup, deadline }),
+    layouts,
+  );
   return useClient(client, setup.logger, (c) => (step.spec ? runImages(images, c, setup.logger) : runOne(images[0], c, setup)));
 }
 

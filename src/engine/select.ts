@@ -11,11 +11,15 @@ export function selectPlatforms(sources: ResolvedSource[], selected: Platform[] 
   const absent = selected.filter((p) => !images.some((e) => platformMatches(p, e.platform!)));
   if (absent.length > 0) {
     const found = [...new Set(images.map((e) => formatPlatform(e.platform!)))].join(', ') || 'none';
-    throw new PlatformError(`\`select-platforms\` asks for ${absent.map(formatPlatform).join(', ')}, which no source has (the sources have: ${found})`, {
-      hint: 'Select only platforms the sources were built for, or add a source for it to {sources}',
-    });
+    throw new PlatformError(
+      `\`select-platforms\` asks for ${absent.map(formatPlatform).join(', ')}, which no source has (the sources have: ${found})`,
+      {
+        hint: 'Select only platforms the sources were built for, or add a source for it to {sources}',
+      },
+    );
   }
-  const chosen = (e: SourceEntry) => e.kind === 'image' && e.platform !== undefined && selected.some((p) => platformMatches(p, e.platform!));
+  const chosen = (e: SourceEntry) =>
+    e.kind === 'image' && e.platform !== undefined && selected.some((p) => platformMatches(p, e.platform!));
   const kept = new Set(images.filter(chosen).map((e) => e.descriptor.digest));
   return sources.map((source) => ({
     ...source,

@@ -55,7 +55,12 @@ export function buildMetadata(result: MergeResult): MergeMetadata {
       stripped: plan.dropped.filter((e) => e.kind === 'attestation').length,
       ...(plan.attestationReferrers.length > 0 ? { referrers: plan.attestationReferrers.length } : {}),
     },
-    dropped: plan.dropped.map((e) => ({ kind: e.kind, digest: e.descriptor.digest, source: e.sourceInput, ...(e.subject ? { describes: e.subject } : {}) })),
+    dropped: plan.dropped.map((e) => ({
+      kind: e.kind,
+      digest: e.descriptor.digest,
+      source: e.sourceInput,
+      ...(e.subject ? { describes: e.subject } : {}),
+    })),
     targets: result.targets.map((t) => ({
       repository: t.repository,
       tags: t.tags,
@@ -64,7 +69,12 @@ export function buildMetadata(result: MergeResult): MergeMetadata {
       manifestsExisting: t.manifestsExisting,
       referrers: t.referrers,
     })),
-    dangling: plan.dangling.map((d) => ({ digest: d.entry.descriptor.digest, source: d.entry.sourceInput, ...(d.missing ? { missing: d.missing } : {}), kept: d.kept })),
+    dangling: plan.dangling.map((d) => ({
+      digest: d.entry.descriptor.digest,
+      source: d.entry.sourceInput,
+      ...(d.missing ? { missing: d.missing } : {}),
+      kept: d.kept,
+    })),
     requests: { total: result.requests.requests, retries: result.requests.retries, byKind: result.requests.byKind },
   };
 }
@@ -97,21 +107,45 @@ export function renderSummaryMarkdown(result: MergeResult): string {
   const m = buildMetadata(result);
   const lines: string[] = [];
   lines.push(`### manifest-merge ${result.pushed ? 'pushed' : 'planned (dry run)'} \`${result.digest}\``, '');
-  lines.push(`${cell(m.mediaType)} · ${m.platforms.length} platform${m.platforms.length === 1 ? '' : 's'} · attestations kept: ${m.attestations.kept}, stripped: ${m.attestations.stripped}${m.attestations.referrers ? `, as referrers: ${m.attestations.referrers}` : ''} · ${m.requests.total} registry requests`, '');
+  lines.push(
+    `${cell(m.mediaType)} · ${m.platforms.length} platform${m.platforms.length === 1 ? '' : 's'} · attestations kept: ${m.attestations.kept}, stripped: ${m.attestations.stripped}${m.attestations.referrers ? `, as referrers: ${m.attestations.referrers}` : ''} · ${m.requests.total} registry requests`,
+    '',
+  );
   lines.push('| Platform | Kind | Digest | Size | Source | Attestation |', '| --- | --- | --- | --- | --- | --- |');
   const attested = new Set(m.children.filter((c) => c.kind === 'attestation').map((c) => c.describes));
   const stripped = new Set(m.dropped.filter((c) => c.kind === 'attestation').map((c) => c.describes));
   const asReferrer = new Set(result.plan.attestationReferrers.map((a) => a.subject));
   for (const c of m.children) {
-    const attestation = c.kind === 'image' ? (attested.has(c.digest) ? 'kept' : asReferrer.has(c.digest) ? 'referrer' : stripped.has(c.digest) ? 'stripped' : 'none') : c.describes ? `describes ${digestCell(c.describes)}` : '';
-    lines.push(`| ${cell(c.platform ?? (c.kind === 'attestation' ? 'unknown/unknown' : ''))} | ${cell(c.kind)} | ${digestCell(c.digest)} | ${formatBytes(c.size)} | ${cell(c.source)} | ${attestation} |`);
+    const attestation =
+      c.kind === 'image'
+        ? attested.has(c.digest)
+          ? 'kept'
+          : asReferrer.has(c.digest)
+            ? 'referrer'
+            : stripped.has(c.digest)
+              ? 'stripped'
+              : 'none'
+        : c.describes
+          ? `describes ${digestCell(c.describes)}`
+          : '';
+    lines.push(
+      `| ${cell(c.platform ?? (c.kind === 'attestation' ? 'unknown/unknown' : ''))} | ${cell(c.kind)} | ${digestCell(c.digest)} | ${formatBytes(c.size)} | ${cell(c.source)} | ${attestation} |`,
+    );
   }
   for (const d of m.dropped) {
-    lines.push(`| ${d.kind === 'attestation' ? 'unknown/unknown' : ''} | ${cell(d.kind)} (dropped) | ${digestCell(d.digest)} | | ${cell(d.source)} | ${d.describes ? `stripped, described ${digestCell(d.describes)}` : 'stripped'} |`);
+    lines.push(
+      `| ${d.kind === 'attestation' ? 'unknown/unknown' : ''} | ${cell(d.kind)} (dropped) | ${digestCell(d.digest)} | | ${cell(d.source)} | ${d.describes ? `stripped, described ${digestCell(d.describes)}` : 'stripped'} |`,
+    );
   }
-  lines.push('', '| Target | Tags | Blobs mounted | Blobs copied | Blobs present | Manifests pushed | Referrers copied |', '| --- | --- | --- | --- | --- | --- | --- |');
+  lines.push(
+    '',
+    '| Target | Tags | Blobs mounted | Blobs copied | Blobs present | Manifests pushed | Referrers copied |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+  );
   for (const t of m.targets) {
-    lines.push(`| ${cell(t.repository)} | ${cell(t.tags.join(', '))} | ${t.blobs.mounted} | ${t.blobs.copied} | ${t.blobs.existing} | ${t.manifestsPushed} | ${t.referrers.copied}${t.referrers.via ? ` (${t.referrers.via === 'api' ? 'referrers API' : 'fallback tags'})` : ''}${t.referrers.attestations ? `, attestations as referrers ${t.referrers.attestations}` : ''} |`);
+    lines.push(
+      `| ${cell(t.repository)} | ${cell(t.tags.join(', '))} | ${t.blobs.mounted} | ${t.blobs.copied} | ${t.blobs.existing} | ${t.manifestsPushed} | ${t.referrers.copied}${t.referrers.via ? ` (${t.referrers.via === 'api' ? 'referrers API' : 'fallback tags'})` : ''}${t.referrers.attestations ? `, attestations as referrers ${t.referrers.attestations}` : ''} |`,
+    );
   }
   lines.push('', REFERRERS_NOTE);
   lines.push('');
@@ -119,7 +153,8 @@ export function renderSummaryMarkdown(result: MergeResult): string {
 }
 
 /** Said with the per-target counts: the referrers copied are the children's, never the source indexes'. */
-export const REFERRERS_NOTE = 'Referrers copied are those of the child manifests; referrers of the source indexes themselves do not apply (the merged index is a new manifest).';
+export const REFERRERS_NOTE =
+  'Referrers copied are those of the child manifests; referrers of the source indexes themselves do not apply (the merged index is a new manifest).';
 
 /** Plain text for logs and the CLI: the index, then what was (or would be) done per target. */
 export function renderReport(result: MergeResult): string {
@@ -134,9 +169,11 @@ export function renderReport(result: MergeResult): string {
   for (const t of result.targets) {
     lines.push(`${line(t.repository)}: tags ${line(t.tags.join(', '))}`);
     if (!result.pushed) for (const a of t.actions) lines.push(`  would ${line(a)}`);
-    else lines.push(`  blobs mounted ${t.blobs.mounted}, copied ${t.blobs.copied}, present ${t.blobs.existing}; manifests pushed ${t.manifestsPushed}, present ${t.manifestsExisting}; referrers copied ${t.referrers.copied}${t.referrers.via ? ` (${t.referrers.via === 'api' ? 'referrers API' : 'fallback tags'})` : ''}${t.referrers.attestations ? `, attestations as referrers ${t.referrers.attestations}` : ''}`);
+    else
+      lines.push(
+        `  blobs mounted ${t.blobs.mounted}, copied ${t.blobs.copied}, present ${t.blobs.existing}; manifests pushed ${t.manifestsPushed}, present ${t.manifestsExisting}; referrers copied ${t.referrers.copied}${t.referrers.via ? ` (${t.referrers.via === 'api' ? 'referrers API' : 'fallback tags'})` : ''}${t.referrers.attestations ? `, attestations as referrers ${t.referrers.attestations}` : ''}`,
+      );
   }
   if (result.targets.some((t) => t.referrers.copied + t.referrers.existing > 0)) lines.push(REFERRERS_NOTE);
   return lines.join('\n');
 }
-

@@ -70,14 +70,22 @@ export async function planTargetTransfer({ client, concurrency }: EngineRun, tar
       continue;
     }
     const { entry, fetched, parsed } = child;
-    if (parsed.kind !== 'image') throw new UnsupportedMediaTypeError(`${entry.sourceInput}: child ${entry.descriptor.digest} is an index; nested indexes cannot be copied`);
+    if (parsed.kind !== 'image')
+      throw new UnsupportedMediaTypeError(
+        `${entry.sourceInput}: child ${entry.descriptor.digest} is an index; nested indexes cannot be copied`,
+      );
     children.push({ entry, fetched, subject: parsed.image!.subject?.digest });
     planned.push(...planBlobs(parsed.image!, entry.source, to, seen));
   }
   const ask = (b: BlobTransferPlan) => b.method === 'copy' && b.descriptor.size >= ASK_BLOB_BYTES;
-  const blobs = await mapLimit(planned, concurrency, async (b) => ({ ...b, present: ask(b) && (await client.hasBlob(to, b.descriptor.digest)) }));
-  for (const b of blobs) report.actions.push(`${b.method} blob ${b.descriptor.digest} (${b.descriptor.size} bytes) from ${formatRepository(b.from)}`);
-  for (const c of children) report.actions.push(`put ${c.entry.kind} manifest ${c.fetched.digest}${c.entry.platform ? ` (${c.entry.platform})` : ''}`);
+  const blobs = await mapLimit(planned, concurrency, async (b) => ({
+    ...b,
+    present: ask(b) && (await client.hasBlob(to, b.descriptor.digest)),
+  }));
+  for (const b of blobs)
+    report.actions.push(`${b.method} blob ${b.descriptor.digest} (${b.descriptor.size} bytes) from ${formatRepository(b.from)}`);
+  for (const c of children)
+    report.actions.push(`put ${c.entry.kind} manifest ${c.fetched.digest}${c.entry.platform ? ` (${c.entry.platform})` : ''}`);
   for (const tag of target.tags) report.actions.push(`put index under tag ${tag}`);
   return { target, children, blobs, report };
 }
@@ -113,7 +121,11 @@ export async function writeBlobs({ client, concurrency, logger }: EngineRun, to:
  * attestations, other referrers), and so on. GitLab refuses a manifest whose subject is not in
  * the repository yet. One this run already put there is not put again (`existing`).
  */
-export async function writeManifests({ client, concurrency }: EngineRun, to: RepositoryRef, manifests: ManifestToWrite[]): Promise<{ pushed: number; existing: number }> {
+export async function writeManifests(
+  { client, concurrency }: EngineRun,
+  to: RepositoryRef,
+  manifests: ManifestToWrite[],
+): Promise<{ pushed: number; existing: number }> {
   const counts = { pushed: 0, existing: 0 };
   for (const level of dependencyLevels(manifests)) {
     await mapLimit(level, concurrency, async ({ fetched }) => {
@@ -129,7 +141,11 @@ export async function writeManifests({ client, concurrency }: EngineRun, to: Rep
 }
 
 /** Brings blobs, then the manifests that need them, into one target. */
-export async function bringIn(run: EngineRun, to: RepositoryRef, what: { blobs: BlobToWrite[]; manifests: ManifestToWrite[] }): Promise<{ blobs: BlobCounts; manifests: { pushed: number; existing: number } }> {
+export async function bringIn(
+  run: EngineRun,
+  to: RepositoryRef,
+  what: { blobs: BlobToWrite[]; manifests: ManifestToWrite[] },
+): Promise<{ blobs: BlobCounts; manifests: { pushed: number; existing: number } }> {
   const blobs = await writeBlobs(run, to, what.blobs);
   const manifests = await writeManifests(run, to, what.manifests);
   return { blobs, manifests };
@@ -164,7 +180,8 @@ export function dependencyLevels<T extends { fetched: { digest: string }; subjec
     const known = depth.get(child);
     if (known !== undefined) return known;
     const parent = child.subject === undefined ? undefined : byDigest.get(child.subject);
-    const level = parent === undefined || parent === child ? 0 : seen.has(parent) ? children.length : depthOf(parent, new Set([...seen, child])) + 1;
+    const level =
+      parent === undefined || parent === child ? 0 : seen.has(parent) ? children.length : depthOf(parent, new Set([...seen, child])) + 1;
     depth.set(child, level);
     return level;
   };
@@ -184,7 +201,9 @@ export async function pushIndex({ client }: EngineRun, repository: RepositoryRef
   try {
     return await client.putManifest(repository, tag, { bytes: plan.bytes, mediaType: plan.mediaType });
   } catch (error) {
-    const refused = isHttpError(error) && (error.status === 415 || (error.status === 400 && error.registryErrors.some((e) => INDEX_REFUSED_CODES.has(e.code))));
+    const refused =
+      isHttpError(error) &&
+      (error.status === 415 || (error.status === 400 && error.registryErrors.some((e) => INDEX_REFUSED_CODES.has(e.code))));
     if (!refused || plan.mediaType !== MediaType.OciIndex) throw error;
     const images = plan.entries.filter((e) => e.kind === 'image');
     const dockerImages = images.every((e) => e.descriptor.mediaType === MediaType.DockerManifest);
@@ -197,8 +216,15 @@ export async function pushIndex({ client }: EngineRun, repository: RepositoryRef
           : 'The images are OCI manifests, which a Docker manifest list cannot hold: push to a registry that accepts OCI indexes, or rebuild the images as Docker schema 2 (buildx `oci-mediatypes=false`), then set {attestations} to `strip` and {format} to `docker`';
     throw new UnsupportedMediaTypeError(
       `${formatRepository(repository)}${isDigest(tag) ? '@' : ':'}${tag}: ${repository.registry} refused the OCI image index (HTTP ${error.status}${error.registryErrors.length ? ` ${error.registryErrors.map((e) => e.code).join(', ')}` : ''}): this registry does not accept OCI indexes, and ${isDigest(tag) ? 'no tag was written' : 'the tag was not written'}`,
-      { registry: repository.registry, repository: repository.repository, reference: tag, status: error.status, registryCodes: error.registryErrors.map((e) => e.code), cause: error, hint },
+      {
+        registry: repository.registry,
+        repository: repository.repository,
+        reference: tag,
+        status: error.status,
+        registryCodes: error.registryErrors.map((e) => e.code),
+        cause: error,
+        hint,
+      },
     );
   }
 }
-

@@ -36,7 +36,9 @@ export function sha256Digest(bytes: Uint8Array): string {
 export function digestAlgorithm(digest: string, subject: string): string {
   const algorithm = digest.slice(0, Math.max(0, digest.indexOf(':')));
   if (!VERIFIABLE.has(algorithm)) {
-    throw new UnsupportedMediaTypeError(`${subject}: digest "${digest}" uses an algorithm this tool cannot verify (supported: sha256, sha512)`);
+    throw new UnsupportedMediaTypeError(
+      `${subject}: digest "${digest}" uses an algorithm this tool cannot verify (supported: sha256, sha512)`,
+    );
   }
   return algorithm;
 }

@@ -20,7 +20,11 @@ export function isLoopbackRegistry(registry: string): boolean {
 
 /** `http://Host:5000/path` → `host:5000`: how an insecure-registries entry is compared. */
 export function normalizeHostEntry(entry: string): string {
-  return entry.trim().toLowerCase().replace(/^[a-z]+:\/\//, '').replace(/\/.*$/, '');
+  return entry
+    .trim()
+    .toLowerCase()
+    .replace(/^[a-z]+:\/\//, '')
+    .replace(/\/.*$/, '');
 }
 
 function hostnameOf(host: string): string {

@@ -117,12 +117,9 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
     record.schemaVersion === 1 ||
     [declared, headerType].some((t) => t === MediaType.DockerSchema1 || t === MediaType.DockerSchema1Signed)
   ) {
-    throw new UnsupportedMediaTypeError(
-      `${subject} is a Docker schema 1 manifest, which is deprecated and cannot be part of an index`,
-      {
-        hint: 'Rebuild and push the image with a current Docker or buildx (schema 2 or OCI), or convert it with `skopeo copy --format v2s2 docker://SOURCE docker://TARGET`',
-      },
-    );
+    throw new UnsupportedMediaTypeError(`${subject} is a Docker schema 1 manifest, which is deprecated and cannot be part of an index`, {
+      hint: 'Rebuild and push the image with a current Docker or buildx (schema 2 or OCI), or convert it with `skopeo copy --format v2s2 docker://SOURCE docker://TARGET`',
+    });
   }
   let mediaType = declared;
   if (mediaType === undefined) {
@@ -139,11 +136,15 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
   if (!isKnownManifestMediaType(mediaType)) {
     throw new UnsupportedMediaTypeError(
       `${subject} has media type "${sanitizeLine(mediaType ?? '(none)')}", which is not an image manifest or index`,
-      { hint: `Only container images (and indexes of them) can be merged: check that the reference names an image, not another kind of artifact. Supported types: ${MANIFEST_ACCEPT.join(', ')}` },
+      {
+        hint: `Only container images (and indexes of them) can be merged: check that the reference names an image, not another kind of artifact. Supported types: ${MANIFEST_ACCEPT.join(', ')}`,
+      },
     );
   }
   if (record.schemaVersion !== 2) {
-    throw new UnsupportedMediaTypeError(`${subject}: unsupported schemaVersion ${JSON.stringify(record.schemaVersion) ?? '(none)'} (expected 2)`);
+    throw new UnsupportedMediaTypeError(
+      `${subject}: unsupported schemaVersion ${JSON.stringify(record.schemaVersion) ?? '(none)'} (expected 2)`,
+    );
   }
   if (record.subject !== undefined && !isDescriptor(record.subject)) {
     throw new UnsupportedMediaTypeError(`${subject}: "subject" is not a valid descriptor`);
@@ -157,7 +158,9 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
     }
     const bad = record.manifests.findIndex((d) => !isDescriptor(d));
     if (bad >= 0) {
-      throw new UnsupportedMediaTypeError(`${subject}: index entry manifests[${bad}] is not a valid descriptor (mediaType, digest, size, platform)`);
+      throw new UnsupportedMediaTypeError(
+        `${subject}: index entry manifests[${bad}] is not a valid descriptor (mediaType, digest, size, platform)`,
+      );
     }
     return { kind: 'index', mediaType, index: record as unknown as ImageIndex };
   }
@@ -169,7 +172,9 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
   }
   const bad = record.layers.findIndex((d) => !isDescriptor(d));
   if (bad >= 0) {
-    throw new UnsupportedMediaTypeError(`${subject}: image manifest entry layers[${bad}] is not a valid descriptor (mediaType, digest, size)`);
+    throw new UnsupportedMediaTypeError(
+      `${subject}: image manifest entry layers[${bad}] is not a valid descriptor (mediaType, digest, size)`,
+    );
   }
   return { kind: 'image', mediaType, image: record as unknown as ImageManifest };
 }

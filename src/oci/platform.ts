@@ -66,7 +66,8 @@ export function normalizePlatform(platform: Platform): Platform {
 
 const COMPONENT = /^[a-z0-9_.-]+$/i;
 const OS_VERSION = /^[a-z0-9_.+-]+$/i;
-const PLATFORM_HINT = 'Write it as os/arch or os/arch/variant, e.g. linux/amd64 or linux/arm/v7 (windows may add :os.version, e.g. windows/amd64:10.0.20348.2113)';
+const PLATFORM_HINT =
+  'Write it as os/arch or os/arch/variant, e.g. linux/amd64 or linux/arm/v7 (windows may add :os.version, e.g. windows/amd64:10.0.20348.2113)';
 
 /** Parses `os/arch[/variant]` (e.g. `linux/arm/v7`), optionally with `:os.version` on windows (`windows/amd64:10.0.20348.2113`). */
 export function parsePlatform(text: string): Platform {
@@ -82,7 +83,9 @@ export function parsePlatform(text: string): Platform {
   const bad = parts.find((p) => !COMPONENT.test(p));
   if (bad !== undefined) malformed(bad ? `"${bad}" may only contain letters, digits, "_", "." and "-"` : 'a part is empty');
   if (osVersion !== undefined && !OS_VERSION.test(osVersion)) {
-    malformed(osVersion ? `os.version "${osVersion}" may only contain letters, digits, "_", ".", "+" and "-"` : 'nothing follows ":" (os.version)');
+    malformed(
+      osVersion ? `os.version "${osVersion}" may only contain letters, digits, "_", ".", "+" and "-"` : 'nothing follows ":" (os.version)',
+    );
   }
   const platform: Platform = { os: parts[0], architecture: parts[1] };
   if (parts[2]) platform.variant = parts[2];
@@ -115,7 +118,10 @@ function keyPart(value: string): string {
  */
 export function platformKey(platform: Platform): string {
   const p = normalizePlatform(platform);
-  let key = [p.os, p.architecture, p.variant].filter(Boolean).map((v) => keyPart(v as string)).join('/');
+  let key = [p.os, p.architecture, p.variant]
+    .filter(Boolean)
+    .map((v) => keyPart(v as string))
+    .join('/');
   if (p['os.version']) key += `:${keyPart(p['os.version'])}`;
   const features = [...new Set(p['os.features'] ?? [])].sort(compareStrings);
   if (features.length) key += `+${features.map(keyPart).join(',')}`;
@@ -197,9 +203,12 @@ function quoteServed(value: string): string {
  */
 export function checkServedPlatform(platform: Platform, source: string): Platform {
   const refuse = (field: string, value: string, allowed: string): never => {
-    throw new PlatformError(`${source}: the registry served a platform whose ${field} is ${quoteServed(value)}, which is not a valid platform part (${allowed})`, {
-      hint: 'Nothing was written. The image was pushed with a malformed platform, or the registry altered it: rebuild and push it again, and compare with `manifest-merge inspect --raw`',
-    });
+    throw new PlatformError(
+      `${source}: the registry served a platform whose ${field} is ${quoteServed(value)}, which is not a valid platform part (${allowed})`,
+      {
+        hint: 'Nothing was written. The image was pushed with a malformed platform, or the registry altered it: rebuild and push it again, and compare with `manifest-merge inspect --raw`',
+      },
+    );
   };
   const letters = 'letters, digits, "_", "." and "-" only';
   if (!COMPONENT.test(platform.os)) refuse('os', platform.os, letters);
@@ -226,6 +235,7 @@ export function platformFromConfig(config: unknown, subject: string): Platform {
   const platform: Platform = { os: c.os, architecture: c.architecture };
   if (typeof c.variant === 'string' && c.variant) platform.variant = c.variant;
   if (typeof c['os.version'] === 'string' && c['os.version']) platform['os.version'] = c['os.version'];
-  if (Array.isArray(c['os.features']) && c['os.features'].every((f) => typeof f === 'string') && c['os.features'].length) platform['os.features'] = c['os.features'] as string[];
+  if (Array.isArray(c['os.features']) && c['os.features'].every((f) => typeof f === 'string') && c['os.features'].length)
+    platform['os.features'] = c['os.features'] as string[];
   return normalizePlatform(checkServedPlatform(platform, `${subject} (config blob)`));
 }

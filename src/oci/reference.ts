@@ -25,9 +25,7 @@ export interface RepositoryRef {
 // Pieces of distribution/reference's grammar (regexp.go), anchored.
 const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const DOMAIN_NAME_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
-const DOMAIN_AND_PORT = new RegExp(
-  `^(?:${DOMAIN_NAME_COMPONENT}(?:\\.${DOMAIN_NAME_COMPONENT})*|\\[[a-fA-F0-9:]+\\])(?::[0-9]+)?$`,
-);
+const DOMAIN_AND_PORT = new RegExp(`^(?:${DOMAIN_NAME_COMPONENT}(?:\\.${DOMAIN_NAME_COMPONENT})*|\\[[a-fA-F0-9:]+\\])(?::[0-9]+)?$`);
 const TAG = /^[\w][\w.-]{0,127}$/;
 /** distribution's digest production; we then require sha256 (see parseReference). */
 const DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/;
@@ -60,7 +58,14 @@ function userinfoEnd(text: string): { start: number; at: number } | undefined {
   if (at <= 0) return undefined;
   const after = authority.slice(at + 1);
   if (DIGEST.test(after) || (after.includes(':') && DIGEST_ALGORITHM.test(after.slice(0, after.indexOf(':'))))) return undefined;
-  if (slash === -1 && !authority.slice(0, at).includes(':') && !after.includes('.') && !after.includes(':') && after.toLowerCase() !== 'localhost') return undefined;
+  if (
+    slash === -1 &&
+    !authority.slice(0, at).includes(':') &&
+    !after.includes('.') &&
+    !after.includes(':') &&
+    after.toLowerCase() !== 'localhost'
+  )
+    return undefined;
   return { start, at: start + at };
 }
 
@@ -81,7 +86,10 @@ function checkDigest(input: string, digest: string): void {
   if (!digest) fail(input, 'nothing follows "@"; a digest is sha256: followed by 64 lower-case hex characters');
   const algorithm = digest.includes(':') ? digest.slice(0, digest.indexOf(':')) : '';
   if (DIGEST.test(digest) && algorithm !== 'sha256') {
-    fail(input, `digest "${digest}" uses the algorithm "${algorithm}"; only sha256 digests (sha256: followed by 64 lower-case hex characters) are supported`);
+    fail(
+      input,
+      `digest "${digest}" uses the algorithm "${algorithm}"; only sha256 digests (sha256: followed by 64 lower-case hex characters) are supported`,
+    );
   }
   fail(input, `"${digest}" is not a sha256 digest; a digest is sha256: followed by 64 lower-case hex characters`);
 }
@@ -122,7 +130,11 @@ export function parseReference(input: string): ImageReference {
   if (!text) fail(input, 'it is empty');
   if (/\s/.test(text)) fail(input, 'it contains white space');
   if (text.includes('://')) fail(input, 'leave out the scheme (http:// or https://); write host/repository');
-  if (userinfoEnd(text)) fail(input, 'a user name or password ("…@" before the registry) does not belong in a reference; write host/repository, and log in to the registry instead');
+  if (userinfoEnd(text))
+    fail(
+      input,
+      'a user name or password ("…@" before the registry) does not belong in a reference; write host/repository, and log in to the registry instead',
+    );
   if (IMAGE_ID.test(text)) fail(input, 'a bare 64-character hex string is an image ID, not a reference; write repository@sha256:<digest>');
 
   let rest = text;
@@ -164,7 +176,10 @@ export function parseReference(input: string): ImageReference {
   checkPath(input, path);
   if (registry === DOCKER_HUB && !path.includes('/')) path = `library/${path}`;
   if (path.length > MAX_REPOSITORY_LENGTH) {
-    fail(input, `the repository name "${path.slice(0, 40)}…" is ${path.length} characters long; at most ${MAX_REPOSITORY_LENGTH} are allowed`);
+    fail(
+      input,
+      `the repository name "${path.slice(0, 40)}…" is ${path.length} characters long; at most ${MAX_REPOSITORY_LENGTH} are allowed`,
+    );
   }
 
   const reference: ImageReference = { registry, repository: path };
@@ -193,4 +208,3 @@ export function manifestReference(reference: ImageReference): string {
 export function sameRepository(a: RepositoryRef, b: RepositoryRef): boolean {
   return a.registry === b.registry && a.repository === b.repository;
 }
-

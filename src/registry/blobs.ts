@@ -89,7 +89,14 @@ export class Blobs {
     const what = `Blob ${digest} in ${formatRepository(repository)}`;
     return this.http.retrying(what, async () => {
       const response = await this.http.request(
-        blobRequest(repository, digest, { method: 'HEAD', kind: 'HEAD blob', scopes: [pull(repository)], what, expect: [200, 404], followRedirects: true }),
+        blobRequest(repository, digest, {
+          method: 'HEAD',
+          kind: 'HEAD blob',
+          scopes: [pull(repository)],
+          what,
+          expect: [200, 404],
+          followRedirects: true,
+        }),
       );
       await discard(response.body);
       return response.status === 200;
@@ -98,17 +105,26 @@ export class Blobs {
 
   async fetch(repository: RepositoryRef, descriptor: Descriptor, maxBytes = MAX_BLOB_FETCH_BYTES): Promise<Buffer> {
     const what = `Blob ${descriptor.digest} of ${formatRepository(repository)}`;
-    const tooLarge = (size: number): TooLargeError => new TooLargeError(`${what} is ${formatBytes(size)}, over the ${formatBytes(maxBytes)} limit for reading it whole`);
+    const tooLarge = (size: number): TooLargeError =>
+      new TooLargeError(`${what} is ${formatBytes(size)}, over the ${formatBytes(maxBytes)} limit for reading it whole`);
     if (descriptor.size > maxBytes) throw tooLarge(descriptor.size);
     return this.http.retrying(what, async () => {
-      const request = blobRequest(repository, descriptor.digest, { method: 'GET', kind: 'GET blob', scopes: [pull(repository)], what, expect: [200], followRedirects: true });
+      const request = blobRequest(repository, descriptor.digest, {
+        method: 'GET',
+        kind: 'GET blob',
+        scopes: [pull(repository)],
+        what,
+        expect: [200],
+        followRedirects: true,
+      });
       const response = await this.http.request(request);
       const length = contentLength(response.headers);
       if (length !== undefined && length > maxBytes) {
         response.body.destroy();
         throw tooLarge(length);
       }
-      const sizeMismatch = (actual: string): DigestMismatchError => new DigestMismatchError(what, `${descriptor.digest} (${descriptor.size} bytes)`, actual);
+      const sizeMismatch = (actual: string): DigestMismatchError =>
+        new DigestMismatchError(what, `${descriptor.digest} (${descriptor.size} bytes)`, actual);
       if (length !== undefined && length !== descriptor.size) {
         response.body.destroy();
         throw sizeMismatch(`${length} bytes`);
@@ -154,7 +170,11 @@ export class Blobs {
     });
     // a stream (a blob on local disk) is passed on as is: never held whole
     const body = (Buffer.isBuffer(data) ? Readable.from([data], { objectMode: false }) : data) as HttpResponse['body'];
-    return { from, request, response: { status: 200, headers: {}, body, url: `${this.http.origin(from.registry)}${request.target}`, method: 'GET' } };
+    return {
+      from,
+      request,
+      response: { status: 200, headers: {}, body, url: `${this.http.origin(from.registry)}${request.target}`, method: 'GET' },
+    };
   }
 
   /** The source stream piped through a verifier (digest and size of the descriptor). */
@@ -169,7 +189,15 @@ export class Blobs {
     const response = await this.http.request(
       registryRequest(
         { ...to, path: 'blobs/uploads/', query: { mount: descriptor.digest, from: from.repository } },
-        { method: 'POST', kind: 'POST mount', scopes: [pullPush(to), pull(from)], what, expect: [201, 202], body: '', facts: { reference: descriptor.digest } },
+        {
+          method: 'POST',
+          kind: 'POST mount',
+          scopes: [pullPush(to), pull(from)],
+          what,
+          expect: [201, 202],
+          body: '',
+          facts: { reference: descriptor.digest },
+        },
       ),
     );
     await discard(response.body);

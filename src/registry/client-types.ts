@@ -105,7 +105,12 @@ export interface RegistryClient {
    * `bytes` may also give a stream (a blob on local disk, e.g. in an OCI layout): it is verified
    * as it flows and never held whole.
    */
-  uploadBlob(from: RepositoryRef, to: RepositoryRef, descriptor: Descriptor, bytes: () => Promise<Buffer | Readable>): Promise<BlobTransfer>;
+  uploadBlob(
+    from: RepositoryRef,
+    to: RepositoryRef,
+    descriptor: Descriptor,
+    bytes: () => Promise<Buffer | Readable>,
+  ): Promise<BlobTransfer>;
   /**
    * The OCI 1.1 referrers API: the referrers of `digest` in `repository` (`api: true`), or
    * `api: false` when the registry answers 404 (no API: the fallback tag `sha256-<hex>` holds

@@ -14,7 +14,15 @@ import { Referrers, type ReferrersListing } from './referrers.js';
 import { pull, pullPush } from './endpoint.js';
 import { Transport } from './transport/compose.js';
 import { Uploads, type Opened } from './uploads.js';
-import type { BlobTransfer, FetchedManifest, ManifestHead, RegistryClient, RegistryClientOptions, RequestStats, Scope } from './client-types.js';
+import type {
+  BlobTransfer,
+  FetchedManifest,
+  ManifestHead,
+  RegistryClient,
+  RegistryClientOptions,
+  RequestStats,
+  Scope,
+} from './client-types.js';
 
 export { MAX_CHUNK_BYTES, UPLOAD_CHUNK_BYTES } from './uploads.js';
 export { MAX_BLOB_FETCH_BYTES } from './blobs.js';
@@ -23,7 +31,8 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
   const logger = options.logger ?? silentLogger;
   const insecureRegistries = options.insecureRegistries ?? [];
   const transport = new Transport({
-    createAuth: (tokens) => new RegistryAuth({ credentials: options.credentials, tokens, logger, onSecret: options.onSecret, insecureRegistries }),
+    createAuth: (tokens) =>
+      new RegistryAuth({ credentials: options.credentials, tokens, logger, onSecret: options.onSecret, insecureRegistries }),
     credentials: options.credentials,
     logger,
     insecureRegistries,
@@ -126,7 +135,10 @@ class Client implements RegistryClient {
       // (go-containerregistry's) declines although it holds the blob: ask, while the source opens,
       // and close the session unused when the blob is there.
       const session = this.uploads.session(to.registry, mount.response, what);
-      const [present, opened] = await Promise.allSettled([this.blobs.has(to, descriptor.digest), this.blobs.open(from, descriptor, scopes)]);
+      const [present, opened] = await Promise.allSettled([
+        this.blobs.has(to, descriptor.digest),
+        this.blobs.open(from, descriptor, scopes),
+      ]);
       if (present.status === 'fulfilled' && present.value) {
         if (opened.status === 'fulfilled') opened.value.response.body.destroy();
         await this.uploads.cancel(session, scopes);
@@ -139,7 +151,9 @@ class Client implements RegistryClient {
       }
       const source: BlobSource = opened.value;
       this.logger.debug(`${what}: the registry declined the mount; streaming the blob instead`);
-      await this.uploads.upload(to, descriptor, scopes, { source, session }, () => this.openBoth(from, to, descriptor, scopes, scopes, what));
+      await this.uploads.upload(to, descriptor, scopes, { source, session }, () =>
+        this.openBoth(from, to, descriptor, scopes, scopes, what),
+      );
       return 'copied';
     });
     return outcome === 'refused' ? this.copyBlob(from, to, descriptor) : outcome;
@@ -158,12 +172,18 @@ class Client implements RegistryClient {
     });
   }
 
-  async uploadBlob(from: RepositoryRef, to: RepositoryRef, descriptor: Descriptor, bytes: () => Promise<Buffer | Readable>): Promise<BlobTransfer> {
+  async uploadBlob(
+    from: RepositoryRef,
+    to: RepositoryRef,
+    descriptor: Descriptor,
+    bytes: () => Promise<Buffer | Readable>,
+  ): Promise<BlobTransfer> {
     const what = `Blob ${descriptor.digest} (copy from ${formatRepository(from)} to ${formatRepository(to)})`;
     const scopes = [pullPush(to)];
     const open = async (): Promise<Opened> => {
       const [data, session] = await Promise.allSettled([bytes(), this.uploads.start(to, scopes, what)]);
-      if (data.status === 'fulfilled' && session.status === 'fulfilled') return { source: this.blobs.fromMemory(from, descriptor, data.value), session: session.value };
+      if (data.status === 'fulfilled' && session.status === 'fulfilled')
+        return { source: this.blobs.fromMemory(from, descriptor, data.value), session: session.value };
       if (session.status === 'fulfilled') await this.uploads.cancel(session.value, scopes);
       if (data.status === 'fulfilled' && data.value instanceof Readable) data.value.destroy(); // a file left open otherwise
       throw data.status === 'rejected' ? data.reason : (session as PromiseRejectedResult).reason;
@@ -175,8 +195,18 @@ class Client implements RegistryClient {
   }
 
   /** Opens the source stream and the upload session in parallel (one round trip); cleans up the other if one fails. */
-  private async openBoth(from: RepositoryRef, to: RepositoryRef, descriptor: Descriptor, sourceScopes: Scope[], targetScopes: Scope[], what: string): Promise<Opened> {
-    const [source, session] = await Promise.allSettled([this.blobs.open(from, descriptor, sourceScopes), this.uploads.start(to, targetScopes, what)]);
+  private async openBoth(
+    from: RepositoryRef,
+    to: RepositoryRef,
+    descriptor: Descriptor,
+    sourceScopes: Scope[],
+    targetScopes: Scope[],
+    what: string,
+  ): Promise<Opened> {
+    const [source, session] = await Promise.allSettled([
+      this.blobs.open(from, descriptor, sourceScopes),
+      this.uploads.start(to, targetScopes, what),
+    ]);
     if (source.status === 'fulfilled' && session.status === 'fulfilled') return { source: source.value, session: session.value };
     if (source.status === 'fulfilled') source.value.response.body.destroy();
     if (session.status === 'fulfilled') await this.uploads.cancel(session.value, targetScopes);

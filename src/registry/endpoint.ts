@@ -13,7 +13,11 @@ export interface RegistryPath extends RepositoryRef {
 
 /** `/v2/<repository>/<path>?<query>` for `at`. */
 export function registryTarget(at: RegistryPath): string {
-  const query = at.query ? Object.entries(at.query).map(([name, value]) => `${encodeURIComponent(name)}=${encodeURIComponent(value)}`).join('&') : '';
+  const query = at.query
+    ? Object.entries(at.query)
+        .map(([name, value]) => `${encodeURIComponent(name)}=${encodeURIComponent(value)}`)
+        .join('&')
+    : '';
   return `/v2/${at.repository}/${at.path}${query ? `?${query}` : ''}`;
 }
 

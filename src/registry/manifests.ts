@@ -43,10 +43,16 @@ export function manifestMediaType(what: string, contentType: string | undefined,
       const shape = Array.isArray(body.manifests) ? 'index' : body.config !== undefined || Array.isArray(body.layers) ? 'image' : undefined;
       const bodyKind = declared !== undefined ? kindOf(declared) : shape;
       const headerKind = kindOf(contentType);
-      if ((declared !== undefined && declared !== contentType && bodyKind !== undefined) || (bodyKind !== undefined && bodyKind !== headerKind)) {
+      if (
+        (declared !== undefined && declared !== contentType && bodyKind !== undefined) ||
+        (bodyKind !== undefined && bodyKind !== headerKind)
+      ) {
         throw new InvalidManifestError(
           `${what}: the registry says it is ${contentType} (Content-Type) but the body is ${declared ?? `an ${bodyKind} manifest`}; refusing a manifest whose type is contradictory`,
-          { ...facts, hint: 'The registry (or a proxy before it) serves a wrong Content-Type; push the image again, or report it to the registry operator' },
+          {
+            ...facts,
+            hint: 'The registry (or a proxy before it) serves a wrong Content-Type; push the image again, or report it to the registry operator',
+          },
         );
       }
     }
@@ -55,7 +61,12 @@ export function manifestMediaType(what: string, contentType: string | undefined,
   // Proxies and older registries label manifests `application/json` or `text/plain`: the body's
   // own word, else its shape (as parseManifest decides), is the type pushed on with the bytes.
   if (declared !== undefined) return declared;
-  const shape = body && Array.isArray(body.manifests) ? MediaType.OciIndex : body && typeof body.config === 'object' && body.config !== null ? MediaType.OciManifest : undefined;
+  const shape =
+    body && Array.isArray(body.manifests)
+      ? MediaType.OciIndex
+      : body && typeof body.config === 'object' && body.config !== null
+        ? MediaType.OciManifest
+        : undefined;
   return shape ?? contentType ?? '';
 }
 
@@ -89,12 +100,15 @@ export class Manifests {
     );
     const response = await this.http.request(request);
     const tooLarge = (size?: number): TooLargeError =>
-      new TooLargeError(`${what} is ${size === undefined ? 'larger than' : `${formatBytes(size)}, over`} the ${formatBytes(MAX_MANIFEST_BYTES)} limit for a manifest`, {
-        registry: repository.registry,
-        repository: repository.repository,
-        reference,
-        hint: 'Registries refuse manifests this large; check that the reference names an image and not something else',
-      });
+      new TooLargeError(
+        `${what} is ${size === undefined ? 'larger than' : `${formatBytes(size)}, over`} the ${formatBytes(MAX_MANIFEST_BYTES)} limit for a manifest`,
+        {
+          registry: repository.registry,
+          repository: repository.repository,
+          reference,
+          hint: 'Registries refuse manifests this large; check that the reference names an image and not something else',
+        },
+      );
     const length = contentLength(response.headers);
     if (length !== undefined && length > MAX_MANIFEST_BYTES) {
       response.body.destroy();
@@ -109,7 +123,11 @@ export class Manifests {
     let mediaType: string | undefined;
     let contradiction: unknown;
     try {
-      mediaType = manifestMediaType(what, contentType, bytes, { registry: repository.registry, repository: repository.repository, reference });
+      mediaType = manifestMediaType(what, contentType, bytes, {
+        registry: repository.registry,
+        repository: repository.repository,
+        reference,
+      });
     } catch (error) {
       contradiction = error;
     }
@@ -126,7 +144,10 @@ export class Manifests {
     const what = manifestName(repository, reference);
     const head = this.noHead.has(repository.registry) ? 'no HEAD' : await this.ask(repository, reference, what);
     if (head !== 'incomplete' && head !== 'no HEAD') return head;
-    if (head === 'incomplete') this.logger.debug(`${what}: HEAD lacked Docker-Content-Digest, Content-Length or a manifest Content-Type; reading the manifest instead`);
+    if (head === 'incomplete')
+      this.logger.debug(
+        `${what}: HEAD lacked Docker-Content-Digest, Content-Length or a manifest Content-Type; reading the manifest instead`,
+      );
     try {
       const fetched = await this.fetch(repository, reference);
       return { digest: fetched.digest, mediaType: fetched.mediaType, size: fetched.size };
@@ -137,7 +158,11 @@ export class Manifests {
   }
 
   /** HEAD the manifest: what it says, 'incomplete' when it says too little, 'no HEAD' when the registry does not answer HEAD (405). */
-  private async ask(repository: RepositoryRef, reference: string, what: string): Promise<ManifestHead | 'incomplete' | 'no HEAD' | undefined> {
+  private async ask(
+    repository: RepositoryRef,
+    reference: string,
+    what: string,
+  ): Promise<ManifestHead | 'incomplete' | 'no HEAD' | undefined> {
     return this.http.retrying(what, async (): Promise<ManifestHead | 'incomplete' | 'no HEAD' | undefined> => {
       const response = await this.http.request(
         registryRequest(
@@ -163,8 +188,14 @@ export class Manifests {
         return 'no HEAD';
       }
       const reported = headerValue(response.headers, 'docker-content-digest')?.trim();
-      if (reported && isDigest(reference) && reported !== reference) throw new DigestMismatchError(`${what} (HEAD Docker-Content-Digest)`, reference, reported);
-      const digest = reported && reported.startsWith('sha256:') ? reported : isDigest(reference) && reference.startsWith('sha256:') ? reference : undefined;
+      if (reported && isDigest(reference) && reported !== reference)
+        throw new DigestMismatchError(`${what} (HEAD Docker-Content-Digest)`, reference, reported);
+      const digest =
+        reported && reported.startsWith('sha256:')
+          ? reported
+          : isDigest(reference) && reference.startsWith('sha256:')
+            ? reference
+            : undefined;
       const size = contentLength(response.headers);
       const mediaType = responseMediaType(response.headers);
       // a type that names no manifest (`application/json`, `text/plain`) is learnt from the body
@@ -195,7 +226,8 @@ export class Manifests {
       );
       await discard(response.body);
       const reported = headerValue(response.headers, 'docker-content-digest')?.trim();
-      if (reported && isDigest(reference) && reported !== reference) throw new DigestMismatchError(`${what} (as stored by the registry)`, reference, reported);
+      if (reported && isDigest(reference) && reported !== reference)
+        throw new DigestMismatchError(`${what} (as stored by the registry)`, reference, reported);
       if (reported && reported.startsWith('sha256:') && reported !== computed) {
         this.logger.warning(`${what}: the registry reports digest ${reported} for a manifest whose bytes hash to ${computed}`);
       }

@@ -17,7 +17,8 @@ import type { ReferrersListing } from './client-types.js';
  * The way out of a referrers listing that cannot be read: the merge copies referrers by default,
  * and a registry that lists them in a form nobody can read must not hold every merge hostage.
  */
-const UNREADABLE_LISTING_HINT = 'Report it to the registry operator; to merge without copying referrers (signatures, SBOMs), set {referrers} to `skip`';
+const UNREADABLE_LISTING_HINT =
+  'Report it to the registry operator; to merge without copying referrers (signatures, SBOMs), set {referrers} to `skip`';
 
 /** Pages of one referrers listing followed (Link rel="next") before the rest is refused. */
 export const MAX_REFERRERS_PAGES = 16;
@@ -47,11 +48,15 @@ export function checkReferrerDescriptor(value: unknown, what: string): Descripto
     d.size >= 0 &&
     d.size <= MAX_MANIFEST_BYTES &&
     (d.artifactType === undefined || typeof d.artifactType === 'string') &&
-    (d.annotations === undefined || (typeof d.annotations === 'object' && d.annotations !== null && Object.values(d.annotations).every((v) => typeof v === 'string')));
+    (d.annotations === undefined ||
+      (typeof d.annotations === 'object' && d.annotations !== null && Object.values(d.annotations).every((v) => typeof v === 'string')));
   if (!ok) {
-    throw new InvalidManifestError(`${what}: the registry lists a referrer that is not a valid manifest descriptor: ${sanitizeLine(JSON.stringify(value) ?? String(value)).slice(0, 200)}`, {
-      hint: `The referrers list (or fallback tag) of this registry is malformed. ${UNREADABLE_LISTING_HINT}`,
-    });
+    throw new InvalidManifestError(
+      `${what}: the registry lists a referrer that is not a valid manifest descriptor: ${sanitizeLine(JSON.stringify(value) ?? String(value)).slice(0, 200)}`,
+      {
+        hint: `The referrers list (or fallback tag) of this registry is malformed. ${UNREADABLE_LISTING_HINT}`,
+      },
+    );
   }
   const out: Descriptor = { mediaType: d.mediaType!, digest: d.digest!, size: d.size! };
   if (d.artifactType) out.artifactType = d.artifactType;
@@ -69,12 +74,18 @@ export function checkReferrerDescriptor(value: unknown, what: string): Descripto
  */
 export function referrersOf(index: unknown, what: string): Descriptor[] {
   if (typeof index !== 'object' || index === null || Array.isArray(index)) {
-    throw new InvalidManifestError(`${what}: the referrers index is not a JSON object but ${index === null ? 'null' : Array.isArray(index) ? 'an array' : `a ${typeof index}`}`, { hint: UNREADABLE_LISTING_HINT });
+    throw new InvalidManifestError(
+      `${what}: the referrers index is not a JSON object but ${index === null ? 'null' : Array.isArray(index) ? 'an array' : `a ${typeof index}`}`,
+      { hint: UNREADABLE_LISTING_HINT },
+    );
   }
   const manifests = (index as { manifests?: unknown }).manifests;
   if (manifests === null) return [];
   if (!Array.isArray(manifests)) {
-    throw new InvalidManifestError(`${what}: the referrers index has no "manifests" array (${manifests === undefined ? 'it is missing' : `it is ${typeof manifests === 'object' ? 'an object' : `a ${typeof manifests}`}`})`, { hint: UNREADABLE_LISTING_HINT });
+    throw new InvalidManifestError(
+      `${what}: the referrers index has no "manifests" array (${manifests === undefined ? 'it is missing' : `it is ${typeof manifests === 'object' ? 'an object' : `a ${typeof manifests}`}`})`,
+      { hint: UNREADABLE_LISTING_HINT },
+    );
   }
   return manifests.map((m) => checkReferrerDescriptor(m, what));
 }
@@ -93,7 +104,10 @@ export function referrerDescriptor(manifest: ImageManifest | ImageIndex, mediaTy
  * their order (someone else's are never dropped), and each new digest is appended once.
  * `changed`: whether anything was added (nothing to push otherwise).
  */
-export function mergeFallbackIndex(existing: Descriptor[] | undefined, added: Descriptor[]): { index: ImageIndex; bytes: Buffer; changed: boolean } {
+export function mergeFallbackIndex(
+  existing: Descriptor[] | undefined,
+  added: Descriptor[],
+): { index: ImageIndex; bytes: Buffer; changed: boolean } {
   const manifests = [...(existing ?? [])];
   const have = new Set(manifests.map((m) => m.digest));
   let changed = existing === undefined;
@@ -151,10 +165,17 @@ export class Referrers {
   private async listThroughApi(repository: RepositoryRef, digest: string, artifactType?: string): Promise<ReferrersListing> {
     const what = `Referrers of ${formatRepository(repository)}@${digest}`;
     const descriptors: Descriptor[] = [];
-    let target: { path: string; query?: Record<string, string> } | { url: string } = { path: `referrers/${digest}`, ...(artifactType ? { query: { artifactType } } : {}) };
+    let target: { path: string; query?: Record<string, string> } | { url: string } = {
+      path: `referrers/${digest}`,
+      ...(artifactType ? { query: { artifactType } } : {}),
+    };
     for (let page = 0; ; page++) {
       if (page >= MAX_REFERRERS_PAGES) {
-        throw new TooLargeError(`${what}: the registry lists more than ${MAX_REFERRERS_PAGES} pages of referrers`, { registry: repository.registry, repository: repository.repository, hint: UNREADABLE_LISTING_HINT });
+        throw new TooLargeError(`${what}: the registry lists more than ${MAX_REFERRERS_PAGES} pages of referrers`, {
+          registry: repository.registry,
+          repository: repository.repository,
+          hint: UNREADABLE_LISTING_HINT,
+        });
       }
       const answer = await this.http.retrying(what, async () => {
         const fields = {
@@ -167,10 +188,21 @@ export class Referrers {
           followRedirects: true,
           facts: { reference: digest },
         };
-        const request = 'url' in target ? { ...fields, registry: repository.registry, target: target.url, facts: { repository: repository.repository, reference: digest } } : registryRequest({ ...repository, ...target }, fields);
+        const request =
+          'url' in target
+            ? {
+                ...fields,
+                registry: repository.registry,
+                target: target.url,
+                facts: { repository: repository.repository, reference: digest },
+              }
+            : registryRequest({ ...repository, ...target }, fields);
         const response = await this.http.request(request);
         const tooLarge = (size?: number) =>
-          new TooLargeError(`${what}: the listing is ${size === undefined ? 'larger than' : `${formatBytes(size)}, over`} the ${formatBytes(MAX_MANIFEST_BYTES)} limit`, { registry: repository.registry, repository: repository.repository, hint: UNREADABLE_LISTING_HINT });
+          new TooLargeError(
+            `${what}: the listing is ${size === undefined ? 'larger than' : `${formatBytes(size)}, over`} the ${formatBytes(MAX_MANIFEST_BYTES)} limit`,
+            { registry: repository.registry, repository: repository.repository, hint: UNREADABLE_LISTING_HINT },
+          );
         if (response.status === 404) {
           // read whole, not discarded: a 404 cut short is a failed answer (retried), not "no API"
           await this.http.readBody(request, response, MAX_MANIFEST_BYTES, () => tooLarge());
@@ -186,16 +218,26 @@ export class Referrers {
         try {
           parsed = JSON.parse(bytes.toString('utf8'));
         } catch (cause) {
-          throw new InvalidManifestError(`${what}: the registry answered 200 with a body that is not JSON`, { cause, registry: repository.registry, repository: repository.repository, hint: UNREADABLE_LISTING_HINT });
+          throw new InvalidManifestError(`${what}: the registry answered 200 with a body that is not JSON`, {
+            cause,
+            registry: repository.registry,
+            repository: repository.repository,
+            hint: UNREADABLE_LISTING_HINT,
+          });
         }
-        const filtered = (headerValue(response.headers, 'oci-filters-applied') ?? '').split(',').map((s) => s.trim()).includes('artifactType');
+        const filtered = (headerValue(response.headers, 'oci-filters-applied') ?? '')
+          .split(',')
+          .map((s) => s.trim())
+          .includes('artifactType');
         return { descriptors: referrersOf(parsed, what), filtered, next: nextLink(headerValue(response.headers, 'link')) };
       });
       if (!answer) {
         if (page === 0) return { api: false };
         break;
       }
-      descriptors.push(...(artifactType && !answer.filtered ? answer.descriptors.filter((d) => d.artifactType === artifactType) : answer.descriptors));
+      descriptors.push(
+        ...(artifactType && !answer.filtered ? answer.descriptors.filter((d) => d.artifactType === artifactType) : answer.descriptors),
+      );
       if (!answer.next) break;
       target = { url: answer.next };
     }

@@ -4,7 +4,15 @@
 // size the registry asks for, and a demand over MAX_CHUNK_BYTES is refused. An upload that fails
 // cancels (DELETE) its session, so the registry does not keep a half-written blob around.
 import { Readable } from 'node:stream';
-import { DigestMismatchError, HttpError, ManifestMergeError, TimeoutError, TooLargeError, TransientError, isHttpError } from '../base/errors.js';
+import {
+  DigestMismatchError,
+  HttpError,
+  ManifestMergeError,
+  TimeoutError,
+  TooLargeError,
+  TransientError,
+  isHttpError,
+} from '../base/errors.js';
 import type { Logger } from '../base/logger.js';
 import { formatBytes } from '../base/bytes.js';
 import type { Descriptor } from '../oci/manifest.js';
@@ -98,7 +106,14 @@ export class Uploads {
   session(registry: string, response: HttpResponse, what: string): UploadSession {
     const location = headerValue(response.headers, 'location');
     if (!location) {
-      throw new HttpError('HTTP', `${what}: ${response.method} ${response.url} returned ${response.status} without a Location header for the upload`, { method: response.method, url: response.url }, response.status, [], { registry });
+      throw new HttpError(
+        'HTTP',
+        `${what}: ${response.method} ${response.url} returned ${response.status} without a Location header for the upload`,
+        { method: response.method, url: response.url },
+        response.status,
+        [],
+        { registry },
+      );
     }
     const minimum = Number(headerValue(response.headers, 'oci-chunk-min-length'));
     const session: UploadSession = { registry, location: new URL(location, response.url).href };
@@ -119,7 +134,12 @@ export class Uploads {
         return;
       } catch (error) {
         await this.cancel(session, scopes);
-        if (!isHttpError(error) || !MONOLITHIC_REFUSED.has(error.status) || error.registryErrors.some((e) => BLOB_REJECTED_CODES.has(e.code))) throw error;
+        if (
+          !isHttpError(error) ||
+          !MONOLITHIC_REFUSED.has(error.status) ||
+          error.registryErrors.some((e) => BLOB_REJECTED_CODES.has(e.code))
+        )
+          throw error;
         this.chunked.add(to.registry);
         this.logger.debug(`${to.registry} refused a monolithic blob upload (${error.status}); using chunked uploads from now on`);
       }
@@ -172,7 +192,13 @@ export class Uploads {
     return error;
   }
 
-  private async putMonolithic(to: RepositoryRef, descriptor: Descriptor, scopes: Scope[], source: BlobSource, session: UploadSession): Promise<void> {
+  private async putMonolithic(
+    to: RepositoryRef,
+    descriptor: Descriptor,
+    scopes: Scope[],
+    source: BlobSource,
+    session: UploadSession,
+  ): Promise<void> {
     const verifier = this.blobs.verified(source, descriptor);
     let response: HttpResponse;
     try {
@@ -200,20 +226,31 @@ export class Uploads {
     if (demand > MAX_CHUNK_BYTES) {
       throw new TooLargeError(
         `${this.what(to, descriptor)}: ${to.registry} demands chunks of at least ${formatBytes(demand)} (OCI-Chunk-Min-Length: ${demand}), over the ${formatBytes(MAX_CHUNK_BYTES)} this tool sends in one request`,
-        { registry: to.registry, repository: to.repository, reference: descriptor.digest, hint: 'The registry refuses monolithic uploads and asks for chunks larger than any client should send; report it to the registry operator' },
+        {
+          registry: to.registry,
+          repository: to.repository,
+          reference: descriptor.digest,
+          hint: 'The registry refuses monolithic uploads and asks for chunks larger than any client should send; report it to the registry operator',
+        },
       );
     }
     return Math.max(UPLOAD_CHUNK_BYTES, demand);
   }
 
-  private async putChunked(to: RepositoryRef, descriptor: Descriptor, scopes: Scope[], source: BlobSource, session: UploadSession): Promise<void> {
+  private async putChunked(
+    to: RepositoryRef,
+    descriptor: Descriptor,
+    scopes: Scope[],
+    source: BlobSource,
+    session: UploadSession,
+  ): Promise<void> {
     const what = this.what(to, descriptor);
     const chunkBytes = this.chunkSize(to, descriptor, session);
     const verifier = this.blobs.verified(source, descriptor);
     const reader = new ChunkReader(verifier);
     let location = session.location;
     try {
-      for (let offset = 0; offset < descriptor.size; ) {
+      for (let offset = 0; offset < descriptor.size;) {
         const length = Math.min(chunkBytes, descriptor.size - offset);
         const response = await this.http.request(
           locationRequest(to.registry, location, {
@@ -233,7 +270,8 @@ export class Uploads {
         await discard(response.body);
         offset += length;
         // a registry that answers before it took the whole chunk would get the next one misplaced
-        if (reader.position !== offset) throw new Error(`the registry answered the PATCH of bytes ${offset - length}-${offset - 1} before receiving them`);
+        if (reader.position !== offset)
+          throw new Error(`the registry answered the PATCH of bytes ${offset - length}-${offset - 1} before receiving them`);
         const next = headerValue(response.headers, 'location');
         if (next) location = new URL(next, response.url).href;
         session.location = location;
@@ -244,7 +282,14 @@ export class Uploads {
     }
     if (verifier.failure) throw verifier.failure;
     const response = await this.http.request(
-      locationRequest(to.registry, appendQuery(location, 'digest', descriptor.digest), { method: 'PUT', kind: 'PUT upload', scopes, what, expect: [200, 201, 202, 204], body: '' }),
+      locationRequest(to.registry, appendQuery(location, 'digest', descriptor.digest), {
+        method: 'PUT',
+        kind: 'PUT upload',
+        scopes,
+        what,
+        expect: [200, 201, 202, 204],
+        body: '',
+      }),
     );
     await discard(response.body);
   }

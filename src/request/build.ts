@@ -17,7 +17,18 @@ import {
   type RawValue,
   choicesOf,
 } from './fields.js';
-import { DEFAULT_TIMEOUT_MS, parseAnnotations, parseBoolean, parseChoice, parseDuration, parseList, parsePlatformList, parseRegistry, parseSources, parseTargetTags } from './parse.js';
+import {
+  DEFAULT_TIMEOUT_MS,
+  parseAnnotations,
+  parseBoolean,
+  parseChoice,
+  parseDuration,
+  parseList,
+  parsePlatformList,
+  parseRegistry,
+  parseSources,
+  parseTargetTags,
+} from './parse.js';
 import { imageRecords, readSpec } from './spec.js';
 
 /** What a step asks for: its images, one registry client for all, and the action's own switches. */
@@ -63,7 +74,10 @@ function boolean(record: FieldRecord, naming: FieldNaming, field: BooleanField):
 /** One image: its sources (with those of a digests directory), tags and every image field. */
 export function buildImage(record: FieldRecord, naming: FieldNaming, push: boolean): { request: MergeRequest; warnings: string[] } {
   const digestsDir = text(record['digests-dir']).trim();
-  const sourceItems = [...items(record.sources), ...(digestsDir ? digestFileSources(naming.label('digests-dir'), digestsDir, naming.label('image'), text(record.image).trim()) : [])];
+  const sourceItems = [
+    ...items(record.sources),
+    ...(digestsDir ? digestFileSources(naming.label('digests-dir'), digestsDir, naming.label('image'), text(record.image).trim()) : []),
+  ];
   const tagItems = items(record.tags);
   if (sourceItems.length === 0) throw naming.missing('sources');
   if (tagItems.length === 0) throw naming.missing('tags');
@@ -105,7 +119,9 @@ function imageNaming(position: string, own: FieldRecord, step: FieldNaming): Fie
   return {
     label: (field) => (Object.hasOwn(own, field) ? `${position}.${field}` : step.label(field)),
     missing: (field) =>
-      new InputError(`${position}.${field} is empty`, { hint: field === 'sources' ? 'List the images to merge (or give digests-dir and image)' : 'List the tags to push this image to' }),
+      new InputError(`${position}.${field} is empty`, {
+        hint: field === 'sources' ? 'List the images to merge (or give digests-dir and image)' : 'List the tags to push this image to',
+      }),
   };
 }
 
@@ -114,7 +130,8 @@ function atPosition<T>(position: string, build: () => T): T {
   try {
     return build();
   } catch (error) {
-    if (error instanceof ManifestMergeError && !error.summary.includes(position)) throw new InputError(`${position}: ${error.summary}`, { cause: error, hint: error.hint });
+    if (error instanceof ManifestMergeError && !error.summary.includes(position))
+      throw new InputError(`${position}: ${error.summary}`, { cause: error, hint: error.hint });
     throw error;
   }
 }
@@ -132,7 +149,9 @@ export function buildStep(record: FieldRecord, naming: FieldNaming): StepRequest
     const defaults = Object.fromEntries(IMAGE_FIELDS.filter((f) => record[f] !== undefined).map((f) => [f, record[f]])) as FieldRecord;
     images = imageRecords(label, readSpec(label, specText).text).map((own, i) => {
       const position = `${label} images[${i}]`;
-      const { request, warnings } = atPosition(position, () => buildImage({ ...defaults, ...own }, imageNaming(position, own, naming), push));
+      const { request, warnings } = atPosition(position, () =>
+        buildImage({ ...defaults, ...own }, imageNaming(position, own, naming), push),
+      );
       return { position, request, warnings: warnings.map((w) => `${position}: ${w}`) };
     });
   } else {

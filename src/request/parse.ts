@@ -55,8 +55,12 @@ export function parseDuration(label: string, value: string, fallbackMs: number):
     ms = parts.reduce((sum, p) => sum + Number(p[1]) * DURATION_UNITS[p[2]], 0);
   }
   // under a millisecond rounds to none: a budget nothing can be done in
-  if (!(ms >= 1)) throw new InputError(`${label} is "${value}", which leaves no time at all`, { hint: 'Give a budget above zero, e.g. 10m (the default)' });
-  if (ms > MAX_TIMEOUT_MS) throw new InputError(`${label} is "${value}", over the limit of 24h`, { hint: 'Give at most 24h (the default is 10m)' });
+  if (!(ms >= 1))
+    throw new InputError(`${label} is "${value}", which leaves no time at all`, {
+      hint: 'Give a budget above zero, e.g. 10m (the default)',
+    });
+  if (ms > MAX_TIMEOUT_MS)
+    throw new InputError(`${label} is "${value}", over the limit of 24h`, { hint: 'Give at most 24h (the default is 10m)' });
   return Math.round(ms);
 }
 
@@ -99,14 +103,18 @@ export function parsePlatformList(label: string, items: string[]): Platform[] | 
     const platform = labelled(label, () => parsePlatform(item));
     const key = platformKey(platform);
     const earlier = seen.get(key);
-    if (earlier !== undefined) throw new InputError(`${label} lists ${formatPlatform(platform)} twice ("${earlier}" and "${item}")`, { hint: 'List each platform once' });
+    if (earlier !== undefined)
+      throw new InputError(`${label} lists ${formatPlatform(platform)} twice ("${earlier}" and "${item}")`, {
+        hint: 'List each platform once',
+      });
     seen.set(key, item);
     return platform;
   });
 }
 
 const SKIP_REASONS: Record<string, string> = {
-  manifest: "manifest: annotations live inside each image manifest, and changing one would change that image's digest; set them when building, e.g. with docker/build-push-action's annotations input",
+  manifest:
+    "manifest: annotations live inside each image manifest, and changing one would change that image's digest; set them when building, e.g. with docker/build-push-action's annotations input",
   'index-descriptor': 'index-descriptor: annotations describe an index inside a parent index, which a merge does not write',
 };
 
@@ -138,10 +146,14 @@ export function parseAnnotations(lines: string[], label = '`annotations`'): Pars
   };
   for (const line of lines) {
     const match = ANNOTATION_LINE.exec(line);
-    if (!match) throw new InputError(`${label}: "${line}" is not key=value`, { hint: 'Write key=value, optionally prefixed with index: or manifest-descriptor[os/arch]:' });
+    if (!match)
+      throw new InputError(`${label}: "${line}" is not key=value`, {
+        hint: 'Write key=value, optionally prefixed with index: or manifest-descriptor[os/arch]:',
+      });
     const [, level = 'index', selector, rawKey, value] = match;
     const key = rawKey.trim();
-    const platform = selector !== undefined && selector.trim() !== '' ? labelled(`${label}: "${line}"`, () => parsePlatform(selector)) : undefined;
+    const platform =
+      selector !== undefined && selector.trim() !== '' ? labelled(`${label}: "${line}"`, () => parsePlatform(selector)) : undefined;
     switch (level) {
       case 'index':
         if (platform) throw new InputError(`${label}: "${line}": a platform selector only applies to manifest-descriptor annotations`);
@@ -165,14 +177,20 @@ export function parseAnnotations(lines: string[], label = '`annotations`'): Pars
   // One warning for all of them (docker/metadata-action writes several `manifest:` lines at once).
   const groups = [...skippedKeys].map(([level, keys]) => `${keys.join(', ')} (${SKIP_REASONS[level]})`);
   const applied = lines.length - skipped.length;
-  const rest = applied === 0 ? 'No other annotation was given' : `The other ${applied} line${applied === 1 ? '' : 's'} (index:, manifest-descriptor:) appl${applied === 1 ? 'ies' : 'y'}`;
+  const rest =
+    applied === 0
+      ? 'No other annotation was given'
+      : `The other ${applied} line${applied === 1 ? '' : 's'} (index:, manifest-descriptor:) appl${applied === 1 ? 'ies' : 'y'}`;
   const warning = `${skipped.length} annotation line${skipped.length === 1 ? '' : 's'} skipped, as ${skipped.length === 1 ? 'it cannot' : 'they cannot'} apply to a merged index: ${groups.join('; ')}. ${rest}.`;
   return { annotations, skipped, warning };
 }
 
 /** `https://index.docker.io/v1/`, `ghcr.io/`, `localhost:5000` → the registry as references name it. */
 export function parseRegistry(label: string, value: string): string {
-  const host = value.trim().replace(/^[a-z]+:\/\//i, '').split('/')[0];
+  const host = value
+    .trim()
+    .replace(/^[a-z]+:\/\//i, '')
+    .split('/')[0];
   try {
     return parseReference(`${host}/x`).registry;
   } catch (error) {

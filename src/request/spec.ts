@@ -15,7 +15,10 @@ export const MAX_SPEC_IMAGES = 500;
 export function readSpec(label: string, value: string): { text: string; origin: string } {
   const v = value.trim();
   if (!v.includes('\n') && !v.includes('images:') && !v.startsWith('{')) {
-    if (!existsSync(v)) throw new InputError(`${label}: no such file "${v}"`, { hint: 'Give the path of a YAML or JSON file, or the YAML itself (images: …)' });
+    if (!existsSync(v))
+      throw new InputError(`${label}: no such file "${v}"`, {
+        hint: 'Give the path of a YAML or JSON file, or the YAML itself (images: …)',
+      });
     try {
       return { text: readFileSync(v, 'utf8'), origin: v };
     } catch (cause) {
@@ -40,7 +43,8 @@ function fieldText(value: unknown, where: string): string {
   if (typeof value === 'object') {
     return Object.entries(value as Record<string, unknown>)
       .map(([k, v]) => {
-        if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') throw new InputError(`${where}.${k} is ${JSON.stringify(v)}, not a string`);
+        if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean')
+          throw new InputError(`${where}.${k} is ${JSON.stringify(v)}, not a string`);
         return `${k}=${String(v)}`;
       })
       .join('\n');
@@ -54,23 +58,35 @@ export function imageRecords(label: string, text: string): FieldRecord[] {
   try {
     document = parseYaml(text, { maxAliasCount: 100 });
   } catch (cause) {
-    throw new InputError(`${label} is not valid YAML or JSON: ${cause instanceof Error ? cause.message.split('\n')[0] : String(cause)}`, { cause });
+    throw new InputError(`${label} is not valid YAML or JSON: ${cause instanceof Error ? cause.message.split('\n')[0] : String(cause)}`, {
+      cause,
+    });
   }
   const images = (document as { images?: unknown } | null)?.images;
   if (typeof document !== 'object' || document === null || Array.isArray(document) || !Array.isArray(images) || images.length === 0) {
     throw new InputError(`${label} has no \`images\` list`, { hint: 'Write images: [{tags: [...], sources: [...]}, …]' });
   }
   const extra = Object.keys(document).filter((k) => k !== 'images');
-  if (extra.length > 0) throw new InputError(`${label}: unknown key ${extra.map((k) => `"${k}"`).join(', ')} at the top`, { hint: 'The top holds only images:' });
-  if (images.length > MAX_SPEC_IMAGES) throw new InputError(`${label} lists ${images.length} images, over the limit of ${MAX_SPEC_IMAGES}`, { hint: 'Split it over several steps' });
+  if (extra.length > 0)
+    throw new InputError(`${label}: unknown key ${extra.map((k) => `"${k}"`).join(', ')} at the top`, {
+      hint: 'The top holds only images:',
+    });
+  if (images.length > MAX_SPEC_IMAGES)
+    throw new InputError(`${label} lists ${images.length} images, over the limit of ${MAX_SPEC_IMAGES}`, {
+      hint: 'Split it over several steps',
+    });
   return images.map((image, i) => imageRecord(`${label} images[${i}]`, image));
 }
 
 function imageRecord(position: string, image: unknown): FieldRecord {
-  if (typeof image !== 'object' || image === null || Array.isArray(image)) throw new InputError(`${position} is not a mapping`, { hint: 'Each image is {tags: [...], sources: [...], …}' });
+  if (typeof image !== 'object' || image === null || Array.isArray(image))
+    throw new InputError(`${position} is not a mapping`, { hint: 'Each image is {tags: [...], sources: [...], …}' });
   const own = image as Record<string, unknown>;
   const unknown = Object.keys(own).filter((k) => !(IMAGE_FIELDS as readonly string[]).includes(k));
-  if (unknown.length > 0) throw new InputError(`${position}: unknown field ${unknown.map((k) => `"${k}"`).join(', ')}`, { hint: `An image may set: ${IMAGE_FIELDS.join(', ')}` });
+  if (unknown.length > 0)
+    throw new InputError(`${position}: unknown field ${unknown.map((k) => `"${k}"`).join(', ')}`, {
+      hint: `An image may set: ${IMAGE_FIELDS.join(', ')}`,
+    });
   const record: FieldRecord = {};
   for (const key of Object.keys(own) as FieldName[]) record[key] = fieldText(own[key], `${position}.${key}`);
   return record;

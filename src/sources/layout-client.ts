@@ -22,7 +22,10 @@ export class LayoutSet {
    * Opens every layout `sources` name, and pins each layout source to the digest it means; past
    * `deadline` (epoch ms) it gives up with a TimeoutError.
    */
-  static async open(sources: ImageReference[], options: { deadline?: number } = {}): Promise<{ set: LayoutSet; sources: ImageReference[] }> {
+  static async open(
+    sources: ImageReference[],
+    options: { deadline?: number } = {},
+  ): Promise<{ set: LayoutSet; sources: ImageReference[] }> {
     const set = new LayoutSet(options.deadline);
     try {
       const pinned: ImageReference[] = [];
@@ -147,7 +150,12 @@ class LayoutClient implements RegistryClient {
     return this.fromLayout(layout, descriptor, () => this.inner.uploadBlob(from, to, descriptor, () => layout.openBlob(descriptor)));
   }
 
-  uploadBlob(from: RepositoryRef, to: RepositoryRef, descriptor: Descriptor, bytes: () => Promise<Buffer | Readable>): Promise<BlobTransfer> {
+  uploadBlob(
+    from: RepositoryRef,
+    to: RepositoryRef,
+    descriptor: Descriptor,
+    bytes: () => Promise<Buffer | Readable>,
+  ): Promise<BlobTransfer> {
     if (isLayoutRepository(to)) throw notATarget(to);
     const upload = () => this.inner.uploadBlob(from, to, descriptor, bytes);
     return isLayoutRepository(from) ? this.fromLayout(this.layouts.get(from), descriptor, upload) : upload();
@@ -177,5 +185,7 @@ class LayoutClient implements RegistryClient {
 }
 
 function notATarget(repository: RepositoryRef): InputError {
-  return new InputError(`${formatRepository(repository)} cannot be written to: an OCI layout is a source only`, { hint: 'Targets are registry tags, e.g. ghcr.io/acme/app:latest' });
+  return new InputError(`${formatRepository(repository)} cannot be written to: an OCI layout is a source only`, {
+    hint: 'Targets are registry tags, e.g. ghcr.io/acme/app:latest',
+  });
 }

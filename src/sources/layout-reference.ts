@@ -29,7 +29,9 @@ export function parseLayoutSource(text: string, label: string): ImageReference {
   if (at !== -1 && path.slice(at + 1).includes(':')) {
     digest = path.slice(at + 1);
     if (!isSha256Digest(digest)) {
-      throw new InputError(`${label}: "${text}" ends in "@${digest}", which is not a sha256 digest`, { hint: 'Write oci-layout://PATH@sha256:<64 hex characters>, oci-layout://PATH:NAME, or oci-layout://PATH' });
+      throw new InputError(`${label}: "${text}" ends in "@${digest}", which is not a sha256 digest`, {
+        hint: 'Write oci-layout://PATH@sha256:<64 hex characters>, oci-layout://PATH:NAME, or oci-layout://PATH',
+      });
     }
     path = path.slice(0, at);
   } else {
@@ -39,6 +41,9 @@ export function parseLayoutSource(text: string, label: string): ImageReference {
       path = path.slice(0, colon);
     }
   }
-  if (path === '') throw new InputError(`${label}: "${text}" names no path`, { hint: 'Write oci-layout://PATH (a layout directory, or the .tar buildx wrote), optionally :NAME or @sha256:…' });
+  if (path === '')
+    throw new InputError(`${label}: "${text}" names no path`, {
+      hint: 'Write oci-layout://PATH (a layout directory, or the .tar buildx wrote), optionally :NAME or @sha256:…',
+    });
   return { registry: LAYOUT_REGISTRY, repository: path, ...(tag ? { tag } : {}), ...(digest ? { digest } : {}) };
 }

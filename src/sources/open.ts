@@ -14,7 +14,10 @@ export { LayoutSet, withLayouts } from './layout-client.js';
  * (`Date.now() + settings.timeoutMs`, taken once): opening a layout that runs past it (a big
  * gzipped tar being extracted, say) stops with a TimeoutError naming the layout.
  */
-export async function openSources<T extends { sources: ImageReference[] }>(requests: T[], options: { deadline?: number } = {}): Promise<{ requests: T[]; layouts: LayoutSet }> {
+export async function openSources<T extends { sources: ImageReference[] }>(
+  requests: T[],
+  options: { deadline?: number } = {},
+): Promise<{ requests: T[]; layouts: LayoutSet }> {
   const { set, sources } = await LayoutSet.open(
     requests.flatMap((r) => r.sources),
     options,

@@ -18,7 +18,8 @@ export const TAR_BLOCK = 512;
 /** PAX records and GNU long names larger than this are not names: refused rather than read. */
 const MAX_META_BYTES = 1024 * 1024;
 
-const OUTSIDE_HINT = 'A layout tar as buildx writes it holds only oci-layout, index.json and blobs/…: rebuild it, and check where this one came from';
+const OUTSIDE_HINT =
+  'A layout tar as buildx writes it holds only oci-layout, index.json and blobs/…: rebuild it, and check where this one came from';
 const NOT_A_TAR_HINT = 'Give the .tar buildx wrote (--output type=oci,dest=FILE), a gzip of it, or the layout directory';
 
 export interface TarMember {
@@ -53,11 +54,18 @@ export function decodeHeader(block: Buffer, position: number, label: string, pen
   try {
     header = new Header(block, 0, pending.extended, pending.global);
   } catch (cause) {
-    throw new LayoutError(`${label}: not a tar file, or a damaged one (unreadable header at byte ${position}: ${cause instanceof Error ? cause.message : String(cause)})`, { cause, hint: NOT_A_TAR_HINT });
+    throw new LayoutError(
+      `${label}: not a tar file, or a damaged one (unreadable header at byte ${position}: ${cause instanceof Error ? cause.message : String(cause)})`,
+      { cause, hint: NOT_A_TAR_HINT },
+    );
   }
-  if (!header.cksumValid) throw new LayoutError(`${label}: not a tar file, or a damaged one (bad header checksum at byte ${position})`, { hint: NOT_A_TAR_HINT });
+  if (!header.cksumValid)
+    throw new LayoutError(`${label}: not a tar file, or a damaged one (bad header checksum at byte ${position})`, { hint: NOT_A_TAR_HINT });
   const size = header.size ?? 0;
-  if (!Number.isSafeInteger(size) || size < 0) throw new LayoutError(`${label}: the tar header at byte ${position} gives the size ${String(header.size)}: the tar is damaged`, { hint: NOT_A_TAR_HINT });
+  if (!Number.isSafeInteger(size) || size < 0)
+    throw new LayoutError(`${label}: the tar header at byte ${position} gives the size ${String(header.size)}: the tar is damaged`, {
+      hint: NOT_A_TAR_HINT,
+    });
   const type = header.typeKey === 'Unsupported' ? String.fromCharCode(block[156]) : header.typeKey;
   if (META_TYPES.has(type)) return { type, path: header.path ?? '', linkpath: header.linkpath ?? '', size };
   // a PAX path or GNU long name replaces the header's name (and its ustar prefix); a global PAX path does not
@@ -72,9 +80,15 @@ export function decodeHeader(block: Buffer, position: number, label: string, pen
 /** Refuses a member whose name, or whose link's target, leads out of the archive; else its normalised name. */
 export function checkMember(header: TarHeader, label: string): string {
   const name = normaliseMemberName(header.path);
-  if (name === undefined) throw new LayoutError(`${label}: the tar holds "${header.path}", a path outside the archive; refusing the whole tar`, { hint: OUTSIDE_HINT });
+  if (name === undefined)
+    throw new LayoutError(`${label}: the tar holds "${header.path}", a path outside the archive; refusing the whole tar`, {
+      hint: OUTSIDE_HINT,
+    });
   if ((header.type === '1' || header.type === '2') && normaliseMemberName(header.linkpath) === undefined) {
-    throw new LayoutError(`${label}: the tar links "${header.path}" to "${header.linkpath}", a path outside the archive; refusing the whole tar`, { hint: OUTSIDE_HINT });
+    throw new LayoutError(
+      `${label}: the tar links "${header.path}" to "${header.linkpath}", a path outside the archive; refusing the whole tar`,
+      { hint: OUTSIDE_HINT },
+    );
   }
   return name;
 }
@@ -135,9 +149,13 @@ export async function indexTar(handle: FileHandle, label: string, checkDeadline:
     const size = header.size;
     const dataStart = position + TAR_BLOCK;
     position = dataStart + Math.ceil(size / TAR_BLOCK) * TAR_BLOCK;
-    if (dataStart + size > fileSize) throw new LayoutError(`${label}: the tar ends inside a member (truncated download?)`, { hint: 'Upload and download the layout tar again' });
+    if (dataStart + size > fileSize)
+      throw new LayoutError(`${label}: the tar ends inside a member (truncated download?)`, {
+        hint: 'Upload and download the layout tar again',
+      });
     if (isMetaHeader(header)) {
-      if (size > MAX_META_BYTES) throw new LayoutError(`${label}: a tar name record of ${size} bytes: the tar is damaged or hostile`, { hint: NOT_A_TAR_HINT });
+      if (size > MAX_META_BYTES)
+        throw new LayoutError(`${label}: a tar name record of ${size} bytes: the tar is damaged or hostile`, { hint: NOT_A_TAR_HINT });
       applyMeta(header, await readAt(handle, dataStart, size), pending);
       continue;
     }

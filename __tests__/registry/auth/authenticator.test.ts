@@ -2,7 +2,22 @@
 // lookup fails (a broken helper), Basic answered and remembered, unsupported schemes left alone.
 import { describe, expect, it } from '@jest/globals';
 import { CredentialsError } from '../../../src/base/errors.js';
-import { PASSWORD, BASIC_B64, bearer, basicCreds, captured, secrets, logger, requests, authWith, makeAuth, tokenEndpoint, pull, pullPush, useTokenService } from '../../support/registry-auth.js';
+import {
+  PASSWORD,
+  BASIC_B64,
+  bearer,
+  basicCreds,
+  captured,
+  secrets,
+  logger,
+  requests,
+  authWith,
+  makeAuth,
+  tokenEndpoint,
+  pull,
+  pullPush,
+  useTokenService,
+} from '../../support/registry-auth.js';
 import { RegistryAuth } from '../../../src/registry/auth/authenticator.js';
 
 useTokenService();
@@ -22,7 +37,10 @@ describe('RegistryAuth credentialSource', () => {
 });
 
 describe('RegistryAuth when the credential lookup fails (a broken credential helper)', () => {
-  const helperError = () => new CredentialsError('Credential helper docker-credential-desktop failed for registry.example.com (configured by credsStore in /home/u/.docker/config.json; exit code 1)');
+  const helperError = () =>
+    new CredentialsError(
+      'Credential helper docker-credential-desktop failed for registry.example.com (configured by credsStore in /home/u/.docker/config.json; exit code 1)',
+    );
 
   function failingAuth(error: Error = helperError()): RegistryAuth {
     return authWith({ credentialsFor: () => Promise.reject(error), describeLookup: () => 'credsStore "desktop"' }, [], 1);
@@ -31,10 +49,14 @@ describe('RegistryAuth when the credential lookup fails (a broken credential hel
   it('tries an anonymous token for a pull, warning once naming the helper and the registry', async () => {
     tokenEndpoint({ json: { token: 'anon', expires_in: 300 } }, { times: 1 });
     const auth = failingAuth();
-    await expect(auth.authorize('registry.example.com', bearer('repository:public/app:pull'), [pull('public/app')])).resolves.toBe('Bearer anon');
+    await expect(auth.authorize('registry.example.com', bearer('repository:public/app:pull'), [pull('public/app')])).resolves.toBe(
+      'Bearer anon',
+    );
     expect(captured[0].headers.authorization).toBeUndefined();
     // another anonymous 401 (a concurrent request) gets the cached token, with no second warning
-    await expect(auth.authorize('registry.example.com', bearer('repository:public/app:pull'), [pull('public/app')])).resolves.toBe('Bearer anon');
+    await expect(auth.authorize('registry.example.com', bearer('repository:public/app:pull'), [pull('public/app')])).resolves.toBe(
+      'Bearer anon',
+    );
     const warnings = logger.lines.filter((l) => l.startsWith('warning:'));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain('docker-credential-desktop');
@@ -45,16 +67,23 @@ describe('RegistryAuth when the credential lookup fails (a broken credential hel
 
   it('throws the helper error when the registry refuses the anonymous token', async () => {
     tokenEndpoint({ status: 401, json: { details: 'access denied' } }, { times: 1 });
-    await expect(failingAuth().authorize('registry.example.com', bearer(), [pull('private/app')])).rejects.toThrow(/docker-credential-desktop failed for registry\.example\.com/);
+    await expect(failingAuth().authorize('registry.example.com', bearer(), [pull('private/app')])).rejects.toThrow(
+      /docker-credential-desktop failed for registry\.example\.com/,
+    );
   });
 
   it('throws the helper error when the anonymous token was not enough (the registry refused it)', async () => {
     tokenEndpoint({ json: { token: 'anon', expires_in: 300 } }, { times: 1 });
     const auth = failingAuth();
     await auth.authorize('registry.example.com', bearer(), [pull('private/app')]);
-    await expect(auth.authorize('registry.example.com', bearer('repository:private/app:pull', ',error="insufficient_scope"'), [pull('private/app')], 'Bearer anon')).rejects.toBeInstanceOf(
-      CredentialsError,
-    );
+    await expect(
+      auth.authorize(
+        'registry.example.com',
+        bearer('repository:private/app:pull', ',error="insufficient_scope"'),
+        [pull('private/app')],
+        'Bearer anon',
+      ),
+    ).rejects.toBeInstanceOf(CredentialsError);
     expect(requests()).toEqual(['GET token']);
   });
 

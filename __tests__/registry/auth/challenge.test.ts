@@ -7,7 +7,12 @@ describe('parseWwwAuthenticate', () => {
     [
       'docker hub bearer',
       'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/alpine:pull"',
-      [{ scheme: 'bearer', params: { realm: 'https://auth.docker.io/token', service: 'registry.docker.io', scope: 'repository:library/alpine:pull' } }],
+      [
+        {
+          scheme: 'bearer',
+          params: { realm: 'https://auth.docker.io/token', service: 'registry.docker.io', scope: 'repository:library/alpine:pull' },
+        },
+      ],
     ],
     ['basic', 'Basic realm="Registry Realm"', [{ scheme: 'basic', params: { realm: 'Registry Realm' } }]],
     [
@@ -15,7 +20,11 @@ describe('parseWwwAuthenticate', () => {
       'Bearer realm="https://ghcr.io/token",scope="repository:acme/app:pull,push"',
       [{ scheme: 'bearer', params: { realm: 'https://ghcr.io/token', scope: 'repository:acme/app:pull,push' } }],
     ],
-    ['escaped quotes and backslashes', 'Basic realm="a \\"quoted\\" \\\\ realm"', [{ scheme: 'basic', params: { realm: 'a "quoted" \\ realm' } }]],
+    [
+      'escaped quotes and backslashes',
+      'Basic realm="a \\"quoted\\" \\\\ realm"',
+      [{ scheme: 'basic', params: { realm: 'a "quoted" \\ realm' } }],
+    ],
     [
       'several challenges',
       'Basic realm="r1", Bearer realm="https://a.example/token", service="a.example"',
@@ -32,7 +41,12 @@ describe('parseWwwAuthenticate', () => {
     [
       'insufficient_scope error',
       'Bearer realm="https://r/token",service="r",scope="repository:a:pull,push",error="insufficient_scope"',
-      [{ scheme: 'bearer', params: { realm: 'https://r/token', service: 'r', scope: 'repository:a:pull,push', error: 'insufficient_scope' } }],
+      [
+        {
+          scheme: 'bearer',
+          params: { realm: 'https://r/token', service: 'r', scope: 'repository:a:pull,push', error: 'insufficient_scope' },
+        },
+      ],
     ],
     [
       'token68 challenge before a parameter challenge',

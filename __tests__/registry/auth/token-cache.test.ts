@@ -4,7 +4,21 @@
 import { describe, expect, it } from '@jest/globals';
 import { parseScopeParam } from '../../../src/registry/auth/scope.js';
 import { TokenCache } from '../../../src/registry/auth/token-cache.js';
-import { bearer, basicCreds, queryOf, agent, captured, clock, setClock, requests, makeAuth, tokenEndpoint, pull, pullPush, useTokenService } from '../../support/registry-auth.js';
+import {
+  bearer,
+  basicCreds,
+  queryOf,
+  agent,
+  captured,
+  clock,
+  setClock,
+  requests,
+  makeAuth,
+  tokenEndpoint,
+  pull,
+  pullPush,
+  useTokenService,
+} from '../../support/registry-auth.js';
 
 useTokenService();
 
@@ -82,7 +96,9 @@ describe('RegistryAuth cache', () => {
     tokenEndpoint({ json: { token: 'second', expires_in: 300 } }, { times: 1 });
     const { auth } = makeAuth(basicCreds);
     await auth.authorize('registry.example.com', bearer(), [pull('a')]);
-    await expect(auth.authorize('registry.example.com', bearer('repository:a:pull', ',error="invalid_token"'), [pull('a')])).resolves.toBe('Bearer second');
+    await expect(auth.authorize('registry.example.com', bearer('repository:a:pull', ',error="invalid_token"'), [pull('a')])).resolves.toBe(
+      'Bearer second',
+    );
     expect(auth.cachedAuthorization('registry.example.com', [pull('a')])).toBe('Bearer second');
   });
 
@@ -102,9 +118,13 @@ describe('RegistryAuth cache', () => {
     const { auth } = makeAuth(basicCreds);
     await auth.authorize('registry.example.com', bearer(), [pull('a')]);
     // two requests went out with 'first'; the registry refused both (expired); the first 401 gets 'second'…
-    await expect(auth.authorize('registry.example.com', bearer('repository:a:pull', ',error="invalid_token"'), [pull('a')], 'Bearer first')).resolves.toBe('Bearer second');
+    await expect(
+      auth.authorize('registry.example.com', bearer('repository:a:pull', ',error="invalid_token"'), [pull('a')], 'Bearer first'),
+    ).resolves.toBe('Bearer second');
     // …and the later 401 for the same old token gets 'second' too, without a third token request
-    await expect(auth.authorize('registry.example.com', bearer('repository:a:pull', ',error="invalid_token"'), [pull('a')], 'Bearer first')).resolves.toBe('Bearer second');
+    await expect(
+      auth.authorize('registry.example.com', bearer('repository:a:pull', ',error="invalid_token"'), [pull('a')], 'Bearer first'),
+    ).resolves.toBe('Bearer second');
     expect(requests()).toEqual(['GET token', 'GET token']);
   });
 
@@ -113,7 +133,12 @@ describe('RegistryAuth cache', () => {
     tokenEndpoint({ json: { token: 'wide', expires_in: 300 } }, { times: 1 });
     const { auth } = makeAuth(basicCreds);
     await auth.authorize('registry.example.com', bearer(), [pullPush('a')]);
-    const header = await auth.authorize('registry.example.com', bearer('repository:a:pull,push', ',error="insufficient_scope"'), [pullPush('a')], 'Bearer narrow');
+    const header = await auth.authorize(
+      'registry.example.com',
+      bearer('repository:a:pull,push', ',error="insufficient_scope"'),
+      [pullPush('a')],
+      'Bearer narrow',
+    );
     expect(header).toBe('Bearer wide');
     expect(queryOf(captured[1].path).getAll('scope')).toEqual(['repository:a:pull,push']);
   });

@@ -3,7 +3,23 @@
 // service can fail (refusal, plain-HTTP realm, not JSON, no token, oversized, no realm).
 import { describe, expect, it } from '@jest/globals';
 import { CredentialsError, HttpError } from '../../../src/base/errors.js';
-import { REALM, PASSWORD, BASIC_B64, bearer, basicCreds, queryOf, captured, secrets, logger, requests, makeAuth, tokenEndpoint, pull, pullPush, useTokenService } from '../../support/registry-auth.js';
+import {
+  REALM,
+  PASSWORD,
+  BASIC_B64,
+  bearer,
+  basicCreds,
+  queryOf,
+  captured,
+  secrets,
+  logger,
+  requests,
+  makeAuth,
+  tokenEndpoint,
+  pull,
+  pullPush,
+  useTokenService,
+} from '../../support/registry-auth.js';
 
 useTokenService();
 
@@ -39,7 +55,9 @@ describe('RegistryAuth bearer tokens', () => {
     tokenEndpoint({ json: { token: 'anon' } });
     const { auth } = makeAuth(undefined);
 
-    await expect(auth.authorize('registry.example.com', bearer('repository:library/alpine:pull'), [pull('library/alpine')])).resolves.toBe('Bearer anon');
+    await expect(auth.authorize('registry.example.com', bearer('repository:library/alpine:pull'), [pull('library/alpine')])).resolves.toBe(
+      'Bearer anon',
+    );
     expect(captured[0].headers.authorization).toBeUndefined();
     expect(queryOf(captured[0].path).get('account')).toBeNull();
     expect(queryOf(captured[0].path).getAll('scope')).toEqual(['repository:library/alpine:pull']);
@@ -154,23 +172,31 @@ describe('RegistryAuth failures', () => {
   ])('sends credentials to %s over http', async (_name, origin, insecure) => {
     tokenEndpoint({ json: { token: 'plain' } }, { origin });
     const { auth } = makeAuth(basicCreds, { insecureRegistries: insecure });
-    await expect(auth.authorize('registry.example.com', `Bearer realm="${origin}/token",service="s"`, [pull('a')])).resolves.toBe('Bearer plain');
+    await expect(auth.authorize('registry.example.com', `Bearer realm="${origin}/token",service="s"`, [pull('a')])).resolves.toBe(
+      'Bearer plain',
+    );
     expect(captured[0].headers.authorization).toBe(`Basic ${BASIC_B64}`);
   });
 
   it('sends credentials over http to a realm on the host of a registry listed as insecure', async () => {
     tokenEndpoint({ json: { token: 'beside' } }, { origin: 'http://registry.internal:5001' });
     const { auth } = makeAuth(basicCreds, { insecureRegistries: ['registry.internal:5000'] });
-    await expect(auth.authorize('registry.internal:5000', 'Bearer realm="http://registry.internal:5001/token",service="s"', [pull('a')])).resolves.toBe('Bearer beside');
+    await expect(
+      auth.authorize('registry.internal:5000', 'Bearer realm="http://registry.internal:5001/token",service="s"', [pull('a')]),
+    ).resolves.toBe('Bearer beside');
     // …but not to another host, even for that registry
-    await expect(auth.authorize('registry.internal:5000', 'Bearer realm="http://auth.elsewhere:5001/token",service="s"', [pull('b')])).rejects.toBeInstanceOf(CredentialsError);
+    await expect(
+      auth.authorize('registry.internal:5000', 'Bearer realm="http://auth.elsewhere:5001/token",service="s"', [pull('b')]),
+    ).rejects.toBeInstanceOf(CredentialsError);
     expect(captured).toHaveLength(1);
   });
 
   it('asks a plain-http realm for an anonymous token (no credentials to protect)', async () => {
     tokenEndpoint({ json: { token: 'anon-http' } }, { origin: 'http://auth.example.com' });
     const { auth } = makeAuth(undefined);
-    await expect(auth.authorize('registry.example.com', 'Bearer realm="http://auth.example.com/token"', [pull('a')])).resolves.toBe('Bearer anon-http');
+    await expect(auth.authorize('registry.example.com', 'Bearer realm="http://auth.example.com/token"', [pull('a')])).resolves.toBe(
+      'Bearer anon-http',
+    );
   });
 
   it('says clearly when the token service does not answer JSON', async () => {

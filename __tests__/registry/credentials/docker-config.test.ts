@@ -31,27 +31,77 @@ describe('credentialHost', () => {
 
 describe('config.json auths', () => {
   it.each<[string, Record<string, unknown>, string, Credentials]>([
-    ['auth (base64 user:pass)', { 'ghcr.io': { auth: b64('u1:pw:with:colons') } }, 'ghcr.io', { kind: 'basic', username: 'u1', password: 'pw:with:colons', source: 'config.json auths["ghcr.io"]' }],
-    ['username/password', { 'ghcr.io': { username: 'u2', password: 'pw2' } }, 'ghcr.io', { kind: 'basic', username: 'u2', password: 'pw2', source: 'config.json auths["ghcr.io"]' }],
+    [
+      'auth (base64 user:pass)',
+      { 'ghcr.io': { auth: b64('u1:pw:with:colons') } },
+      'ghcr.io',
+      { kind: 'basic', username: 'u1', password: 'pw:with:colons', source: 'config.json auths["ghcr.io"]' },
+    ],
+    [
+      'username/password',
+      { 'ghcr.io': { username: 'u2', password: 'pw2' } },
+      'ghcr.io',
+      { kind: 'basic', username: 'u2', password: 'pw2', source: 'config.json auths["ghcr.io"]' },
+    ],
     [
       'identitytoken',
       { 'myacr.azurecr.io': { auth: b64('00000000-0000-0000-0000-000000000000:'), identitytoken: 'refresh-tok' } },
       'myacr.azurecr.io',
-      { kind: 'identity-token', username: '00000000-0000-0000-0000-000000000000', token: 'refresh-tok', source: 'config.json auths["myacr.azurecr.io"]' },
+      {
+        kind: 'identity-token',
+        username: '00000000-0000-0000-0000-000000000000',
+        token: 'refresh-tok',
+        source: 'config.json auths["myacr.azurecr.io"]',
+      },
     ],
-    ['registrytoken', { 'r.example.com': { registrytoken: 'reg-tok' } }, 'r.example.com', { kind: 'registry-token', token: 'reg-tok', source: 'config.json auths["r.example.com"]' }],
-    ['https:// key', { 'https://ghcr.io': { auth: b64('u3:pw3') } }, 'ghcr.io', { kind: 'basic', username: 'u3', password: 'pw3', source: 'config.json auths["https://ghcr.io"]' }],
-    ['http:// key with port', { 'http://localhost:5000': { auth: b64('u4:pw4') } }, 'localhost:5000', { kind: 'basic', username: 'u4', password: 'pw4', source: 'config.json auths["http://localhost:5000"]' }],
-    ['host/v1/ key', { 'quay.io/v1/': { auth: b64('u5:pw5') } }, 'quay.io', { kind: 'basic', username: 'u5', password: 'pw5', source: 'config.json auths["quay.io/v1/"]' }],
-    ['https://host/v2/ key', { 'https://quay.io/v2/': { auth: b64('u6:pw6') } }, 'quay.io', { kind: 'basic', username: 'u6', password: 'pw6', source: 'config.json auths["https://quay.io/v2/"]' }],
+    [
+      'registrytoken',
+      { 'r.example.com': { registrytoken: 'reg-tok' } },
+      'r.example.com',
+      { kind: 'registry-token', token: 'reg-tok', source: 'config.json auths["r.example.com"]' },
+    ],
+    [
+      'https:// key',
+      { 'https://ghcr.io': { auth: b64('u3:pw3') } },
+      'ghcr.io',
+      { kind: 'basic', username: 'u3', password: 'pw3', source: 'config.json auths["https://ghcr.io"]' },
+    ],
+    [
+      'http:// key with port',
+      { 'http://localhost:5000': { auth: b64('u4:pw4') } },
+      'localhost:5000',
+      { kind: 'basic', username: 'u4', password: 'pw4', source: 'config.json auths["http://localhost:5000"]' },
+    ],
+    [
+      'host/v1/ key',
+      { 'quay.io/v1/': { auth: b64('u5:pw5') } },
+      'quay.io',
+      { kind: 'basic', username: 'u5', password: 'pw5', source: 'config.json auths["quay.io/v1/"]' },
+    ],
+    [
+      'https://host/v2/ key',
+      { 'https://quay.io/v2/': { auth: b64('u6:pw6') } },
+      'quay.io',
+      { kind: 'basic', username: 'u6', password: 'pw6', source: 'config.json auths["https://quay.io/v2/"]' },
+    ],
     [
       'Docker Hub key',
       { 'https://index.docker.io/v1/': { auth: b64('hub:hubpw') } },
       'docker.io',
       { kind: 'basic', username: 'hub', password: 'hubpw', source: 'config.json auths["https://index.docker.io/v1/"]' },
     ],
-    ['Docker Hub as index.docker.io', { 'index.docker.io': { auth: b64('hub2:pw') } }, 'docker.io', { kind: 'basic', username: 'hub2', password: 'pw', source: 'config.json auths["index.docker.io"]' }],
-    ['Docker Hub as docker.io', { 'docker.io': { auth: b64('hub3:pw') } }, 'docker.io', { kind: 'basic', username: 'hub3', password: 'pw', source: 'config.json auths["docker.io"]' }],
+    [
+      'Docker Hub as index.docker.io',
+      { 'index.docker.io': { auth: b64('hub2:pw') } },
+      'docker.io',
+      { kind: 'basic', username: 'hub2', password: 'pw', source: 'config.json auths["index.docker.io"]' },
+    ],
+    [
+      'Docker Hub as docker.io',
+      { 'docker.io': { auth: b64('hub3:pw') } },
+      'docker.io',
+      { kind: 'basic', username: 'hub3', password: 'pw', source: 'config.json auths["docker.io"]' },
+    ],
     [
       'Docker Hub as registry-1.docker.io',
       { 'registry-1.docker.io': { auth: b64('hub4:pw') } },

@@ -20,7 +20,12 @@ describe('credential helpers', () => {
     const { provider, secrets } = make({ auths: { 'ghcr.io': {} }, credsStore: 'test' });
     const first = await provider.credentialsFor('ghcr.io');
     const second = await provider.credentialsFor('ghcr.io');
-    expect(first).toEqual({ kind: 'basic', username: 'helper-user', password: 'helper-secret', source: 'credential helper docker-credential-test' });
+    expect(first).toEqual({
+      kind: 'basic',
+      username: 'helper-user',
+      password: 'helper-secret',
+      source: 'credential helper docker-credential-test',
+    });
     expect(second).toEqual(first);
     expect(calls().slice(before)).toEqual(['docker-credential-test get ghcr.io']);
     expect(secrets).toContain('helper-secret');
@@ -126,7 +131,9 @@ describe('a credential helper that never answers', () => {
     expect(error).toBeInstanceOf(TimeoutError);
     expect(isTimeout(error)).toBe(true);
     expect((error as TimeoutError).facts).toMatchObject({ wait: 'credential helper', registry: 'ghcr.io' });
-    expect(error.message).toMatch(/^Credential helper docker-credential-hanging for ghcr\.io \(configured by credHelpers\["ghcr\.io"\] in .*\) timed out: no answer after 1\.\d s/);
+    expect(error.message).toMatch(
+      /^Credential helper docker-credential-hanging for ghcr\.io \(configured by credHelpers\["ghcr\.io"\] in .*\) timed out: no answer after 1\.\d s/,
+    );
     expect(error.message).not.toContain('not JSON');
 
     const pids = readFileSync(join(root, 'pids'), 'utf8').trim().split(' ').map(Number);
@@ -148,7 +155,9 @@ describe('a credential helper that never answers', () => {
   it('words its advice for each surface', async () => {
     const { provider } = make({ credHelpers: { 'ghcr.io': 'hanging' } }, { deadline: Date.now() + 300 });
     const error = await caught(provider.credentialsFor('ghcr.io'));
-    expect(renderActionError(error)).toMatch(/Check that docker-credential-hanging answers on this machine without a prompt \(echo ghcr\.io \| docker-credential-hanging get\), or log in with docker\/login-action before this step .* without it, or raise input `timeout`$/);
+    expect(renderActionError(error)).toMatch(
+      /Check that docker-credential-hanging answers on this machine without a prompt \(echo ghcr\.io \| docker-credential-hanging get\), or log in with docker\/login-action before this step .* without it, or raise input `timeout`$/,
+    );
     expect(renderCliError(error)).toMatch(/or run `docker login` for that registry first .* without it, or raise --timeout$/);
   });
 });

@@ -12,7 +12,12 @@ describe('explicit input credentials', () => {
       { auths: { 'ghcr.io': { auth: b64('file:pw') }, 'quay.io': { auth: b64('quay:pw') } } },
       { explicit: { registry: 'ghcr.io', username: 'input-user', password: 'input-pw' } },
     );
-    await expect(provider.credentialsFor('ghcr.io')).resolves.toEqual({ kind: 'basic', username: 'input-user', password: 'input-pw', source: 'inputs username/password' });
+    await expect(provider.credentialsFor('ghcr.io')).resolves.toEqual({
+      kind: 'basic',
+      username: 'input-user',
+      password: 'input-pw',
+      source: 'inputs username/password',
+    });
     await expect(provider.credentialsFor('quay.io')).resolves.toMatchObject({ username: 'quay' });
     expect(secrets).toContain('input-pw');
     expect(provider.describeLookup('ghcr.io')).toContain('inputs username/password');
@@ -21,11 +26,17 @@ describe('explicit input credentials', () => {
 
   it('match Docker Hub under any of its names', async () => {
     const { provider } = make(undefined, { explicit: { registry: 'index.docker.io', username: 'hub-input', password: 'pw' } });
-    await expect(provider.credentialsFor('docker.io')).resolves.toMatchObject({ username: 'hub-input', source: 'inputs username/password' });
+    await expect(provider.credentialsFor('docker.io')).resolves.toMatchObject({
+      username: 'hub-input',
+      source: 'inputs username/password',
+    });
   });
 
   it('are named as the surface names them (the CLI: its flags)', async () => {
-    const { provider } = make(undefined, { explicit: { registry: 'ghcr.io', username: 'u', password: 'pw' }, explicitSource: '--username/--password-stdin' });
+    const { provider } = make(undefined, {
+      explicit: { registry: 'ghcr.io', username: 'u', password: 'pw' },
+      explicitSource: '--username/--password-stdin',
+    });
     await expect(provider.credentialsFor('ghcr.io')).resolves.toMatchObject({ source: '--username/--password-stdin' });
     expect(provider.describeLookup('quay.io')).toMatch(/^--username\/--password-stdin \(given for ghcr.io, not quay.io\)/);
   });
@@ -35,7 +46,10 @@ describe('the lookup order: explicit, credHelpers for the host, auths, credsStor
   it('credHelpers for the host win over auths and credsStore', async () => {
     const before = calls().length;
     const { provider } = make({ auths: { 'ghcr.io': { auth: b64('file:pw') } }, credHelpers: { 'ghcr.io': 'test' }, credsStore: 'broken' });
-    await expect(provider.credentialsFor('ghcr.io')).resolves.toMatchObject({ username: 'helper-user', source: 'credential helper docker-credential-test' });
+    await expect(provider.credentialsFor('ghcr.io')).resolves.toMatchObject({
+      username: 'helper-user',
+      source: 'credential helper docker-credential-test',
+    });
     expect(calls().slice(before)).toEqual(['docker-credential-test get ghcr.io']);
   });
 
@@ -45,7 +59,11 @@ describe('the lookup order: explicit, credHelpers for the host, auths, credsStor
   });
 
   it('falls back to auths when the host helper has nothing, but never to credsStore', async () => {
-    const { provider } = make({ auths: { 'unknown.example.com': { auth: b64('file:pw') } }, credHelpers: { 'unknown.example.com': 'test', 'other.example.com': 'test' }, credsStore: 'broken' });
+    const { provider } = make({
+      auths: { 'unknown.example.com': { auth: b64('file:pw') } },
+      credHelpers: { 'unknown.example.com': 'test', 'other.example.com': 'test' },
+      credsStore: 'broken',
+    });
     await expect(provider.credentialsFor('unknown.example.com')).resolves.toMatchObject({ username: 'file' });
     await expect(provider.credentialsFor('other.example.com')).resolves.toBeUndefined();
   });
@@ -62,7 +80,8 @@ describe('secrets and descriptions', () => {
       },
       credHelpers: { 'ghcr.io': 'test' },
     });
-    for (const registry of ['a.example.com', 'b.example.com', 'c.example.com', 'd.example.com', 'ghcr.io']) await provider.credentialsFor(registry);
+    for (const registry of ['a.example.com', 'b.example.com', 'c.example.com', 'd.example.com', 'ghcr.io'])
+      await provider.credentialsFor(registry);
     expect(secrets).toEqual(expect.arrayContaining([b64('a:secret-a'), 'secret-a', 'secret-b', 'secret-c', 'secret-d', 'helper-secret']));
   });
 
@@ -73,7 +92,9 @@ describe('secrets and descriptions', () => {
     );
     await provider.credentialsFor('ghcr.io');
     const text = provider.describeLookup('ghcr.io');
-    expect(text).toBe(`inputs username/password, ${join(dir, 'config.json')} (no credHelpers entry for ghcr.io, auths["ghcr.io"], credsStore "desktop")`);
+    expect(text).toBe(
+      `inputs username/password, ${join(dir, 'config.json')} (no credHelpers entry for ghcr.io, auths["ghcr.io"], credsStore "desktop")`,
+    );
     expect(provider.describeLookup('quay.io')).toContain('credHelpers["quay.io"] "test"');
     const everything = `${text}\n${logger.lines.join('\n')}`;
     for (const secret of ['very-secret', b64('u:very-secret'), 'input-secret']) expect(everything).not.toContain(secret);

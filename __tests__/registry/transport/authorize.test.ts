@@ -7,7 +7,24 @@ import { HttpError } from '../../../src/base/errors.js';
 import { MediaType } from '../../../src/oci/manifest.js';
 import { caught } from '../../support/caught.js';
 import { blob } from '../../support/fake-registry.js';
-import { REGISTRY, ORIGIN, AUTH_ORIGIN, STORAGE_ORIGIN, APP, TOKEN, MANIFEST, MANIFEST_DIGEST, header, asyncData, mockRegistryClient, manifestPath, bearerChallenge, basicCredentials, BASIC_VALUE, expectNoSecrets } from '../../support/registry-clients.js';
+import {
+  REGISTRY,
+  ORIGIN,
+  AUTH_ORIGIN,
+  STORAGE_ORIGIN,
+  APP,
+  TOKEN,
+  MANIFEST,
+  MANIFEST_DIGEST,
+  header,
+  asyncData,
+  mockRegistryClient,
+  manifestPath,
+  bearerChallenge,
+  basicCredentials,
+  BASIC_VALUE,
+  expectNoSecrets,
+} from '../../support/registry-clients.js';
 import { renderActionError } from '../../../src/action/wording.js';
 
 describe('authentication', () => {
@@ -40,7 +57,10 @@ describe('authentication', () => {
       })
       .persist();
     const repositories = ['acme/a', 'acme/b', 'acme/c'];
-    client.declareScopes(REGISTRY, repositories.map((repository) => ({ repository, actions: ['pull'] })));
+    client.declareScopes(
+      REGISTRY,
+      repositories.map((repository) => ({ repository, actions: ['pull'] })),
+    );
 
     const fetched = await Promise.all(repositories.map((repository) => client.fetchManifest({ registry: REGISTRY, repository }, '1.0')));
 
@@ -49,7 +69,8 @@ describe('authentication', () => {
     expect(client.stats().byKind).toEqual({ 'GET manifest': 4, 'GET token': 1 });
     expect(sent.filter((a) => a === undefined)).toHaveLength(1);
     expect(tokenRequests).toHaveLength(1);
-    for (const repository of repositories) expect(decodeURIComponent(tokenRequests[0].path)).toContain(`scope=repository:${repository}:pull`);
+    for (const repository of repositories)
+      expect(decodeURIComponent(tokenRequests[0].path)).toContain(`scope=repository:${repository}:pull`);
     expect(tokenRequests[0].authorization).toBe(`Basic ${BASIC_VALUE}`);
     expectNoSecrets(logger.lines);
   });
@@ -86,7 +107,9 @@ describe('authentication', () => {
         { headers: { 'content-type': MediaType.OciManifest } },
       )
       .persist();
-    const fetched = await Promise.all(['acme/a', 'acme/b', 'acme/c'].map((repository) => client.fetchManifest({ registry: REGISTRY, repository }, '1.0')));
+    const fetched = await Promise.all(
+      ['acme/a', 'acme/b', 'acme/c'].map((repository) => client.fetchManifest({ registry: REGISTRY, repository }, '1.0')),
+    );
     expect(fetched.map((f) => f.digest)).toEqual([MANIFEST_DIGEST, MANIFEST_DIGEST, MANIFEST_DIGEST]);
     expect(client.stats().byKind).toEqual({ 'GET manifest': 3 });
   });
@@ -100,7 +123,8 @@ describe('authentication', () => {
       .reply((opts) => {
         const authorization = header(opts, 'authorization');
         sent.push(authorization);
-        if (!authorization) return { statusCode: 401, data: '', responseOptions: { headers: { 'www-authenticate': 'Basic realm="Registry Realm"' } } };
+        if (!authorization)
+          return { statusCode: 401, data: '', responseOptions: { headers: { 'www-authenticate': 'Basic realm="Registry Realm"' } } };
         return {
           statusCode: 200,
           data: asyncData(async () => {
@@ -111,7 +135,9 @@ describe('authentication', () => {
         };
       })
       .persist();
-    const fetched = await Promise.all(['acme/a', 'acme/b', 'acme/c'].map((repository) => client.fetchManifest({ registry: REGISTRY, repository }, '1.0')));
+    const fetched = await Promise.all(
+      ['acme/a', 'acme/b', 'acme/c'].map((repository) => client.fetchManifest({ registry: REGISTRY, repository }, '1.0')),
+    );
     expect(fetched.map((f) => f.digest)).toEqual([MANIFEST_DIGEST, MANIFEST_DIGEST, MANIFEST_DIGEST]);
     // one anonymous probe learns the challenge; the others never go without credentials
     expect(sent).toEqual([undefined, `Basic ${BASIC_VALUE}`, `Basic ${BASIC_VALUE}`, `Basic ${BASIC_VALUE}`]);
@@ -119,16 +145,26 @@ describe('authentication', () => {
 
   it('reports a 401 after the token as UNAUTHORIZED naming registry, request and where credentials were looked for', async () => {
     const { agent, registry, client, logger } = mockRegistryClient({ credentials: basicCredentials() });
-    agent.get(AUTH_ORIGIN).intercept({ path: (p) => p.startsWith('/token?'), method: 'GET' }).reply(200, { token: TOKEN }).persist();
+    agent
+      .get(AUTH_ORIGIN)
+      .intercept({ path: (p) => p.startsWith('/token?'), method: 'GET' })
+      .reply(200, { token: TOKEN })
+      .persist();
     registry
       .intercept({ path: manifestPath('1.0'), method: 'GET' })
-      .reply(401, { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] }, { headers: { 'www-authenticate': bearerChallenge('repository:acme/app:pull') } })
+      .reply(
+        401,
+        { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] },
+        { headers: { 'www-authenticate': bearerChallenge('repository:acme/app:pull') } },
+      )
       .times(2);
     const error = (await caught(client.fetchManifest(APP, '1.0'))) as HttpError;
     expect(error).toBeInstanceOf(HttpError);
     expect(error.code).toBe('UNAUTHORIZED');
     expect(error.message).toContain(`Manifest ${REGISTRY}/acme/app:1.0`);
-    expect(error.message).toContain(`GET ${ORIGIN}/v2/acme/app/manifests/1.0 returned 401 Unauthorized: UNAUTHORIZED: authentication required`);
+    expect(error.message).toContain(
+      `GET ${ORIGIN}/v2/acme/app/manifests/1.0 returned 401 Unauthorized: UNAUTHORIZED: authentication required`,
+    );
     expect(error.message).toContain(`/home/runner/.docker/config.json (auths["${REGISTRY}"])`);
     expect(renderActionError(error)).toContain('docker/login-action');
     expect(client.stats()).toMatchObject({ requests: 3, retries: 0 });
@@ -137,7 +173,9 @@ describe('authentication', () => {
 
   it('reports a 401 as UNAUTHORIZED when there are no credentials to answer a Basic challenge', async () => {
     const { registry, client } = mockRegistryClient();
-    registry.intercept({ path: manifestPath('1.0'), method: 'GET' }).reply(401, '', { headers: { 'www-authenticate': 'Basic realm="Registry Realm"' } });
+    registry
+      .intercept({ path: manifestPath('1.0'), method: 'GET' })
+      .reply(401, '', { headers: { 'www-authenticate': 'Basic realm="Registry Realm"' } });
     const error = (await caught(client.fetchManifest(APP, '1.0'))) as HttpError;
     expect(error.code).toBe('UNAUTHORIZED');
     expect(error.message).toContain(`${REGISTRY} refused the request as unauthenticated`);
@@ -183,9 +221,14 @@ describe('authentication', () => {
       .intercept({ path: manifestPath('1.0'), method: 'PUT' })
       .reply((opts) => {
         const authorization = header(opts, 'authorization');
-        if (authorization === `Bearer ${TOKEN}-2`) return { statusCode: 201, data: '', responseOptions: { headers: { 'docker-content-digest': MANIFEST_DIGEST } } };
+        if (authorization === `Bearer ${TOKEN}-2`)
+          return { statusCode: 201, data: '', responseOptions: { headers: { 'docker-content-digest': MANIFEST_DIGEST } } };
         const error = authorization ? ',error="insufficient_scope"' : '';
-        return { statusCode: 401, data: '', responseOptions: { headers: { 'www-authenticate': bearerChallenge('repository:acme/app:pull,push', error) } } };
+        return {
+          statusCode: 401,
+          data: '',
+          responseOptions: { headers: { 'www-authenticate': bearerChallenge('repository:acme/app:pull,push', error) } },
+        };
       })
       .times(3);
     expect(await client.putManifest(APP, '1.0', { bytes: MANIFEST, mediaType: MediaType.OciManifest })).toBe(MANIFEST_DIGEST);
@@ -212,7 +255,11 @@ describe('authentication', () => {
         // the first token works once, then the registry considers it expired (a bare challenge, no error=)
         const valid = authorization === `Bearer ${TOKEN}-2` || (authorization === `Bearer ${TOKEN}-1` && served++ === 0);
         if (valid) return { statusCode: 200, data: MANIFEST, responseOptions: { headers: { 'content-type': MediaType.OciManifest } } };
-        return { statusCode: 401, data: '', responseOptions: { headers: { 'www-authenticate': bearerChallenge('repository:acme/app:pull') } } };
+        return {
+          statusCode: 401,
+          data: '',
+          responseOptions: { headers: { 'www-authenticate': bearerChallenge('repository:acme/app:pull') } },
+        };
       })
       .persist();
     expect((await client.fetchManifest(APP, '1.0')).digest).toBe(MANIFEST_DIGEST);
@@ -244,7 +291,9 @@ describe('authentication', () => {
     expect(error).toBeInstanceOf(HttpError);
     expect(error.code).toBe('DENIED');
     expect(error.status).toBe(401);
-    expect(error.message).toContain(`${REGISTRY} denied access: the credentials from the username/password inputs do not grant pull,push on acme/app (insufficient_scope)`);
+    expect(error.message).toContain(
+      `${REGISTRY} denied access: the credentials from the username/password inputs do not grant pull,push on acme/app (insufficient_scope)`,
+    );
     expect(error.message).toContain('packages: write');
     // anonymous probe, first token, one wider token: then no more
     expect(client.stats().byKind).toEqual({ 'PUT manifest': 3, 'GET token': 2 });
@@ -253,12 +302,20 @@ describe('authentication', () => {
 
   it('an anonymous token short of a scope stays UNAUTHORIZED, with the log-in hint', async () => {
     const { agent, registry, client } = mockRegistryClient();
-    agent.get(AUTH_ORIGIN).intercept({ path: (p) => p.startsWith('/token?'), method: 'GET' }).reply(200, { token: 'anonymous' }).persist();
+    agent
+      .get(AUTH_ORIGIN)
+      .intercept({ path: (p) => p.startsWith('/token?'), method: 'GET' })
+      .reply(200, { token: 'anonymous' })
+      .persist();
     registry
       .intercept({ path: manifestPath('1.0'), method: 'GET' })
       .reply((opts) => {
         const error = header(opts, 'authorization') ? ',error="insufficient_scope"' : '';
-        return { statusCode: 401, data: '', responseOptions: { headers: { 'www-authenticate': bearerChallenge('repository:acme/app:pull', error) } } };
+        return {
+          statusCode: 401,
+          data: '',
+          responseOptions: { headers: { 'www-authenticate': bearerChallenge('repository:acme/app:pull', error) } },
+        };
       })
       .persist();
     const error = (await caught(client.fetchManifest(APP, '1.0'))) as HttpError;
@@ -283,7 +340,11 @@ describe('authentication', () => {
       .intercept({ path: '/blob', method: 'GET' })
       .reply((opts) => {
         storageAuth.push(header(opts, 'authorization'));
-        return { statusCode: 401, data: '', responseOptions: { headers: { 'www-authenticate': `Bearer realm="${STORAGE_ORIGIN}/token",service="storage"` } } };
+        return {
+          statusCode: 401,
+          data: '',
+          responseOptions: { headers: { 'www-authenticate': `Bearer realm="${STORAGE_ORIGIN}/token",service="storage"` } },
+        };
       });
     const error = (await caught(client.fetchBlob(APP, descriptor))) as HttpError;
     expect(error).toBeInstanceOf(HttpError);

@@ -25,7 +25,12 @@ const withPassword: CredentialProvider = {
 };
 
 function client(overrides: Partial<RegistryClientOptions>) {
-  const made = createRegistryClient({ credentials: withPassword, logger: createMemoryLogger(), retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5 }, ...overrides });
+  const made = createRegistryClient({
+    credentials: withPassword,
+    logger: createMemoryLogger(),
+    retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5 },
+    ...overrides,
+  });
   clients.push(made);
   return made;
 }
@@ -39,8 +44,19 @@ async function server(handler: Parameters<typeof startFakeServer>[0]): Promise<F
 /** A registry asking for a Bearer token from `realm` until it gets `token`. */
 async function bearerRegistry(realm: string, token = 'tok-0f3a-good'): Promise<FakeServer> {
   return server((req, res) => {
-    if (req.headers.authorization === `Bearer ${token}`) return json(res, 200, { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [] }, { 'content-type': 'application/vnd.oci.image.index.v1+json' });
-    json(res, 401, { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] }, { 'www-authenticate': `Bearer realm="${realm}",service="fake"` });
+    if (req.headers.authorization === `Bearer ${token}`)
+      return json(
+        res,
+        200,
+        { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [] },
+        { 'content-type': 'application/vnd.oci.image.index.v1+json' },
+      );
+    json(
+      res,
+      401,
+      { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] },
+      { 'www-authenticate': `Bearer realm="${realm}",service="fake"` },
+    );
   });
 }
 
@@ -68,7 +84,12 @@ describe('the one deadline covers every wait (defect 4)', () => {
     const error = await caught(c.fetchManifest({ registry: registry.host, repository: 'acme/app' }, 'v1'));
     expect(Date.now() - started).toBeLessThan(3_000);
     expect(error).toBeInstanceOf(TimeoutError);
-    expect((error as TimeoutError).facts).toMatchObject({ wait: 'registry', registry: registry.host, repository: 'acme/app', reference: 'v1' });
+    expect((error as TimeoutError).facts).toMatchObject({
+      wait: 'registry',
+      registry: registry.host,
+      repository: 'acme/app',
+      reference: 'v1',
+    });
     expect((error as TimeoutError).summary).toContain('timed out: no answer from the registry');
   });
 
@@ -100,7 +121,8 @@ describe('secrets a server echoes never reach an error (defect 6)', () => {
     const token = 'tok-5d41402abc4b2a76b9719d911017c592';
     const tokens = await server((_req, res) => json(res, 200, { token }));
     const registry = await server((req, res) => {
-      if (!req.headers.authorization) return json(res, 401, {}, { 'www-authenticate': `Bearer realm="${tokens.url}/token",service="fake"` });
+      if (!req.headers.authorization)
+        return json(res, 401, {}, { 'www-authenticate': `Bearer realm="${tokens.url}/token",service="fake"` });
       const sent = String(req.headers.authorization).slice('Bearer '.length);
       json(res, 400, { errors: [{ code: 'MANIFEST_INVALID', message: `you sent ${sent} for acme/app` }] });
     });

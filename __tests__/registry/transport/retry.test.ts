@@ -30,7 +30,12 @@ describe('retry layer (alone)', () => {
   });
 
   it('never waits past the deadline: a Retry-After beyond it is a TimeoutError that says "timed out" and which wait', async () => {
-    const retrier = new Retrier({ retry: { maxAttempts: 5, baseDelayMs: 1, maxDelayMs: 60_000 }, deadline: Date.now() + 1_000, logger: silentLogger, counter: new RequestCounter() });
+    const retrier = new Retrier({
+      retry: { maxAttempts: 5, baseDelayMs: 1, maxDelayMs: 60_000 },
+      deadline: Date.now() + 1_000,
+      logger: silentLogger,
+      counter: new RequestCounter(),
+    });
     const started = Date.now();
     const error = await caught(
       retrier.run(
@@ -48,7 +53,12 @@ describe('retry layer (alone)', () => {
   });
 
   it('caps a deadline signal at what a timer can hold (a huge budget does not overflow into an instant abort)', () => {
-    const retrier = new Retrier({ retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 }, deadline: Date.now() + 10 * 365 * 24 * 3600 * 1000, logger: silentLogger, counter: new RequestCounter() });
+    const retrier = new Retrier({
+      retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 },
+      deadline: Date.now() + 10 * 365 * 24 * 3600 * 1000,
+      logger: silentLogger,
+      counter: new RequestCounter(),
+    });
     const signal = retrier.signal();
     expect(signal?.aborted).toBe(false);
   });
@@ -65,7 +75,9 @@ describe('retries', () => {
   it('retries 503 and then succeeds, logging the reason and counting the retry', async () => {
     const { registry, client, logger } = mockRegistryClient();
     registry.intercept({ path: manifestPath('1.0'), method: 'GET' }).reply(503, 'busy');
-    registry.intercept({ path: manifestPath('1.0'), method: 'GET' }).reply(200, MANIFEST, { headers: { 'content-type': MediaType.OciManifest } });
+    registry
+      .intercept({ path: manifestPath('1.0'), method: 'GET' })
+      .reply(200, MANIFEST, { headers: { 'content-type': MediaType.OciManifest } });
     const fetched = await client.fetchManifest(APP, '1.0');
     expect(fetched.digest).toBe(MANIFEST_DIGEST);
     expect(client.stats()).toEqual({ requests: 2, byKind: { 'GET manifest': 2 }, retries: 1 });
@@ -120,7 +132,9 @@ describe('retries', () => {
 
   it('does not retry a 400', async () => {
     const { registry, client } = mockRegistryClient();
-    registry.intercept({ path: manifestPath('1.0'), method: 'GET' }).reply(400, { errors: [{ code: 'NAME_INVALID', message: 'invalid repository name' }] });
+    registry
+      .intercept({ path: manifestPath('1.0'), method: 'GET' })
+      .reply(400, { errors: [{ code: 'NAME_INVALID', message: 'invalid repository name' }] });
     const error = (await caught(client.fetchManifest(APP, '1.0'))) as HttpError;
     expect(error.code).toBe('HTTP');
     expect(error.message).toContain('returned 400 Bad Request: NAME_INVALID: invalid repository name');
@@ -135,7 +149,10 @@ describe('retries', () => {
   });
 
   it('does not wait past the deadline for a retry', async () => {
-    const { registry, client } = mockRegistryClient({ deadline: Date.now() + 5_000, retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 120_000 } });
+    const { registry, client } = mockRegistryClient({
+      deadline: Date.now() + 5_000,
+      retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 120_000 },
+    });
     registry.intercept({ path: manifestPath('1.0'), method: 'GET' }).reply(503, '', { headers: { 'retry-after': '60' } });
     const error = await caught(client.fetchManifest(APP, '1.0'));
     expect(error).toBeInstanceOf(TimeoutError);

@@ -7,7 +7,18 @@ import { silentLogger } from '../../../src/base/logger.js';
 import { InsecurePolicy } from '../../../src/oci/hosts.js';
 import { MediaType } from '../../../src/oci/manifest.js';
 import { caught } from '../../support/caught.js';
-import { REGISTRY, AUTH_ORIGIN, APP, TOKEN, MANIFEST, MANIFEST_DIGEST, header, mockRegistryClient, manifestPath, ok } from '../../support/registry-clients.js';
+import {
+  REGISTRY,
+  AUTH_ORIGIN,
+  APP,
+  TOKEN,
+  MANIFEST,
+  MANIFEST_DIGEST,
+  header,
+  mockRegistryClient,
+  manifestPath,
+  ok,
+} from '../../support/registry-clients.js';
 import { SchemeLayer } from '../../../src/registry/transport/scheme.js';
 import type { Exchange, Send } from '../../../src/registry/transport/http.js';
 
@@ -24,7 +35,13 @@ describe('scheme layer (alone)', () => {
   it('falls back to plain HTTP only where the insecure policy allows, with unverified TLS for those hosts', async () => {
     const { sent, send } = recording((url) => url.startsWith('https:'));
     const layer = new SchemeLayer(send, new InsecurePolicy(['registry.internal']), silentLogger);
-    const response = await layer.exchange({ registry: 'registry.internal:5000', url: 'https://registry.internal:5000/v2/', method: 'GET', headers: {}, kind: 'GET ping' });
+    const response = await layer.exchange({
+      registry: 'registry.internal:5000',
+      url: 'https://registry.internal:5000/v2/',
+      method: 'GET',
+      headers: {},
+      kind: 'GET ping',
+    });
     expect(response.url).toBe('http://registry.internal:5000/v2/');
     expect(sent.map((e) => [e.url, e.insecureTls, e.probe])).toEqual([
       ['https://registry.internal:5000/v2/', true, true],
@@ -33,13 +50,18 @@ describe('scheme layer (alone)', () => {
     expect(layer.origin('registry.internal:5000')).toBe('http://registry.internal:5000');
 
     const other = new SchemeLayer(recording((url) => url.startsWith('https:')).send, new InsecurePolicy([]), silentLogger);
-    await expect(other.exchange({ registry: 'ghcr.io', url: 'https://ghcr.io/v2/', method: 'GET', headers: {}, kind: 'GET ping' })).rejects.toThrow('wrong version number');
+    await expect(
+      other.exchange({ registry: 'ghcr.io', url: 'https://ghcr.io/v2/', method: 'GET', headers: {}, kind: 'GET ping' }),
+    ).rejects.toThrow('wrong version number');
   });
 
   it('never sends Authorization over plain HTTP to a host the policy does not allow', async () => {
     const { sent, send } = recording();
     const layer = new SchemeLayer(send, new InsecurePolicy([]), silentLogger);
-    await layer.sendTo({ url: '', method: 'GET', headers: { authorization: 'Bearer x' }, kind: 'GET blob' }, 'http://storage.example.net/blob');
+    await layer.sendTo(
+      { url: '', method: 'GET', headers: { authorization: 'Bearer x' }, kind: 'GET blob' },
+      'http://storage.example.net/blob',
+    );
     await layer.sendTo({ url: '', method: 'GET', headers: { authorization: 'Bearer x' }, kind: 'GET blob' }, 'http://127.0.0.1:9/blob');
     expect(sent.map((e) => e.headers.authorization)).toEqual([undefined, 'Bearer x']);
   });
@@ -53,8 +75,15 @@ describe('plain HTTP', () => {
     ['a registry listed as insecure', 'registry.internal:5000', ['http://registry.internal:5000/']],
   ])('falls back to HTTP for %s once HTTPS fails, and remembers it', async (_name, host, insecureRegistries) => {
     const { agent, client } = mockRegistryClient({ insecureRegistries });
-    agent.get(`https://${host}`).intercept({ path: manifestPath('1.0'), method: 'GET' }).replyWithError(tlsFailure());
-    agent.get(`http://${host}`).intercept({ path: manifestPath('1.0'), method: 'GET' }).reply(200, MANIFEST).times(2);
+    agent
+      .get(`https://${host}`)
+      .intercept({ path: manifestPath('1.0'), method: 'GET' })
+      .replyWithError(tlsFailure());
+    agent
+      .get(`http://${host}`)
+      .intercept({ path: manifestPath('1.0'), method: 'GET' })
+      .reply(200, MANIFEST)
+      .times(2);
     const repository = { registry: host, repository: 'acme/app' };
     expect((await client.fetchManifest(repository, '1.0')).digest).toBe(MANIFEST_DIGEST);
     expect((await client.fetchManifest(repository, '1.0')).digest).toBe(MANIFEST_DIGEST);
@@ -65,19 +94,34 @@ describe('plain HTTP', () => {
   it('parallel anonymous reads of a loopback registry share one HTTPS attempt, then answer the challenges with one token', async () => {
     const host = 'localhost:5000';
     const { agent, client, logger } = mockRegistryClient();
-    agent.get(`https://${host}`).intercept({ path: (p) => p.startsWith('/v2/'), method: 'GET' }).replyWithError(tlsFailure()).persist();
+    agent
+      .get(`https://${host}`)
+      .intercept({ path: (p) => p.startsWith('/v2/'), method: 'GET' })
+      .replyWithError(tlsFailure())
+      .persist();
     agent
       .get(`http://${host}`)
       .intercept({ path: (p) => /^\/v2\/acme\/[abc]\/manifests\/1\.0$/.test(p), method: 'GET' })
       .reply((opts) =>
         header(opts, 'authorization') === `Bearer ${TOKEN}`
           ? { statusCode: 200, data: MANIFEST, responseOptions: { headers: { 'content-type': MediaType.OciManifest } } }
-          : { statusCode: 401, data: '', responseOptions: { headers: { 'www-authenticate': `Bearer realm="${AUTH_ORIGIN}/token",service="${host}"` } } },
+          : {
+              statusCode: 401,
+              data: '',
+              responseOptions: { headers: { 'www-authenticate': `Bearer realm="${AUTH_ORIGIN}/token",service="${host}"` } },
+            },
       )
       .persist();
-    agent.get(AUTH_ORIGIN).intercept({ path: (p) => p.startsWith('/token?'), method: 'GET' }).reply(200, { token: TOKEN, expires_in: 300 }).persist();
+    agent
+      .get(AUTH_ORIGIN)
+      .intercept({ path: (p) => p.startsWith('/token?'), method: 'GET' })
+      .reply(200, { token: TOKEN, expires_in: 300 })
+      .persist();
     const repositories = ['acme/a', 'acme/b', 'acme/c'];
-    client.declareScopes(host, repositories.map((repository) => ({ repository, actions: ['pull'] })));
+    client.declareScopes(
+      host,
+      repositories.map((repository) => ({ repository, actions: ['pull'] })),
+    );
     const fetched = await Promise.all(repositories.map((repository) => client.fetchManifest({ registry: host, repository }, '1.0')));
     expect(fetched.map((f) => f.digest)).toEqual([MANIFEST_DIGEST, MANIFEST_DIGEST, MANIFEST_DIGEST]);
     expect(logger.lines.filter((line) => line.includes('HTTPS failed'))).toHaveLength(1);
@@ -87,7 +131,10 @@ describe('plain HTTP', () => {
   it('never falls back to HTTP for other registries', async () => {
     const { agent, registry, client } = mockRegistryClient();
     registry.intercept({ path: manifestPath('1.0'), method: 'GET' }).replyWithError(tlsFailure());
-    agent.get(`http://${REGISTRY}`).intercept({ path: manifestPath('1.0'), method: 'GET' }).reply(200, MANIFEST);
+    agent
+      .get(`http://${REGISTRY}`)
+      .intercept({ path: manifestPath('1.0'), method: 'GET' })
+      .reply(200, MANIFEST);
     const error = await caught(client.fetchManifest(APP, '1.0'));
     expect(error).toBeInstanceOf(NetworkError);
     expect(error.message).toContain('wrong version number');

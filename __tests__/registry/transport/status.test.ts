@@ -16,7 +16,14 @@ describe('status layer (alone)', () => {
       401,
       [{ code: 'UNAUTHORIZED', message: 'authentication required' }],
     );
-    expect(error.facts).toMatchObject({ registry: 'ghcr.io', repository: 'acme/app', reference: '1', status: 401, method: 'GET', registryCodes: ['UNAUTHORIZED'] });
+    expect(error.facts).toMatchObject({
+      registry: 'ghcr.io',
+      repository: 'acme/app',
+      reference: '1',
+      status: 401,
+      method: 'GET',
+      registryCodes: ['UNAUTHORIZED'],
+    });
     expect(error.facts.url).toBe('https://ghcr.io/v2/acme/app/manifests/1?X-Amz-Signature=REDACTED');
     expect(renderActionError(error)).toContain('Log in with docker/login-action');
     expect(renderCliError(error)).toContain('Run `docker login` for that registry first');

@@ -135,7 +135,9 @@ export class RegistryAuth {
     if (!bearer) {
       if (credentials?.kind !== 'basic') {
         if (credentials) {
-          this.options.logger.warning(`${registry} asks for Basic authentication, which the identity token from ${credentials.source} cannot answer`);
+          this.options.logger.warning(
+            `${registry} asks for Basic authentication, which the identity token from ${credentials.source} cannot answer`,
+          );
         }
         return undefined;
       }
@@ -148,7 +150,9 @@ export class RegistryAuth {
 
     let tokenCredentials: Credentials | undefined = credentials;
     if (credentials?.kind === 'basic' && (credentials.username === '' || credentials.password === '')) {
-      this.options.logger.warning(`The credentials for ${registry} from ${credentials.source} lack a username or password; asking for an anonymous token`);
+      this.options.logger.warning(
+        `The credentials for ${registry} from ${credentials.source} lack a username or password; asking for an anonymous token`,
+      );
       tokenCredentials = undefined;
     }
     return this.authorizeBearer(registry, state, bearer, scopes, tokenCredentials, sentAuthorization);
@@ -209,7 +213,9 @@ export class RegistryAuth {
     if (!attempt.ok && neededStrings.join(' ') !== request.scopes.join(' ')) {
       // some token services refuse the whole request when one declared repository is off limits:
       // ask again for just what this request needs
-      this.options.logger.debug(`auth: token service refused ${request.scopes.length} scopes for ${request.registry}; asking for this request's scopes only`);
+      this.options.logger.debug(
+        `auth: token service refused ${request.scopes.length} scopes for ${request.registry}; asking for this request's scopes only`,
+      );
       scopeSet = needed;
       attempt = await this.tokenService.fetch({ ...request, scopes: neededStrings });
     }

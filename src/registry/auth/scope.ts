@@ -59,9 +59,7 @@ export function coversScopes(granted: ScopeSet, wanted: ScopeSet): boolean {
 }
 
 export function formatScopeSet(set: ScopeSet): string[] {
-  return [...set.keys()]
-    .sort()
-    .map((resource) => `${resource}:${sortActions(set.get(resource) ?? []).join(',')}`);
+  return [...set.keys()].sort().map((resource) => `${resource}:${sortActions(set.get(resource) ?? []).join(',')}`);
 }
 
 /** "repository:acme/app:pull,push" strings; merges actions per repository, deterministic order. */

@@ -37,12 +37,18 @@ export class TokenCache {
 
   /** The registry refused this very header (expired, revoked, or short of a scope): never hand it out again. */
   drop(registry: string, header: string): void {
-    this.byRegistry.set(registry, this.tokens(registry).filter((t) => t.header !== header));
+    this.byRegistry.set(
+      registry,
+      this.tokens(registry).filter((t) => t.header !== header),
+    );
   }
 
   /** The registry rejected a token for `scopes`: no cached token covering them is any good, whatever our records say. */
   dropCovering(registry: string, scopes: ScopeSet): void {
-    this.byRegistry.set(registry, this.tokens(registry).filter((t) => !coversScopes(t.scopes, scopes)));
+    this.byRegistry.set(
+      registry,
+      this.tokens(registry).filter((t) => !coversScopes(t.scopes, scopes)),
+    );
   }
 
   private tokens(registry: string): CachedToken[] {

@@ -114,7 +114,14 @@ export class TokenService {
     }
     const bytes = response.bytes;
     if (!bytes) {
-      throw new HttpError('HTTP', `Registry ${registry}: token response from ${displayUrl(realm)} is over the ${MAX_TOKEN_RESPONSE_BYTES} byte limit`, shown, status, [], { registry });
+      throw new HttpError(
+        'HTTP',
+        `Registry ${registry}: token response from ${displayUrl(realm)} is over the ${MAX_TOKEN_RESPONSE_BYTES} byte limit`,
+        shown,
+        status,
+        [],
+        { registry },
+      );
     }
     const contentType = headerValue(response.headers, 'content-type') ?? 'none';
     let json: unknown;
@@ -139,7 +146,14 @@ export class TokenService {
     this.options.secret(plainToken);
     if (typeof fields.refresh_token === 'string' && fields.refresh_token) this.options.secret(fields.refresh_token);
     if (!token) {
-      throw new HttpError('HTTP', `Registry ${registry}: token service ${displayUrl(realm)} answered without a token (no "token" or "access_token" field)`, shown, status, [], { registry });
+      throw new HttpError(
+        'HTTP',
+        `Registry ${registry}: token service ${displayUrl(realm)} answered without a token (no "token" or "access_token" field)`,
+        shown,
+        status,
+        [],
+        { registry },
+      );
     }
     return { ok: true, token, ...this.lifetime(fields.expires_in, fields.issued_at) };
   }
@@ -153,7 +167,10 @@ export class TokenService {
     if (realm.protocol === 'https:' || this.options.policy.allowsPlainHttpRealm(registry, realm.host)) return;
     throw new CredentialsError(
       `Refusing to send the credentials for ${registry} (from ${credentials.source}) to the token service ${displayUrl(realm)} over plain HTTP`,
-      { registry, hint: `Serve the token realm over https, or, if this network is trusted, list ${realm.host.toLowerCase()} in {insecure}` },
+      {
+        registry,
+        hint: `Serve the token realm over https, or, if this network is trusted, list ${realm.host.toLowerCase()} in {insecure}`,
+      },
     );
   }
 
@@ -173,9 +190,16 @@ export class TokenService {
 }
 
 /** The error a refused token request is, naming the realm, where the credentials came from and where they were looked for. */
-export function tokenRefusedError(request: TokenRequest, refusal: Extract<TokenAttempt, { ok: false }>, describeLookup: (registry: string) => string): HttpError {
+export function tokenRefusedError(
+  request: TokenRequest,
+  refusal: Extract<TokenAttempt, { ok: false }>,
+  describeLookup: (registry: string) => string,
+): HttpError {
   const realm = displayUrl(request.realm);
-  const said = refusal.errors.map((e) => e.message ?? e.code).filter(Boolean).join('; ');
+  const said = refusal.errors
+    .map((e) => e.message ?? e.code)
+    .filter(Boolean)
+    .join('; ');
   const source = request.credentials?.source ?? 'anonymous';
   return new HttpError(
     'UNAUTHORIZED',
@@ -193,13 +217,23 @@ export function tokenRefusedError(request: TokenRequest, refusal: Extract<TokenA
 export function parseRealm(registry: string, realm: string | undefined): URL {
   const request = { method: 'GET', url: `https://${registry}/v2/` };
   if (!realm) {
-    throw new HttpError('UNAUTHORIZED', `Registry ${registry} asked for a Bearer token without saying where to get one (no realm in WWW-Authenticate)`, request, 401);
+    throw new HttpError(
+      'UNAUTHORIZED',
+      `Registry ${registry} asked for a Bearer token without saying where to get one (no realm in WWW-Authenticate)`,
+      request,
+      401,
+    );
   }
   let url: URL;
   try {
     url = new URL(realm);
   } catch {
-    throw new HttpError('UNAUTHORIZED', `Registry ${registry} named a token realm that is not a URL: "${truncate(realm, 200)}"`, request, 401);
+    throw new HttpError(
+      'UNAUTHORIZED',
+      `Registry ${registry} named a token realm that is not a URL: "${truncate(realm, 200)}"`,
+      request,
+      401,
+    );
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new HttpError('UNAUTHORIZED', `Registry ${registry} named a token realm that is not http(s): ${displayUrl(url)}`, request, 401);

@@ -35,7 +35,11 @@ const HUB_ALIASES = new Set([DOCKER_HUB, 'index.docker.io', 'registry-1.docker.i
  * `http://localhost:5000/v2/` → `localhost:5000`.
  */
 export function credentialHost(keyOrRegistry: string): string {
-  const host = keyOrRegistry.trim().toLowerCase().replace(/^[a-z][a-z0-9+.-]*:\/\//, '').replace(/\/.*$/, '');
+  const host = keyOrRegistry
+    .trim()
+    .toLowerCase()
+    .replace(/^[a-z][a-z0-9+.-]*:\/\//, '')
+    .replace(/\/.*$/, '');
   return HUB_ALIASES.has(host) ? DOCKER_HUB : host;
 }
 
@@ -144,7 +148,9 @@ export function fromAuthEntry(config: DockerConfig, key: string, onSecret: (s: s
   const identityToken = nonEmptyString(entry.identitytoken);
   if (identityToken) {
     onSecret(identityToken);
-    return username ? { kind: 'identity-token', username, token: identityToken, source } : { kind: 'identity-token', token: identityToken, source };
+    return username
+      ? { kind: 'identity-token', username, token: identityToken, source }
+      : { kind: 'identity-token', token: identityToken, source };
   }
   if (username && password) {
     onSecret(password);

@@ -54,12 +54,15 @@ export async function getFromHelper(run: HelperRun): Promise<Credentials | undef
     result = await runner.run(program, ['get'], serverUrl, timeoutMs === undefined ? {} : { timeoutMs });
   } catch (error) {
     if (isTimeout(error)) {
-      throw new TimeoutError(`Credential helper ${program} for ${registry} (${where}) timed out: no answer after ${formatSeconds(Date.now() - started)}; it was stopped with every process it started`, {
-        cause: error,
-        registry,
-        wait: 'credential helper',
-        hint: `Check that ${program} answers on this machine without a prompt (echo ${serverUrl} | ${program} get), or {login} without it, or raise {timeout}`,
-      });
+      throw new TimeoutError(
+        `Credential helper ${program} for ${registry} (${where}) timed out: no answer after ${formatSeconds(Date.now() - started)}; it was stopped with every process it started`,
+        {
+          cause: error,
+          registry,
+          wait: 'credential helper',
+          hint: `Check that ${program} answers on this machine without a prompt (echo ${serverUrl} | ${program} get), or {login} without it, or raise {timeout}`,
+        },
+      );
     }
     // (an Error from another realm, e.g. under a test runner's VM, fails instanceof: read its message)
     const message = isRecord(error) && typeof error.message === 'string' ? error.message : undefined;
@@ -77,10 +80,13 @@ export async function getFromHelper(run: HelperRun): Promise<Credentials | undef
       return undefined;
     }
     const line = firstLine(result.stderr) || firstLine(result.stdout);
-    throw new CredentialsError(`Credential helper ${program} failed for ${registry} (${where}; exit code ${result.exitCode})${line ? `: ${line}` : ''}`, {
-      registry,
-      hint: `Check that ${program} works on this machine (echo ${serverUrl} | ${program} get), or use {credentials}`,
-    });
+    throw new CredentialsError(
+      `Credential helper ${program} failed for ${registry} (${where}; exit code ${result.exitCode})${line ? `: ${line}` : ''}`,
+      {
+        registry,
+        hint: `Check that ${program} works on this machine (echo ${serverUrl} | ${program} get), or use {credentials}`,
+      },
+    );
   }
   let answer: unknown;
   try {

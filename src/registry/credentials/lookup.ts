@@ -89,7 +89,11 @@ class DockerCredentialProvider implements CredentialProvider {
     }
     const details: string[] = [];
     const helperKey = matchingKeys(Object.keys(config.credHelpers), host)[0];
-    details.push(helperKey === undefined ? `no credHelpers entry for ${registry}` : `credHelpers[${JSON.stringify(helperKey)}] "${config.credHelpers[helperKey]}"`);
+    details.push(
+      helperKey === undefined
+        ? `no credHelpers entry for ${registry}`
+        : `credHelpers[${JSON.stringify(helperKey)}] "${config.credHelpers[helperKey]}"`,
+    );
     const authKeys = matchingKeys(Object.keys(config.auths), host);
     details.push(authKeys.length > 0 ? authKeys.map((k) => `auths[${JSON.stringify(k)}]`).join(', ') : `no auths entry for ${registry}`);
     if (config.credsStore) details.push(`credsStore "${config.credsStore}"`);
@@ -130,7 +134,16 @@ class DockerCredentialProvider implements CredentialProvider {
   }
 
   private helper(name: string, registry: string, configuredBy: string): Promise<Credentials | undefined> {
-    return getFromHelper({ name, registry, configuredBy, configPath: this.configPath, runner: this.runner, deadline: this.deadline, logger: this.logger, onSecret: this.onSecret });
+    return getFromHelper({
+      name,
+      registry,
+      configuredBy,
+      configPath: this.configPath,
+      runner: this.runner,
+      deadline: this.deadline,
+      logger: this.logger,
+      onSecret: this.onSecret,
+    });
   }
 
   /** Reads and validates config.json once; a missing file is an empty config. */
@@ -138,8 +151,6 @@ class DockerCredentialProvider implements CredentialProvider {
     this.config ??= loadDockerConfig(this.configPath, this.logger);
     return this.config;
   }
-
-
 }
 
 /**

@@ -10,7 +10,12 @@ export interface CommandRunner {
    * Runs `command args…` with `stdin`; rejects when the command cannot be started (e.g. not on
    * PATH), and with a TimeoutError (wait 'credential helper') when it runs past `timeoutMs`.
    */
-  run(command: string, args: string[], stdin: string, options?: { timeoutMs?: number }): Promise<{ exitCode: number; stdout: string; stderr: string }>;
+  run(
+    command: string,
+    args: string[],
+    stdin: string,
+    options?: { timeoutMs?: number },
+  ): Promise<{ exitCode: number; stdout: string; stderr: string }>;
 }
 
 /** A helper's own limit, within the run's deadline: helpers answer in well under a second. */

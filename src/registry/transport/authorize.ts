@@ -106,7 +106,8 @@ export class AuthLayer {
       if (status === 401 && scheme.isRegistryOrigin(req.registry, url)) {
         const challenge = joinChallenges(response.headers['www-authenticate']);
         const errors = await readErrors(response);
-        const insufficient = /insufficient_scope/i.test(challenge ?? '') || errors.some((e) => /insufficient_scope/i.test(`${e.code} ${e.message ?? ''}`));
+        const insufficient =
+          /insufficient_scope/i.test(challenge ?? '') || errors.some((e) => /insufficient_scope/i.test(`${e.code} ${e.message ?? ''}`));
         const mayAuthorize = challenge !== undefined && (authorized === 0 || (insufficient && !insufficientScopeRetried));
         if (mayAuthorize) {
           // insufficient_scope is answered by one wider token per request, however it came about
@@ -119,7 +120,10 @@ export class AuthLayer {
             this.state(req.registry).release?.();
             if (replayable) continue;
             // a streamed body is spent: the whole sequence starts again, now with the new token
-            throw new TransientError(this.options.errors.statusError(req, url, status, errors, insufficient), 'the registry asked for authentication during a streamed upload');
+            throw new TransientError(
+              this.options.errors.statusError(req, url, status, errors, insufficient),
+              'the registry asked for authentication during a streamed upload',
+            );
           }
         }
         throw this.options.errors.statusError(req, url, status, errors, insufficient);
@@ -142,11 +146,24 @@ export class AuthLayer {
   }
 
   /** One HTTP exchange through the scheme layer; the wire's failures named (and marked transient) here. */
-  private async hop(req: HttpRequest, url: string, authorization: string | undefined, signal: AbortSignal | undefined): Promise<HttpResponse> {
+  private async hop(
+    req: HttpRequest,
+    url: string,
+    authorization: string | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<HttpResponse> {
     const headers: Record<string, string> = { 'user-agent': this.options.userAgent, ...req.headers };
     if (authorization !== undefined) headers.authorization = authorization;
     try {
-      const response = await this.options.scheme.exchange({ registry: req.registry, url, method: req.method, headers, body: req.body, signal, kind: req.kind });
+      const response = await this.options.scheme.exchange({
+        registry: req.registry,
+        url,
+        method: req.method,
+        headers,
+        body: req.body,
+        signal,
+        kind: req.kind,
+      });
       this.options.logger.debug(`${req.method} ${redactUrl(response.url)} → ${response.status}`);
       return { ...response, method: req.method, signal };
     } catch (error) {
@@ -167,6 +184,9 @@ export class AuthLayer {
 /** Every challenge the registry sent, as one header value (auth/challenge.ts parses several and picks). */
 function joinChallenges(header: string | string[] | undefined): string | undefined {
   if (header === undefined) return undefined;
-  const value = (Array.isArray(header) ? header : [header]).map((v) => v.trim()).filter(Boolean).join(', ');
+  const value = (Array.isArray(header) ? header : [header])
+    .map((v) => v.trim())
+    .filter(Boolean)
+    .join(', ');
   return value || undefined;
 }

@@ -20,7 +20,15 @@ import { Retrier, RETRYABLE_STATUS, parseRetryAfter } from './retry.js';
 import { SchemeLayer } from './scheme.js';
 import { counted, RequestCounter } from './stats.js';
 import { ERROR_BODY_LIMIT, StatusErrors, parseRegistryErrors, readLimited, redactUrl, wireFailure } from './status.js';
-import { headerValue, type CredentialLookup, type Headers, type HttpRequest, type HttpResponse, type RequestStats, type RetryOptions } from './http.js';
+import {
+  headerValue,
+  type CredentialLookup,
+  type Headers,
+  type HttpRequest,
+  type HttpResponse,
+  type RequestStats,
+  type RetryOptions,
+} from './http.js';
 import { Wire } from './wire.js';
 import { discard, readBounded } from './body.js';
 
@@ -87,11 +95,18 @@ export class Transport implements TokenTransport {
 
   constructor(private readonly options: TransportOptions) {
     this.policy = new InsecurePolicy(options.insecureRegistries);
-    this.wire = new Wire({ dispatcher: options.dispatcher, connectionsPerOrigin: options.connectionsPerOrigin, requestTimeoutMs: options.requestTimeoutMs });
+    this.wire = new Wire({
+      dispatcher: options.dispatcher,
+      connectionsPerOrigin: options.connectionsPerOrigin,
+      requestTimeoutMs: options.requestTimeoutMs,
+    });
     this.retrier = new Retrier({ retry: options.retry, deadline: options.deadline, logger: options.logger, counter: this.counter });
     this.scheme = new SchemeLayer(counted(this.wire.send, this.counter), this.policy, options.logger);
     this.auth = options.createAuth(this);
-    this.errors = new StatusErrors({ credentials: options.credentials, credentialSource: (registry) => this.auth.credentialSource?.(registry) });
+    this.errors = new StatusErrors({
+      credentials: options.credentials,
+      credentialSource: (registry) => this.auth.credentialSource?.(registry),
+    });
     this.authLayer = new AuthLayer({
       scheme: this.scheme,
       authorizer: this.auth,
@@ -131,7 +146,12 @@ export class Transport implements TokenTransport {
   }
 
   /** Reads a body whole, refusing more than `limit` bytes; failures while reading are named (transient ones retried). */
-  async readBody(req: Pick<HttpRequest, 'what' | 'method' | 'registry' | 'facts'>, response: HttpResponse, limit: number, tooLarge: () => ManifestMergeError): Promise<Buffer> {
+  async readBody(
+    req: Pick<HttpRequest, 'what' | 'method' | 'registry' | 'facts'>,
+    response: HttpResponse,
+    limit: number,
+    tooLarge: () => ManifestMergeError,
+  ): Promise<Buffer> {
     const read = await readBounded(response.body, limit);
     if (read.error !== undefined) throw wireFailure(req, response.url, read.error, response.signal, 'reading the response failed');
     if (read.overLimit) throw tooLarge();
@@ -139,7 +159,12 @@ export class Transport implements TokenTransport {
   }
 
   /** A failure while streaming a response body (a blob being copied), named like one of readBody's. */
-  bodyFailure(req: Pick<HttpRequest, 'what' | 'method' | 'registry' | 'facts'>, response: HttpResponse, error: unknown, doing: string): ManifestMergeError {
+  bodyFailure(
+    req: Pick<HttpRequest, 'what' | 'method' | 'registry' | 'facts'>,
+    response: HttpResponse,
+    error: unknown,
+    doing: string,
+  ): ManifestMergeError {
     return wireFailure(req, response.url, error, response.signal, doing);
   }
 
@@ -158,7 +183,14 @@ export class Transport implements TokenTransport {
         let response: Awaited<ReturnType<SchemeLayer['sendTo']>>;
         try {
           response = await this.scheme.sendTo(
-            { url: exchange.url.href, method: exchange.method, headers: { 'user-agent': this.options.userAgent, ...exchange.headers }, body: exchange.body, signal, kind: `${exchange.method} token` },
+            {
+              url: exchange.url.href,
+              method: exchange.method,
+              headers: { 'user-agent': this.options.userAgent, ...exchange.headers },
+              body: exchange.body,
+              signal,
+              kind: `${exchange.method} token`,
+            },
             exchange.url.href,
             false,
             exchange.plainHttpAllowed,
@@ -170,11 +202,22 @@ export class Transport implements TokenTransport {
         if (RETRYABLE_STATUS.has(status)) {
           const errors = parseRegistryErrors((await readLimited(response.body)).toString('utf8'));
           const said = errors.map((e) => e.message ?? e.code).join('; ');
-          const final = new HttpError(errorCodeForStatus(status), `${exchange.what}: the token service ${exchange.method} ${shown} answered HTTP ${status}${said ? `: ${said.slice(0, 200)}` : ''}`, { method: exchange.method, url: shown }, status, errors, {
-            registry: exchange.registry,
-            hint: 'The token service kept failing after retries with backoff; check its status and {rerun}',
-          });
-          throw new TransientError(final, `token service answered HTTP ${status}`, parseRetryAfter(headerValue(response.headers, 'retry-after')));
+          const final = new HttpError(
+            errorCodeForStatus(status),
+            `${exchange.what}: the token service ${exchange.method} ${shown} answered HTTP ${status}${said ? `: ${said.slice(0, 200)}` : ''}`,
+            { method: exchange.method, url: shown },
+            status,
+            errors,
+            {
+              registry: exchange.registry,
+              hint: 'The token service kept failing after retries with backoff; check its status and {rerun}',
+            },
+          );
+          throw new TransientError(
+            final,
+            `token service answered HTTP ${status}`,
+            parseRetryAfter(headerValue(response.headers, 'retry-after')),
+          );
         }
         const ok = status >= 200 && status <= 299;
         const limit = ok ? exchange.maxBytes : ERROR_BODY_LIMIT;
@@ -184,7 +227,8 @@ export class Transport implements TokenTransport {
           return { status, headers: response.headers, bytes: undefined, url: shown };
         }
         const read = await readBounded(response.body, limit);
-        if (read.error !== undefined) throw wireFailure(described, shown, read.error, signal, 'reading the token response failed', 'token service');
+        if (read.error !== undefined)
+          throw wireFailure(described, shown, read.error, signal, 'reading the token response failed', 'token service');
         const bytes = read.overLimit ? undefined : read.bytes;
         return { status, headers: response.headers, bytes, url: shown };
       },

@@ -45,12 +45,14 @@ export class SchemeLayer {
   async exchange(exchange: RegistryExchange): Promise<WireResponse & { url: string }> {
     const { registry } = exchange;
     const state = this.state(registry);
-    const mayProbe = (): boolean => state.scheme === undefined && this.policy.allowsPlainHttp(registry) && this.isRegistryOrigin(registry, exchange.url);
+    const mayProbe = (): boolean =>
+      state.scheme === undefined && this.policy.allowsPlainHttp(registry) && this.isRegistryOrigin(registry, exchange.url);
     // Requests sent in parallel (anonymous ones do not wait for the first) share one HTTPS attempt.
     if (mayProbe() && state.probe) await state.probe;
     // The registry's own API host is judged by the registry's name: `docker.io` listed insecure
     // covers registry-1.docker.io, where its API lives (credentials are not dropped there).
-    const allowed = (url: string): boolean | undefined => (new URL(url).host.toLowerCase() === registryApiHost(registry).toLowerCase() ? this.policy.allowsPlainHttp(registry) : undefined);
+    const allowed = (url: string): boolean | undefined =>
+      new URL(url).host.toLowerCase() === registryApiHost(registry).toLowerCase() ? this.policy.allowsPlainHttp(registry) : undefined;
     const https = `https://${registryApiHost(registry)}/`;
     if (exchange.url.startsWith(https) && (state.scheme === 'http' || (mayProbe() && state.httpsFailed))) {
       const plainUrl = `http://${exchange.url.slice('https://'.length)}`;
@@ -89,7 +91,12 @@ export class SchemeLayer {
    * `allowed`: whether this host may be spoken to without TLS checks (default: the policy for its host).
    * Failures are the wire's own, untyped: the layer above names them.
    */
-  async sendTo(exchange: Exchange, url: string, probe = false, allowed = this.policy.allowsPlainHttp(new URL(url).host)): Promise<WireResponse & { url: string }> {
+  async sendTo(
+    exchange: Exchange,
+    url: string,
+    probe = false,
+    allowed = this.policy.allowsPlainHttp(new URL(url).host),
+  ): Promise<WireResponse & { url: string }> {
     const parsed = new URL(url);
     const headers = { ...exchange.headers };
     // Credentials never go over plain HTTP except to hosts allowed to use it.

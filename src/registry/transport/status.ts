@@ -148,7 +148,11 @@ export class StatusErrors {
     const error = this.statusError(req, response.url, response.status, errors);
     if (RETRYABLE_STATUS.has(response.status)) {
       const retryAfter = parseRetryAfter(headerValue(response.headers, 'retry-after'));
-      throw new TransientError(error, `${req.method} returned ${response.status} ${STATUS_CODES[response.status] ?? ''}`.trim(), retryAfter);
+      throw new TransientError(
+        error,
+        `${req.method} returned ${response.status} ${STATUS_CODES[response.status] ?? ''}`.trim(),
+        retryAfter,
+      );
     }
     throw error;
   }
@@ -165,8 +169,11 @@ export class StatusErrors {
     if (status === 404) {
       head = `${req.what} not found`;
       const reading = req.method === 'GET' || req.method === 'HEAD';
-      if (reading && (/^Blob /.test(req.what) || codes.includes('BLOB_UNKNOWN'))) hint = 'The image lists a blob that its repository does not have; push the image again';
-      else if (reading) hint = 'Check the reference (registry, repository, tag or digest), and that the job that builds the image pushed it before this step';
+      if (reading && (/^Blob /.test(req.what) || codes.includes('BLOB_UNKNOWN')))
+        hint = 'The image lists a blob that its repository does not have; push the image again';
+      else if (reading)
+        hint =
+          'Check the reference (registry, repository, tag or digest), and that the job that builds the image pushed it before this step';
       else hint = 'The registry does not create this repository on push; create it first, or check its name';
     } else if (source !== undefined) {
       code = 'DENIED';
@@ -194,12 +201,23 @@ export class StatusErrors {
     }
     if (codes.length > 0) head += ` (${codes.join(', ')})`;
     const details = errors.map((e) => (e.message ? `${e.code}: ${e.message}` : e.code)).join('; ');
-    const message = `${head}: ${req.method} ${redactUrl(url)} returned ${status} ${STATUS_CODES[status] ?? ''}`.trimEnd() + (details ? `: ${details}` : '');
-    return new HttpError(code, message, { method: req.method, url: redactUrl(url) }, status, errors, { registry, ...req.facts, ...(hint ? { hint } : {}) });
+    const message =
+      `${head}: ${req.method} ${redactUrl(url)} returned ${status} ${STATUS_CODES[status] ?? ''}`.trimEnd() +
+      (details ? `: ${details}` : '');
+    return new HttpError(code, message, { method: req.method, url: redactUrl(url) }, status, errors, {
+      registry,
+      ...req.facts,
+      ...(hint ? { hint } : {}),
+    });
   }
 }
 
-export function networkError(req: Pick<Described, 'what' | 'method' | 'registry' | 'facts'>, url: string, cause: unknown, doing = 'the request failed'): NetworkError {
+export function networkError(
+  req: Pick<Described, 'what' | 'method' | 'registry' | 'facts'>,
+  url: string,
+  cause: unknown,
+  doing = 'the request failed',
+): NetworkError {
   const code = errorCode(cause);
   const hint =
     code === 'ENOTFOUND'
@@ -207,16 +225,25 @@ export function networkError(req: Pick<Described, 'what' | 'method' | 'registry'
       : code && /CERT|SSL|TLS|SELF_SIGNED/i.test(code)
         ? 'The registry presented a TLS certificate that is not trusted; if it is a private registry on plain HTTP or with a private CA, list it in {insecure}'
         : "Connection failures are retried with backoff; this one persisted. Check the network path to the registry (proxy, firewall, VPN) and the registry's status, then {rerun}";
-  return new NetworkError(`${req.what}: ${req.method} ${redactUrl(url)}: ${doing}: ${reasonOf(cause)}`, { method: req.method, url: redactUrl(url) }, {
-    cause,
-    hint,
-    registry: req.registry,
-    ...req.facts,
-  });
+  return new NetworkError(
+    `${req.what}: ${req.method} ${redactUrl(url)}: ${doing}: ${reasonOf(cause)}`,
+    { method: req.method, url: redactUrl(url) },
+    {
+      cause,
+      hint,
+      registry: req.registry,
+      ...req.facts,
+    },
+  );
 }
 
 /** The deadline aborted an exchange or the reading of its body. `wait` names whom we waited for. */
-export function timeoutError(req: { what: string; method: Method | string; registry?: string; facts?: HttpRequest['facts'] }, url: string, cause: unknown, wait = 'registry'): TimeoutError {
+export function timeoutError(
+  req: { what: string; method: Method | string; registry?: string; facts?: HttpRequest['facts'] },
+  url: string,
+  cause: unknown,
+  wait = 'registry',
+): TimeoutError {
   return new TimeoutError(`${req.what}: ${req.method} ${redactUrl(url)} timed out: no answer from the ${wait} within the time budget`, {
     cause,
     wait,
@@ -239,6 +266,7 @@ export function wireFailure(
   if (signal?.aborted) return timeoutError(req, url, error, wait);
   if (error instanceof ManifestMergeError) return error;
   const failure = networkError(req, url, error, doing);
-  if (isTransientNetworkError(error)) return new TransientError(failure, `${doing === 'the request failed' ? `${req.method} failed` : doing}: ${reasonOf(error)}`);
+  if (isTransientNetworkError(error))
+    return new TransientError(failure, `${doing === 'the request failed' ? `${req.method} failed` : doing}: ${reasonOf(error)}`);
   return failure;
 }
