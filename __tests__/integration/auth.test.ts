@@ -20,6 +20,7 @@ import { type RegistryEndpoint, type RunningRegistry, startRegistry } from '../.
 import { cleanupSkopeo, skopeoCopyAllToOciLayout, skopeoInspectRaw } from '../../scripts/support/skopeo.js';
 import { type TokenServer, decodeJwt, startTokenServer } from '../../scripts/support/token-server.js';
 import { ACTION, type ActionRun, runAction } from './processes.js';
+import { ACTION_EXPLICIT_CREDENTIALS } from '../../src/action/wording.js';
 
 // Every secret is distinctive, so a search for it cannot match anything else by chance.
 const CI = { username: 'ci', password: 'ci-Pa55word-7f3a9c1e' };
@@ -84,7 +85,13 @@ async function run(values: Record<string, string>, config: Record<string, unknow
   const env = { ...process.env, PATH: `${helperDir}${delimiter}${process.env.PATH ?? ''}` };
   try {
     const inputs = getInputs((name) => values[name] ?? '');
-    const [outcome] = await runStep(inputs, { logger, onSecret: (s) => secrets.push(s), env, configDir });
+    const [outcome] = await runStep(inputs, {
+      logger,
+      onSecret: (s) => secrets.push(s),
+      env,
+      configDir,
+      explicitCredentials: ACTION_EXPLICIT_CREDENTIALS,
+    });
     if (!outcome.ok) throw outcome.error;
     return { result: outcome.result, logs: logger.lines, secrets };
   } catch (error) {
@@ -215,7 +222,11 @@ describe('token auth: one token per merge, covering every repository', () => {
       .join('\n');
     const inputs = getInputs((name) => ({ spec: `images:\n${spec}` })[name] ?? '');
     const logger = createMemoryLogger();
-    const outcomes = await runStep(inputs, { logger, configDir: await dockerConfig(auths({ auth: basic64(CI.username, CI.password) })) });
+    const outcomes = await runStep(inputs, {
+      logger,
+      configDir: await dockerConfig(auths({ auth: basic64(CI.username, CI.password) })),
+      explicitCredentials: ACTION_EXPLICIT_CREDENTIALS,
+    });
     expect(outcomes.map((o) => o.ok)).toEqual([true, true, true]);
     // each result holds the shared client's counts when it finished: the last is the whole step's
     expect(Math.max(...outcomes.map((o) => (o.ok ? (o.result.requests.byKind['GET token'] ?? 0) : 0)))).toBe(1);
