@@ -80,6 +80,61 @@ describe('ReferrerFinder', () => {
     );
   });
 
+  it('a fallback tag entry whose manifest was deleted since (404) is left out with a warning naming it, and reported as stale', async () => {
+    const sbom = refer(image, 'sbom');
+    const gone = refer(image, 'deleted-by-retention');
+    registry.deleteManifest(app, gone.digest);
+    const search = await finder.find(app, image.digest);
+    expect(search.found.map((r) => r.fetched.digest)).toEqual([sbom.digest]);
+    expect(search.stale).toEqual([{ subject: image.digest, source: app, descriptor: gone, via: 'tag' }]);
+    expect(await finder.of(app, image.digest)).toEqual(search.found);
+    expect(logger.lines).toContain(
+      `warning: Referrers of reg.example/acme/app@${image.digest}: ${gone.digest} is listed by tag ${fallback(image.digest)} but the registry has no such manifest (deleted since?); it was left out`,
+    );
+  });
+
+  it('a stale entry one level down (a signature of a deleted SBOM is not looked for) counts once, at its depth', async () => {
+    const sbom = refer(image, 'sbom');
+    const sig = refer(sbom, 'sig');
+    registry.deleteManifest(app, sig.digest);
+    const search = await finder.find(app, image.digest);
+    expect(search.found.map((r) => r.fetched.digest)).toEqual([sbom.digest]);
+    expect(search.stale.map((s) => [s.subject, s.descriptor.digest])).toEqual([[sbom.digest, sig.digest]]);
+  });
+
+  it('a referrers API listing naming a manifest that is not there (404): left out with a warning, the rest found', async () => {
+    const sbom = refer(image, 'sbom');
+    const gone: Descriptor = {
+      mediaType: MediaType.OciManifest,
+      digest: `sha256:${'d'.repeat(64)}`,
+      size: 321,
+      artifactType: 'application/x\u001b[31mred\u001b]0;title\u0007\n::set-output name=x::y',
+    };
+    const api = Object.create(registry) as MemoryRegistry;
+    Object.defineProperty(api, 'listReferrers', {
+      value: async (_r: RepositoryRef, digest: string): Promise<ReferrersListing> => ({
+        api: true,
+        descriptors: digest === image.digest ? [sbom, gone] : [],
+      }),
+    });
+    const search = await new ReferrerFinder({ client: api, concurrency: 4, logger }).find(app, image.digest);
+    expect(search.found.map((r) => r.fetched.digest)).toEqual([sbom.digest]);
+    expect(search.stale).toEqual([{ subject: image.digest, source: app, descriptor: gone, via: 'api' }]);
+    const warning = logger.lines.find((l) => l.includes(gone.digest))!;
+    expect(warning).toBe(
+      `warning: Referrers of reg.example/acme/app@${image.digest}: ${gone.digest} (application/xred\\n::set-output name=x::y) is listed by the referrers API but the registry has no such manifest (deleted since?); it was left out`,
+    );
+    expect(warning).not.toContain('\u001b');
+  });
+
+  it('any other failure to read a listed manifest still fails the search', async () => {
+    const sbom = refer(image, 'sbom');
+    registry.onRequest = (r) => {
+      if (r.reference === sbom.digest) throw new Error('connection reset');
+    };
+    await expect(finder.find(app, image.digest)).rejects.toThrow('connection reset');
+  });
+
   it(`stops at MAX_REFERRER_DEPTH (${MAX_REFERRER_DEPTH}), and says so`, async () => {
     let subject = image;
     for (let i = 0; i <= MAX_REFERRER_DEPTH; i++) subject = refer(subject, `level-${i}`);

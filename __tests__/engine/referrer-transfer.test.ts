@@ -220,6 +220,72 @@ describe('referrers: copy', () => {
   });
 });
 
+describe('referrers: copy, a stale listing (issue 20)', () => {
+  const sigOf = (payload: string, subject: Descriptor) => {
+    const config = registry.addBlob(app, Buffer.from('{}'), 'application/vnd.oci.empty.v1+json');
+    const layer = registry.addBlob(app, Buffer.from(payload), 'application/vnd.dev.cosign.artifact.sig.v1+json');
+    return registry.addManifest(
+      app,
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MediaType.OciManifest,
+        artifactType: 'application/vnd.dev.cosign.artifact.sig.v1+json',
+        config,
+        layers: [layer],
+        subject,
+      }),
+      MediaType.OciManifest,
+    );
+  };
+
+  it('a fallback tag entry whose manifest was deleted since: the merge succeeds without it, warns naming it, and counts it as stale', async () => {
+    const good = sigOf('good', amd64.image.descriptor);
+    const gone = sigOf('gone', amd64.image.descriptor);
+    const tag = amd64.image.descriptor.digest.replace(':', '-');
+    registry.addManifest(
+      app,
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MediaType.OciIndex,
+        manifests: [good, { ...gone, artifactType: 'application/vnd.dev.cosign.artifact.sig.v1+json' }],
+      }),
+      MediaType.OciIndex,
+      tag,
+    );
+    registry.deleteManifest(app, gone.digest);
+    const logger = createMemoryLogger();
+    const result = await runMerge(request([`${REG}/acme/app:amd64`, `${REG}/acme/app:arm64`], [`${REG}/acme/out:v1`]), registry, logger);
+    const out: RepositoryRef = { registry: REG, repository: 'acme/out' };
+    expect(result.targets[0].referrers).toEqual({ copied: 1, existing: 0, via: 'tag', stale: 1 });
+    expect((registry.read(out, tag)?.json as { manifests: Array<{ digest: string }> }).manifests.map((m) => m.digest)).toEqual([
+      good.digest,
+    ]);
+    expect(registry.read(out, 'v1')).toBeDefined();
+    expect(logger.lines).toContain(
+      `warning: Referrers of ${REG}/acme/app@${amd64.image.descriptor.digest}: ${gone.digest} (application/vnd.dev.cosign.artifact.sig.v1+json) is listed by tag ${tag} but the registry has no such manifest (deleted since?); it was left out`,
+    );
+    expect(result.targets[0].actions).toContain(
+      `leave out stale referrer ${gone.digest} of ${amd64.image.descriptor.digest} in ${REG}/acme/app (listed by tag ${tag}, manifest not found)`,
+    );
+  });
+
+  it("a dry run says so too; a target in the referrers' own repository copies nothing and counts nothing", async () => {
+    const gone = sigOf('gone', amd64.image.descriptor);
+    const tag = amd64.image.descriptor.digest.replace(':', '-');
+    registry.addManifest(
+      app,
+      JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [gone] }),
+      MediaType.OciIndex,
+      tag,
+    );
+    registry.deleteManifest(app, gone.digest);
+    const dry = await runMerge(request([`${REG}/acme/app:amd64`], [`${REG}/acme/out:v1`], { push: false }), registry, createMemoryLogger());
+    expect(dry.targets[0].referrers).toEqual({ copied: 0, existing: 0, stale: 1 });
+    const home = await runMerge(request([`${REG}/acme/app:amd64`], [`${REG}/acme/app:v1`]), registry, createMemoryLogger());
+    expect(home.targets[0].referrers).toEqual({ copied: 0, existing: 0 });
+  });
+});
+
 describe('copyReferrers', () => {
   const runOn = (client: RegistryClient): EngineRun => ({
     client: new CachingClient(client),

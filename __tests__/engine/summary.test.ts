@@ -2,7 +2,7 @@
 // no table breakouts) and for log lines (no line breaks, so no `::` workflow command).
 import { describe, expect, it } from '@jest/globals';
 import type { MergeResult } from '../../src/engine/model.js';
-import { markdownCell, renderReport, renderSummaryMarkdown } from '../../src/engine/summary.js';
+import { buildMetadata, markdownCell, renderReport, renderSummaryMarkdown } from '../../src/engine/summary.js';
 
 const digest = (n: number) => `sha256:${String(n).repeat(64).slice(0, 64)}`;
 const HOSTILE_TYPE = 'application/vnd.oci.image.index.v1+json\n::error::pwned <img src=x onerror=alert(1)> | cell';
@@ -79,5 +79,27 @@ describe('renderReport', () => {
     expect(report.split('\n')[0]).toBe(
       `Pushed application/vnd.oci.image.index.v1+json\\n::error::pwned <img src=x onerror=alert(1)> | cell ${digest(99)}`,
     );
+  });
+});
+
+describe('stale referrers (listed, manifest gone): counted in every rendering', () => {
+  const withStale = (): MergeResult => {
+    const r = result();
+    r.targets[0].referrers = { copied: 1, existing: 0, via: 'tag', stale: 2 };
+    return r;
+  };
+
+  it('the metadata output carries the count', () => {
+    expect(buildMetadata(withStale()).targets[0].referrers).toEqual({ copied: 1, existing: 0, via: 'tag', stale: 2 });
+  });
+
+  it('the log report and the job summary say how many were left out', () => {
+    expect(renderReport(withStale())).toContain('referrers copied 1 (fallback tags), stale left out 2');
+    expect(renderSummaryMarkdown(withStale())).toContain('| 1 (fallback tags), stale left out 2 |');
+  });
+
+  it('none stale: nothing said', () => {
+    expect(renderReport(result())).not.toContain('stale');
+    expect(renderSummaryMarkdown(result())).not.toContain('stale');
   });
 });

@@ -10,6 +10,8 @@ import { delimiter, join } from 'node:path';
 import type { MergeResult } from '../../src/engine/model.js';
 import { CredentialsError, HttpError } from '../../src/base/errors.js';
 import { getInputs } from '../../src/action/inputs.js';
+import { renderActionError } from '../../src/action/wording.js';
+import { renderCliError } from '../../src/cli/wording.js';
 import { createMemoryLogger } from '../../src/base/logger.js';
 import { runStep } from '../../src/engine/run-step.js';
 import { sha256Digest } from '../../src/oci/digest.js';
@@ -31,6 +33,7 @@ const READER = { username: 'reader', password: 'reader-Pa55word-6b4d2f0e' };
 const SEEDER = { username: 'seeder', password: 'seeder-Pa55word-1a2b3c4d' };
 const ALICE = { username: 'alice', password: 'alice-Pa55word-8e6c4a20' };
 const WRONG = 'wrong-Pa55word-0f1e2d3c';
+const LEAKY_SECRET = 'leaky-Secret-9e8d7c6b';
 
 let tokenServer: TokenServer;
 /** token-auth registry: acme/ for ci and helper-user, team/ for publisher, public/ pulls anonymously */
@@ -169,6 +172,12 @@ beforeAll(async () => {
   await writeHelper('mm-token', `printf '{"ServerURL":"%s","Username":"<token>","Secret":"${CI_REFRESH}"}' "$server"`);
   await writeHelper('mm-empty', 'echo "credentials not found in native keychain"; exit 1');
   await writeHelper('mm-broken', 'echo "error: the keychain is locked" >&2; exit 3');
+  // issue 20 (#6): its answer, secret and all, on stdout with exit 1; on stderr the secret again,
+  // a terminal escape sequence, an OSC title and workflow commands
+  await writeHelper(
+    'mm-leaky',
+    `printf '{"ServerURL":"%s","Username":"${HELPER.username}","Secret":"${LEAKY_SECRET}"}' "$server"\nprintf 'keychain: ${LEAKY_SECRET} rejected\\033[31m red\\033]0;pwned-title\\007\\n::set-output name=leak::${LEAKY_SECRET}\\n::error::forged\\n' >&2\nexit 1`,
+  );
 });
 
 afterAll(async () => {
@@ -392,6 +401,35 @@ describe('credential helpers on PATH', () => {
     expect(logs.some((l) => l.startsWith('warning:') && l.includes('docker-credential-mm-broken') && l.includes(tokenRegistry.host))).toBe(
       true,
     );
+  });
+
+  it('a failing helper that printed its secret on stdout: neither the warning, nor the error on either surface, shows stdout; stderr only redacted and escaped', async () => {
+    const expectClean = (text: string) => {
+      expect(text).not.toContain(LEAKY_SECRET);
+      expect(text).not.toContain('ServerURL');
+      expect(text).not.toContain('pwned-title');
+      // eslint-disable-next-line no-control-regex
+      expect(text).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+      expect(text).not.toMatch(/^::/m);
+    };
+    const dry = await succeed(
+      { sources: publicSources.join('\n'), tags: `${tokenRegistry.host}/public/dry:v3`, push: 'false' },
+      { credsStore: 'mm-leaky' },
+    );
+    const warning = dry.logs.find((l) => l.startsWith('warning:') && l.includes('docker-credential-mm-leaky'))!;
+    expect(warning).toContain(
+      'exit code 1): keychain: *** rejected red\\n::set-output name=leak::***\\n::error::forged (its stdout is not shown',
+    );
+    expectClean(warning);
+
+    const { error, logs } = await fail(
+      { sources: seed.sources.join('\n'), tags: `${tokenRegistry.host}/acme/leaky:v1` },
+      { credHelpers: { [tokenRegistry.host]: 'mm-leaky' } },
+    );
+    expect(error).toBeInstanceOf(CredentialsError);
+    for (const text of [renderActionError(error), renderCliError(error), errorText(error), ...logs]) expectClean(text);
+    expect(renderActionError(error)).toContain('docker-credential-mm-leaky failed');
+    expect(await hasManifest(seederEndpoint(), 'acme/leaky', 'v1')).toBe(false);
   });
 
   it('"credentials not found" from the helper means anonymous: public sources merge into a public dry run', async () => {

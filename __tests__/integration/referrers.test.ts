@@ -5,10 +5,11 @@
 // skopeo (manifests by digest, the fallback tag) and with plain HTTP against the referrers API.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { MT, sha256 } from '../../scripts/support/fixtures/media.js';
-import { hasBlob, hasManifest, pushBlob, putManifest, type PushedManifest } from '../../scripts/support/fixtures/client.js';
+import { deleteManifest, hasBlob, hasManifest, pushBlob, putManifest, type PushedManifest } from '../../scripts/support/fixtures/client.js';
 import { pushBuildkitSubjectImage, pushBuildxImage, type PushedBuildxImage } from '../../scripts/support/fixtures/buildx.js';
 import { checkReference, inspectReference, inspectReferrers } from '../../src/engine/inspect.js';
 import { silentLogger } from '../../src/base/logger.js';
+import { buildMetadata, renderReport } from '../../src/engine/summary.js';
 import { parseReference } from '../../src/oci/reference.js';
 import { createClient } from '../../src/engine/client-setup.js';
 import { type RegistryEndpoint, type RunningRegistry, IMPLEMENTATIONS, startRegistry } from '../../scripts/support/registry.js';
@@ -270,6 +271,59 @@ describe.each([
     expect(out.referrers.map((r) => [r.via, r.referrers])).toEqual(Array.from({ length: 5 }, () => ['api', []]));
   });
 });
+
+// Issue 20: a retention policy deletes a referrer's manifest and leaves its fallback tag entry
+// behind. Merging must not fail on it: the entry is left out, warned (escaped) and counted.
+describe.each(['distribution-2.8', 'olareg-no-referrers'] as const)(
+  'referrers: a stale fallback tag entry (%s, delete enabled)',
+  (implementation) => {
+    let registry: RunningRegistry;
+    let src: Source;
+    let stale: PushedManifest;
+
+    beforeAll(async () => {
+      registry = await startRegistry({ implementation, name: `referrers-stale-${implementation}`, deleteEnabled: true });
+      expect(IMPLEMENTATIONS[implementation].referrers).toBe(false);
+      src = await sourceWithReferrers(registry, 'acme/build', `stale-${implementation}`);
+      stale = await pushReferrer(registry, 'acme/build', src.amd64.image.descriptor, SIG, '{"deleted":"by retention"}');
+      // the fallback tag now lists both signatures; its entry for the deleted one says what it was
+      // in words a terminal or the workflow log would act on: they must reach the log escaped
+      const listing = (await tagListing(registry, 'acme/build', src.amd64.imageDigest))!;
+      expect(listing.manifests.map((m) => m.digest)).toEqual([src.signature.digest, stale.digest]);
+      listing.manifests[1].artifactType = `${SIG}\u001b[31m\n::warning::forged`;
+      await putManifest(
+        registry,
+        'acme/build',
+        fallbackTag(src.amd64.imageDigest),
+        Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MT.OciIndex, ...listing })),
+        MT.OciIndex,
+      );
+      await deleteManifest(registry, 'acme/build', stale.digest);
+      expect(await hasManifest(registry, 'acme/build', stale.digest)).toBe(false);
+    });
+    afterAll(async () => {
+      await registry?.stop();
+    });
+
+    it('merging into another repository succeeds: the rest copied, the stale entry warned (escaped), left out and counted', async () => {
+      const { result, logs } = await merge({ sources: sources(registry.host, 'acme/build'), tags: `${registry.host}/acme/app:v1` });
+      expect(result.targets[0].referrers).toEqual({ copied: 3, existing: 0, via: 'tag', stale: 1 });
+      await expectCopied(registry, 'acme/app', [src.signature, src.sbom, src.sbomSignature]);
+      expect(await hasManifest(registry, 'acme/app', stale.digest)).toBe(false);
+      expect((await tagListing(registry, 'acme/app', src.amd64.imageDigest))!.manifests.map((m) => m.digest)).toEqual([
+        src.signature.digest,
+      ]);
+      const warnings = logs.filter((l) => l.startsWith('warning:'));
+      expect(warnings).toEqual([
+        `warning: Referrers of ${registry.host}/acme/build@${src.amd64.imageDigest}: ${stale.digest} (${SIG}\\n::warning::forged) is listed by tag ${fallbackTag(src.amd64.imageDigest)} but the registry has no such manifest (deleted since?); it was left out`,
+      ]);
+      expect(logs.join('\n')).not.toContain('\u001b');
+      expect(logs.some((l) => /^::/m.test(l))).toBe(false);
+      expect(buildMetadata(result).targets[0].referrers.stale).toBe(1);
+      expect(renderReport(result)).toContain('referrers copied 3 (fallback tags), stale left out 1');
+    });
+  },
+);
 
 /** The referrers the target lists for `digest`: through the API where it has one, else the fallback tag. */
 async function listingOf(registry: RunningRegistry, repository: string, digest: string): Promise<Listing['manifests']> {

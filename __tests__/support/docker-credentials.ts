@@ -45,6 +45,30 @@ cat > /dev/null
 echo "not json: some-secret-value"
 `;
 
+// Issue 20 (#6): a helper that prints its secret on stdout and fails; one whose stderr holds a
+// secret (its own, one shaped like a credential, one the run knows), terminal escape sequences and
+// workflow commands; and one whose stderr is long.
+export const LEAKED_SECRET = 's3cr3t-value';
+/** a secret the run knows (registerSecret) that the noisy helper repeats on stderr */
+export const KNOWN_SECRET = 'registered-pat-8d2e71';
+const LEAKY_HELPER = `#!/bin/sh
+cat > /dev/null
+echo '{"ServerURL":"ghcr.io","Username":"u","Secret":"${LEAKED_SECRET}"}'
+exit 1
+`;
+const NOISY_HELPER = `#!/bin/sh
+cat > /dev/null
+echo '{"ServerURL":"ghcr.io","Username":"u","Secret":"${LEAKED_SECRET}"}'
+printf 'keychain error for u: ${LEAKED_SECRET} refused; password=hunter2-pw-77 (was given ${KNOWN_SECRET})\\033[31m red\\033[0m\\033]0;pwned-title\\007\\n::set-output name=leak::${LEAKED_SECRET}\\n::error::forged\\n' >&2
+exit 1
+`;
+const CHATTY_HELPER = `#!/bin/sh
+cat > /dev/null
+i=0
+while [ $i -lt 100 ]; do printf 'the keychain daemon said something long, part %s of 100; ' $i >&2; i=$((i+1)); done
+exit 4
+`;
+
 /** Registers the hooks: helpers written to a fresh temporary directory before the file's tests, removed after. */
 export function useCredentialHelpers(): void {
   beforeAll(() => {
@@ -56,6 +80,9 @@ export function useCredentialHelpers(): void {
       ['docker-credential-broken', BROKEN_HELPER],
       ['docker-credential-garbage', GARBAGE_HELPER],
       ['docker-credential-hanging', HANGING_HELPER],
+      ['docker-credential-leaky', LEAKY_HELPER],
+      ['docker-credential-noisy', NOISY_HELPER],
+      ['docker-credential-chatty', CHATTY_HELPER],
     ]) {
       writeFileSync(join(binDir, name), script);
       chmodSync(join(binDir, name), 0o755);

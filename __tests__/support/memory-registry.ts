@@ -78,6 +78,13 @@ export class MemoryRegistry implements RegistryClient {
     return { mediaType, digest, size: buffer.length };
   }
 
+  /** Deletes a manifest by digest, and every tag pointing at it (a registry's retention policy, `DELETE /v2/…/manifests/<digest>`). */
+  deleteManifest(ref: RepositoryRef, digest: string): void {
+    const repo = this.repository(ref);
+    repo.manifests.delete(digest);
+    for (const [tag, tagged] of repo.tags) if (tagged === digest) repo.tags.delete(tag);
+  }
+
   /** The manifest a tag or digest points at now, parsed (undefined when absent). */
   read(ref: RepositoryRef, reference: string): { digest: string; mediaType: string; json: Record<string, unknown> } | undefined {
     const repo = this.repository(ref);

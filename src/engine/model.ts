@@ -167,6 +167,8 @@ export interface TargetReferrers {
   via?: 'api' | 'tag';
   /** of those (copied or existing), buildx attestations taken out of the index (`attestations: referrers`) */
   attestations?: number;
+  /** listed in the source (referrers API or fallback tag) but their manifest is gone (deleted since): left out, warned */
+  stale?: number;
 }
 
 export interface ImageRequest {

@@ -1,7 +1,9 @@
 // Finding the referrers of a merge's children: signatures, SBOMs and other artifacts whose
 // `subject` is a child of the index. Listed in the source repository by the referrers API, or by
 // the fallback tag where there is none; read and held to their own `subject`; followed
-// recursively (a signature of an SBOM counts too). Reads only: copying them into a target is
+// recursively (a signature of an SBOM counts too). A listed entry whose manifest the registry no
+// longer has (a retention policy deleted it; the listing, a plain tag, was left behind) is stale:
+// warned, left out and counted, never a failure. Reads only: copying them into a target is
 // referrer-transfer.ts, and `inspect --referrers` lists them with the same listIn.
 import { mapLimit } from '../base/concurrency.js';
 import { isNotFound } from '../base/errors.js';
@@ -35,29 +37,65 @@ export interface FoundReferrer {
   attestation?: { original: string };
 }
 
+/** A listed referrer whose manifest the registry does not have (404): deleted since, the listing left behind. */
+export interface StaleReferrer {
+  /** the digest it is listed under */
+  subject: string;
+  source: RepositoryRef;
+  /** as it is listed */
+  descriptor: Descriptor;
+  /** what listed it: the referrers API or the fallback tag */
+  via: 'api' | 'tag';
+}
+
+/** What a search for the referrers of one subject found: the referrers (deepest last), and the stale entries on the way. */
+export interface ReferrerSearch {
+  found: FoundReferrer[];
+  stale: StaleReferrer[];
+}
+
 /** Finds referrers once per source repository and subject, shared by every target (and every attempt of an append). */
 export class ReferrerFinder {
-  private readonly found = new Map<string, Promise<FoundReferrer[]>>();
+  private readonly searches = new Map<string, Promise<ReferrerSearch>>();
 
   constructor(private readonly run: Reader & { readonly logger: Logger }) {}
 
   /** Every referrer of `subject` in `source`, recursively (deepest last). */
-  async of(source: RepositoryRef, subject: string, depth = 1): Promise<FoundReferrer[]> {
+  async of(source: RepositoryRef, subject: string): Promise<FoundReferrer[]> {
+    return (await this.find(source, subject)).found;
+  }
+
+  /** Every referrer of `subject` in `source`, recursively (deepest last), and every stale entry listed on the way. */
+  async find(source: RepositoryRef, subject: string, depth = 1): Promise<ReferrerSearch> {
     const key = `${formatRepository(source)}@${subject}`;
-    let pending = this.found.get(key);
+    let pending = this.searches.get(key);
     if (!pending) {
       pending = this.discover(source, subject, depth);
-      this.found.set(key, pending);
+      this.searches.set(key, pending);
     }
     return pending;
   }
 
-  private async discover(source: RepositoryRef, subject: string, depth: number): Promise<FoundReferrer[]> {
+  private async discover(source: RepositoryRef, subject: string, depth: number): Promise<ReferrerSearch> {
     const { client, concurrency, logger } = this.run;
     const label = `Referrers of ${formatRepository(source)}@${subject}`;
     const listed = await listIn(client, source, subject, label);
+    const via = listed.api ? ('api' as const) : ('tag' as const);
+    const stale: StaleReferrer[] = [];
     const direct = await mapLimit(listed.descriptors, concurrency, async (descriptor): Promise<FoundReferrer | undefined> => {
-      const read = await readManifest(client, source, descriptor.digest, `${label} > ${descriptor.digest}`, descriptor);
+      let read: Awaited<ReturnType<typeof readManifest>>;
+      try {
+        read = await readManifest(client, source, descriptor.digest, `${label} > ${descriptor.digest}`, descriptor);
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+        stale.push({ subject, source, descriptor, via });
+        const type = descriptor.artifactType ? ` (${sanitizeLine(descriptor.artifactType)})` : '';
+        const by = listed.api ? 'the referrers API' : `tag ${fallbackTag(subject)}`;
+        logger.warning(
+          `${label}: ${descriptor.digest}${type} is listed by ${by} but the registry has no such manifest (deleted since?); it was left out`,
+        );
+        return undefined;
+      }
       if (read.parsed.kind !== 'image') {
         logger.warning(`${label}: ${descriptor.digest} is an index; only image manifests are copied as referrers, it was left out`);
         return undefined;
@@ -73,12 +111,13 @@ export class ReferrerFinder {
       return { subject, source, descriptor, fetched: read.fetched, image, depth };
     });
     const found = direct.filter((r): r is FoundReferrer => r !== undefined);
+    stale.sort((a, b) => listed.descriptors.indexOf(a.descriptor) - listed.descriptors.indexOf(b.descriptor));
     if (depth >= MAX_REFERRER_DEPTH) {
       if (found.length > 0) logger.warning(`${label}: referrers nested more than ${MAX_REFERRER_DEPTH} deep are not followed further`);
-      return found;
+      return { found, stale };
     }
-    const deeper = await mapLimit(found, concurrency, (r) => this.of(source, r.fetched.digest, depth + 1));
-    return [...found, ...deeper.flat()];
+    const deeper = await mapLimit(found, concurrency, (r) => this.find(source, r.fetched.digest, depth + 1));
+    return { found: [...found, ...deeper.flatMap((d) => d.found)], stale: [...stale, ...deeper.flatMap((d) => d.stale)] };
   }
 }
 

@@ -19,7 +19,7 @@ import { sha256Digest } from '../oci/digest.js';
 import { planBlobs } from './plan.js';
 import { readManifest } from './resolve.js';
 import type { MergePlan, TargetReferrers } from './model.js';
-import { type FoundReferrer, readFallbackTag } from './referrer-finder.js';
+import { type FoundReferrer, type ReferrerSearch, readFallbackTag } from './referrer-finder.js';
 import type { EngineRun, MergeRun } from './run.js';
 import { type BlobToWrite, type TargetTransfer, bringIn } from './transfer.js';
 
@@ -29,10 +29,11 @@ import { type BlobToWrite, type TargetTransfer, bringIn } from './transfer.js';
  * out of the index. Each is added to the target's report as an action.
  */
 export async function referrersFor(run: MergeRun, plan: MergePlan, transfers: TargetTransfer[]): Promise<FoundReferrer[][]> {
-  const found =
+  const searches =
     (run.request.referrers ?? 'copy') === 'copy'
       ? await inGroup(run.logger, 'Find referrers', () => findReferrers(run, transfers))
-      : transfers.map(() => []);
+      : transfers.map(() => ({ found: [], stale: [] }));
+  const found = searches.map((s) => s.found);
   // attestations: referrers: every target gets each attestation as a referrer of its image
   const attestations = await attestationReferrers(run, plan);
   transfers.forEach((t, i) => {
@@ -41,6 +42,19 @@ export async function referrersFor(run: MergeRun, plan: MergePlan, transfers: Ta
         t.report.actions.push(
           `copy referrer ${r.fetched.digest}${r.descriptor.artifactType ? ` (${sanitizeLine(r.descriptor.artifactType)})` : ''} of ${r.subject} from ${formatRepository(r.source)}`,
         );
+    // stale entries (warned when found) count where their referrers would have been copied
+    const stale = [
+      ...new Map(
+        searches[i].stale
+          .filter((s) => !sameRepository(s.source, t.target.repository))
+          .map((s) => [`${formatRepository(s.source)}@${s.subject} ${s.descriptor.digest}`, s]),
+      ).values(),
+    ];
+    for (const s of stale)
+      t.report.actions.push(
+        `leave out stale referrer ${s.descriptor.digest} of ${s.subject} in ${formatRepository(s.source)} (listed by ${s.via === 'api' ? 'the referrers API' : `tag ${fallbackTag(s.subject)}`}, manifest not found)`,
+      );
+    if (stale.length > 0) t.report.referrers.stale = stale.length;
     for (const r of attestations) {
       const added = r.attestation!.original !== r.fetched.digest ? ` (subject added: was ${r.attestation!.original})` : '';
       t.report.actions.push(`push attestation ${r.fetched.digest} as a referrer of ${r.subject}${added}`);
@@ -49,11 +63,13 @@ export async function referrersFor(run: MergeRun, plan: MergePlan, transfers: Ta
   return found.map((list) => [...list, ...attestations]);
 }
 
-/** Per transfer, the referrers of its children, read from each child's own repository (once, shared by the targets). */
-async function findReferrers(run: MergeRun, transfers: TargetTransfer[]): Promise<FoundReferrer[][]> {
+/** Per transfer, the referrers of its children (and stale entries), read from each child's own repository (once, shared by the targets). */
+async function findReferrers(run: MergeRun, transfers: TargetTransfer[]): Promise<ReferrerSearch[]> {
   return mapLimit(transfers, run.concurrency, async (t) => {
-    const lists = await mapLimit(t.target.manifests, run.concurrency, (entry) => run.referrers.of(entry.source, entry.descriptor.digest));
-    return lists.flat();
+    const searches = await mapLimit(t.target.manifests, run.concurrency, (entry) =>
+      run.referrers.find(entry.source, entry.descriptor.digest),
+    );
+    return { found: searches.flatMap((s) => s.found), stale: searches.flatMap((s) => s.stale) };
   });
 }
 
@@ -139,7 +155,11 @@ export async function copyAllReferrers(run: EngineRun, transfers: TargetTransfer
   if (!referrers.some((r) => r.length > 0)) return;
   await inGroup(run.logger, 'Copy referrers', () =>
     mapLimit(transfers, run.concurrency, async (t, i) => {
-      const report = (t.report.referrers = await copyReferrers(run, t.target.repository, referrers[i]));
+      const { stale } = t.report.referrers;
+      const report = (t.report.referrers = {
+        ...(await copyReferrers(run, t.target.repository, referrers[i])),
+        ...(stale ? { stale } : {}),
+      });
       if (report.copied + report.existing > 0) {
         const ofThem = report.attestations ? `, ${report.attestations} of them attestation(s) taken out of the index` : '';
         run.logger.info(

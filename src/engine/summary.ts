@@ -4,7 +4,7 @@
 // escape sequences, so nothing can start a `::` workflow command) or a Markdown table cell (no
 // HTML, no table or emphasis syntax).
 import { formatBytes } from '../base/bytes.js';
-import type { MergeResult } from './model.js';
+import type { MergeResult, TargetReferrers } from './model.js';
 import { sanitizeLine } from '../base/redact.js';
 
 export interface MergeMetadata {
@@ -24,8 +24,8 @@ export interface MergeMetadata {
     blobs: { mounted: number; copied: number; existing: number };
     manifestsPushed: number;
     manifestsExisting: number;
-    /** referrers of the children copied into this repository; `via`: the referrers API or fallback tags */
-    referrers: { copied: number; existing: number; via?: 'api' | 'tag'; attestations?: number };
+    /** referrers of the children copied into this repository; `via`: the referrers API or fallback tags; `stale`: listed, manifest gone, left out */
+    referrers: TargetReferrers;
   }>;
   /** dangling attestations: their image is not in their source index */
   dangling: Array<{ digest: string; source: string; missing?: string; kept: boolean }>;
@@ -77,6 +77,13 @@ export function buildMetadata(result: MergeResult): MergeMetadata {
     })),
     requests: { total: result.requests.requests, retries: result.requests.retries, byKind: result.requests.byKind },
   };
+}
+
+/** A target's referrers count: how many copied, listed how, attestations among them, stale entries left out. */
+function referrersText(r: TargetReferrers): string {
+  const via = r.via ? ` (${r.via === 'api' ? 'referrers API' : 'fallback tags'})` : '';
+  const attestations = r.attestations ? `, attestations as referrers ${r.attestations}` : '';
+  return `${r.copied}${via}${attestations}${r.stale ? `, stale left out ${r.stale}` : ''}`;
 }
 
 function shortDigest(digest: string): string {
@@ -144,7 +151,7 @@ export function renderSummaryMarkdown(result: MergeResult): string {
   );
   for (const t of m.targets) {
     lines.push(
-      `| ${cell(t.repository)} | ${cell(t.tags.join(', '))} | ${t.blobs.mounted} | ${t.blobs.copied} | ${t.blobs.existing} | ${t.manifestsPushed} | ${t.referrers.copied}${t.referrers.via ? ` (${t.referrers.via === 'api' ? 'referrers API' : 'fallback tags'})` : ''}${t.referrers.attestations ? `, attestations as referrers ${t.referrers.attestations}` : ''} |`,
+      `| ${cell(t.repository)} | ${cell(t.tags.join(', '))} | ${t.blobs.mounted} | ${t.blobs.copied} | ${t.blobs.existing} | ${t.manifestsPushed} | ${referrersText(t.referrers)} |`,
     );
   }
   lines.push('', REFERRERS_NOTE);
@@ -171,7 +178,7 @@ export function renderReport(result: MergeResult): string {
     if (!result.pushed) for (const a of t.actions) lines.push(`  would ${line(a)}`);
     else
       lines.push(
-        `  blobs mounted ${t.blobs.mounted}, copied ${t.blobs.copied}, present ${t.blobs.existing}; manifests pushed ${t.manifestsPushed}, present ${t.manifestsExisting}; referrers copied ${t.referrers.copied}${t.referrers.via ? ` (${t.referrers.via === 'api' ? 'referrers API' : 'fallback tags'})` : ''}${t.referrers.attestations ? `, attestations as referrers ${t.referrers.attestations}` : ''}`,
+        `  blobs mounted ${t.blobs.mounted}, copied ${t.blobs.copied}, present ${t.blobs.existing}; manifests pushed ${t.manifestsPushed}, present ${t.manifestsExisting}; referrers copied ${referrersText(t.referrers)}`,
       );
   }
   if (result.targets.some((t) => t.referrers.copied + t.referrers.existing > 0)) lines.push(REFERRERS_NOTE);

@@ -1,13 +1,14 @@
 // docker-credential-NAME get: the host (or Docker Hub's key) on stdin, <token> usernames, "credentials
 // not found" as anonymous, failures and garbage reported naming the helper without quoting it, and
 // a helper that never answers stopped at the deadline with everything it started.
-import { describe, expect, it } from '@jest/globals';
+import { afterEach, describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CredentialsError, TimeoutError, isTimeout } from '../../../src/base/errors.js';
 import { caught } from '../../support/caught.js';
 import { waitUntilDead } from '../../support/process.js';
-import { root, useCredentialHelpers, calls, make } from '../../support/docker-credentials.js';
+import { KNOWN_SECRET, LEAKED_SECRET, root, useCredentialHelpers, calls, make } from '../../support/docker-credentials.js';
+import { clearSecrets, registerSecret } from '../../../src/base/redact.js';
 import type { CommandRunner } from '../../../src/registry/credentials/lookup.js';
 import { renderActionError } from '../../../src/action/wording.js';
 import { renderCliError } from '../../../src/cli/wording.js';
@@ -159,5 +160,77 @@ describe('a credential helper that never answers', () => {
       /Check that docker-credential-hanging answers on this machine without a prompt \(echo ghcr\.io \| docker-credential-hanging get\), or log in with docker\/login-action before this step .* without it, or raise input `timeout`$/,
     );
     expect(renderCliError(error)).toMatch(/or run `docker login` for that registry first .* without it, or raise --timeout$/);
+  });
+});
+
+// Issue 20 (#6): a failing helper's stdout was quoted (a helper that printed its answer and exited
+// 1 had its secret in a warning), and its stderr was quoted raw: secrets, escape sequences and
+// workflow commands reached the log and the terminal.
+describe('a failing credential helper: what its message quotes', () => {
+  afterEach(() => clearSecrets());
+
+  /** The error's message and both surfaces' rendering of it. */
+  const texts = (error: Error) => [error.message, renderActionError(error), renderCliError(error)];
+
+  it('never its stdout: a secret printed there with exit 1 is not shown, nor anything else of stdout', async () => {
+    const { provider, secrets } = make({ credHelpers: { 'ghcr.io': 'leaky' } });
+    const error = await caught(provider.credentialsFor('ghcr.io'));
+    expect(error).toBeInstanceOf(CredentialsError);
+    expect(error.message).toMatch(
+      /^Credential helper docker-credential-leaky failed for ghcr\.io \(configured by credHelpers\["ghcr\.io"\] in .*; exit code 1\); it wrote nothing on stderr \(its stdout is not shown: it may hold a secret\)/,
+    );
+    for (const text of texts(error)) {
+      expect(text).not.toContain(LEAKED_SECRET);
+      expect(text).not.toContain('Username');
+      expect(text).not.toContain('ServerURL');
+    }
+    // the secret it gave away is one: redacted wherever else it turns up
+    expect(secrets).toContain(LEAKED_SECRET);
+  });
+
+  it('its stderr redacted (its own secret, credential-shaped text, a secret the run knows) and sanitised (no escape sequence, no workflow command)', async () => {
+    registerSecret(KNOWN_SECRET);
+    const { provider } = make({ credHelpers: { 'ghcr.io': 'noisy' } });
+    const error = await caught(provider.credentialsFor('ghcr.io'));
+    expect(error).toBeInstanceOf(CredentialsError);
+    expect(error.message).toContain(
+      'exit code 1): keychain error for u: *** refused; password=*** (was given ***) red\\n::set-output name=leak::***\\n::error::forged',
+    );
+    for (const text of texts(error)) {
+      for (const secret of [LEAKED_SECRET, 'hunter2-pw-77', KNOWN_SECRET, 'Username', 'pwned-title']) expect(text).not.toContain(secret);
+      // eslint-disable-next-line no-control-regex
+      expect(text).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+      expect(text).not.toContain('\n');
+      expect(text).not.toMatch(/^::/m);
+    }
+  });
+
+  it('its stderr bounded: a long one is cut, and says so', async () => {
+    const { provider } = make({ credHelpers: { 'ghcr.io': 'chatty' } });
+    const error = await caught(provider.credentialsFor('ghcr.io'));
+    expect(error.message).toContain('exit code 4): the keychain daemon said something long, part 0 of 100; ');
+    const quoted = error.message.slice(
+      error.message.indexOf('exit code 4): ') + 'exit code 4): '.length,
+      error.message.indexOf('. Check that'),
+    );
+    expect(quoted.length).toBeLessThanOrEqual(340); // 300 quoted, and the note that it was cut (of some 6000)
+    expect(quoted).toMatch(/… \(stderr cut at 300 characters\)/);
+    expect(error.message).not.toContain('part 99 of 100');
+  });
+
+  it('a failure to start it: the system error, sanitised; a helper name from config.json, escaped', async () => {
+    const runner: CommandRunner = {
+      async run() {
+        throw new Error('spawn failed\u001b[2J\n::error::forged');
+      },
+    };
+    const started = await caught(make({ credsStore: 'desktop' }, { runner }).provider.credentialsFor('ghcr.io'));
+    expect(started.message).toContain(': spawn failed\\n::error::forged');
+    expect(started.message).not.toContain('\u001b');
+    const named = await caught(make({ credsStore: 'bad\u001b]0;x\u0007\n::error::y' }).provider.credentialsFor('ghcr.io'));
+    expect(named).toBeInstanceOf(CredentialsError);
+    expect(named.message).toContain('Credential helper name "bad\\n::error::y"');
+    // eslint-disable-next-line no-control-regex
+    expect(named.message).not.toMatch(/[\u0000-\u001f]/);
   });
 });
