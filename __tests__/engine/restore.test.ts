@@ -64,7 +64,7 @@ describe('a tag refused after the index was accepted', () => {
     expect(registry.read(immutable, 'latest')?.digest).toBe(kept);
     expect(restored.tags).toEqual([{ tag: `${REG}/acme/mirror:latest`, previous: before, outcome: 'restored' }]);
     expect(restored.message).toContain(`tags that had already moved were put back: ${REG}/acme/mirror:latest (back at ${before})`);
-    expect(renderActionError(error)).toContain('TAG_INVALID');
+    expect(renderActionError(error)).toMatch(/^PUT other.example\/acme\/app:latest: the tag already exists and cannot be overwritten/);
     expect(logger.lines).toContain(`info: Put ${REG}/acme/mirror:latest back at ${before}`);
   });
 

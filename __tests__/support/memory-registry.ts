@@ -207,7 +207,7 @@ export class MemoryRegistry implements RegistryClient {
     if (!reference.includes(':') && this.noTagDelete.has(repository.registry))
       throw new HttpError(
         'HTTP',
-        `DELETE ${formatRepository(repository)}:${reference}: the operation is unsupported`,
+        `DELETE ${formatRepository(repository)}:${reference}: HTTP 405 UNSUPPORTED (the registry deletes manifests by digest only)`,
         { method: 'DELETE', url: `memory://${formatRepository(repository)}/${reference}` },
         405,
         [{ code: 'UNSUPPORTED', message: 'The operation is unsupported.' }],
