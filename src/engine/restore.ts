@@ -130,7 +130,7 @@ function restoredError(failure: ManifestMergeError, outcomes: TagRestore[]): Tag
       (o) =>
         `${o.tag} (${o.previous ? `was ${o.previous}, still holds ${o.current}; putting it back failed` : `it did not exist before and now holds ${o.current}; deleting it failed`}: ${o.reason})`,
     );
-  const parts = [failure.summary];
+  const parts = [failure.summary.replace(/\.$/, '')];
   if (back.length > 0) parts.push(`tags that had already moved were put back: ${back.join(', ')}`);
   if (failed.length > 0) parts.push(`tags that had already moved could not be put back: ${failed.join(', ')}`);
   const byHand =
