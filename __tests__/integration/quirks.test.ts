@@ -8,10 +8,10 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Agent } from 'undici';
-import { UnsupportedMediaTypeError } from '../../src/base/errors.js';
+import { TagsRestoredError, UnsupportedMediaTypeError } from '../../src/base/errors.js';
 import { MediaType } from '../../src/oci/manifest.js';
 import type { FaultProxy } from '../../scripts/support/fault-proxy.js';
-import { getManifest, listTags } from '../../scripts/support/fixtures/client.js';
+import { getManifest, hasManifest, listTags } from '../../scripts/support/fixtures/client.js';
 import { pushDockerImage, pushOciImage, type PushedImage } from '../../scripts/support/fixtures/images.js';
 import { pushBuildkitSubjectImage, type PushedBuildxImage } from '../../scripts/support/fixtures/buildx.js';
 import { seedCase, type SeedCase } from '../../scripts/support/fixtures/cases.js';
@@ -21,6 +21,7 @@ import {
   chunkMinLength,
   dockerHub,
   ecrMountIgnored,
+  immutableTags,
   loopbackDispatcher,
   manifestContentType,
   mountFromMissingProjectUnauthorized,
@@ -255,6 +256,79 @@ describe('registries that refuse OCI indexes (Huawei SWR, older Gitea)', () => {
     expect(action).toMatch(/The images are OCI manifests, which a Docker manifest list cannot hold/);
     expect(action).toMatch(/set input `attestations` to `strip` and input `format` to `docker`/);
     expect(await listTags(registry, 'team/swr-oci').catch(() => [])).toEqual([]);
+  });
+});
+
+describe('immutable tags (ECR, Harbor): the index taken by digest, the tag refused after another target moved', () => {
+  let v3: RunningRegistry;
+
+  beforeAll(async () => {
+    v3 = await startRegistry({ name: 'quirks-v3', implementation: 'distribution-v3', deleteEnabled: true });
+  });
+
+  afterAll(async () => {
+    await v3?.stop();
+  });
+
+  /** A tag that exists before the merge: the bare riscv64 image merged into it. */
+  async function existing(target: RunningRegistry, repository: string, tag: string): Promise<string> {
+    const { result } = await merge({ sources: `${registry.host}/acme/bare-riscv64:v1`, tags: `${target.host}/${repository}:${tag}` });
+    return result.digest;
+  }
+
+  it("ECR (400 TAG_INVALID) on target 2: target 1's tag is back at its previous digest, and the error lists it", async () => {
+    const [before, kept] = await Promise.all([existing(registry, 'team/moved', 'latest'), existing(other, 'team/immutable', 'latest')]);
+    const proxy = await quirky([immutableTags()], { target: other });
+    const { error, message } = await mergeFailure({
+      sources: seed.sources.join('\n'),
+      tags: `${registry.host}/team/moved:latest\n${proxy.host}/team/immutable:latest`,
+    });
+    expect(error).toBeInstanceOf(TagsRestoredError);
+    // the index went to target 2 by digest, then its tag was refused
+    const puts = proxy.requests().filter((r) => r.kind === 'PUT manifest' && r.path.includes('/team/immutable/'));
+    expect(puts.map((r) => r.status)).toContain(400);
+    expect(message).toMatch(
+      /^Manifest 127\.0\.0\.1:\d+\/team\/immutable:latest: .*returned 400 Bad Request: TAG_INVALID: The image tag .latest. already exists/,
+    );
+    expect(message).toContain(`tags that had already moved were put back: ${registry.host}/team/moved:latest (back at ${before})`);
+    expect((await getManifest(registry, 'team/moved', 'latest')).digest).toBe(before);
+    expect((await getManifest(other, 'team/immutable', 'latest')).digest).toBe(kept);
+    await copyAll(`${registry.host}/team/moved:latest`);
+  });
+
+  it('Harbor (412) on target 2, a new tag on distribution v3 (deletes enabled): the new tag is deleted again', async () => {
+    await existing(other, 'team/harbor', 'latest');
+    const proxy = await quirky([immutableTags({ status: 412 })], { target: other });
+    const { error, message } = await mergeFailure({
+      sources: seed.sources.join('\n'),
+      tags: `${v3.host}/team/fresh:v1\n${proxy.host}/team/harbor:latest`,
+    });
+    expect((error as TagsRestoredError).tags).toEqual([{ tag: `${v3.host}/team/fresh:v1`, outcome: 'deleted' }]);
+    expect(message).toContain('PRECONDITION');
+    expect(message).toContain(`${v3.host}/team/fresh:v1 (deleted: it did not exist before)`);
+    expect(await hasManifest(v3, 'team/fresh', 'v1')).toBe(false);
+  });
+
+  it('a new tag on distribution 2.8, which deletes no tag: listed as not put back, with the digest it holds and what to do', async () => {
+    await existing(other, 'team/immutable-28', 'latest');
+    const proxy = await quirky([immutableTags()], { target: other });
+    const { error, message } = await mergeFailure({
+      sources: seed.sources.join('\n'),
+      tags: `${registry.host}/team/fresh-28:v1\n${proxy.host}/team/immutable-28:latest`,
+    });
+    const now = (await getManifest(registry, 'team/fresh-28', 'v1')).digest;
+    expect((error as TagsRestoredError).tags).toEqual([
+      {
+        tag: `${registry.host}/team/fresh-28:v1`,
+        outcome: 'failed',
+        current: now,
+        reason: expect.stringMatching(/DELETE .*fresh-28\/manifests\/v1/),
+      },
+    ]);
+    expect(message).toContain(
+      `could not be put back: ${registry.host}/team/fresh-28:v1 (it did not exist before and now holds ${now}; deleting it failed:`,
+    );
+    expect(message).toMatch(/Set right by hand each tag that could not be put back/);
   });
 });
 

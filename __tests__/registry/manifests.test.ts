@@ -310,6 +310,25 @@ describe('manifests: HEAD and PUT', () => {
     expect(Buffer.isBuffer(received.body) && (received.body as Buffer).equals(MANIFEST)).toBe(true);
   });
 
+  it('deleteManifest DELETEs a tag (202); a registry that does not delete tags says so with its status and code', async () => {
+    const { registry, client } = mockRegistryClient();
+    registry.intercept({ path: manifestPath('v1'), method: 'DELETE' }).reply(202, '');
+    await client.deleteManifest(APP, 'v1');
+    registry
+      .intercept({ path: manifestPath('v2'), method: 'DELETE' })
+      .reply(
+        405,
+        { errors: [{ code: 'UNSUPPORTED', message: 'The operation is unsupported.' }] },
+        { headers: { 'content-type': 'application/json' } },
+      );
+    const error = await caught(client.deleteManifest(APP, 'v2'));
+    expect(error).toBeInstanceOf(HttpError);
+    expect((error as HttpError).status).toBe(405);
+    expect(error.message).toContain(`Manifest ${REGISTRY}/acme/app:v2`);
+    expect(error.message).toContain('UNSUPPORTED');
+    expect(client.stats().byKind).toEqual({ 'DELETE manifest': 2 });
+  });
+
   it('putManifest computes the digest when the registry does not report one, and retries a 502', async () => {
     const { registry, client } = mockRegistryClient();
     registry.intercept({ path: manifestPath('latest'), method: 'PUT' }).reply(502, 'bad gateway');

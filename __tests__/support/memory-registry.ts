@@ -13,7 +13,15 @@ import { type RepositoryRef, formatRepository } from '../../src/oci/reference.js
 import type { BlobTransfer, FetchedManifest, ManifestHead, RegistryClient, RequestStats, Scope } from '../../src/registry/client-types.js';
 
 export type RequestKind =
-  'GET manifest' | 'HEAD manifest' | 'PUT manifest' | 'HEAD blob' | 'GET blob' | 'POST mount' | 'POST upload' | 'PUT upload';
+  | 'GET manifest'
+  | 'HEAD manifest'
+  | 'PUT manifest'
+  | 'DELETE manifest'
+  | 'HEAD blob'
+  | 'GET blob'
+  | 'POST mount'
+  | 'POST upload'
+  | 'PUT upload';
 
 export interface LoggedRequest {
   kind: RequestKind;
@@ -49,6 +57,10 @@ export class MemoryRegistry implements RegistryClient {
   /** runs before every request; throw to fail it, or change the store to race it */
   onRequest?: (request: LoggedRequest) => void | Promise<void>;
   private readonly repositories = new Map<string, Repository>();
+  /** repositories whose existing tags cannot be overwritten (ECR's IMMUTABLE, Harbor's immutability rules) */
+  private readonly immutable = new Set<string>();
+  /** registries that answer DELETE of a tag with 405 (distribution 2.8 deletes by digest only) */
+  private readonly noTagDelete = new Set<string>();
 
   // ---- the store, for tests ----------------------------------------------------------------
 
@@ -94,6 +106,19 @@ export class MemoryRegistry implements RegistryClient {
     return { digest, mediaType: manifest.mediaType, json: JSON.parse(manifest.bytes.toString('utf8')) as Record<string, unknown> };
   }
 
+  /**
+   * Refuses, from now on, a PUT over an existing tag of `ref` (an index by digest is still taken), as
+   * ECR answers for a repository with immutable tags: 400 TAG_INVALID.
+   */
+  makeTagsImmutable(ref: RepositoryRef): void {
+    this.immutable.add(formatRepository(ref));
+  }
+
+  /** `registry` answers DELETE of a tag with 405 UNSUPPORTED (it deletes manifests by digest only). */
+  refuseTagDelete(registry: string): void {
+    this.noTagDelete.add(registry);
+  }
+
   count(kind?: RequestKind): number {
     return kind ? this.requests.filter((r) => r.kind === kind).length : this.requests.length;
   }
@@ -101,7 +126,12 @@ export class MemoryRegistry implements RegistryClient {
   /** Requests that wrote something. */
   writes(): LoggedRequest[] {
     return this.requests.filter(
-      (r) => r.kind === 'PUT manifest' || r.kind === 'POST mount' || r.kind === 'POST upload' || r.kind === 'PUT upload',
+      (r) =>
+        r.kind === 'PUT manifest' ||
+        r.kind === 'DELETE manifest' ||
+        r.kind === 'POST mount' ||
+        r.kind === 'POST upload' ||
+        r.kind === 'PUT upload',
     );
   }
 
@@ -140,6 +170,20 @@ export class MemoryRegistry implements RegistryClient {
     await this.request('PUT manifest', repository, reference);
     const repo = this.repository(repository);
     const digest = sha256Digest(manifest.bytes);
+    if (!reference.includes(':') && repo.tags.has(reference) && this.immutable.has(formatRepository(repository)))
+      throw new HttpError(
+        'HTTP',
+        `PUT ${formatRepository(repository)}:${reference}: the tag already exists and cannot be overwritten (immutable tags)`,
+        { method: 'PUT', url: `memory://${formatRepository(repository)}/${reference}` },
+        400,
+        [
+          {
+            code: 'TAG_INVALID',
+            message: `The image tag '${reference}' already exists and cannot be overwritten because the repository is immutable.`,
+          },
+        ],
+        { registry: repository.registry, repository: repository.repository, reference },
+      );
     if (reference.includes(':') && reference !== digest)
       throw new DigestMismatchError(`PUT ${formatRepository(repository)}@${reference}`, reference, digest);
     const parsed = parseManifest(manifest.bytes, manifest.mediaType, `PUT ${formatRepository(repository)}:${reference}`);
@@ -161,6 +205,27 @@ export class MemoryRegistry implements RegistryClient {
     repo.manifests.set(digest, { bytes: manifest.bytes, mediaType: manifest.mediaType });
     if (!reference.includes(':')) repo.tags.set(reference, digest);
     return digest;
+  }
+
+  /** DELETE of a tag (untags it) or of a digest (removes the manifest and the tags on it); 404 when absent. */
+  async deleteManifest(repository: RepositoryRef, reference: string): Promise<void> {
+    await this.request('DELETE manifest', repository, reference);
+    const repo = this.repository(repository);
+    if (!reference.includes(':') && this.noTagDelete.has(repository.registry))
+      throw new HttpError(
+        'HTTP',
+        `DELETE ${formatRepository(repository)}:${reference}: HTTP 405 UNSUPPORTED (the registry deletes manifests by digest only)`,
+        { method: 'DELETE', url: `memory://${formatRepository(repository)}/${reference}` },
+        405,
+        [{ code: 'UNSUPPORTED', message: 'The operation is unsupported.' }],
+        { registry: repository.registry, repository: repository.repository, reference },
+      );
+    if (reference.includes(':')) {
+      if (!repo.manifests.delete(reference)) throw notFound('manifest', 'DELETE', repository, reference);
+      for (const [tag, digest] of repo.tags) if (digest === reference) repo.tags.delete(tag);
+      return;
+    }
+    if (!repo.tags.delete(reference)) throw notFound('manifest', 'DELETE', repository, reference);
   }
 
   async hasBlob(repository: RepositoryRef, digest: string): Promise<boolean> {

@@ -144,6 +144,43 @@ export function ociIndexRefused(): Personality {
   };
 }
 
+/**
+ * Immutable tags: a PUT under a tag that already exists is refused, as ECR does for a repository
+ * with IMMUTABLE tags (400 TAG_INVALID, its ImageTagAlreadyExistsException) and Harbor for a tag an
+ * immutability rule covers (412 PRECONDITION); a manifest by digest is still taken. `repositories`
+ * limits it to those (default: all).
+ */
+export function immutableTags(options: { repositories?: string[]; status?: number } = {}): Personality {
+  return {
+    async request(exchange) {
+      if (exchange.kind !== 'PUT manifest') return undefined;
+      const repository = repositoryOf(exchange.path);
+      const reference = exchange.path.split('?')[0].split('/manifests/')[1] ?? '';
+      if (reference.includes(':') || (options.repositories && !options.repositories.includes(repository))) return undefined;
+      const authorization = header(exchange.headers, 'authorization');
+      const response = await fetch(`${exchange.target}/v2/${repository}/manifests/${reference}`, {
+        method: 'HEAD',
+        headers: {
+          accept:
+            'application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json',
+          ...(authorization ? { authorization } : {}),
+        },
+      });
+      if (response.status !== 200) return undefined;
+      const status = options.status ?? 400;
+      return status === 412
+        ? { status, body: errors('PRECONDITION', `Failed to process request due to '${repository}:${reference}' configured as immutable.`) }
+        : {
+            status,
+            body: errors(
+              'TAG_INVALID',
+              `The image tag '${reference}' already exists in the '${repository}' repository and cannot be overwritten because the repository is immutable.`,
+            ),
+          };
+    },
+  };
+}
+
 /** A front end that refuses request bodies over `limit` bytes (413), as proxies in front of registries do. */
 export function bodyLimit(limit: number): Personality {
   return {

@@ -162,6 +162,37 @@ export class ConflictError extends ManifestMergeError {
   }
 }
 
+/** What became of one tag a failed merge had already moved (see TagsRestoredError). */
+export interface TagRestore {
+  /** `registry/repository:tag` */
+  tag: string;
+  /** the digest it held before the merge; absent: the tag did not exist */
+  previous?: string;
+  /** `restored`: back at `previous`; `deleted`: removed again (it did not exist); `failed`: still at `current` */
+  outcome: 'restored' | 'deleted' | 'failed';
+  /** failed: the digest the tag holds now (the merge's index) */
+  current?: string;
+  /** failed: why it could not be put back */
+  reason?: string;
+}
+
+/**
+ * A tag write failed after other tags of the same merge had moved (a registry with immutable tags
+ * refused one after another had taken it): those were put back where they were, or deleted where
+ * they did not exist, and `tags` says what became of each. The kind, facts and `cause` are the
+ * failure's own, so the error says first what went wrong and where.
+ */
+export class TagsRestoredError extends ManifestMergeError {
+  constructor(
+    failure: ManifestMergeError,
+    message: string,
+    readonly tags: TagRestore[],
+    options: { hint?: string } = {},
+  ) {
+    super(failure.code, message, { ...failure.facts, hint: options.hint, cause: failure });
+  }
+}
+
 /** Some images of a multi-image spec failed; the others completed. */
 export class ImagesFailedError extends ManifestMergeError {
   constructor(

@@ -127,6 +127,12 @@ export class CachingClient implements RegistryClient {
     return digest;
   }
 
+  /** Tags only are deleted by the engine (a tag it put back): nothing cached is about a tag. */
+  deleteManifest(repository: RepositoryRef, reference: string): Promise<void> {
+    if (isDigest(reference)) this.memory.heads.set(key(repository, reference), undefined);
+    return this.inner.deleteManifest(repository, reference);
+  }
+
   hasBlob(repository: RepositoryRef, digest: string): Promise<boolean> {
     return this.memory.blobs.run(key(repository, digest), () =>
       this.limited(repository.registry, () => this.inner.hasBlob(repository, digest)),

@@ -5,7 +5,7 @@
 import { DEFAULT_CONCURRENCY, Limiter } from '../base/concurrency.js';
 import { declareScopes, runMerge } from './merge.js';
 import type { MergeResult } from './model.js';
-import { ImagesFailedError, ManifestMergeError } from '../base/errors.js';
+import { ImagesFailedError, ManifestMergeError, type TagRestore, TagsRestoredError } from '../base/errors.js';
 import type { Logger } from '../base/logger.js';
 import { formatReference } from '../oci/reference.js';
 import type { RegistryClient } from '../registry/client-types.js';
@@ -36,6 +36,8 @@ export interface ImageResult {
   digest?: string;
   metadata?: MergeMetadata;
   error?: string;
+  /** the image failed after some of its tags had moved: what became of each (put back, deleted, or not) */
+  tagsPutBack?: TagRestore[];
 }
 
 function prefixed(logger: Logger, prefix: string): Logger {
@@ -72,7 +74,9 @@ export async function runImages(
 /** The `results` output: per image, its tags and digest and metadata, or its error. */
 export function imageResults(outcomes: ImageOutcome[], render: (error: unknown) => string): ImageResult[] {
   return outcomes.map((o) =>
-    o.ok ? { tags: o.tags, digest: o.result.digest, metadata: buildMetadata(o.result) } : { tags: o.tags, error: render(o.error) },
+    o.ok
+      ? { tags: o.tags, digest: o.result.digest, metadata: buildMetadata(o.result) }
+      : { tags: o.tags, error: render(o.error), ...(o.error instanceof TagsRestoredError ? { tagsPutBack: o.error.tags } : {}) },
   );
 }
 

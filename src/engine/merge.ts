@@ -11,12 +11,13 @@ import { planMerge, planTargets } from './plan.js';
 import type { MergePlan, MergeRequest, MergeResult, ResolvedSource, TargetPlan, TargetReport } from './model.js';
 import { type ImageReference, type RepositoryRef, formatReference, formatRepository, sameRepository } from '../oci/reference.js';
 import { sanitizeLine } from '../base/redact.js';
-import type { RegistryClient, Scope } from '../registry/client-types.js';
+import type { ManifestHead, RegistryClient, Scope } from '../registry/client-types.js';
 import { resolveAppendBase, resolveSource } from './resolve.js';
 import { copyAllReferrers, referrersFor } from './referrer-transfer.js';
 import { type EngineOptions, type EngineRun, type MergeRun, repositoryOf, startMerge, withoutLookAhead } from './run.js';
 import { selectPlatforms } from './select.js';
 import { planTargetTransfer, pushIndex, transferAll } from './transfer.js';
+import { type PreviousTags, type TagTarget, readPrevious, writeTags } from './restore.js';
 
 export type { AppendRetry, EngineOptions } from './run.js';
 
@@ -88,6 +89,9 @@ async function mergeOnce(run: MergeRun, { sources, base }: Attempt): Promise<Out
     plan,
     run.request.tags.map((t) => ({ registry: t.registry, repository: t.repository, tag: t.tag ?? 'latest' })),
   );
+  const tags = targets.flatMap((t) => t.tags.map((tag) => ({ repository: t.repository, tag })));
+  // What each tag holds now, to put it back if a later tag is refused: read beside the transfer.
+  const previous = run.request.push ? readPrevious(run, tags) : undefined;
   // For each target repository: what must be brought in (child manifests and their blobs).
   const transfers = await mapLimit(targets, run.concurrency, (target) => planTargetTransfer(run, target));
   const referrers = await referrersFor(run, plan, transfers);
@@ -97,7 +101,7 @@ async function mergeOnce(run: MergeRun, { sources, base }: Attempt): Promise<Out
   // Blobs, then child manifests, in every target; only then any tag (a failure leaves tags untouched).
   await inGroup(run.logger, 'Copy blobs and child manifests', () => transferAll(run, transfers));
   await copyAllReferrers(run, transfers, referrers);
-  return inGroup(run.logger, 'Push and verify tags', () => tagAndVerify(run, { plan, targets, base, resolved, reports }));
+  return inGroup(run.logger, 'Push and verify tags', () => tagAndVerify(run, { plan, targets, tags, previous, base, resolved, reports }));
 }
 
 /** The plan of the index, with a line for each attestation left dangling and each entry dropped. */
@@ -139,6 +143,10 @@ function dryRun(run: MergeRun, plan: MergePlan, resolved: ResolvedSource[], repo
 interface Written {
   plan: MergePlan;
   targets: TargetPlan[];
+  /** every tag of every target */
+  tags: TagTarget[];
+  /** what each tag held, being read (none for a single tag) */
+  previous?: Promise<PreviousTags>;
   base?: ResolvedSource;
   resolved: ResolvedSource[];
   reports: TargetReport[];
@@ -147,24 +155,32 @@ interface Written {
 /**
  * The index under every tag, then read back. For an append: one last look at the tag before
  * writing, and one more read after a pause; a change either time is a lost race, not a failure.
+ * A tag refused after others moved puts those back (restore.ts).
  */
-async function tagAndVerify(run: MergeRun, { plan, targets, base, resolved, reports }: Written): Promise<Outcome> {
+async function tagAndVerify(
+  run: MergeRun,
+  { plan, targets, tags: tagTargets, previous, base, resolved, reports }: Written,
+): Promise<Outcome> {
   const { request, client, concurrency, logger, retry } = run;
-  const tagTargets = targets.flatMap((t) => t.tags.map((tag) => ({ repository: t.repository, tag })));
   const first = { repository: repositoryOf(request.tags[0]), tag: request.tags[0].tag ?? 'latest' };
+  let now: ManifestHead | undefined;
   if (request.append) {
     // Last look before writing: a job that pushed since the base was read would be overwritten.
-    const now = await client.headManifest(first.repository, first.tag);
+    now = await client.headManifest(first.repository, first.tag);
     if ((now?.digest ?? undefined) !== base?.digest)
       return { kind: 'conflict', why: `it is ${now ? now.digest : 'gone'}, not ${base?.digest ?? 'absent'} as read` };
   }
-  if (targets.length > 1) {
+  const [before] = await Promise.all([
+    // read beside the transfer: done by now; a tag that could not be read fails the step before any tag moves
+    previous,
     // Several target repositories: the index goes to each by digest first, so that one that
     // refuses it (a registry without OCI indexes, a missing permission) fails the step before
     // any tag anywhere has moved. One target needs no such step: its first tag PUT is that test.
-    await mapLimit(targets, concurrency, (t) => pushIndex(run, t.repository, plan.digest, plan));
-  }
-  await mapLimit(tagTargets, concurrency, async ({ repository, tag }) => {
+    targets.length > 1 ? mapLimit(targets, concurrency, (t) => pushIndex(run, t.repository, plan.digest, plan)) : undefined,
+  ]);
+  // the append's last look is the latest word on what its first tag held
+  if (before && request.append) before.set(`${formatRepository(first.repository)}:${first.tag}`, now);
+  await writeTags(run, tagTargets, before, plan.digest, async ({ repository, tag }) => {
     const digest = await pushIndex(run, repository, tag, plan);
     logger.info(`Pushed ${formatRepository(repository)}:${tag}@${digest}`);
   });

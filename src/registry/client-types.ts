@@ -83,6 +83,11 @@ export interface RegistryClient {
   headManifest(repository: RepositoryRef, reference: string): Promise<ManifestHead | undefined>;
   /** PUT manifest bytes under a tag or digest; returns the digest the registry reports (or computes it). */
   putManifest(repository: RepositoryRef, reference: string, manifest: { bytes: Buffer; mediaType: string }): Promise<string>;
+  /**
+   * DELETE a manifest by digest, or a tag (untags it, where the registry allows: OCI distribution
+   * 1.1 makes it optional). A 404 (nothing there) is an HttpError NOT_FOUND.
+   */
+  deleteManifest(repository: RepositoryRef, reference: string): Promise<void>;
   /** HEAD a blob: does it exist in this repository? */
   hasBlob(repository: RepositoryRef, digest: string): Promise<boolean>;
   /** GET a small blob (e.g. an image config) whole, verifying its digest and size; refuses over maxBytes (default 4 MiB). */

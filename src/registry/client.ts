@@ -102,6 +102,10 @@ class Client implements RegistryClient {
     return this.manifests.put(repository, reference, manifest);
   }
 
+  deleteManifest(repository: RepositoryRef, reference: string): Promise<void> {
+    return this.manifests.delete(repository, reference);
+  }
+
   hasBlob(repository: RepositoryRef, digest: string): Promise<boolean> {
     return this.blobs.has(repository, digest);
   }

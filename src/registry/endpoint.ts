@@ -46,3 +46,8 @@ export function pull(repository: RepositoryRef): Scope {
 export function pullPush(repository: RepositoryRef): Scope {
   return { repository: repository.repository, actions: ['pull', 'push'] };
 }
+
+/** What distribution's token auth asks of a DELETE (and a registry that deletes asks push too). */
+export function pullPushDelete(repository: RepositoryRef): Scope {
+  return { repository: repository.repository, actions: ['pull', 'push', 'delete'] };
+}

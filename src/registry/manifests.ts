@@ -1,5 +1,5 @@
 // Manifests: GET (exact bytes, digest verified, 4 MiB cap, media type checked against the body),
-// HEAD (digest, type and size without the bytes) and PUT.
+// HEAD (digest, type and size without the bytes), PUT and DELETE.
 import { DigestMismatchError, InvalidManifestError, TooLargeError, isNotFound, type ErrorFacts } from '../base/errors.js';
 import type { Logger } from '../base/logger.js';
 import { formatBytes } from '../base/bytes.js';
@@ -7,7 +7,7 @@ import { isDigest, sha256Digest, verifyDigest } from '../oci/digest.js';
 import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, MediaType, isImageManifestMediaType, isIndexMediaType } from '../oci/manifest.js';
 import { formatRepository, type RepositoryRef } from '../oci/reference.js';
 import { contentLength, responseMediaType } from './content-type.js';
-import { pull, pullPush, registryRequest } from './endpoint.js';
+import { pull, pullPush, pullPushDelete, registryRequest } from './endpoint.js';
 import { discard, headerValue, type Transport } from './transport/compose.js';
 import type { FetchedManifest, ManifestHead } from './client-types.js';
 
@@ -232,6 +232,30 @@ export class Manifests {
         this.logger.warning(`${what}: the registry reports digest ${reported} for a manifest whose bytes hash to ${computed}`);
       }
       return reported || computed;
+    });
+  }
+
+  /**
+   * DELETE a manifest by digest, or a tag (untagging it: OCI distribution 1.1, optional; distribution
+   * v3 with deletes enabled does it, 2.8 deletes by digest only). 404: it was not there.
+   */
+  async delete(repository: RepositoryRef, reference: string): Promise<void> {
+    const what = manifestName(repository, reference);
+    await this.http.retrying(what, async () => {
+      const response = await this.http.request(
+        registryRequest(
+          { ...repository, path: `manifests/${reference}` },
+          {
+            method: 'DELETE',
+            kind: 'DELETE manifest',
+            scopes: [pullPushDelete(repository)],
+            what,
+            expect: [200, 202, 204],
+            facts: { reference },
+          },
+        ),
+      );
+      await discard(response.body);
     });
   }
 }

@@ -128,6 +128,11 @@ class LayoutClient implements RegistryClient {
     return this.inner.putManifest(repository, reference, manifest);
   }
 
+  deleteManifest(repository: RepositoryRef, reference: string): Promise<void> {
+    if (isLayoutRepository(repository)) throw notATarget(repository);
+    return this.inner.deleteManifest(repository, reference);
+  }
+
   async hasBlob(repository: RepositoryRef, digest: string): Promise<boolean> {
     if (!isLayoutRepository(repository)) return this.inner.hasBlob(repository, digest);
     return (await this.layouts.get(repository).blobSize(digest)) !== undefined;

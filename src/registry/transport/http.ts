@@ -7,7 +7,7 @@ import type { ErrorFacts } from '../../base/errors.js';
 /** Actions a token must grant on one repository. */
 export interface Scope {
   repository: string;
-  actions: Array<'pull' | 'push'>;
+  actions: Array<'pull' | 'push' | 'delete'>;
 }
 
 export interface RetryOptions {
