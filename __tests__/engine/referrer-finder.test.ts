@@ -83,7 +83,7 @@ describe('ReferrerFinder', () => {
   it('a fallback tag entry whose manifest was deleted since (404) is left out with a warning naming it, and reported as stale', async () => {
     const sbom = refer(image, 'sbom');
     const gone = refer(image, 'deleted-by-retention');
-    registry.deleteManifest(app, gone.digest);
+    registry.removeManifest(app, gone.digest);
     const search = await finder.find(app, image.digest);
     expect(search.found.map((r) => r.fetched.digest)).toEqual([sbom.digest]);
     expect(search.stale).toEqual([{ subject: image.digest, source: app, descriptor: gone, via: 'tag' }]);
@@ -96,7 +96,7 @@ describe('ReferrerFinder', () => {
   it('a stale entry one level down (a signature of a deleted SBOM is not looked for) counts once, at its depth', async () => {
     const sbom = refer(image, 'sbom');
     const sig = refer(sbom, 'sig');
-    registry.deleteManifest(app, sig.digest);
+    registry.removeManifest(app, sig.digest);
     const search = await finder.find(app, image.digest);
     expect(search.found.map((r) => r.fetched.digest)).toEqual([sbom.digest]);
     expect(search.stale.map((s) => [s.subject, s.descriptor.digest])).toEqual([[sbom.digest, sig.digest]]);

@@ -252,7 +252,7 @@ describe('referrers: copy, a stale listing (issue 20)', () => {
       MediaType.OciIndex,
       tag,
     );
-    registry.deleteManifest(app, gone.digest);
+    registry.removeManifest(app, gone.digest);
     const logger = createMemoryLogger();
     const result = await runMerge(request([`${REG}/acme/app:amd64`, `${REG}/acme/app:arm64`], [`${REG}/acme/out:v1`]), registry, logger);
     const out: RepositoryRef = { registry: REG, repository: 'acme/out' };
@@ -278,7 +278,7 @@ describe('referrers: copy, a stale listing (issue 20)', () => {
       MediaType.OciIndex,
       tag,
     );
-    registry.deleteManifest(app, gone.digest);
+    registry.removeManifest(app, gone.digest);
     const dry = await runMerge(request([`${REG}/acme/app:amd64`], [`${REG}/acme/out:v1`], { push: false }), registry, createMemoryLogger());
     expect(dry.targets[0].referrers).toEqual({ copied: 0, existing: 0, stale: 1 });
     const home = await runMerge(request([`${REG}/acme/app:amd64`], [`${REG}/acme/app:v1`]), registry, createMemoryLogger());

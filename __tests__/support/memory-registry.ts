@@ -90,8 +90,8 @@ export class MemoryRegistry implements RegistryClient {
     return { mediaType, digest, size: buffer.length };
   }
 
-  /** Deletes a manifest by digest, and every tag pointing at it (a registry's retention policy, `DELETE /v2/…/manifests/<digest>`). */
-  deleteManifest(ref: RepositoryRef, digest: string): void {
+  /** Removes a manifest by digest, and every tag pointing at it, behind the client's back (a registry's retention policy); no request is counted. */
+  removeManifest(ref: RepositoryRef, digest: string): void {
     const repo = this.repository(ref);
     repo.manifests.delete(digest);
     for (const [tag, tagged] of repo.tags) if (tagged === digest) repo.tags.delete(tag);
