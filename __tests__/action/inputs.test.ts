@@ -1,13 +1,14 @@
 // The action's inputs: each the field of its name, through the one builder (request/build.ts),
 // every error naming the input.
 import { describe, expect, it } from '@jest/globals';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { getInputs } from '../../src/action/inputs.js';
+import { BASE_INPUTS as base, getter } from '../support/inputs.js';
+import { useTempDir } from '../support/temp-dir.js';
 
-function getter(values: Record<string, string>) {
-  return (name: string) => values[name] ?? '';
-}
-
-const base = { sources: 'ghcr.io/acme/app:amd64\nghcr.io/acme/app:arm64', tags: 'ghcr.io/acme/app:latest' };
+const HEX = 'a'.repeat(64);
+const root = useTempDir('mm-inputs-');
 
 describe('getInputs (the action)', () => {
   it('reads a full set of inputs with defaults', () => {
@@ -58,5 +59,38 @@ describe('getInputs (the action)', () => {
   it('reads insecure registries and the time budget into the client settings', () => {
     const { client } = getInputs(getter({ ...base, 'insecure-registries': 'http://reg.lan:5000/, other.lan', timeout: '90s' }));
     expect(client).toEqual({ insecureRegistries: ['reg.lan:5000', 'other.lan'], timeoutMs: 90000 });
+  });
+});
+
+describe('inputs digests-dir and image', () => {
+  const inputs = (values: Record<string, string>) => getInputs(getter(values));
+
+  it('turn each file name into image@sha256:<name>, sorted', async () => {
+    const dir = await mkdtemp(join(root(), 'mm-digests-'));
+    await writeFile(join(dir, 'b'.repeat(64)), '');
+    await writeFile(join(dir, HEX), '');
+    const {
+      images: [{ request }],
+    } = inputs({ 'digests-dir': dir, image: 'ghcr.io/acme/app', tags: 'ghcr.io/acme/app:1' });
+    expect(request.sources.map((s) => s.digest)).toEqual([`sha256:${HEX}`, `sha256:${'b'.repeat(64)}`]);
+    expect(request.sources[0]).toMatchObject({ registry: 'ghcr.io', repository: 'acme/app' });
+  });
+
+  it('refuse a file that is not 64 hex characters, naming it', async () => {
+    const dir = await mkdtemp(join(root(), 'mm-digests-'));
+    await writeFile(join(dir, HEX), '');
+    await writeFile(join(dir, 'sha256:abc'), '');
+    expect(() => inputs({ 'digests-dir': dir, image: 'ghcr.io/acme/app', tags: 'ghcr.io/acme/app:1' })).toThrow(
+      'Input `digests-dir`: a file name is not a digest (64 lower-case hex characters): "sha256:abc"',
+    );
+  });
+
+  it('refuse an image with a tag, or none at all', async () => {
+    const dir = await mkdtemp(join(root(), 'mm-digests-'));
+    await writeFile(join(dir, HEX), '');
+    expect(() => inputs({ 'digests-dir': dir, image: 'ghcr.io/acme/app:1', tags: 'ghcr.io/acme/app:1' })).toThrow('has a tag or digest');
+    expect(() => inputs({ 'digests-dir': dir, tags: 'ghcr.io/acme/app:1' })).toThrow(
+      'Input `digests-dir` is set but Input `image` is empty',
+    );
   });
 });

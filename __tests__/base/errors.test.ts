@@ -16,24 +16,18 @@ import { StatusErrors, timeoutError } from '../../src/registry/transport/status.
 import type { RegistryClient } from '../../src/registry/client-types.js';
 import { ACTION_EXPLICIT_CREDENTIALS, renderActionError } from '../../src/action/wording.js';
 import { CLI_EXPLICIT_CREDENTIALS, renderCliError } from '../../src/cli/wording.js';
+import { thrown } from '../support/caught.js';
+import { BASE_INPUTS as base, getter } from '../support/inputs.js';
 
 type Surface = 'action' | 'cli';
 
-const base = { sources: 'ghcr.io/acme/app:amd64\nghcr.io/acme/app:arm64', tags: 'ghcr.io/acme/app:latest' };
 const REFERENCE_HINT =
   'Expected [registry[:port]/]repository[:tag][@sha256:digest], e.g. ghcr.io/acme/app:1.0 or ghcr.io/acme/app@sha256:…';
 const PLATFORM_HINT =
   'Write it as os/arch or os/arch/variant, e.g. linux/amd64 or linux/arm/v7 (windows may add :os.version, e.g. windows/amd64:10.0.20348.2113)';
 const DIGEST = `sha256:${'a'.repeat(64)}`;
 
-function inputError(values: Record<string, string>): Error {
-  try {
-    getInputs((name) => values[name] ?? '');
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error(`expected ${JSON.stringify(values)} to be refused`);
-}
+const inputError = (values: Record<string, string>): Error => thrown(() => getInputs(getter(values)));
 
 describe('input errors: one message naming the input, the bad value and the fix', () => {
   it.each([
@@ -137,14 +131,7 @@ describe('the engine refuses an empty request too (the CLI and library callers r
   });
 });
 
-function flagError(args: string[]): Error {
-  try {
-    parseMergeCommand(args, () => 'pw');
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error(`expected ${JSON.stringify(args)} to be refused`);
-}
+const flagError = (args: string[]): Error => thrown(() => parseMergeCommand(args, () => 'pw'));
 
 describe('the same mistakes on the command line: the message names the flag (exit 2)', () => {
   const sources = ['ghcr.io/acme/app:amd64'];

@@ -4,12 +4,8 @@ import { describe, expect, it } from '@jest/globals';
 import { InputError, UsageError, isUsageOrInput } from '../../src/base/errors.js';
 import { parseInspectCommand, parseMergeCommand } from '../../src/cli/flags.js';
 import { getInputs } from '../../src/action/inputs.js';
-
-function getter(values: Record<string, string>) {
-  return (name: string) => values[name] ?? '';
-}
-
-const base = { sources: 'ghcr.io/acme/app:amd64\nghcr.io/acme/app:arm64', tags: 'ghcr.io/acme/app:latest' };
+import { thrown } from '../support/caught.js';
+import { BASE_INPUTS as base, getter } from '../support/inputs.js';
 const noPassword = () => {
   throw new Error('the password was read without --password-stdin');
 };
@@ -89,14 +85,9 @@ describe('parseMergeCommand / parseInspectCommand (the CLI)', () => {
     [['-t', 'x/y:z', 'A/b:c'], InputError, /^SOURCE: Invalid image reference "A\/b:c"/],
     [['-t', 'x/y:z', '--password-stdin', 'a/b:c'], UsageError, /--password-stdin needs --username/],
   ])('refuses %j as the user’s own mistake (exit 2)', (args, kind, message) => {
-    let error: unknown;
-    try {
-      parseMergeCommand(args, () => 'pw');
-    } catch (e) {
-      error = e;
-    }
+    const error = thrown(() => parseMergeCommand(args, () => 'pw'));
     expect(error).toBeInstanceOf(kind);
     expect(isUsageOrInput(error)).toBe(true);
-    expect((error as Error).message).toMatch(message);
+    expect(error.message).toMatch(message);
   });
 });

@@ -2,7 +2,7 @@
 // fail work that succeeded.
 import { describe, expect, it } from '@jest/globals';
 import { HttpError } from '../../src/base/errors.js';
-import { createMemoryLogger, inGroup } from '../../src/base/logger.js';
+import { createMemoryLogger } from '../../src/base/logger.js';
 import type { RegistryClient } from '../../src/registry/client-types.js';
 import { useClient } from '../../src/engine/client-setup.js';
 
@@ -43,16 +43,5 @@ describe('useClient', () => {
     await useClient(client, createMemoryLogger(), async () => 1);
     await useClient(client, createMemoryLogger(), async () => Promise.reject(new Error('x'))).catch(() => undefined);
     expect(client.closed).toBe(2);
-  });
-});
-
-describe('inGroup', () => {
-  it('runs the work inside the logger’s group when it has one, as a plain call otherwise', async () => {
-    const logger = createMemoryLogger();
-    await expect(inGroup(logger, 'Transfer', async () => 'done')).resolves.toBe('done');
-    expect(logger.lines).toEqual(['group: Transfer']);
-    await expect(
-      inGroup({ debug: () => undefined, info: () => undefined, warning: () => undefined }, 'Transfer', async () => 'plain'),
-    ).resolves.toBe('plain');
   });
 });

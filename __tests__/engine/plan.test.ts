@@ -6,8 +6,8 @@ import { classifyIndexEntry, planBlobs, planMerge, planTargets } from '../../src
 import type { ResolvedSource, SourceEntry } from '../../src/engine/model.js';
 import { renderActionError } from '../../src/action/wording.js';
 import { thrown } from '../support/caught.js';
+import { hex } from '../support/digests.js';
 
-const hex = (n: number) => n.toString(16).padStart(64, '0');
 const digest = (n: number) => `sha256:${hex(n)}`;
 
 function image(n: number, platform: string, mediaType: string = MediaType.OciManifest): SourceEntry {

@@ -3,13 +3,16 @@
 // with one error naming each failed image.
 import { beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryRegistry, addBuildxImage } from '../support/memory-registry.js';
 import { ImagesFailedError, ManifestMergeError } from '../../src/base/errors.js';
 import { type Logger, createMemoryLogger } from '../../src/base/logger.js';
 import type { ClientSettings, ImageRequest, MergeRequest } from '../../src/engine/model.js';
 import type { RegistryClient } from '../../src/registry/client-types.js';
+import { thrown } from '../support/caught.js';
+import { useTempDir } from '../support/temp-dir.js';
+
+const root = useTempDir('mm-run-step-');
 
 let registry: MemoryRegistry;
 const createClient = jest.fn((_settings: ClientSettings, _setup: { logger: Logger }) => registry as RegistryClient);
@@ -79,14 +82,9 @@ describe('runStep', () => {
     const [outcome] = outcomes;
     expect(outcome.ok).toBe(false);
     expect(closed).toHaveBeenCalledTimes(1);
-    let thrown: unknown;
-    try {
-      checkStep(outcomes, false);
-    } catch (error) {
-      thrown = error;
-    }
-    expect(thrown).toBe(!outcome.ok && outcome.error);
-    expect(thrown).toBeInstanceOf(ManifestMergeError);
+    const error = thrown(() => checkStep(outcomes, false));
+    expect(error).toBe(!outcome.ok && outcome.error);
+    expect(error).toBeInstanceOf(ManifestMergeError);
   });
 
   it('a spec: every image on the one client (connections for those in flight), each logged under its position; one failing does not stop the others', async () => {
@@ -127,7 +125,7 @@ describe('runStep', () => {
   });
 
   it('opening layouts spends the same budget: a step whose deadline has passed stops there with a timeout', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mm-run-step-'));
+    const dir = mkdtempSync(join(root(), 'layout-'));
     writeFileSync(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
     writeFileSync(join(dir, 'index.json'), '{"schemaVersion":2,"manifests":[]}');
     const request: MergeRequest = {

@@ -4,8 +4,8 @@ import { PlatformError } from '../../src/base/errors.js';
 import type { ResolvedSource, SourceEntry } from '../../src/engine/model.js';
 import { selectPlatforms } from '../../src/engine/select.js';
 import { parsePlatform } from '../../src/oci/platform.js';
+import { filledDigest as digest } from '../support/digests.js';
 
-const digest = (c: string) => `sha256:${c.repeat(64)}`;
 const image = (c: string, platform: string): SourceEntry => {
   const p = parsePlatform(platform);
   return {

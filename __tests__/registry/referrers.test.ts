@@ -9,6 +9,7 @@ import { createRegistryClient } from '../../src/registry/client.js';
 import { MAX_REFERRERS_PAGES, fallbackTag, mergeFallbackIndex, referrerDescriptor, referrersOf } from '../../src/registry/referrers.js';
 import { json, startFakeServer, type FakeServer, type Handler } from '../support/fake-registry.js';
 import { anonymous } from '../support/registry-clients.js';
+import { hex } from '../support/digests.js';
 import { ACTION_WORDS } from '../../src/action/wording.js';
 import { CLI_WORDS } from '../../src/cli/wording.js';
 
@@ -17,7 +18,6 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
-const hex = (n: number) => n.toString(16).padStart(64, '0');
 const SUBJECT = `sha256:${hex(1)}`;
 const SIG = 'application/vnd.dev.cosign.artifact.sig.v1+json';
 const SPDX = 'application/spdx+json';

@@ -4,7 +4,6 @@
 // on every surface at once.
 import { describe, expect, it } from '@jest/globals';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getInputs } from '../../src/action/inputs.js';
 import { flagNaming, parseMergeCommand } from '../../src/cli/flags.js';
@@ -12,6 +11,8 @@ import type { StepRequest } from '../../src/request/build.js';
 import { type ChoiceField, FIELDS, type FieldName, IMAGE_FIELDS, choicesOf } from '../../src/request/fields.js';
 import { renderActionError } from '../../src/action/wording.js';
 import { renderCliError } from '../../src/cli/wording.js';
+import { thrown } from '../support/caught.js';
+import { useTempDir } from '../support/temp-dir.js';
 
 const SOURCES = ['ghcr.io/acme/app:amd64', 'ghcr.io/acme/app:arm64'];
 const TAG = 'ghcr.io/acme/app:latest';
@@ -24,8 +25,10 @@ const ACTION_ONLY = new Set<FieldName>(['github-annotations', 'summary']);
 
 const isImageField = (field: FieldName) => (IMAGE_FIELDS as readonly string[]).includes(field);
 
+const root = useTempDir('mm-fields-');
+
 function specFile(image: Record<string, unknown>): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'mm-fields-')), 'spec.json');
+  const file = join(mkdtempSync(join(root(), 'spec-')), 'spec.json');
   writeFileSync(file, JSON.stringify({ images: [{ tags: [TAG], sources: SOURCES, ...image }] }));
   return file;
 }
@@ -137,12 +140,8 @@ const CHOICE_FIELDS = (Object.keys(FIELDS) as FieldName[]).filter((f): f is Choi
 
 /** The message for a bad value on each surface: the input, the flag, the spec image's own field. */
 function refusal(surface: Surface, field: ChoiceField, value: string): string {
-  try {
-    build(surface, field, value);
-  } catch (error) {
-    return surface === 'flag' ? renderCliError(error) : renderActionError(error);
-  }
-  throw new Error(`${surface}: ${field}=${value} was accepted`);
+  const error = thrown(() => build(surface, field, value));
+  return surface === 'flag' ? renderCliError(error) : renderActionError(error);
 }
 
 describe('a value a choice field does not allow, on each surface in its words', () => {

@@ -1,24 +1,19 @@
 // The layout tar's table of contents (src/sources/tar.ts) on tars built here byte by byte, in
 // the formats Go's archive/tar (BuildKit, containerd), GNU tar and bsdtar write.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { describe, expect, it } from '@jest/globals';
+import { open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isExpectedError } from '../../src/base/errors.js';
-import { indexTar } from '../../src/sources/tar.js';
-import { header, paxRecords, pad, tarOf } from './tar-builder.js';
+import { indexTar, normaliseMemberName } from '../../src/sources/tar.js';
+import { caught } from '../support/caught.js';
+import { header, paxRecords, pad, rechecksum, tarOf } from '../support/tar-builder.js';
+import { useTempDir } from '../support/temp-dir.js';
 
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'mm-tar-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const dir = useTempDir('mm-tar-');
 
 let n = 0;
 async function index(tar: Buffer) {
-  const file = join(dir, `t${n++}.tar`);
+  const file = join(dir(), `t${n++}.tar`);
   await writeFile(file, tar);
   const handle = await open(file, 'r');
   try {
@@ -28,14 +23,11 @@ async function index(tar: Buffer) {
   }
 }
 
+/** The message a tar is refused with (a LAYOUT error). */
 async function refusal(tar: Buffer): Promise<string> {
-  try {
-    await index(tar);
-  } catch (error) {
-    expect(isExpectedError(error) && error.code).toBe('LAYOUT');
-    return (error as Error).message;
-  }
-  throw new Error('the tar was accepted');
+  const error = await caught(index(tar));
+  expect(isExpectedError(error) && error.code).toBe('LAYOUT');
+  return error.message;
 }
 
 const DATA = Buffer.from('{"imageLayoutVersion":"1.0.0"}');
@@ -133,10 +125,29 @@ describe('indexTar', () => {
   });
 });
 
-function rechecksum(block: Buffer): Buffer {
-  block.fill(0x20, 148, 156);
-  let sum = 0;
-  for (const b of block) sum += b;
-  block.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'ascii');
-  return block;
-}
+describe('normaliseMemberName', () => {
+  it('tar member names that leave the archive are refused', () => {
+    expect(normaliseMemberName('./blobs//sha256/x')).toBe('blobs/sha256/x');
+    for (const bad of ['../x', 'blobs/../../x', '/etc/passwd', 'C:\\x']) expect(normaliseMemberName(bad)).toBeUndefined();
+  });
+});
+
+describe('normaliseMemberName: names as tools write them', () => {
+  it.each<[string, string, string | undefined]>([
+    ['buildx (no prefix)', 'index.json', 'index.json'],
+    ['tar -C dir . (./ prefix)', './oci-layout', 'oci-layout'],
+    ['a directory entry', 'blobs/sha256/', 'blobs/sha256'],
+    ['the top directory', './', ''],
+    ['doubled slashes', 'blobs//sha256///x', 'blobs/sha256/x'],
+    ['Windows separators', 'blobs\\sha256\\x', 'blobs/sha256/x'],
+    ['a dot inside a name', 'blobs/sha256/a.b', 'blobs/sha256/a.b'],
+    ['.. as part of a name', 'blobs/..x', 'blobs/..x'],
+    ['.. at the start', '../index.json', undefined],
+    ['.. in the middle', 'blobs/sha256/../../../etc/passwd', undefined],
+    ['.. after a Windows separator', 'blobs\\..\\..\\x', undefined],
+    ['an absolute path', '/etc/passwd', undefined],
+    ['a Windows drive path', 'D:/x', undefined],
+  ])('%s: %j → %j', (_name, name, normalised) => {
+    expect(normaliseMemberName(name)).toBe(normalised);
+  });
+});

@@ -21,6 +21,11 @@ export function header({ name, size = 0, type = '0', linkname = '' }: HeaderFiel
   block.write(type, 156, 'ascii');
   block.write(linkname.slice(0, 100), 157, 'utf8');
   block.write('ustar\u000000', 257, 'ascii');
+  return rechecksum(block);
+}
+
+/** `block` with its checksum field recomputed (after a test changed a field), in place. */
+export function rechecksum(block: Buffer): Buffer {
   block.fill(0x20, 148, 156);
   let sum = 0;
   for (const b of block) sum += b;
