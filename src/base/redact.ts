@@ -9,7 +9,7 @@ const secrets = new Set<string>();
 /** Shorter strings are not treated as secrets: redacting them would mangle ordinary text. */
 const MIN_SECRET_LENGTH = 4;
 
-/** Remembers `secret` (and its base64 forms) so that no message or log line shows it. */
+/** Remembers `secret` so that no message or log line shows it (callers register encoded forms, e.g. base64 `user:pass`, themselves). */
 export function registerSecret(secret: string | undefined): void {
   if (!secret || secret.length < MIN_SECRET_LENGTH) return;
   secrets.add(secret);
