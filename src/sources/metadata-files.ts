@@ -146,9 +146,12 @@ function buildOf(
       hint: 'Build with push: true (build-push-action) or --push / --set *.output=type=registry (bake); a build with push: false or load: true has nothing to merge',
     });
   if (typeof digest !== 'string' || !isSha256Digest(digest))
-    throw new InputError(`${where}: "containerimage.digest" is ${quote(JSON.stringify(digest))}, not a sha256 digest`, {
-      hint: 'Give the file buildx wrote, unchanged',
-    });
+    throw new InputError(
+      `${where}: "containerimage.digest" is ${sanitizeLine(JSON.stringify(digest) ?? String(digest))}, not a sha256 digest`,
+      {
+        hint: 'Give the file buildx wrote, unchanged',
+      },
+    );
   const descriptor = entry['containerimage.descriptor'];
   if (isObject(descriptor) && descriptor.digest !== undefined && descriptor.digest !== digest)
     throw new InputError(
@@ -161,7 +164,7 @@ function buildOf(
       hint: 'Give the build its image: tags (build-push-action), or outputs: type=image,name=ghcr.io/acme/app,push-by-digest=true,push=true',
     });
   if (typeof names !== 'string' || names.trim() === '')
-    throw new InputError(`${where}: "image.name" is ${quote(JSON.stringify(names))}, not a list of image names`, {
+    throw new InputError(`${where}: "image.name" is ${sanitizeLine(JSON.stringify(names) ?? String(names))}, not a list of image names`, {
       hint: 'Give the file buildx wrote, unchanged',
     });
   const refs: ImageReference[] = names
