@@ -29,6 +29,8 @@ export function layerFacts(image: ImageManifest): LayerFacts {
   return { config: image.config.digest, layerCount: image.layers.length, compression };
 }
 
+const described = (c: Compression) => (c === 'other' ? 'uncompressed or mixed' : c);
+
 export function isZstd(compression: Compression | undefined): boolean {
   return compression === 'zstd' || compression === 'zstd:chunked';
 }
@@ -52,7 +54,7 @@ export function variantPair(a: SourceEntry, b: SourceEntry): { gzip: SourceEntry
   const zstd = [a, b].find((e) => isZstd(e.layers!.compression));
   if (gzip && zstd) return { gzip, zstd };
   return {
-    why: `the same image twice, with ${fa.compression} and ${fb.compression} layers; only a gzip and a zstd (or zstd:chunked) variant may share a platform`,
+    why: `the same image twice, its layers ${described(fa.compression)} in one and ${described(fb.compression)} in the other; only a gzip and a zstd (or zstd:chunked) variant may share a platform`,
   };
 }
 
