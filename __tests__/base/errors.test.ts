@@ -34,12 +34,12 @@ describe('input errors: one message naming the input, the bad value and the fix'
     [
       'empty `sources`',
       { ...base, sources: '\n  \n' },
-      'Input `sources` is empty. List the per-platform images to merge, one per line (tags, repo@sha256:… digests or oci-layout://PATH), or give digests-dir and image',
+      'Input `sources` is empty. List the per-platform images to merge, one per line (tags, repo@sha256:… digests or oci-layout://PATH), or give metadata-files, or digests-dir and image',
     ],
     [
       '`sources` of comments only',
       { ...base, sources: '# amd64 comes later\n' },
-      'Input `sources` is empty. List the per-platform images to merge, one per line (tags, repo@sha256:… digests or oci-layout://PATH), or give digests-dir and image',
+      'Input `sources` is empty. List the per-platform images to merge, one per line (tags, repo@sha256:… digests or oci-layout://PATH), or give metadata-files, or digests-dir and image',
     ],
     [
       'empty `tags`',

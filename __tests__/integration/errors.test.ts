@@ -199,8 +199,9 @@ describe('platform errors name the platform, the sources and what to do; nothing
     const { message, code } = await failure({ sources: sources.join('\n'), tags: `${plain.host}/acme/out:twice` });
     expect(code).toBe('PLATFORM');
     expect(message).toBe(
-      `Platform linux/amd64 is provided by two sources: ${sources[0]} (${seed.amd64.imageDigest}) and ${sources[1]} (${other.imageDigest}). ` +
-        'Each platform may appear once: remove one source, or build each platform in its own job',
+      `Platform linux/amd64 is provided by two sources: ${sources[0]} (${seed.amd64.imageDigest}) and ${sources[1]} (${other.imageDigest}): ` +
+        `different images (configs ${seed.amd64.image.config.digest} and ${other.image.config.digest}), not compression variants of one. ` +
+        'Each platform may appear once (or twice: gzip and zstd compression variants of one image): remove one source, or build each platform in its own job',
     );
     expect(await hasManifest(plain, 'acme/out', 'twice')).toBe(false);
   });

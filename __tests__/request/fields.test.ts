@@ -3,19 +3,43 @@
 // its own words. The values come from the field table itself, so a choice added there is tested
 // on every surface at once.
 import { describe, expect, it } from '@jest/globals';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getInputs } from '../../src/action/inputs.js';
+import { thrown } from '../support/caught.js';
 import { flagNaming, parseMergeCommand } from '../../src/cli/flags.js';
 import type { StepRequest } from '../../src/request/build.js';
 import { type ChoiceField, FIELDS, type FieldName, IMAGE_FIELDS, choicesOf } from '../../src/request/fields.js';
 import { renderActionError } from '../../src/action/wording.js';
 import { renderCliError } from '../../src/cli/wording.js';
-import { thrown } from '../support/caught.js';
 import { useTempDir } from '../support/temp-dir.js';
+import { formatReference } from '../../src/oci/reference.js';
+import { bakeMetadata, buildMetadata } from '../../scripts/support/fixtures/metadata.js';
 
 const SOURCES = ['ghcr.io/acme/app:amd64', 'ghcr.io/acme/app:arm64'];
 const TAG = 'ghcr.io/acme/app:latest';
+
+// buildx metadata files for metadata-files and bake-targets
+const D1 = `sha256:${'1'.repeat(64)}`;
+const D2 = `sha256:${'2'.repeat(64)}`;
+const METADATA_DIR = mkdtempSync(join(tmpdir(), 'mm-fields-metadata-'));
+const BUILD_FILE = join(METADATA_DIR, 'build', 'amd64.json');
+const BAKE_FILE = join(METADATA_DIR, 'bake.json');
+mkdirSync(join(METADATA_DIR, 'build'));
+writeFileSync(BUILD_FILE, JSON.stringify(buildMetadata({ digest: D1, names: ['ghcr.io/acme/app:amd64-1'] })));
+writeFileSync(
+  BAKE_FILE,
+  JSON.stringify(
+    bakeMetadata({
+      app: buildMetadata({ digest: D1, names: ['ghcr.io/acme/app'] }),
+      worker: buildMetadata({ digest: D2, names: ['ghcr.io/acme/worker'] }),
+    }),
+  ),
+);
+
+/** Fields that mean something only beside another: bake-targets picks targets of the metadata files. */
+const COMPANIONS: Partial<Record<FieldName, Partial<Record<FieldName, string>>>> = { 'bake-targets': { 'metadata-files': BAKE_FILE } };
 
 type Surface = 'input' | 'flag' | 'spec';
 const SURFACES: Surface[] = ['input', 'flag', 'spec'];
@@ -47,16 +71,18 @@ function flags(field: FieldName, value: string | boolean): string[] {
  */
 function build(surface: Surface, field: FieldName, value: string | boolean): StepRequest {
   const text = String(value);
+  const companions = COMPANIONS[field] ?? {};
   switch (surface) {
     case 'input':
-      return getInputs((name) => ({ sources: SOURCES.join('\n'), tags: TAG, [field]: text })[name] ?? '');
+      return getInputs((name) => ({ sources: SOURCES.join('\n'), tags: TAG, ...companions, [field]: text })[name as FieldName] ?? '');
     case 'flag': {
-      const command = parseMergeCommand(['-t', TAG, ...flags(field, value), ...SOURCES], () => 'pw');
+      const others = Object.entries(companions).flatMap(([f, v]) => flags(f as FieldName, v));
+      const command = parseMergeCommand(['-t', TAG, ...others, ...flags(field, value), ...SOURCES], () => 'pw');
       if (command.help) throw new Error('help');
       return command;
     }
     case 'spec': {
-      const spec = specFile(isImageField(field) ? { [field]: value } : {});
+      const spec = specFile(isImageField(field) ? { ...companions, [field]: value } : {});
       return getInputs((name) => ({ spec, ...(isImageField(field) ? {} : { [field]: text }) })[name] ?? '');
     }
   }
@@ -68,6 +94,9 @@ const READ: Partial<Record<FieldName, (step: StepRequest) => unknown>> = {
   referrers: (s) => s.images[0].request.referrers,
   'dangling-attestations': (s) => s.images[0].request.danglingAttestations,
   format: (s) => s.images[0].request.format,
+  'artifact-type': (s) => s.images[0].request.artifactType,
+  'metadata-files': (s) => s.images[0].request.sources.map(formatReference),
+  'bake-targets': (s) => s.images[0].request.sources.map(formatReference),
   append: (s) => s.images[0].request.append,
   push: (s) => s.images[0].request.push,
   platforms: (s) => s.images[0].request.platforms,
@@ -105,6 +134,19 @@ const SAMPLES: Partial<Record<FieldName, Array<[string, unknown]>>> = {
     ['600', 600_000],
   ],
   'insecure-registries': [['reg.lan:5000', ['reg.lan:5000']]],
+  'artifact-type': [
+    ['application/vnd.acme.bundle.v1+json', 'application/vnd.acme.bundle.v1+json'],
+    ['application/vnd.cncf.helm.chart', 'application/vnd.cncf.helm.chart'],
+  ],
+  'metadata-files': [
+    [BUILD_FILE, [...SOURCES, `ghcr.io/acme/app@${D1}`]],
+    [join(METADATA_DIR, '*', '*.json'), [...SOURCES, `ghcr.io/acme/app@${D1}`]],
+    [BAKE_FILE, [...SOURCES, `ghcr.io/acme/app@${D1}`, `ghcr.io/acme/worker@${D2}`]],
+  ],
+  'bake-targets': [
+    ['worker', [...SOURCES, `ghcr.io/acme/worker@${D2}`]],
+    ['app', [...SOURCES, `ghcr.io/acme/app@${D1}`]],
+  ],
 };
 
 /** Every value of every field (choices and booleans from the table), with the surfaces that have the field. */
@@ -161,6 +203,18 @@ describe('a value a choice field does not allow, on each surface in its words', 
 
   it.each(rows)('%s %s', (surface, field, message) => {
     expect(refusal(surface, field, 'bogus')).toBe(message);
+  });
+
+  it.each([
+    ['input', 'Input `artifact-type` is "vnd.acme bundle", not a media type. Write type/subtype, e.g. application/vnd.acme.bundle.v1+json'],
+    [
+      'spec',
+      'Input `spec` images[0].artifact-type is "vnd.acme bundle", not a media type. Write type/subtype, e.g. application/vnd.acme.bundle.v1+json',
+    ],
+    ['flag', '--artifact-type is "vnd.acme bundle", not a media type. Write type/subtype, e.g. application/vnd.acme.bundle.v1+json'],
+  ] as const)('a media type field: %s', (surface, message) => {
+    const error = thrown(() => build(surface, 'artifact-type', 'vnd.acme bundle'));
+    expect(surface === 'flag' ? renderCliError(error) : renderActionError(error)).toBe(message);
   });
 
   it.each([

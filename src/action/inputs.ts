@@ -18,7 +18,7 @@ export const inputNaming: FieldNaming = {
   missing: (field) =>
     field === 'sources'
       ? new InputError('Input `sources` is empty', {
-          hint: 'List the per-platform images to merge, one per line (tags, repo@sha256:… digests or oci-layout://PATH), or give digests-dir and image',
+          hint: 'List the per-platform images to merge, one per line (tags, repo@sha256:… digests or oci-layout://PATH), or give metadata-files, or digests-dir and image',
         })
       : new InputError('Input `tags` is empty', {
           hint: 'List the tags to push the index to, one per line (e.g. ghcr.io/acme/app:latest)',
@@ -33,7 +33,9 @@ export function readInputs(getInput: InputGetter): FieldRecord {
 export function getInputs(getInput: InputGetter): ActionInputs {
   const record = readInputs(getInput);
   if (String(record.spec).trim() !== '') {
-    const clash = (['sources', 'tags', 'digests-dir', 'image'] as const).filter((name) => String(record[name]).trim() !== '');
+    const clash = (['sources', 'tags', 'digests-dir', 'image', 'metadata-files'] as const).filter(
+      (name) => String(record[name]).trim() !== '',
+    );
     if (clash.length > 0) {
       throw new InputError(
         `Input \`spec\` is set, and so ${clash.length === 1 ? 'is' : 'are'} ${clash.map((n) => `\`${n}\``).join(', ')}`,

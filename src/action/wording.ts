@@ -19,6 +19,7 @@ export const ACTION_WORDS: Vocabulary = {
   sources: 'input `sources`',
   tags: 'input `tags`',
   annotations: 'input `annotations`',
+  artifacttype: 'input `artifact-type`',
 };
 
 /** How messages name credentials given to the step itself (rather than by docker/login-action). */

@@ -329,6 +329,7 @@ export const ADVICE_TERMS = [
   'sources',
   'tags',
   'annotations',
+  'artifacttype',
 ] as const;
 export type AdviceTerm = (typeof ADVICE_TERMS)[number];
 
@@ -355,6 +356,7 @@ const NEUTRAL_WORDS: Vocabulary = {
   sources: 'the sources',
   tags: 'the tags',
   annotations: '`annotations`',
+  artifacttype: '`artifact-type`',
 };
 
 /** Words a hint's `{term}` placeholders with `words`; unknown placeholders are left as written. */

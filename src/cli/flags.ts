@@ -32,6 +32,9 @@ const MERGE_OPTIONS = {
   referrers: { type: 'string' },
   'dangling-attestations': { type: 'string' },
   format: { type: 'string' },
+  'artifact-type': { type: 'string' },
+  'metadata-file': { type: 'string', multiple: true },
+  'bake-target': { type: 'string', multiple: true },
   'dry-run': { type: 'boolean' },
   annotation: { type: 'string', multiple: true },
   append: { type: 'boolean' },
@@ -82,6 +85,8 @@ export type InspectCommand =
 const FLAG: Partial<Record<FieldName, string>> = {
   sources: 'SOURCE',
   tags: '--tag',
+  'metadata-files': '--metadata-file',
+  'bake-targets': '--bake-target',
   'select-platforms': '--select-platform',
   annotations: '--annotation',
   'insecure-registries': '--insecure-registry',
@@ -91,7 +96,8 @@ const FLAG: Partial<Record<FieldName, string>> = {
 
 export const flagNaming: FieldNaming = {
   label: (field) => FLAG[field] ?? `--${field}`,
-  missing: (field) => new UsageError(field === 'sources' ? 'merge needs at least one SOURCE' : 'merge needs at least one --tag'),
+  missing: (field) =>
+    new UsageError(field === 'sources' ? 'merge needs at least one SOURCE (or --metadata-file)' : 'merge needs at least one --tag'),
 };
 
 interface CommonValues {
@@ -125,13 +131,16 @@ function clientSettings(values: CommonValues, readPassword: PasswordReader, defa
 export function parseMergeCommand(args: string[], readPassword: PasswordReader): MergeCommand {
   const { values, positionals } = parse(args, MERGE_OPTIONS);
   if (values.help) return { help: true };
-  if (values.spec !== undefined && (positionals.length > 0 || values.tag?.length)) {
-    throw new UsageError('--spec lists every image with its tags and sources: give no SOURCE and no --tag with it');
+  if (values.spec !== undefined && (positionals.length > 0 || values.tag?.length || values['metadata-file']?.length)) {
+    throw new UsageError('--spec lists every image with its tags and sources: give no SOURCE, --metadata-file or --tag with it');
   }
   const record: FieldRecord = {
     spec: values.spec,
     sources: positionals,
     tags: values.tag ?? [],
+    'metadata-files': values['metadata-file'],
+    'bake-targets': values['bake-target'],
+    'artifact-type': values['artifact-type'],
     platforms: values.platforms,
     'select-platforms': values['select-platform']?.join('\n'),
     annotations: values.annotation?.join('\n'),

@@ -39,6 +39,8 @@ const MERGE_HELP = `Usage: manifest-merge merge --tag TAG [--tag TAG ...] [optio
 Merges SOURCE images (tags, repo@sha256:… digests, or oci-layout://PATH[:NAME|@DIGEST] layouts
 on disk, directories or tars; indexes are unwrapped, attestations kept)
 into one index and pushes it to every --tag. Progress goes to stderr; the digest to stdout.
+A SOURCE may end in " platform=os/arch[/variant][:os.version]" (and " os.features=F[+F]"):
+its one image is listed under that platform, which may add what the image's own lacks.
 
 Options:
   -t, --tag TAG                 tag to push the index to (repeatable; may span repositories and registries)
@@ -53,6 +55,10 @@ Options:
                                 an attestation whose image is not in its source index: drop it (default)
                                 or keep it, linked to nothing; a warning either way
       --format auto|oci|docker  index type (default auto: a Docker list only when every child is Docker schema 2)
+      --artifact-type TYPE      the index's artifactType, e.g. application/vnd.acme.bundle.v1+json (OCI index only)
+      --metadata-file PATH      a JSON file buildx build/bake --metadata-file wrote (or build-push-action's
+                                metadata output), or a glob of them: each build adds REPOSITORY@DIGEST (repeatable)
+      --bake-target NAME        take only this bake target of the metadata files (repeatable)
       --dry-run                 read and plan everything, print the index and what would be done; write nothing
       --annotation A            key=value, index:key=value, manifest-descriptor:key=value or
                                 manifest-descriptor[os/arch]:key=value (repeatable; OCI index only)

@@ -19,6 +19,7 @@ export const CLI_WORDS: Vocabulary = {
   sources: 'the SOURCE arguments',
   tags: '--tag',
   annotations: '--annotation',
+  artifacttype: '--artifact-type',
 };
 
 /** How messages name credentials given on the command line (rather than by `docker login`). */

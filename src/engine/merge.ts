@@ -12,7 +12,7 @@ import type { MergePlan, MergeRequest, MergeResult, ResolvedSource, TargetPlan, 
 import { type ImageReference, type RepositoryRef, formatReference, formatRepository, sameRepository } from '../oci/reference.js';
 import { sanitizeLine } from '../base/redact.js';
 import type { ManifestHead, RegistryClient, Scope } from '../registry/client-types.js';
-import { resolveAppendBase, resolveSource } from './resolve.js';
+import { describeVariants, resolveAppendBase, resolveSource } from './resolve.js';
 import { copyAllReferrers, referrersFor } from './referrer-transfer.js';
 import { type EngineOptions, type EngineRun, type MergeRun, repositoryOf, startMerge, withoutLookAhead } from './run.js';
 import { selectPlatforms } from './select.js';
@@ -44,7 +44,7 @@ export async function runMerge(
       request.append ? readBase(baseReader, request.tags[0]) : undefined,
     ]),
   );
-  const sources = selectPlatforms(resolvedSources, request.selectPlatforms);
+  const sources = await describeVariants(run, selectPlatforms(resolvedSources, request.selectPlatforms));
 
   let base = firstBase;
   for (let attempt = 1; ; attempt++) {
@@ -112,6 +112,7 @@ function planIndex({ request, logger }: MergeRun, resolved: ResolvedSource[]): M
     expectedPlatforms: request.platforms,
     annotations: request.annotations,
     danglingAttestations: request.danglingAttestations,
+    artifactType: request.artifactType,
   });
   for (const d of plan.dangling) {
     const fate = d.kept

@@ -26,6 +26,23 @@ export interface SourceEntry {
   platform?: Platform;
   /** for attestations: the digest of the image they describe (vnd.docker.reference.digest) */
   subject?: string;
+  /** for images that share their platform with another: what tells compression variants apart (variants.ts) */
+  layers?: LayerFacts;
+}
+
+/** The layer compression of an image: gzip, zstd (zstd:chunked is zstd with containers' chunked annotations), or neither or mixed. */
+export type Compression = 'gzip' | 'zstd' | 'zstd:chunked' | 'other';
+
+/** Of an image manifest: its config (the same for images that differ only in layer compression), its layers' compression. */
+export interface LayerFacts {
+  config: string;
+  layerCount: number;
+  compression: Compression;
+}
+
+/** A source as given: a reference, and the platform its one image is to be listed under (`platform=` / `{ref, platform}`). */
+export interface SourceReference extends ImageReference {
+  platform?: Platform;
 }
 
 /** A source as resolved from the registry. */
@@ -41,6 +58,8 @@ export interface ResolvedSource {
   isBase?: boolean;
   /** for the index an `append` merges into: its own annotations, kept unless `annotations` sets the same key */
   annotations?: Record<string, string>;
+  /** for the index an `append` merges into: its artifactType, kept unless `artifact-type` is given */
+  artifactType?: string;
 }
 
 export interface DescriptorAnnotation {
@@ -107,7 +126,7 @@ export interface TargetPlan {
 }
 
 export interface MergeRequest {
-  sources: ImageReference[];
+  sources: SourceReference[];
   /** targets: tags only (a digest cannot be a target) */
   tags: ImageReference[];
   platforms?: Platform[];
@@ -118,6 +137,8 @@ export interface MergeRequest {
   push: boolean;
   append?: boolean;
   annotations?: Annotations;
+  /** the index's `artifactType` (OCI index only) */
+  artifactType?: string;
   /** parallel requests (default DEFAULT_CONCURRENCY, base/concurrency.ts) */
   concurrency?: number;
   /** copy the children's referrers (signatures, SBOMs) into targets in other repositories (default copy) */

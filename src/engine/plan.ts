@@ -23,6 +23,7 @@ import {
   platformMatches,
 } from '../oci/platform.js';
 import { type RepositoryRef, formatRepository, sameRepository } from '../oci/reference.js';
+import { isZstdVariant, variantPair, withZstdAnnotation } from './variants.js';
 import type {
   Annotations,
   AttestationMode,
@@ -46,6 +47,28 @@ export interface MergeOptions {
   annotations?: Annotations;
   /** default drop */
   danglingAttestations?: DanglingMode;
+  /** the index's artifactType (OCI index only); an append keeps the base index's when not given */
+  artifactType?: string;
+}
+
+type Candidate = { entry: SourceEntry; source: ResolvedSource };
+
+/** Two or more images of one platform: [gzip, zstd (annotated)] when they are compression variants of one image; else refused. */
+function compressionVariants(group: Candidate[]): Candidate[] {
+  const [a, b] = group;
+  const pair = group.length === 2 ? variantPair(a.entry, b.entry) : { why: `${group.length} images of one platform` };
+  if ('why' in pair) {
+    const listed = group.map((c) => `${c.source.input} (${c.entry.descriptor.digest})`);
+    throw new PlatformError(
+      `Platform ${formatPlatform(a.entry.platform!)} is provided by ${group.length === 2 ? 'two' : group.length} sources: ${listed.slice(0, -1).join(', ')} and ${listed[listed.length - 1]}${a.entry.layers ? `: ${pair.why}` : ''}`,
+      {
+        hint: 'Each platform may appear once (or twice: gzip and zstd compression variants of one image): remove one source, or build each platform in its own job',
+      },
+    );
+  }
+  const gzip = group.find((c) => c.entry === pair.gzip)!;
+  const zstd = group.find((c) => c.entry === pair.zstd)!;
+  return [gzip, { source: zstd.source, entry: { ...zstd.entry, descriptor: withZstdAnnotation(zstd.entry.descriptor) } }];
 }
 
 function entryPlatformLabel(entry: SourceEntry): string | undefined {
@@ -61,39 +84,54 @@ export function planMerge(sources: ResolvedSource[], options: MergeOptions): Mer
   const base = sources.filter((s) => s.isBase);
   if (fresh.length === 0) throw new InputError('No sources to merge', { hint: 'Give at least one image in {sources}' });
 
-  // Images by platform; two sources claiming one platform is an error unless they are the same image.
-  const images = new Map<string, { entry: SourceEntry; source: ResolvedSource }>();
+  // Images by platform; two sources claiming one platform is an error unless they are the same
+  // image, or its gzip and zstd compression variants (variants.ts).
+  const groups = new Map<string, Candidate[]>();
   for (const source of fresh) {
     for (const entry of source.entries) {
       if (entry.kind !== 'image' || !entry.platform) continue;
       const key = platformKey(entry.platform);
-      const seen = images.get(key);
-      if (seen && seen.entry.descriptor.digest !== entry.descriptor.digest) {
-        throw new PlatformError(
-          `Platform ${formatPlatform(entry.platform)} is provided by two sources: ${seen.source.input} (${seen.entry.descriptor.digest}) and ${source.input} (${entry.descriptor.digest})`,
-          { hint: 'Each platform may appear once: remove one source, or build each platform in its own job' },
-        );
-      }
-      if (!seen) images.set(key, { entry, source });
+      const group = groups.get(key) ?? [];
+      if (!group.some((c) => c.entry.descriptor.digest === entry.descriptor.digest)) groups.set(key, [...group, { entry, source }]);
     }
   }
+  for (const [key, group] of groups) if (group.length > 1) groups.set(key, compressionVariants(group));
 
-  // append: the base index's images stay unless a source brings the same platform.
+  // append: the base index's images stay unless a source brings the same platform; its own zstd
+  // variant of a platform stays beside that platform's image.
   const replacedDigests = new Set<string>();
+  const kept = new Map<string, Candidate[]>();
   for (const source of base) {
     for (const entry of source.entries) {
       if (entry.kind !== 'image' || !entry.platform) continue;
       const key = platformKey(entry.platform);
-      const fresher = images.get(key);
-      if (!fresher) images.set(key, { entry, source });
-      else if (fresher.entry.descriptor.digest !== entry.descriptor.digest) replacedDigests.add(entry.descriptor.digest);
+      const fresher = groups.get(key);
+      const same = (c: Candidate) => c.entry.descriptor.digest === entry.descriptor.digest;
+      if (fresher) {
+        if (!fresher.some(same)) replacedDigests.add(entry.descriptor.digest);
+        continue;
+      }
+      const group = kept.get(key) ?? [];
+      if (group.some(same)) continue;
+      if (group.length === 0 || (group.length === 1 && isZstdVariant(entry) !== isZstdVariant(group[0].entry)))
+        kept.set(
+          key,
+          [...group, { entry, source }].sort((a, b) => Number(isZstdVariant(a.entry)) - Number(isZstdVariant(b.entry))),
+        );
+      else replacedDigests.add(entry.descriptor.digest);
     }
   }
 
-  const ordered = [...images.values()].sort(
-    (a, b) => comparePlatforms(a.entry.platform!, b.entry.platform!) || a.entry.descriptor.digest.localeCompare(b.entry.descriptor.digest),
+  const sortedGroups = [...groups.values(), ...kept.values()].sort(
+    (a, b) =>
+      comparePlatforms(a[0].entry.platform!, b[0].entry.platform!) ||
+      a[0].entry.descriptor.digest.localeCompare(b[0].entry.descriptor.digest),
   );
-  checkExpectedPlatforms(ordered, options.expectedPlatforms);
+  const ordered = sortedGroups.flat();
+  checkExpectedPlatforms(
+    sortedGroups.map((g) => g[0]),
+    options.expectedPlatforms,
+  );
 
   const imageDigests = new Set(ordered.map((i) => i.entry.descriptor.digest));
   const planned: PlannedEntry[] = [];
@@ -158,12 +196,13 @@ export function planMerge(sources: ResolvedSource[], options: MergeOptions): Mer
   checkDescriptorSelectors(requested.descriptors, planned);
   // append: the index keeps its annotations; the ones asked for now win on the same key.
   // null prototype: an annotation named __proto__ is data, not the object's prototype
-  const kept = Object.assign(Object.create(null), ...base.map((b) => b.annotations ?? {})) as Record<string, string>;
-  const annotations: Annotations = { index: { ...kept, ...requested.index }, descriptors: requested.descriptors };
-  const { mediaType, reason } = chooseFormat(planned, options.format, annotations, Object.keys(kept));
+  const keptAnnotations = Object.assign(Object.create(null), ...base.map((b) => b.annotations ?? {})) as Record<string, string>;
+  const annotations: Annotations = { index: { ...keptAnnotations, ...requested.index }, descriptors: requested.descriptors };
+  const artifactType = options.artifactType ?? base.find((b) => b.artifactType)?.artifactType;
+  const { mediaType, reason } = chooseFormat(planned, options.format, annotations, Object.keys(keptAnnotations), artifactType);
   const manifests = planned.map((p) => finalDescriptor(p, mediaType, annotations));
   planned.forEach((p, i) => (p.descriptor = manifests[i]));
-  const index: ImageIndex = { schemaVersion: 2, mediaType, manifests };
+  const index: ImageIndex = { schemaVersion: 2, mediaType, ...(artifactType ? { artifactType } : {}), manifests };
   if (mediaType === MediaType.OciIndex && Object.keys(annotations.index).length > 0) index.annotations = sortedRecord(annotations.index);
   const bytes = Buffer.from(JSON.stringify(index));
   return {
@@ -177,7 +216,8 @@ export function planMerge(sources: ResolvedSource[], options: MergeOptions): Mer
     attestationReferrers: attestationReferrers.sort(
       (a, b) => (imageOrder.get(a.subject ?? '') ?? 0) - (imageOrder.get(b.subject ?? '') ?? 0),
     ),
-    platforms: planned.filter((p) => p.kind === 'image').map((p) => p.platform!),
+    // a platform's compression variants count once
+    platforms: sortedGroups.map((g) => entryPlatformLabel(g[0].entry)!),
     formatReason: reason,
   };
 }
@@ -222,11 +262,17 @@ function chooseFormat(
   format: OutputFormat,
   annotations: Annotations,
   keptFromBase: string[] = [],
+  artifactType?: string,
 ): { mediaType: string; reason: string } {
   const ociChildren = entries.filter((e) => e.descriptor.mediaType !== MediaType.DockerManifest);
   const hasAnnotations = Object.keys(annotations.index).length > 0 || annotations.descriptors.length > 0;
   if (format === 'oci') return { mediaType: MediaType.OciIndex, reason: 'format: oci' };
   if (format === 'docker') {
+    if (artifactType)
+      throw new UnsupportedMediaTypeError(
+        `format: docker cannot carry artifactType "${sanitizeLine(artifactType)}": a Docker manifest list has no artifactType field`,
+        { hint: 'Set {format} to oci (or auto), or drop {artifacttype}' },
+      );
     if (ociChildren.length > 0) {
       const first = ociChildren[0];
       const what =
@@ -265,6 +311,7 @@ function chooseFormat(
       reason: `auto: ${ociChildren.some((e) => e.kind !== 'image') ? 'attestations or artifacts are carried' : 'OCI image manifests among the children'}`,
     };
   if (hasAnnotations) return { mediaType: MediaType.OciIndex, reason: 'auto: annotations need an OCI index' };
+  if (artifactType) return { mediaType: MediaType.OciIndex, reason: 'auto: artifactType needs an OCI index' };
   return { mediaType: MediaType.DockerManifestList, reason: 'auto: every child is a Docker schema 2 manifest' };
 }
 

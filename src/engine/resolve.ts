@@ -3,7 +3,7 @@
 // its config. Everything a registry serves is checked here, where it enters: sizes against
 // descriptors, kinds against media types, platforms against the user-input grammar.
 import { mapLimit } from '../base/concurrency.js';
-import { InvalidManifestError, UnsupportedMediaTypeError, isNotFound } from '../base/errors.js';
+import { InvalidManifestError, PlatformError, UnsupportedMediaTypeError, isNotFound } from '../base/errors.js';
 import {
   type Descriptor,
   type ImageIndex,
@@ -13,10 +13,11 @@ import {
   isIndexMediaType,
   parseManifest,
 } from '../oci/manifest.js';
-import { type Platform, checkServedPlatform, platformFromConfig } from '../oci/platform.js';
+import { type Platform, checkServedPlatform, formatPlatform, overridePlatform, platformFromConfig, platformKey } from '../oci/platform.js';
 import { classifyIndexEntry } from './plan.js';
-import type { ResolvedSource, SourceEntry } from './model.js';
+import type { ResolvedSource, SourceEntry, SourceReference } from './model.js';
 import { type ImageReference, type RepositoryRef, formatReference, manifestReference } from '../oci/reference.js';
+import { layerFacts } from './variants.js';
 import type { FetchedManifest, RegistryClient } from '../registry/client-types.js';
 
 /** Indexes inside indexes are followed this many levels deep, by merge and by inspect --check alike. */
@@ -167,13 +168,63 @@ export async function entriesOf(
   );
 }
 
-/** Reads a source (tag or digest) and everything it contributes. */
-export async function resolveSource(reader: Reader, ref: ImageReference): Promise<ResolvedSource> {
+/** Reads a source (tag or digest) and everything it contributes; its one image under the platform given with it, if one was. */
+export async function resolveSource(reader: Reader, ref: SourceReference): Promise<ResolvedSource> {
   const input = formatReference(ref);
   const repository = { registry: ref.registry, repository: ref.repository };
   const top = await readManifest(reader.client, repository, manifestReference(ref), input);
   const entries = await entriesOf(reader, top, repository, input);
-  return { input, repository, digest: top.fetched.digest, mediaType: top.fetched.mediaType, entries };
+  return {
+    input,
+    repository,
+    digest: top.fetched.digest,
+    mediaType: top.fetched.mediaType,
+    entries: ref.platform ? withPlatform(entries, ref.platform, input) : entries,
+  };
+}
+
+/**
+ * The entries of a source given with a platform (`REF platform=P`, `{ref, platform}`): its one
+ * image listed under that platform, which may add os.version, os.features or a variant the
+ * image's own platform lacks, and contradict none of it (oci/platform.ts overridePlatform).
+ */
+function withPlatform(entries: SourceEntry[], override: Platform, input: string): SourceEntry[] {
+  const images = entries.filter((e) => e.kind === 'image' && e.platform);
+  if (images.length !== 1)
+    throw new PlatformError(
+      `${input}: a platform (${formatPlatform(override)}) is given for it, but it holds ${images.length === 0 ? 'no image' : `${images.length} images (${images.map((e) => formatPlatform(e.platform!)).join(', ')})`}`,
+      { hint: 'Give a platform only with a source of one image: name that image by its digest (repo@sha256:…)' },
+    );
+  return entries.map((e) => {
+    if (e !== images[0]) return e;
+    const platform = overridePlatform(e.platform!, override, input);
+    return { ...e, platform, descriptor: { ...e.descriptor, platform } };
+  });
+}
+
+/**
+ * Images of one platform from different sources (or one source) are refused unless they are
+ * compression variants of one image (variants.ts); to tell, their manifests are read (once: the
+ * run's client caches them by digest, and the transfer reads them anyway) for their config and
+ * layers. Sources without such a pair are returned as they are.
+ */
+export async function describeVariants(reader: Reader, sources: ResolvedSource[]): Promise<ResolvedSource[]> {
+  const byPlatform = new Map<string, Set<string>>();
+  for (const s of sources)
+    for (const e of s.entries)
+      if (e.kind === 'image' && e.platform)
+        byPlatform.set(platformKey(e.platform), (byPlatform.get(platformKey(e.platform)) ?? new Set()).add(e.descriptor.digest));
+  const shared = (e: SourceEntry) => e.kind === 'image' && e.platform !== undefined && byPlatform.get(platformKey(e.platform))!.size > 1;
+  if (!sources.some((s) => s.entries.some(shared))) return sources;
+  return mapLimit(sources, reader.concurrency, async (source) => ({
+    ...source,
+    entries: await mapLimit(source.entries, reader.concurrency, async (entry) => {
+      if (!shared(entry)) return entry;
+      const label = `${source.input} > ${entry.descriptor.digest}`;
+      const { parsed } = await readManifest(reader.client, source.repository, entry.descriptor.digest, label, entry.descriptor);
+      return parsed.image ? { ...entry, layers: layerFacts(parsed.image) } : entry;
+    }),
+  }));
 }
 
 /**
@@ -199,5 +250,6 @@ export async function resolveAppendBase(reader: Reader, tag: ImageReference): Pr
     entries,
     isBase: true,
     annotations: top.parsed.index?.annotations,
+    artifactType: top.parsed.index?.artifactType,
   };
 }

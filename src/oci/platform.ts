@@ -239,3 +239,43 @@ export function platformFromConfig(config: unknown, subject: string): Platform {
     platform['os.features'] = c['os.features'] as string[];
   return normalizePlatform(checkServedPlatform(platform, `${subject} (config blob)`));
 }
+
+/** A platform for a message, with its os.features: `windows/amd64:10.0.17763.5122 (os.features win32k)`. */
+function describePlatform(platform: Platform): string {
+  const features = platform['os.features'] ?? [];
+  return features.length ? `${formatPlatform(platform)} (os.features ${features.join(', ')})` : formatPlatform(platform);
+}
+
+/**
+ * The platform an image is listed under when one is given with its source: the image's own
+ * (from its config, or its index's descriptor), with what the given one adds (os.version,
+ * os.features, a variant). One that says otherwise than the image on os, architecture or a field
+ * both have is refused, naming both.
+ */
+export function overridePlatform(own: Platform, given: Platform, subject: string): Platform {
+  const a = normalizePlatform(own);
+  const g = normalizePlatform(given);
+  const sameFeatures = (x: string[] = [], y: string[] = []) => [...new Set(x)].sort().join(',') === [...new Set(y)].sort().join(',');
+  const clash =
+    a.os !== g.os || a.architecture !== g.architecture
+      ? 'os/architecture'
+      : a.variant && g.variant && a.variant !== g.variant
+        ? 'variant'
+        : a['os.version'] && g['os.version'] && a['os.version'] !== g['os.version']
+          ? 'os.version'
+          : a['os.features'] && g['os.features'] && !sameFeatures(a['os.features'], g['os.features'])
+            ? 'os.features'
+            : undefined;
+  if (clash)
+    throw new PlatformError(
+      `${subject}: the platform given for it, ${describePlatform(g)}, contradicts the image's own, ${describePlatform(a)} (${clash})`,
+      {
+        hint: "A platform given with a source may only add os.version, os.features or a variant the image lacks: fix it, or leave it out to take the image's own",
+      },
+    );
+  const merged: Platform = { ...a };
+  if (g.variant) merged.variant = g.variant;
+  if (g['os.version']) merged['os.version'] = g['os.version'];
+  if (g['os.features']) merged['os.features'] = [...g['os.features']];
+  return normalizePlatform(merged);
+}

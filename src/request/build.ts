@@ -5,6 +5,8 @@
 import { InputError, ManifestMergeError } from '../base/errors.js';
 import type { ClientSettings, ImageRequest, MergeRequest } from '../engine/model.js';
 import { digestFileSources } from '../sources/digest-files.js';
+import { metadataFileSources } from '../sources/metadata-files.js';
+import { parseReference } from '../oci/reference.js';
 import {
   type BooleanField,
   type ChoiceField,
@@ -24,6 +26,7 @@ import {
   parseChoice,
   parseDuration,
   parseList,
+  parseMediaType,
   parsePlatformList,
   parseRegistry,
   parseSources,
@@ -44,6 +47,11 @@ export interface StepRequest {
   githubAnnotations: GithubAnnotationsMode;
   /** said once before the work starts (e.g. annotation lines that cannot apply) */
   warnings: string[];
+}
+
+/** `{ key: value }`, or nothing when the value is undefined (the request leaves unset fields out). */
+function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
+  return value === undefined ? {} : ({ [key]: value } as Record<K, V>);
 }
 
 /** The text of a field: '' when not given; a list's items one a line. */
@@ -71,14 +79,41 @@ function boolean(record: FieldRecord, naming: FieldNaming, field: BooleanField):
   return parseBoolean(naming.label(field), text(value), FIELDS[field].default);
 }
 
-/** One image: its sources (with those of a digests directory), tags and every image field. */
+/** The sources buildx's metadata files name (`metadata-files`, `bake-targets`); tags' repositories preferred when a build pushed to several. */
+function metadataSources(record: FieldRecord, naming: FieldNaming, tagItems: string[]): string[] {
+  const patterns = items(record['metadata-files']);
+  const targets = items(record['bake-targets']);
+  if (patterns.length === 0) {
+    if (targets.length > 0)
+      throw new InputError(`${naming.label('bake-targets')} is set but ${naming.label('metadata-files')} is empty`, {
+        hint: `Give the files buildx bake --metadata-file wrote as ${naming.label('metadata-files')}; the targets pick builds in them`,
+      });
+    return [];
+  }
+  const prefer = tagItems.flatMap((t) => {
+    try {
+      return [parseReference(t)];
+    } catch {
+      return []; // a bad tag is reported as such below
+    }
+  });
+  return metadataFileSources(patterns, {
+    label: naming.label('metadata-files'),
+    targets,
+    targetsLabel: naming.label('bake-targets'),
+    prefer,
+  });
+}
+
+/** One image: its sources (with those of a digests directory and of metadata files), tags and every image field. */
 export function buildImage(record: FieldRecord, naming: FieldNaming, push: boolean): { request: MergeRequest; warnings: string[] } {
   const digestsDir = text(record['digests-dir']).trim();
+  const tagItems = items(record.tags);
   const sourceItems = [
     ...items(record.sources),
     ...(digestsDir ? digestFileSources(naming.label('digests-dir'), digestsDir, naming.label('image'), text(record.image).trim()) : []),
+    ...metadataSources(record, naming, tagItems),
   ];
-  const tagItems = items(record.tags);
   if (sourceItems.length === 0) throw naming.missing('sources');
   if (tagItems.length === 0) throw naming.missing('tags');
   const sources = parseSources(naming.label('sources'), sourceItems);
@@ -93,6 +128,7 @@ export function buildImage(record: FieldRecord, naming: FieldNaming, push: boole
     referrers: choice(record, naming, 'referrers'),
     danglingAttestations: choice(record, naming, 'dangling-attestations'),
     format: choice(record, naming, 'format'),
+    ...optional('artifactType', parseMediaType(naming.label('artifact-type'), text(record['artifact-type']))),
     push,
     append: boolean(record, naming, 'append'),
     annotations,
@@ -120,7 +156,10 @@ function imageNaming(position: string, own: FieldRecord, step: FieldNaming): Fie
     label: (field) => (Object.hasOwn(own, field) ? `${position}.${field}` : step.label(field)),
     missing: (field) =>
       new InputError(`${position}.${field} is empty`, {
-        hint: field === 'sources' ? 'List the images to merge (or give digests-dir and image)' : 'List the tags to push this image to',
+        hint:
+          field === 'sources'
+            ? 'List the images to merge (or give metadata-files, or digests-dir and image)'
+            : 'List the tags to push this image to',
       }),
   };
 }

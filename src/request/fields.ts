@@ -15,6 +15,12 @@ export type FieldKind =
   | 'platforms'
   /** key=value lines, optionally prefixed (index:, manifest-descriptor[os/arch]:) */
   | 'annotations'
+  /** file paths or globs (`*`, `?`, `**`), one per line or comma */
+  | 'paths'
+  /** names, one per line or comma (bake targets) */
+  | 'names'
+  /** one media type, type/subtype (RFC 6838) */
+  | 'media-type'
   /** one of `choices` */
   | 'choice'
   | 'boolean'
@@ -48,6 +54,8 @@ export const FIELDS = {
   sources: { kind: 'references', scope: 'image' },
   'digests-dir': { kind: 'text', scope: 'image' },
   image: { kind: 'text', scope: 'image' },
+  'metadata-files': { kind: 'paths', scope: 'image' },
+  'bake-targets': { kind: 'names', scope: 'image' },
   platforms: { kind: 'platforms', scope: 'image' },
   'select-platforms': { kind: 'platforms', scope: 'image' },
   annotations: { kind: 'annotations', scope: 'image' },
@@ -55,6 +63,7 @@ export const FIELDS = {
   referrers: { kind: 'choice', scope: 'image', choices: ['copy', 'skip'], default: 'copy' },
   'dangling-attestations': { kind: 'choice', scope: 'image', choices: ['drop', 'keep'], default: 'drop' },
   format: { kind: 'choice', scope: 'image', choices: ['auto', 'oci', 'docker'], default: 'auto' },
+  'artifact-type': { kind: 'media-type', scope: 'image' },
   append: { kind: 'boolean', scope: 'image', default: false },
   push: { kind: 'boolean', scope: 'step', default: true },
   spec: { kind: 'text', scope: 'step' },

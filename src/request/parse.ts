@@ -4,8 +4,8 @@
 // which its surface names the value ("Input `timeout`", "--timeout"), so an error quotes the bad
 // value under the name the user wrote it with, and says what is allowed. Pure: no @actions/*.
 import { InputError, ManifestMergeError } from '../base/errors.js';
-import { type Platform, formatPlatform, parsePlatform, platformKey } from '../oci/platform.js';
-import type { Annotations, DescriptorAnnotation } from '../engine/model.js';
+import { type Platform, formatPlatform, normalizePlatform, parsePlatform, platformKey } from '../oci/platform.js';
+import type { Annotations, DescriptorAnnotation, SourceReference } from '../engine/model.js';
 import { isLayoutSource, parseLayoutSource } from '../sources/layout-reference.js';
 import { type ImageReference, parseReference } from '../oci/reference.js';
 
@@ -78,9 +78,61 @@ export function parseReferences(label: string, items: string[]): ImageReference[
   return items.map((item) => labelled(label, () => parseReference(item)));
 }
 
-/** Sources: image references, and `oci-layout://PATH[:TAG|@DIGEST]` layouts on disk. */
-export function parseSources(label: string, items: string[]): ImageReference[] {
-  return items.map((item) => (isLayoutSource(item) ? parseLayoutSource(item, label) : labelled(label, () => parseReference(item))));
+/** Where a source's options start: `REF platform=P [os.features=F+F]`. */
+const SOURCE_OPTIONS = /\s+(?=(?:platform|os\.features)=)/;
+const FEATURE = /^[a-z0-9_.-]+$/i;
+const SOURCE_OPTIONS_HINT =
+  'After the image, write platform=os/arch[/variant][:os.version] and optionally os.features=F[+F…], e.g. ghcr.io/acme/app@sha256:… platform=windows/amd64:10.0.17763.5122';
+
+/**
+ * Sources: image references, and `oci-layout://PATH[:TAG|@DIGEST]` layouts on disk; either may be
+ * followed by the platform its image is to be listed under: `REF platform=os/arch[/variant][:os.version]`,
+ * and `os.features=F[+F…]` (features joined by "+").
+ */
+export function parseSources(label: string, items: string[]): SourceReference[] {
+  return items.map((item) => {
+    const at = item.search(SOURCE_OPTIONS);
+    const ref = at < 0 ? item : item.slice(0, at);
+    const reference = isLayoutSource(ref) ? parseLayoutSource(ref, label) : labelled(label, () => parseReference(ref));
+    if (at < 0) return reference;
+    let platform: Platform | undefined;
+    let features: string[] | undefined;
+    for (const option of item.slice(at).trim().split(/\s+/)) {
+      const eq = option.indexOf('=');
+      const [key, value] = eq < 0 ? [option, ''] : [option.slice(0, eq), option.slice(eq + 1)];
+      if (key === 'platform' && platform === undefined) {
+        platform = labelled(`${label}: "${item}"`, () => parsePlatform(value));
+      } else if (key === 'os.features' && features === undefined) {
+        features = value.split('+');
+        const bad = features.find((f) => !FEATURE.test(f));
+        if (bad !== undefined)
+          throw new InputError(`${label}: "${item}": os.features entry "${bad}" may only contain letters, digits, "_", "." and "-"`, {
+            hint: SOURCE_OPTIONS_HINT,
+          });
+      } else {
+        throw new InputError(
+          `${label}: "${item}": "${option}" is ${key === 'platform' || key === 'os.features' ? 'given twice' : 'not an option of a source'}`,
+          {
+            hint: SOURCE_OPTIONS_HINT,
+          },
+        );
+      }
+    }
+    if (!platform) throw new InputError(`${label}: "${item}" gives os.features without platform=`, { hint: SOURCE_OPTIONS_HINT });
+    return { ...reference, platform: features ? normalizePlatform({ ...platform, 'os.features': features }) : platform };
+  });
+}
+
+/** A media type as an index's artifactType takes it: type/subtype (RFC 6838), e.g. application/vnd.acme.bundle.v1+json. */
+export function parseMediaType(label: string, value: string): string | undefined {
+  const v = value.trim();
+  if (v === '') return undefined;
+  const NAME = '[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}';
+  if (!new RegExp(`^${NAME}/${NAME}$`).test(v))
+    throw new InputError(`${label} is "${value}", not a media type`, {
+      hint: 'Write type/subtype, e.g. application/vnd.acme.bundle.v1+json',
+    });
+  return v;
 }
 
 /** Tags must name a tag: a digest is content, not a name to push to. A tag left out is `latest`. */

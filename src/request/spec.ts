@@ -88,6 +88,52 @@ function imageRecord(position: string, image: unknown): FieldRecord {
       hint: `An image may set: ${IMAGE_FIELDS.join(', ')}`,
     });
   const record: FieldRecord = {};
-  for (const key of Object.keys(own) as FieldName[]) record[key] = fieldText(own[key], `${position}.${key}`);
+  for (const key of Object.keys(own) as FieldName[]) {
+    const value = own[key];
+    const where = `${position}.${key}`;
+    record[key] =
+      key === 'sources' && Array.isArray(value)
+        ? value.map((item, i) => sourceText(item, `${where}[${i}]`)).join('\n')
+        : fieldText(value, where);
+  }
   return record;
+}
+
+const SOURCE_HINT =
+  'A source is REF, or {ref: REF, platform: os/arch[/variant][:os.version]} (platform may also be {os, architecture, variant, os.version, os.features})';
+
+/** A source of a spec: REF, or {ref, platform} as the line `REF platform=P [os.features=F+F]` (parse.ts parseSources). */
+function sourceText(item: unknown, where: string): string {
+  if (typeof item === 'string' || typeof item === 'number' || typeof item === 'boolean') return String(item);
+  if (typeof item !== 'object' || item === null || Array.isArray(item))
+    throw new InputError(`${where} is ${JSON.stringify(item)}, not a string`, { hint: SOURCE_HINT });
+  const { ref, platform, ...rest } = item as Record<string, unknown>;
+  const extra = Object.keys(rest);
+  if (extra.length > 0) throw new InputError(`${where}: unknown key ${extra.map((k) => `"${k}"`).join(', ')}`, { hint: SOURCE_HINT });
+  if (typeof ref !== 'string' || ref.trim() === '' || /[\s,]/.test(ref.trim()))
+    throw new InputError(`${where}.ref is ${JSON.stringify(ref)}, not an image reference`, { hint: SOURCE_HINT });
+  if (platform === undefined || platform === null) return ref.trim();
+  return `${ref.trim()} ${platformText(platform, `${where}.platform`)}`;
+}
+
+function platformText(platform: unknown, where: string): string {
+  const bad = (what: unknown, at = where): never => {
+    throw new InputError(`${at} is ${JSON.stringify(what)}, not a platform`, { hint: SOURCE_HINT });
+  };
+  const word = (value: unknown, at: string): string => (typeof value === 'string' && /^[^\s,=+]+$/.test(value) ? value : bad(value, at));
+  if (typeof platform === 'string') return `platform=${word(platform, where)}`;
+  if (typeof platform !== 'object' || Array.isArray(platform) || platform === null) return bad(platform);
+  const p = platform as Record<string, unknown>;
+  const known = ['os', 'architecture', 'variant', 'os.version', 'os.features'];
+  const extra = Object.keys(p).filter((k) => !known.includes(k));
+  if (extra.length > 0) throw new InputError(`${where}: unknown key ${extra.map((k) => `"${k}"`).join(', ')}`, { hint: SOURCE_HINT });
+  let text = `platform=${word(p.os, `${where}.os`)}/${word(p.architecture, `${where}.architecture`)}`;
+  if (p.variant !== undefined) text += `/${word(p.variant, `${where}.variant`)}`;
+  if (p['os.version'] !== undefined) text += `:${word(p['os.version'], `${where}.os.version`)}`;
+  const features = p['os.features'];
+  if (features !== undefined) {
+    if (!Array.isArray(features) || features.length === 0) bad(features, `${where}.os.features`);
+    text += ` os.features=${(features as unknown[]).map((f, i) => word(f, `${where}.os.features[${i}]`)).join('+')}`;
+  }
+  return text;
 }
