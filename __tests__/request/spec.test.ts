@@ -126,3 +126,38 @@ describe('attestations: referrers with a spec, on every surface', () => {
     );
   });
 });
+
+// Issue 20 (4): two images of a spec writing one tag both reported "Pushed" and exited 0, the tag
+// holding one of them. The whole spec is known before any request, so it is refused at parse time.
+describe('two spec images writing one tag, on every surface', () => {
+  const specOf = (tags: string[][]) =>
+    `images:\n${tags.map((t, i) => `  - {tags: [${t.join(', ')}], sources: [r.io/src/i${i}:x]}`).join('\n')}\n`;
+
+  it('input `spec`: refused, naming both images and the tag, however the references are written', () => {
+    const spec = specOf([['r.io/a:1'], ['r.io/b:1'], ['r.io/c:1'], ['r.io/d:1', 'x']]);
+    const refused = (text: string) => () => getInputs((name) => ({ spec: text })[name] ?? '');
+    expect(refused(specOf([['r.io/a:1'], ['r.io/b:1'], ['r.io/c:1'], ['r.io/d:1', 'r.io/a:1']]))).toThrow(
+      'Input `spec` images[0] and images[3] both write the tag r.io/a:1. Give each tag to one image only',
+    );
+    // docker.io/library/x:latest, x and index.docker.io/library/x:latest are one tag
+    expect(refused(spec.replace('r.io/a:1', 'index.docker.io/library/x:latest'))).toThrow(
+      'Input `spec` images[0] and images[3] both write the tag docker.io/library/x:latest ("index.docker.io/library/x:latest" and "x")',
+    );
+    expect(refused(specOf([['R.io/a:1'], ['r.io/a:1']]))).toThrow(
+      'Input `spec` images[0] and images[1] both write the tag r.io/a:1 ("R.io/a:1" and "r.io/a:1")',
+    );
+  });
+
+  it('input `spec`: the same repository under other tags, or one tag twice in one image, is not a clash', () => {
+    const values = { spec: specOf([['r.io/a:1', 'r.io/a:1'], ['r.io/a:2'], ['r.io/b:1']]) };
+    expect(getInputs((name) => values[name as 'spec'] ?? '').images).toHaveLength(3);
+  });
+
+  it('--spec: refused the same way, in the CLI’s words', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'mm-spec-')), 'spec.yaml');
+    writeFileSync(file, specOf([['r.io/a:1'], ['docker.io/library/x:latest'], ['r.io/b:1', 'x']]));
+    expect(() => parseMergeCommand(['--spec', file], () => 'pw')).toThrow(
+      '--spec images[1] and images[2] both write the tag docker.io/library/x:latest ("docker.io/library/x:latest" and "x")',
+    );
+  });
+});
