@@ -1,5 +1,5 @@
 // Bundles the two entries (action and CLI) into dist/ as self-contained ESM files.
-// undici and @actions/* include CommonJS that calls require(), hence the banner.
+// undici and @actions/core include CommonJS that calls require(), hence the banner.
 //
 // Source-mapped (dist/*.js.map, with the sources inside), so a stack trace names src/ lines:
 // src/base/stack.ts maps a stack through them when one is printed (Node's own source-map support,
@@ -11,6 +11,9 @@
 //   which cost more start-up time than the rest of the program.
 // - undici's HTTP/2 client (and node:http2 with it) loaded only if a registry negotiates h2,
 //   which undici never offers unless asked (allowH2): never, here.
+// - no @actions/github: the run's repository, server and commit (github-annotations) are the
+//   runner's GITHUB_* variables, read by src/action/github-context.ts when needed; its Context
+//   read and parsed the whole event file at load.
 // - @actions/core without its OIDC client (`core.getIDToken`, unused here), which is the
 //   only user of @actions/http-client and a second copy of undici.
 // - Node built-ins loaded with require(), also where ESM code imports them: an ESM import of a
@@ -55,15 +58,6 @@ Object.assign(Dispatcher.prototype, require('undici/lib/api'))
 module.exports = { Agent, Dispatcher }
 `;
 
-// @actions/github for its Context only (the run's repository, server and commit, for
-// github-annotations): its index also loads Octokit and a second HTTP client, which the action
-// never uses. The package's exports map hides lib/context.js, hence the file path.
-// A path relative to the project (resolveDir below): an absolute one would land in the source map
-// and make dist/ depend on the folder it was built in.
-const GITHUB_CONTEXT = `import { Context } from './node_modules/@actions/github/lib/context.js';
-export const context = new Context();
-`;
-
 const OIDC_STUB = `export class OidcClient {
   static async getIDToken() {
     throw new Error('manifest-merge does not bundle the OIDC client of @actions/core');
@@ -91,10 +85,6 @@ const lean = {
     b.onResolve({ filter: /^undici$/ }, (args) =>
       args.importer.includes('node_modules') ? undefined : { path: 'undici-slim', namespace: 'lean' },
     );
-    b.onResolve({ filter: /^@actions\/github$/ }, (args) =>
-      args.importer.includes('node_modules') ? undefined : { path: 'github-context', namespace: 'lean' },
-    );
-    b.onLoad({ filter: /^github-context$/, namespace: 'lean' }, () => ({ contents: GITHUB_CONTEXT, loader: 'js', resolveDir: root }));
     b.onResolve({ filter: /^\.\/oidc-utils\.js$/ }, (args) =>
       args.importer.includes('@actions/core') ? { path: 'oidc-stub', namespace: 'lean' } : undefined,
     );

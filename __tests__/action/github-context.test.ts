@@ -1,5 +1,8 @@
 // Input `github-annotations`: the run's repository and commit on the index (auto: ghcr.io only).
-import { describe, expect, it } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { getInputs } from '../../src/action/inputs.js';
 
 describe('github-annotations', () => {
@@ -56,5 +59,32 @@ describe('github-annotations', () => {
       return planMerge([source], { attestations: 'keep', format: 'auto', annotations: annotated.annotations }).digest;
     };
     expect(digest()).toBe(digest());
+  });
+});
+
+describe('readRunContext', () => {
+  it('takes the runner’s variables; outside a run, only the default server and no warning', async () => {
+    const { readRunContext } = await import('../../src/action/github-context.js');
+    const warn = jest.fn();
+    expect(readRunContext({}, warn)).toEqual({ serverUrl: 'https://github.com', repository: undefined, sha: undefined });
+    expect(
+      readRunContext(
+        { GITHUB_SERVER_URL: 'https://ghe.example', GITHUB_REPOSITORY: 'acme/app', GITHUB_SHA: 'abc', GITHUB_EVENT_PATH: '/no/such' },
+        warn,
+      ),
+    ).toEqual({ serverUrl: 'https://ghe.example', repository: 'acme/app', sha: 'abc' });
+    expect(warn).not.toHaveBeenCalled();
+  });
+
+  it('an event file that is missing, or holds no repository, when it is needed', async () => {
+    const { readRunContext } = await import('../../src/action/github-context.js');
+    const warn = jest.fn();
+    expect(readRunContext({ GITHUB_EVENT_PATH: '/no/such/event.json' }, warn).repository).toBeUndefined();
+    expect(warn).toHaveBeenCalledWith('GITHUB_EVENT_PATH: no such file "/no/such/event.json"; org.opencontainers.image.source is left out');
+    const file = join(mkdtempSync(join(tmpdir(), 'mm-event-')), 'event.json');
+    writeFileSync(file, '{"action": "opened", "repository": {"name": "app"}}');
+    warn.mockClear();
+    expect(readRunContext({ GITHUB_EVENT_PATH: file }, warn).repository).toBeUndefined();
+    expect(warn).not.toHaveBeenCalled();
   });
 });

@@ -1,7 +1,8 @@
 // The action's entry with @actions/core mocked (actions/typescript-action's pattern): inputs in,
 // outputs, job summary and setFailed out, on an in-memory registry instead of a network.
-import { afterAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { afterAll, afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as core from '../support/actions-core.js';
@@ -14,8 +15,7 @@ let registry: MemoryRegistry;
 const createClient = jest.fn((_settings: ClientSettings) => registry as RegistryClient);
 const closed = jest.fn();
 
-jest.unstable_mockModule('@actions/core', () => core);
-jest.unstable_mockModule('../../src/engine/client-setup.js', () => ({
+const clientSetup = {
   USER_AGENT: 'test',
   createClient,
   useClient: async <T>(client: RegistryClient, _logger: Logger, work: (client: RegistryClient) => Promise<T>): Promise<T> => {
@@ -25,7 +25,9 @@ jest.unstable_mockModule('../../src/engine/client-setup.js', () => ({
       closed();
     }
   },
-}));
+};
+jest.unstable_mockModule('@actions/core', () => core);
+jest.unstable_mockModule('../../src/engine/client-setup.js', () => clientSetup);
 
 const { run } = await import('../../src/action/main.js');
 
@@ -145,5 +147,111 @@ describe('run (the action entry)', () => {
     const results = JSON.parse(core.outputs.results) as Array<{ metadata: { attestations: { kept: number; stripped: number } } }>;
     expect(results.map((r) => r.metadata.attestations.stripped)).toEqual([0, 1]);
     expect(results.map((r) => r.metadata.attestations.kept)).toEqual([0, 0]);
+  });
+});
+
+// Issue 20 (7): the run's context was built when the bundle loaded (@actions/github's Context reads
+// and parses GITHUB_EVENT_PATH whole): a malformed file printed a raw SyntaxError stack with no
+// ::error::, and a 300 MiB one took 650 MiB, even with github-annotations: false.
+describe('the workflow event file (GITHUB_EVENT_PATH)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mm-action-event-'));
+  const malformed = join(dir, 'malformed.json');
+  writeFileSync(malformed, '{"repository": {"full_name": ');
+  const huge = join(dir, 'huge.json');
+  writeFileSync(huge, '');
+  truncateSync(huge, 300 * 1024 * 1024);
+  const fifo = join(dir, 'event.fifo');
+  execFileSync('mkfifo', [fifo]);
+  const names = ['GITHUB_EVENT_PATH', 'GITHUB_REPOSITORY', 'GITHUB_SHA', 'GITHUB_SERVER_URL'] as const;
+  const saved = Object.fromEntries(names.map((n) => [n, process.env[n]]));
+  let writer: ChildProcess | undefined;
+  const SHA = 'c0ffee'.padEnd(40, '0');
+
+  /** main.js loaded afresh under `env` (what the bundle does at start), then run. */
+  async function runWith(env: Partial<Record<(typeof names)[number], string>>, inputs: Record<string, string>) {
+    for (const n of names) delete process.env[n];
+    Object.assign(process.env, env);
+    core.resetCore(inputs);
+    jest.resetModules();
+    jest.unstable_mockModule('@actions/core', () => core);
+    jest.unstable_mockModule('../../src/engine/client-setup.js', () => clientSetup);
+    const fresh = await import('../../src/action/main.js');
+    await fresh.run();
+  }
+  const annotationsOf = () => (JSON.parse(core.outputs.manifest) as { annotations?: Record<string, string> }).annotations;
+
+  afterEach(() => {
+    writer?.kill();
+    writer = undefined;
+    for (const n of names) delete process.env[n];
+    for (const n of names) if (saved[n] !== undefined) process.env[n] = saved[n];
+  });
+
+  it('a malformed file is not read when GITHUB_REPOSITORY names the repository: the step runs', async () => {
+    await runWith(
+      { GITHUB_EVENT_PATH: malformed, GITHUB_REPOSITORY: 'acme/app', GITHUB_SHA: SHA },
+      { sources: SOURCES, tags: 'reg.example/acme/app:latest', 'github-annotations': 'true' },
+    );
+    expect(core.setFailed).not.toHaveBeenCalled();
+    expect(core.warning).not.toHaveBeenCalled();
+    expect(annotationsOf()).toEqual({
+      'org.opencontainers.image.source': 'https://github.com/acme/app',
+      'org.opencontainers.image.revision': SHA,
+    });
+  });
+
+  it('a malformed file, read for want of GITHUB_REPOSITORY: one warning, no stack, the step runs without the source annotation', async () => {
+    await runWith(
+      { GITHUB_EVENT_PATH: malformed, GITHUB_SHA: SHA },
+      { sources: SOURCES, tags: 'reg.example/acme/app:latest', 'github-annotations': 'true' },
+    );
+    expect(core.setFailed).not.toHaveBeenCalled();
+    expect(core.error).not.toHaveBeenCalled();
+    expect(core.warning).toHaveBeenCalledTimes(1);
+    expect(core.warning.mock.calls[0][0]).toMatch(
+      new RegExp(`^GITHUB_EVENT_PATH: "${malformed}" is not JSON \\(.*\\); org\\.opencontainers\\.image\\.source is left out$`),
+    );
+    expect(core.warning.mock.calls[0][0]).not.toMatch(/\n\s+at /);
+    expect(annotationsOf()).toEqual({ 'org.opencontainers.image.revision': SHA });
+  });
+
+  it('the repository comes from the event file when GITHUB_REPOSITORY is unset', async () => {
+    const event = join(dir, 'event.json');
+    writeFileSync(event, JSON.stringify({ repository: { full_name: 'acme/from-event', owner: { login: 'acme' }, name: 'from-event' } }));
+    await runWith(
+      { GITHUB_EVENT_PATH: event, GITHUB_SERVER_URL: 'https://github.example' },
+      { sources: SOURCES, tags: 'reg.example/acme/app:latest', 'github-annotations': 'true' },
+    );
+    expect(core.warning).not.toHaveBeenCalled();
+    expect(annotationsOf()).toEqual({ 'org.opencontainers.image.source': 'https://github.example/acme/from-event' });
+  });
+
+  it('a 300 MiB file with github-annotations: false is never read', async () => {
+    await runWith({ GITHUB_EVENT_PATH: huge }, { sources: SOURCES, tags: 'reg.example/acme/app:latest', 'github-annotations': 'false' });
+    expect(core.setFailed).not.toHaveBeenCalled();
+    expect(core.warning).not.toHaveBeenCalled();
+    expect(annotationsOf()).toBeUndefined();
+  });
+
+  it('nor is a FIFO, with annotations that do not apply (auto, not ghcr.io)', async () => {
+    // writers that come late, so that a reader waiting for one (@actions/github read it twice) ends, failing this test, rather than hangs
+    writer = spawn('sh', ['-c', 'sleep 3; while :; do printf "{}" > "$0"; done', fifo], { stdio: 'ignore' });
+    const started = Date.now();
+    await runWith({ GITHUB_EVENT_PATH: fifo }, { sources: SOURCES, tags: 'reg.example/acme/app:latest' });
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(core.setFailed).not.toHaveBeenCalled();
+    expect(core.warning).not.toHaveBeenCalled();
+  });
+
+  it('a 300 MiB file, when needed, is read bounded: a warning naming the limit', async () => {
+    await runWith(
+      { GITHUB_EVENT_PATH: huge, GITHUB_SHA: SHA },
+      { sources: SOURCES, tags: 'reg.example/acme/app:latest', 'github-annotations': 'true' },
+    );
+    expect(core.setFailed).not.toHaveBeenCalled();
+    expect(core.warning).toHaveBeenCalledWith(
+      `GITHUB_EVENT_PATH: "${huge}" is 300 MiB, over the limit of 10 MiB; org.opencontainers.image.source is left out`,
+    );
+    expect(annotationsOf()).toEqual({ 'org.opencontainers.image.revision': SHA });
   });
 });

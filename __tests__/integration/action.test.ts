@@ -2,7 +2,9 @@
 // GITHUB_OUTPUT / GITHUB_STEP_SUMMARY files, exactly as the runner runs it.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync } from 'node:fs';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { sha256Digest } from '../../src/oci/digest.js';
 import { hasManifest } from '../../scripts/support/fixtures/client.js';
 import { seedCase, type SeedCase } from '../../scripts/support/fixtures/cases.js';
@@ -70,7 +72,7 @@ describe('node dist/index.js, as the runner runs it', () => {
     expect(index.manifests.map((m) => m.digest)).toEqual([seed.amd64.imageDigest, seed.arm64.imageDigest]);
   });
 
-  it("github-annotations: the run's repository and commit (from @actions/github's context) annotate the index; auto leaves other registries alone", async () => {
+  it("github-annotations: the run's repository and commit (the runner's GITHUB_* variables) annotate the index; auto leaves other registries alone", async () => {
     const env = { GITHUB_SERVER_URL: 'https://github.example', GITHUB_REPOSITORY: 'acme/app', GITHUB_SHA: 'c0ffee'.padEnd(40, '0') };
     const forced = `${registry.host}/acme/gh-annotated:1`;
     const run = await runAction({ sources: seed.sources.join('\n'), tags: forced, 'github-annotations': 'true' }, { env });
@@ -97,6 +99,53 @@ describe('node dist/index.js, as the runner runs it', () => {
       annotations?: Record<string, string>;
     };
     expect(autoIndex.annotations).toBeUndefined();
+  });
+
+  it('spec with two images writing one tag fails before any request, naming both images (issue 20, 4)', async () => {
+    const tag = `${registry.host}/acme/spec-clash:1`;
+    const run = await runAction({
+      spec: ['images:', `  - {tags: [${tag}], sources: [${seed.sources[0]}]}`, `  - {tags: [${tag}], sources: [${seed.sources[1]}]}`].join(
+        '\n',
+      ),
+    });
+    expect(run.code).toBe(1);
+    const errors = run.stdout.split('\n').filter((l) => l.startsWith('::error::'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toContain(`::error::Input \`spec\` images[0] and images[1] both write the tag ${tag}`);
+    expect(run.outputs).toEqual({});
+    expect(await hasManifest(registry, 'acme/spec-clash', '1')).toBe(false);
+  });
+
+  it('a malformed GITHUB_EVENT_PATH: a normal run, or a ::warning:: when the file is needed; never a SyntaxError stack (issue 20, 7)', async () => {
+    const event = join(await mkdtemp(join(tmpdir(), 'mm-action-event-')), 'event.json');
+    await writeFile(event, '{"repository": {"full_name": ');
+    const sha = 'c0ffee'.padEnd(40, '0');
+    const inputs = { sources: seed.sources.join('\n'), 'github-annotations': 'true' };
+    // GITHUB_REPOSITORY names the repository: the event file is not read
+    const plain = await runAction(
+      { ...inputs, tags: `${registry.host}/acme/event-plain:1` },
+      {
+        env: { GITHUB_EVENT_PATH: event, GITHUB_REPOSITORY: 'acme/app', GITHUB_SHA: sha },
+      },
+    );
+    expect(plain.stderr).toBe('');
+    expect(plain.stdout).not.toMatch(/SyntaxError|::warning::|::error::/);
+    expect(plain.code).toBe(0);
+    // without it, the event file is read for the repository: one warning, and the rest of the step runs
+    const target = `${registry.host}/acme/event-warned:1`;
+    const warned = await runAction({ ...inputs, tags: target }, { env: { GITHUB_EVENT_PATH: event, GITHUB_SHA: sha } });
+    expect(warned.stderr).toBe('');
+    expect(warned.stdout).not.toMatch(/SyntaxError|::error::|\n\s+at /);
+    const warnings = warned.stdout.split('\n').filter((l) => l.startsWith('::warning::'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(
+      /^::warning::GITHUB_EVENT_PATH: ".*event\.json" is not JSON \(.*\); org\.opencontainers\.image\.source is left out$/,
+    );
+    expect(warned.code).toBe(0);
+    const index = JSON.parse((await skopeoInspectRaw(target, { tlsVerify: false })).toString('utf8')) as {
+      annotations?: Record<string, string>;
+    };
+    expect(index.annotations).toEqual({ 'org.opencontainers.image.revision': sha });
   });
 
   it('merges the seed case and sets every output and the job summary', async () => {

@@ -1,6 +1,7 @@
 // The CLI as a user runs it: the built bin (dist/cli.js) as a subprocess against a real registry,
 // on every fixture type, with results checked by skopeo (never by the product's own client).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -120,6 +121,36 @@ describe('manifest-merge merge', () => {
     ]);
     const index = JSON.parse((await raw(one)).toString()) as Index;
     expect(index.manifests.map((m) => m.digest)).toEqual([seed.amd64.imageDigest, seed.arm64.imageDigest]);
+  });
+
+  it('--spec with two images writing one tag exits 2 before any request, naming both images (issue 20, 4)', async () => {
+    const tag = `${registry.host}/acme/cli-spec-clash:1`;
+    const spec = join(await mkdtemp(join(tmpdir(), 'mm-cli-spec-')), 'spec.yaml');
+    await writeFile(
+      spec,
+      ['images:', `  - {tags: [${tag}], sources: [${seed.sources[0]}]}`, `  - {tags: [${tag}], sources: [${seed.sources[1]}]}`].join('\n'),
+    );
+    const run = await cli(['merge', '--spec', spec]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(`manifest-merge: --spec images[0] and images[1] both write the tag ${tag}`);
+    expect(run.stdout.length).toBe(0);
+    expect(await hasManifest(registry, 'acme/cli-spec-clash', '1')).toBe(false);
+  });
+
+  it('--spec naming a FIFO is refused at once, not waited on (issue 20, 8)', async () => {
+    const fifo = join(await mkdtemp(join(tmpdir(), 'mm-cli-spec-')), 'spec.fifo');
+    execFileSync('mkfifo', [fifo]);
+    // writers that come late, so that a CLI waiting for one ends (and fails this test) rather than hangs
+    const writer = spawn('sh', ['-c', 'sleep 3; while :; do printf "images: []" > "$0"; done', fifo], { stdio: 'ignore' });
+    try {
+      const started = Date.now();
+      const run = await cli(['merge', '--spec', fifo]);
+      expect(run.stderr).toMatch(`manifest-merge: --spec: "${fifo}" is a FIFO (named pipe), not a regular file`);
+      expect(run.code).toBe(2);
+      expect(Date.now() - started).toBeLessThan(3000);
+    } finally {
+      writer.kill();
+    }
   });
 
   it('--format: auto gives a Docker manifest list for Docker images, oci forces an OCI index, docker refuses attestations', async () => {

@@ -3,13 +3,12 @@
 // message worded for the action; anything else also prints its stack, which names src/ lines
 // (dist/ is source-mapped).
 import * as core from '@actions/core';
-import { context as githubContext } from '@actions/github';
 import { isExpectedError } from '../base/errors.js';
 import type { Logger } from '../base/logger.js';
 import { redactSecrets } from '../base/redact.js';
 import { mapStackTrace } from '../base/stack.js';
 import { checkStep, runStep } from '../engine/run-step.js';
-import { type RunContext, withGithubAnnotations } from './github-context.js';
+import { readRunContext, wantsGithubAnnotations, withGithubAnnotations } from './github-context.js';
 import { getInputs } from './inputs.js';
 import { writeOutputs } from './outputs.js';
 import { ACTION_EXPLICIT_CREDENTIALS, renderActionError } from './wording.js';
@@ -22,28 +21,18 @@ const actionsLogger: Logger = {
   group: (name, work) => core.group(name, work),
 };
 
-/** The workflow run, from @actions/github's context (whose `repo` throws outside a run). */
-function runContext(): RunContext {
-  let repository: string | undefined;
-  try {
-    repository = `${githubContext.repo.owner}/${githubContext.repo.repo}`;
-  } catch {
-    repository = undefined;
-  }
-  return { serverUrl: githubContext.serverUrl, repository, sha: githubContext.sha };
-}
-
 export async function run(): Promise<void> {
   try {
     const inputs = getInputs((name) => core.getInput(name));
     // The password is a secret; the username is not (masking it hid every `ghcr.io/<user>/app`).
     if (inputs.client.credentials) core.setSecret(inputs.client.credentials.password);
     for (const warning of inputs.warnings) actionsLogger.warning(warning);
-    const context = runContext();
-    const images = inputs.images.map((image) => ({
-      ...image,
-      request: withGithubAnnotations(image.request, inputs.githubAnnotations, context),
-    }));
+    // the run's context (and the event file, if at all) is read only when an image takes its annotations
+    const annotated = inputs.images.some((image) => wantsGithubAnnotations(image.request, inputs.githubAnnotations));
+    const context = annotated ? readRunContext(process.env, actionsLogger.warning) : undefined;
+    const images = context
+      ? inputs.images.map((image) => ({ ...image, request: withGithubAnnotations(image.request, inputs.githubAnnotations, context) }))
+      : inputs.images;
     const outcomes = await runStep(
       { ...inputs, images },
       { logger: actionsLogger, onSecret: (s) => core.setSecret(s), explicitCredentials: ACTION_EXPLICIT_CREDENTIALS },

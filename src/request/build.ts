@@ -6,7 +6,7 @@ import { InputError, ManifestMergeError } from '../base/errors.js';
 import type { ClientSettings, ImageRequest, MergeRequest } from '../engine/model.js';
 import { digestFileSources } from '../sources/digest-files.js';
 import { metadataFileSources } from '../sources/metadata-files.js';
-import { parseReference } from '../oci/reference.js';
+import { formatReference, parseReference } from '../oci/reference.js';
 import {
   type BooleanField,
   type ChoiceField,
@@ -105,8 +105,12 @@ function metadataSources(record: FieldRecord, naming: FieldNaming, tagItems: str
   });
 }
 
-/** One image: its sources (with those of a digests directory and of metadata files), tags and every image field. */
-export function buildImage(record: FieldRecord, naming: FieldNaming, push: boolean): { request: MergeRequest; warnings: string[] } {
+/** One image: its sources (with those of a digests directory and of metadata files), tags (and each as written) and every image field. */
+export function buildImage(
+  record: FieldRecord,
+  naming: FieldNaming,
+  push: boolean,
+): { request: MergeRequest; warnings: string[]; tagsAsWritten: string[] } {
   const digestsDir = text(record['digests-dir']).trim();
   const tagItems = items(record.tags);
   const sourceItems = [
@@ -133,7 +137,31 @@ export function buildImage(record: FieldRecord, naming: FieldNaming, push: boole
     append: boolean(record, naming, 'append'),
     annotations,
   };
-  return { request, warnings: warning ? [warning] : [] };
+  return { request, warnings: warning ? [warning] : [], tagsAsWritten: tagItems };
+}
+
+/**
+ * Two images of a spec writing one tag would race: both report it pushed, and the tag holds
+ * whichever index came last. The spec is known whole before any request, so that is refused here,
+ * naming both images. Tags compare as the registry sees them (`x`, `docker.io/library/x:latest`
+ * and `index.docker.io/library/x:latest` are one tag); one image naming a tag twice writes it once.
+ */
+function checkOneImagePerTag(label: string, images: Array<{ request: MergeRequest; tagsAsWritten: string[] }>): void {
+  const writer = new Map<string, { image: number; written: string }>();
+  images.forEach(({ request, tagsAsWritten }, image) => {
+    request.tags.forEach((tag, i) => {
+      const key = formatReference(tag);
+      const earlier = writer.get(key);
+      if (earlier === undefined) writer.set(key, { image, written: tagsAsWritten[i] });
+      else if (earlier.image !== image) {
+        const written = tagsAsWritten[i];
+        const spellings = earlier.written === key && written === key ? '' : ` ("${earlier.written}" and "${written}")`;
+        throw new InputError(`${label} images[${earlier.image}] and images[${image}] both write the tag ${key}${spellings}`, {
+          hint: 'Give each tag to one image only: a tag holds one index, and two images pushing it at once leave whichever came last',
+        });
+      }
+    });
+  });
 }
 
 /**
@@ -186,15 +214,15 @@ export function buildStep(record: FieldRecord, naming: FieldNaming): StepRequest
   if (specText.trim() !== '') {
     const label = naming.label('spec');
     const defaults = Object.fromEntries(IMAGE_FIELDS.filter((f) => record[f] !== undefined).map((f) => [f, record[f]])) as FieldRecord;
-    images = imageRecords(label, readSpec(label, specText).text).map((own, i) => {
+    const built = imageRecords(label, readSpec(label, specText).text).map((own, i) => {
       const position = `${label} images[${i}]`;
-      const { request, warnings } = atPosition(position, () =>
-        buildImage({ ...defaults, ...own }, imageNaming(position, own, naming), push),
-      );
-      return { position, request, warnings: warnings.map((w) => `${position}: ${w}`) };
+      return { position, ...atPosition(position, () => buildImage({ ...defaults, ...own }, imageNaming(position, own, naming), push)) };
     });
+    checkOneImagePerTag(label, built);
+    images = built.map(({ position, request, warnings }) => ({ position, request, warnings: warnings.map((w) => `${position}: ${w}`) }));
   } else {
-    images = [{ position: 'image', ...buildImage(record, naming, push) }];
+    const { request, warnings } = buildImage(record, naming, push);
+    images = [{ position: 'image', request, warnings }];
   }
   return {
     images,

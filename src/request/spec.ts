@@ -3,27 +3,30 @@
 // its own (build.ts turns it into a merge request); a field it sets overrides the step's field of
 // the same name. The document's shape is checked here, before any request; every error names the
 // image's position and the field.
-import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { InputError } from '../base/errors.js';
+import { readBoundedFile } from '../base/files.js';
 import { type FieldName, type FieldRecord, IMAGE_FIELDS } from './fields.js';
 
 /** At most this many images in one spec: more is a mistake (or a hostile file), not a monorepo. */
 export const MAX_SPEC_IMAGES = 500;
 
-/** The spec's text: the file it names (a single line naming an existing file), else the YAML itself. */
+/** At most this many bytes in a spec file: 500 images with long lists take well under 1 MiB. */
+export const MAX_SPEC_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The spec's text: the file it names (a single line), else the YAML itself. Only a regular file of
+ * at most MAX_SPEC_BYTES, opened without waiting: a FIFO or a device is refused, not waited on.
+ */
 export function readSpec(label: string, value: string): { text: string; origin: string } {
   const v = value.trim();
   if (!v.includes('\n') && !v.includes('images:') && !v.startsWith('{')) {
-    if (!existsSync(v))
-      throw new InputError(`${label}: no such file "${v}"`, {
-        hint: 'Give the path of a YAML or JSON file, or the YAML itself (images: …)',
-      });
-    try {
-      return { text: readFileSync(v, 'utf8'), origin: v };
-    } catch (cause) {
-      throw new InputError(`${label}: cannot read "${v}" (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`, { cause });
-    }
+    const bytes = readBoundedFile(label, v, {
+      maxBytes: MAX_SPEC_BYTES,
+      hint: 'Write the spec to a regular file, or give the YAML itself (images: …)',
+      sizeHint: 'Split the images over several specs and steps',
+    });
+    return { text: bytes.toString('utf8'), origin: v };
   }
   return { text: value, origin: 'inline' };
 }
