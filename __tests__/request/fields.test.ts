@@ -19,8 +19,11 @@ const TAG = 'ghcr.io/acme/app:latest';
 type Surface = 'input' | 'flag' | 'spec';
 const SURFACES: Surface[] = ['input', 'flag', 'spec'];
 
-/** Fields only the action has (the CLI prints instead of writing a job summary, and has no GitHub context). */
-const ACTION_ONLY = new Set<FieldName>(['github-annotations', 'summary']);
+/**
+ * Fields only the action has (the CLI prints instead of writing a job summary, and has no GitHub
+ * context; it reads the GitHub token from $GITHUB_TOKEN, never a flag).
+ */
+const ACTION_ONLY = new Set<FieldName>(['github-annotations', 'summary', 'github-token']);
 
 const isImageField = (field: FieldName) => (IMAGE_FIELDS as readonly string[]).includes(field);
 
@@ -66,6 +69,8 @@ const READ: Partial<Record<FieldName, (step: StepRequest) => unknown>> = {
   'dangling-attestations': (s) => s.images[0].request.danglingAttestations,
   format: (s) => s.images[0].request.format,
   append: (s) => s.images[0].request.append,
+  'cleanup-sources': (s) => s.images[0].request.cleanupSources ?? false,
+  'github-token': (s) => s.client.githubToken,
   push: (s) => s.images[0].request.push,
   platforms: (s) => s.images[0].request.platforms,
   'select-platforms': (s) => s.images[0].request.selectPlatforms,
@@ -102,6 +107,7 @@ const SAMPLES: Partial<Record<FieldName, Array<[string, unknown]>>> = {
     ['600', 600_000],
   ],
   'insecure-registries': [['reg.lan:5000', ['reg.lan:5000']]],
+  'github-token': [['ghs_token123', 'ghs_token123']],
 };
 
 /** Every value of every field (choices and booleans from the table), with the surfaces that have the field. */

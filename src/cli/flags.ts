@@ -35,6 +35,7 @@ const MERGE_OPTIONS = {
   'dry-run': { type: 'boolean' },
   annotation: { type: 'string', multiple: true },
   append: { type: 'boolean' },
+  'cleanup-sources': { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
 } as const;
 
@@ -141,6 +142,7 @@ export function parseMergeCommand(args: string[], readPassword: PasswordReader):
     format: values.format,
     push: !values['dry-run'],
     append: values.append ?? false,
+    'cleanup-sources': values['cleanup-sources'] ?? false,
   };
   // the image fields are checked before the client's, and the password is read last
   const step = buildStep(record, flagNaming);

@@ -56,6 +56,7 @@ export const FIELDS = {
   'dangling-attestations': { kind: 'choice', scope: 'image', choices: ['drop', 'keep'], default: 'drop' },
   format: { kind: 'choice', scope: 'image', choices: ['auto', 'oci', 'docker'], default: 'auto' },
   append: { kind: 'boolean', scope: 'image', default: false },
+  'cleanup-sources': { kind: 'boolean', scope: 'image', default: false },
   push: { kind: 'boolean', scope: 'step', default: true },
   spec: { kind: 'text', scope: 'step' },
   'github-annotations': { kind: 'choice', scope: 'step', choices: ['auto', 'true', 'false'], default: 'auto' },
@@ -65,6 +66,7 @@ export const FIELDS = {
   password: { kind: 'text', scope: 'step' },
   registry: { kind: 'registry', scope: 'step' },
   timeout: { kind: 'duration', scope: 'step' },
+  'github-token': { kind: 'text', scope: 'step' },
 } as const satisfies Record<string, FieldSpec>;
 
 export type FieldName = keyof typeof FIELDS;
@@ -78,7 +80,7 @@ export interface ChoiceValues {
   'github-annotations': GithubAnnotationsMode;
 }
 export type ChoiceField = keyof ChoiceValues;
-export type BooleanField = 'append' | 'push' | 'summary';
+export type BooleanField = 'append' | 'push' | 'summary' | 'cleanup-sources';
 
 // The table and the types agree: a choice added to one and not the other does not compile.
 type TableChoices<F extends ChoiceField> = (typeof FIELDS)[F]['choices'][number];
