@@ -172,6 +172,22 @@ describe('manifest-merge merge', () => {
     expect(await hasManifest(registry, 'acme/cli-refused', 'latest')).toBe(false);
   });
 
+  it('--cleanup-sources removes the source tags after the read-back; --json counts them; the index is whole', async () => {
+    await Promise.all([
+      pushBuildxImage(registry, 'acme/cli-clean', 'amd64', { platform: 'linux/amd64', seed: 'cli-clean-amd64' }),
+      pushBuildxImage(registry, 'acme/cli-clean', 'arm64', { platform: 'linux/arm64', seed: 'cli-clean-arm64' }),
+    ]);
+    const target = `${registry.host}/acme/cli-clean:latest`;
+    const sources = [`${registry.host}/acme/cli-clean:amd64`, `${registry.host}/acme/cli-clean:arm64`];
+    const run = await cli(['merge', '--json', '--cleanup-sources', '--tag', target, ...sources]);
+    expect(run.code).toBe(0);
+    const metadata = json<{ cleanup: { removed: number; left: number } }>(run);
+    expect(metadata.cleanup).toMatchObject({ removed: 2, left: 0 });
+    expect(await hasManifest(registry, 'acme/cli-clean', 'amd64')).toBe(false);
+    expect(await hasManifest(registry, 'acme/cli-clean', 'arm64')).toBe(false);
+    await skopeoCopyAllToOciLayout(target, await mkdtemp(join(tmpdir(), 'mm-cli-layout-')));
+  });
+
   it('merges every fixture type (buildx index, bare OCI, Docker arm/v7 and arm/v6, Windows) into one index', async () => {
     const target = `${registry.host}/acme/cli-variety:latest`;
     const run = await cli([

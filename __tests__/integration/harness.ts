@@ -24,6 +24,9 @@ export interface HarnessOptions {
   requestTimeoutMs?: number;
   /** test-only undici dispatcher (quirks.test.ts maps Docker Hub's host names to loopback) */
   dispatcher?: Dispatcher;
+  /** where GitHub's and Docker Hub's web APIs are (cleanup.test.ts: local stand-ins, scripts/support/hosted-apis.ts) */
+  githubApiUrl?: string;
+  hubApiUrl?: string;
 }
 
 export interface MergeError {
@@ -43,6 +46,8 @@ async function actionSetup(logger: Logger, options: HarnessOptions): Promise<Cli
     retry: options.retry,
     requestTimeoutMs: options.requestTimeoutMs,
     dispatcher: options.dispatcher,
+    githubApiUrl: options.githubApiUrl,
+    hubApiUrl: options.hubApiUrl,
   };
 }
 

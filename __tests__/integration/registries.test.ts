@@ -122,6 +122,21 @@ describe.each(ALL_IMPLEMENTATION_ROWS)(
       expect(await hasManifest(registry, 'acme/deleted', image.digest)).toBe(!can.delete);
     });
 
+    it(`deletes a tag alone (DELETE of the tag; the manifest and its other tags stay): ${can.deleteTags}`, async () => {
+      const image = await pushOciImage(registry, 'acme/untagged', 'v1', {
+        platform: 'linux/amd64',
+        seed: `delete-tag-${implementation}`,
+        layers: 1,
+      });
+      await pushOciImage(registry, 'acme/untagged', 'v2', { platform: 'linux/amd64', seed: `delete-tag-${implementation}`, layers: 1 });
+      const response = await fetch(`${registry.url}/v2/acme/untagged/manifests/v1`, { method: 'DELETE' });
+      await response.arrayBuffer();
+      expect(response.status === 202).toBe(can.deleteTags);
+      expect(await hasManifest(registry, 'acme/untagged', 'v1')).toBe(!can.deleteTags);
+      expect(await hasManifest(registry, 'acme/untagged', 'v2')).toBe(true);
+      expect(await hasManifest(registry, 'acme/untagged', image.digest)).toBe(true);
+    });
+
     it(`takes signed schema 1 manifests: ${can.schema1}`, async () => {
       const pushed = pushSchema1(registry, 'acme/legacy', 'v1', { platform: 'linux/amd64', seed: `schema1-${implementation}` });
       if (can.schema1) {

@@ -44,8 +44,11 @@ const COMPANIONS: Partial<Record<FieldName, Partial<Record<FieldName, string>>>>
 type Surface = 'input' | 'flag' | 'spec';
 const SURFACES: Surface[] = ['input', 'flag', 'spec'];
 
-/** Fields only the action has (the CLI prints instead of writing a job summary, and has no GitHub context). */
-const ACTION_ONLY = new Set<FieldName>(['github-annotations', 'summary']);
+/**
+ * Fields only the action has (the CLI prints instead of writing a job summary, and has no GitHub
+ * context; it reads the GitHub token from $GITHUB_TOKEN, never a flag).
+ */
+const ACTION_ONLY = new Set<FieldName>(['github-annotations', 'summary', 'github-token']);
 
 const isImageField = (field: FieldName) => (IMAGE_FIELDS as readonly string[]).includes(field);
 
@@ -98,6 +101,8 @@ const READ: Partial<Record<FieldName, (step: StepRequest) => unknown>> = {
   'metadata-files': (s) => s.images[0].request.sources.map(formatReference),
   'bake-targets': (s) => s.images[0].request.sources.map(formatReference),
   append: (s) => s.images[0].request.append,
+  'cleanup-sources': (s) => s.images[0].request.cleanupSources ?? false,
+  'github-token': (s) => s.client.githubToken,
   push: (s) => s.images[0].request.push,
   platforms: (s) => s.images[0].request.platforms,
   'select-platforms': (s) => s.images[0].request.selectPlatforms,
@@ -147,6 +152,7 @@ const SAMPLES: Partial<Record<FieldName, Array<[string, unknown]>>> = {
     ['worker', [...SOURCES, `ghcr.io/acme/worker@${D2}`]],
     ['app', [...SOURCES, `ghcr.io/acme/app@${D1}`]],
   ],
+  'github-token': [['ghs_token123', 'ghs_token123']],
 };
 
 /** Every value of every field (choices and booleans from the table), with the surfaces that have the field. */

@@ -43,6 +43,11 @@ export interface RegistryCapabilities {
   referrersEmptyIsNull: boolean;
   /** accepts `DELETE` of blobs and manifests (with `deleteEnabled` where that is a setting) */
   delete: boolean;
+  /**
+   * `DELETE /v2/<name>/manifests/<tag>` removes the tag only, the manifest stays (OCI 1.1, optional;
+   * with `deleteEnabled`); false: refused (distribution 2.8 answers 400 DIGEST_INVALID)
+   */
+  deleteTags: boolean;
   /** accepts signed schema 1 manifests and serves them back as such (with `schema1` where that is a setting) */
   schema1: boolean;
   /** refuses an index whose child manifests are not in the repository */
@@ -63,6 +68,7 @@ export const IMPLEMENTATIONS: Readonly<Record<RegistryImplementation, RegistryCa
     referrers: false,
     referrersEmptyIsNull: false,
     delete: true,
+    deleteTags: false,
     schema1: true,
     indexChildrenMustExist: true,
     foreignLayersUnpushed: true,
@@ -76,6 +82,7 @@ export const IMPLEMENTATIONS: Readonly<Record<RegistryImplementation, RegistryCa
     referrers: false,
     referrersEmptyIsNull: false,
     delete: true,
+    deleteTags: true,
     // v3 removed schema 1 support altogether
     schema1: false,
     indexChildrenMustExist: true,
@@ -93,6 +100,7 @@ export const IMPLEMENTATIONS: Readonly<Record<RegistryImplementation, RegistryCa
     referrers: false,
     referrersEmptyIsNull: false,
     delete: true,
+    deleteTags: true,
     // it stores any manifest as sent, with its Content-Type: signed schema 1 included (no setting)
     schema1: true,
     indexChildrenMustExist: true,
@@ -108,6 +116,7 @@ export const IMPLEMENTATIONS: Readonly<Record<RegistryImplementation, RegistryCa
     referrers: true,
     referrersEmptyIsNull: false,
     delete: true,
+    deleteTags: true,
     schema1: true,
     indexChildrenMustExist: true,
     foreignLayersUnpushed: true,
@@ -124,6 +133,7 @@ export const IMPLEMENTATIONS: Readonly<Record<RegistryImplementation, RegistryCa
     referrersEmptyIsNull: true,
     // with --api-delete (startRegistry's deleteEnabled)
     delete: true,
+    deleteTags: true,
     // it takes OCI and Docker schema 2 manifests only: any other Content-Type is refused with 400
     schema1: false,
     indexChildrenMustExist: true,
@@ -139,6 +149,7 @@ export const IMPLEMENTATIONS: Readonly<Record<RegistryImplementation, RegistryCa
     referrers: false,
     referrersEmptyIsNull: false,
     delete: true,
+    deleteTags: true,
     schema1: false,
     indexChildrenMustExist: true,
     foreignLayersUnpushed: false,

@@ -26,6 +26,7 @@ export async function run(): Promise<void> {
     const inputs = getInputs((name) => core.getInput(name));
     // The password is a secret; the username is not (masking it hid every `ghcr.io/<user>/app`).
     if (inputs.client.credentials) core.setSecret(inputs.client.credentials.password);
+    if (inputs.client.githubToken) core.setSecret(inputs.client.githubToken);
     for (const warning of inputs.warnings) actionsLogger.warning(warning);
     // the run's context (and the event file, if at all) is read only when an image takes its annotations
     const annotated = inputs.images.some((image) => wantsGithubAnnotations(image.request, inputs.githubAnnotations));
@@ -35,7 +36,13 @@ export async function run(): Promise<void> {
       : inputs.images;
     const outcomes = await runStep(
       { ...inputs, images },
-      { logger: actionsLogger, onSecret: (s) => core.setSecret(s), explicitCredentials: ACTION_EXPLICIT_CREDENTIALS },
+      {
+        logger: actionsLogger,
+        onSecret: (s) => core.setSecret(s),
+        explicitCredentials: ACTION_EXPLICIT_CREDENTIALS,
+        // GitHub Enterprise Server's API, where the workflow runs there (cleanup-sources on its container registry)
+        githubApiUrl: process.env.GITHUB_API_URL || undefined,
+      },
     );
     // without a spec, a failed merge sets no output; with one, every image's outcome is an output
     if (!inputs.spec) checkStep(outcomes, false);

@@ -38,6 +38,7 @@ const MERGE_OPTIONS = {
   'dry-run': { type: 'boolean' },
   annotation: { type: 'string', multiple: true },
   append: { type: 'boolean' },
+  'cleanup-sources': { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
 } as const;
 
@@ -150,6 +151,7 @@ export function parseMergeCommand(args: string[], readPassword: PasswordReader):
     format: values.format,
     push: !values['dry-run'],
     append: values.append ?? false,
+    'cleanup-sources': values['cleanup-sources'] ?? false,
   };
   // the image fields are checked before the client's, and the password is read last
   const step = buildStep(record, flagNaming);

@@ -67,6 +67,9 @@ Options:
       --spec FILE               merge several images: a YAML or JSON file of images: [{tags, sources, …}];
                                 give no SOURCE or --tag; other flags are defaults each image may override
       --append                  merge into the index the first --tag already points at (same platforms are replaced)
+      --cleanup-sources         once the tags are pushed and read back, remove the tags of the SOURCEs given
+                                by tag (never digests, layouts, or tags that are also --tag); on ghcr.io with
+                                $GITHUB_TOKEN (packages: write), on Docker Hub with the login's credentials
       --insecure-registry HOST  allow plain HTTP (and unverified TLS) to HOST (repeatable; loopback always may)
       --timeout DURATION        time budget for every wait, e.g. 90s, 10m, 1h30m (default 10m, at most 24h)
       --username USER           username for --registry (default: the first tag's registry)
@@ -144,7 +147,13 @@ async function merge(args: string[]): Promise<number> {
   const { output } = command;
   const logger = stderrLogger(output.quiet, output.verbose);
   for (const warning of command.warnings) logger.warning(warning);
-  const outcomes = await runStep(command, { logger, explicitCredentials: CLI_EXPLICIT_CREDENTIALS });
+  // cleanup-sources on ghcr.io: GitHub's packages API, with the token a workflow exports (never a flag: it would show in `ps`)
+  const githubToken = process.env.GITHUB_TOKEN?.trim();
+  const client = githubToken ? { ...command.client, githubToken } : command.client;
+  const outcomes = await runStep(
+    { ...command, client },
+    { logger, explicitCredentials: CLI_EXPLICIT_CREDENTIALS, githubApiUrl: process.env.GITHUB_API_URL || undefined },
+  );
   if (!command.spec) checkStep(outcomes, false);
   printOutcomes(outcomes, command.spec, output, logger);
   checkStep(outcomes, command.spec);

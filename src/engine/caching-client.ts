@@ -25,7 +25,15 @@ import {
 } from '../oci/manifest.js';
 import { type RepositoryRef, formatRepository } from '../oci/reference.js';
 import type { ReferrersListing } from '../registry/referrers.js';
-import type { BlobTransfer, FetchedManifest, ManifestHead, RegistryClient, RequestStats, Scope } from '../registry/client-types.js';
+import type {
+  BlobTransfer,
+  FetchedManifest,
+  HostedApis,
+  ManifestHead,
+  RegistryClient,
+  RequestStats,
+  Scope,
+} from '../registry/client-types.js';
 
 /** Blobs up to this size that several targets on other registries need are read once, and uploaded from memory. */
 export const SHARED_BLOB_BYTES = 1024 * 1024;
@@ -209,6 +217,10 @@ export class CachingClient implements RegistryClient {
     const store = kind === 'manifest' ? this.memory.heads : this.memory.blobs;
     const answer: Promise<unknown> | undefined = store.peek(k);
     return answer ? answer.then(Boolean, () => false) : Promise.resolve(false);
+  }
+
+  hostedApis(): HostedApis | undefined {
+    return this.inner.hostedApis?.();
   }
 
   stats(): RequestStats {

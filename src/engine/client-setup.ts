@@ -28,6 +28,10 @@ export interface ClientSetup {
   requestTimeoutMs?: number;
   /** test-only: an undici dispatcher instead of the client's own (e.g. one mapping host names to loopback) */
   dispatcher?: Dispatcher;
+  /** where GitHub's API is (the action passes GITHUB_API_URL; default https://api.github.com) */
+  githubApiUrl?: string;
+  /** test-only: where Docker Hub's API is (default https://hub.docker.com) */
+  hubApiUrl?: string;
 }
 
 export function createClient(settings: ClientSettings, setup: ClientSetup): RegistryClient {
@@ -57,6 +61,7 @@ export function createClient(settings: ClientSettings, setup: ClientSetup): Regi
     retry: setup.retry,
     requestTimeoutMs: setup.requestTimeoutMs,
     dispatcher: setup.dispatcher,
+    hostedApis: { githubToken: settings.githubToken, githubApiUrl: setup.githubApiUrl, hubApiUrl: setup.hubApiUrl },
     ...(settings.connectionsPerOrigin ? { connectionsPerOrigin: settings.connectionsPerOrigin } : {}),
   });
 }

@@ -18,6 +18,7 @@ import { type EngineOptions, type EngineRun, type MergeRun, repositoryOf, startM
 import { selectPlatforms } from './select.js';
 import { planTargetTransfer, pushIndex, transferAll } from './transfer.js';
 import { type PreviousTags, type TagTarget, readPrevious, writeTags } from './restore.js';
+import { type CleanupInput, cleanupSources } from './cleanup.js';
 
 export type { AppendRetry, EngineOptions } from './run.js';
 
@@ -96,12 +97,22 @@ async function mergeOnce(run: MergeRun, { sources, base }: Attempt): Promise<Out
   const transfers = await mapLimit(targets, run.concurrency, (target) => planTargetTransfer(run, target));
   const referrers = await referrersFor(run, plan, transfers);
   const reports = transfers.map((t) => t.report);
-  if (!run.request.push) return dryRun(run, plan, resolved, reports);
+  if (!run.request.push) return withCleanup(run, dryRun(run, plan, resolved, reports), { plan, resolved, referrers });
 
   // Blobs, then child manifests, in every target; only then any tag (a failure leaves tags untouched).
   await inGroup(run.logger, 'Copy blobs and child manifests', () => transferAll(run, transfers));
   await copyAllReferrers(run, transfers, referrers);
-  return inGroup(run.logger, 'Push and verify tags', () => tagAndVerify(run, { plan, targets, tags, previous, base, resolved, reports }));
+  const outcome = await inGroup(run.logger, 'Push and verify tags', () =>
+    tagAndVerify(run, { plan, targets, tags, previous, base, resolved, reports }),
+  );
+  return withCleanup(run, outcome, { plan, resolved, referrers });
+}
+
+/** `cleanup-sources`: once the tags hold the index (read back), the source tags go (cleanup.ts; never fails the merge). */
+async function withCleanup(run: MergeRun, outcome: Outcome, input: CleanupInput): Promise<Outcome> {
+  if (outcome.kind !== 'done' || !run.request.cleanupSources) return outcome;
+  const cleanup = await inGroup(run.logger, 'Clean up source tags', () => cleanupSources(run, input));
+  return { kind: 'done', result: { ...outcome.result, cleanup } };
 }
 
 /** The plan of the index, with a line for each attestation left dangling and each entry dropped. */

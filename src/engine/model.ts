@@ -145,6 +145,8 @@ export interface MergeRequest {
   referrers?: ReferrersMode;
   /** an attestation whose image is not in its source index: dropped (default) or kept, linked to nothing; a warning either way */
   danglingAttestations?: DanglingMode;
+  /** after the tags are read back, remove the tags of the sources given by tag (engine/cleanup.ts) */
+  cleanupSources?: boolean;
 }
 
 export interface TargetReport {
@@ -174,6 +176,40 @@ export interface MergeResult {
   requests: RequestStats;
   /** append: how many times the merge was pushed before the tag held it (1 unless another job appended at the same time) */
   attempts?: number;
+  /** `cleanupSources`: the source tags removed (or, in a dry run, to remove) and those left in place */
+  cleanup?: CleanupReport;
+}
+
+/** How a source tag was (or would be) removed. */
+export type CleanupMethod =
+  /** DELETE /v2/<name>/manifests/<tag> (OCI 1.1, optional) */
+  | 'delete-tag'
+  /** a tiny manifest of this run's own pushed over the tag, then deleted by digest (as regctl untags) */
+  | 'untag'
+  /** GHCR: the package version (the source manifest, no child of the index) deleted through GitHub's API */
+  | 'package-version'
+  /** GHCR: a tiny manifest over the tag, then its package version deleted (the source manifest stays) */
+  | 'package-untag'
+  /** Docker Hub: its API's tag deletion */
+  | 'hub-tag';
+
+export interface CleanedTag {
+  /** registry/repository:tag */
+  tag: string;
+  /** what the tag held (the source's digest) */
+  digest: string;
+  method?: CleanupMethod;
+  /** for a tag left in place: why (said in its warning) */
+  reason?: string;
+}
+
+export interface CleanupReport {
+  /** removed (or, with push: false, to be removed) */
+  removed: CleanedTag[];
+  /** left in place, each with a warning */
+  left: CleanedTag[];
+  /** source tags that are not for cleanup: given by digest, layouts, tags that are also targets */
+  skipped: CleanedTag[];
 }
 
 export type ReferrersMode = 'copy' | 'skip';
@@ -214,4 +250,6 @@ export interface ClientSettings {
   timeoutMs: number;
   /** parallel connections per registry (default 8; a spec's images share one client, so it gets more) */
   connectionsPerOrigin?: number;
+  /** the workflow's token for GitHub's packages API (`cleanup-sources` on ghcr.io) */
+  githubToken?: string;
 }

@@ -4,7 +4,7 @@
 // escape sequences, so nothing can start a `::` workflow command) or a Markdown table cell (no
 // HTML, no table or emphasis syntax).
 import { formatBytes } from '../base/bytes.js';
-import type { MergeResult, TargetReferrers } from './model.js';
+import type { CleanupReport, MergeResult, TargetReferrers } from './model.js';
 import { sanitizeLine } from '../base/redact.js';
 
 export interface MergeMetadata {
@@ -30,6 +30,8 @@ export interface MergeMetadata {
   /** dangling attestations: their image is not in their source index */
   dangling: Array<{ digest: string; source: string; missing?: string; kept: boolean }>;
   requests: { total: number; retries: number; byKind: Record<string, number> };
+  /** `cleanup-sources`: source tags removed (in a dry run: to remove), left in place (each warned), and not for cleanup */
+  cleanup?: { removed: number; left: number; skipped: number; tags: CleanupReport };
 }
 
 export function buildMetadata(result: MergeResult): MergeMetadata {
@@ -76,6 +78,16 @@ export function buildMetadata(result: MergeResult): MergeMetadata {
       kept: d.kept,
     })),
     requests: { total: result.requests.requests, retries: result.requests.retries, byKind: result.requests.byKind },
+    ...(result.cleanup
+      ? {
+          cleanup: {
+            removed: result.cleanup.removed.length,
+            left: result.cleanup.left.length,
+            skipped: result.cleanup.skipped.length,
+            tags: result.cleanup,
+          },
+        }
+      : {}),
   };
 }
 
@@ -155,8 +167,21 @@ export function renderSummaryMarkdown(result: MergeResult): string {
     );
   }
   lines.push('', REFERRERS_NOTE);
+  if (result.cleanup) lines.push('', ...cleanupMarkdown(result.cleanup, result.pushed));
   lines.push('');
   return lines.join('\n');
+}
+
+/** The source tags `cleanup-sources` removed (or would remove) and left, one row each. */
+function cleanupMarkdown(cleanup: CleanupReport, pushed: boolean): string[] {
+  const rows = [
+    ...cleanup.removed.map(
+      (t) => `| ${cell(t.tag)} | ${digestCell(t.digest)} | ${pushed ? 'removed' : 'would be removed'}${t.method ? ` (${t.method})` : ''} |`,
+    ),
+    ...cleanup.left.map((t) => `| ${cell(t.tag)} | ${digestCell(t.digest)} | left: ${cell(t.reason ?? '')} |`),
+  ];
+  if (rows.length === 0) return ['No source tag to clean up (sources given by digest or layout, or tags that are also targets).'];
+  return ['| Source tag | Digest | Cleanup |', '| --- | --- | --- |', ...rows];
 }
 
 /** Said with the per-target counts: the referrers copied are the children's, never the source indexes'. */
@@ -182,5 +207,10 @@ export function renderReport(result: MergeResult): string {
       );
   }
   if (result.targets.some((t) => t.referrers.copied + t.referrers.existing > 0)) lines.push(REFERRERS_NOTE);
+  if (result.cleanup) {
+    for (const t of result.cleanup.removed)
+      lines.push(`${result.pushed ? 'Removed' : 'Would remove'} source tag ${line(t.tag)}${t.method ? ` (${t.method})` : ''}`);
+    for (const t of result.cleanup.left) lines.push(`Left source tag ${line(t.tag)}: ${line(t.reason ?? '')}`);
+  }
   return lines.join('\n');
 }

@@ -61,6 +61,45 @@ export interface RegistryClientOptions {
   userAgent?: string;
   /** undici dispatcher to use instead of the client's own Agent (tests pass a MockAgent) */
   dispatcher?: Dispatcher;
+  /** the hosted services' web APIs (tag removal on ghcr.io and Docker Hub): where they are, and GitHub's token */
+  hostedApis?: HostedApiSettings;
+}
+
+/** Where the hosted services' web APIs are (tests point them at local servers), and the token GitHub's takes. */
+export interface HostedApiSettings {
+  /** the workflow's token (`packages: write`); without it, GHCR's versions cannot be deleted */
+  githubToken?: string;
+  /** default https://api.github.com (a workflow's GITHUB_API_URL on GitHub Enterprise Server) */
+  githubApiUrl?: string;
+  /** default https://hub.docker.com */
+  hubApiUrl?: string;
+}
+
+/** A version of a GHCR package: one manifest (`digest`), with the tags that point at it. */
+export interface PackageVersion {
+  id: number;
+  digest: string;
+  tags: string[];
+}
+
+/** GitHub's packages API for ghcr.io (registry/hosted/ghcr.ts). */
+export interface PackagesApi {
+  /** the version whose manifest is `digest`, or undefined when the package lists none */
+  findVersion(repository: RepositoryRef, digest: string): Promise<PackageVersion | undefined>;
+  /** deletes the version: its manifest and every tag it has */
+  deleteVersion(repository: RepositoryRef, version: PackageVersion): Promise<void>;
+}
+
+/** Docker Hub's API (registry/hosted/hub.ts): removes a tag, never the manifest. */
+export interface TagsApi {
+  deleteTag(repository: RepositoryRef, tag: string): Promise<void>;
+}
+
+/** The web APIs of the hosted registries whose registry API removes no tag. */
+export interface HostedApis {
+  /** undefined without a GitHub token */
+  ghcr?: PackagesApi;
+  hub: TagsApi;
 }
 
 /** `api`: the registry serves the referrers API and listed these; `none`: it has no API (404): use the fallback tag. */
@@ -123,6 +162,8 @@ export interface RegistryClient {
    * layout): the fallback tag is all there is.
    */
   listReferrers?(repository: RepositoryRef, digest: string, artifactType?: string): Promise<ReferrersListing>;
+  /** The hosted registries' own web APIs (GHCR's packages, Docker Hub's tags); absent on clients without a network behind them. */
+  hostedApis?(): HostedApis | undefined;
   stats(): RequestStats;
   close(): Promise<void>;
 }

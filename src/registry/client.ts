@@ -14,9 +14,12 @@ import { Referrers, type ReferrersListing } from './referrers.js';
 import { pull, pullPush } from './endpoint.js';
 import { Transport } from './transport/compose.js';
 import { Uploads, type Opened } from './uploads.js';
+import { GhcrPackages } from './hosted/ghcr.js';
+import { HubTags } from './hosted/hub.js';
 import type {
   BlobTransfer,
   FetchedManifest,
+  HostedApis,
   ManifestHead,
   RegistryClient,
   RegistryClientOptions,
@@ -47,7 +50,14 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
     deadline: options.deadline,
     userAgent: options.userAgent ?? 'manifest-merge',
   });
-  return new Client(transport, logger);
+  const sender = { send: transport.apiRequest.bind(transport), plainHttpAllowed: (host: string) => transport.policy.allowsPlainHttp(host) };
+  const settings = options.hostedApis ?? {};
+  if (settings.githubToken) options.onSecret?.(settings.githubToken);
+  const hosted: HostedApis = {
+    ...(settings.githubToken ? { ghcr: new GhcrPackages(sender, settings.githubToken, settings.githubApiUrl) } : {}),
+    hub: new HubTags(sender, options.credentials, options.onSecret ?? (() => undefined), settings.hubApiUrl),
+  };
+  return new Client(transport, logger, hosted);
 }
 
 /**
@@ -67,6 +77,7 @@ class Client implements RegistryClient {
   constructor(
     private readonly http: Transport,
     private readonly logger: typeof silentLogger,
+    private readonly hosted: HostedApis,
   ) {
     this.manifests = new Manifests(http, logger);
     this.blobs = new Blobs(http);
@@ -76,6 +87,10 @@ class Client implements RegistryClient {
 
   listReferrers(repository: RepositoryRef, digest: string, artifactType?: string): Promise<ReferrersListing> {
     return this.referrers.list(repository, digest, artifactType);
+  }
+
+  hostedApis(): HostedApis {
+    return this.hosted;
   }
 
   declareScopes(registry: string, scopes: Scope[]): void {

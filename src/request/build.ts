@@ -136,6 +136,7 @@ export function buildImage(
     push,
     append: boolean(record, naming, 'append'),
     annotations,
+    ...(boolean(record, naming, 'cleanup-sources') ? { cleanupSources: true } : {}),
   };
   return { request, warnings: warning ? [warning] : [], tagsAsWritten: tagItems };
 }
@@ -175,7 +176,13 @@ export function buildClientSettings(record: FieldRecord, naming: FieldNaming, de
   const username = text(record.username).trim();
   const password = text(record.password);
   const timeoutMs = parseDuration(naming.label('timeout'), text(record.timeout), DEFAULT_TIMEOUT_MS);
-  return { insecureRegistries, ...(username && password ? { credentials: { registry, username, password } } : {}), timeoutMs };
+  const githubToken = text(record['github-token']).trim();
+  return {
+    insecureRegistries,
+    ...(username && password ? { credentials: { registry, username, password } } : {}),
+    timeoutMs,
+    ...(githubToken ? { githubToken } : {}),
+  };
 }
 
 /** The names a spec image's fields go by: its own under its position, the step's as the step names them. */

@@ -65,6 +65,7 @@ export const FIELDS = {
   format: { kind: 'choice', scope: 'image', choices: ['auto', 'oci', 'docker'], default: 'auto' },
   'artifact-type': { kind: 'media-type', scope: 'image' },
   append: { kind: 'boolean', scope: 'image', default: false },
+  'cleanup-sources': { kind: 'boolean', scope: 'image', default: false },
   push: { kind: 'boolean', scope: 'step', default: true },
   spec: { kind: 'text', scope: 'step' },
   'github-annotations': { kind: 'choice', scope: 'step', choices: ['auto', 'true', 'false'], default: 'auto' },
@@ -74,6 +75,7 @@ export const FIELDS = {
   password: { kind: 'text', scope: 'step' },
   registry: { kind: 'registry', scope: 'step' },
   timeout: { kind: 'duration', scope: 'step' },
+  'github-token': { kind: 'text', scope: 'step' },
 } as const satisfies Record<string, FieldSpec>;
 
 export type FieldName = keyof typeof FIELDS;
@@ -87,7 +89,7 @@ export interface ChoiceValues {
   'github-annotations': GithubAnnotationsMode;
 }
 export type ChoiceField = keyof ChoiceValues;
-export type BooleanField = 'append' | 'push' | 'summary';
+export type BooleanField = 'append' | 'push' | 'summary' | 'cleanup-sources';
 
 // The table and the types agree: a choice added to one and not the other does not compile.
 type TableChoices<F extends ChoiceField> = (typeof FIELDS)[F]['choices'][number];

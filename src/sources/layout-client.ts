@@ -8,7 +8,15 @@ import { InputError, LayoutError, isDigestMismatch } from '../base/errors.js';
 import { type Descriptor, blobsOf, parseManifest } from '../oci/manifest.js';
 import { type ImageReference, type RepositoryRef, formatRepository } from '../oci/reference.js';
 import type { ReferrersListing } from '../registry/referrers.js';
-import type { BlobTransfer, FetchedManifest, ManifestHead, RegistryClient, RequestStats, Scope } from '../registry/client-types.js';
+import type {
+  BlobTransfer,
+  FetchedManifest,
+  HostedApis,
+  ManifestHead,
+  RegistryClient,
+  RequestStats,
+  Scope,
+} from '../registry/client-types.js';
 import { Layout } from './layout.js';
 import { LAYOUT_REGISTRY, LAYOUT_SCHEME, isLayoutRepository } from './layout-reference.js';
 
@@ -80,6 +88,10 @@ class LayoutClient implements RegistryClient {
     private readonly inner: RegistryClient,
     private readonly layouts: LayoutSet,
   ) {}
+
+  hostedApis(): HostedApis | undefined {
+    return this.inner.hostedApis?.();
+  }
 
   declareScopes(registry: string, scopes: Scope[]): void {
     if (registry !== LAYOUT_REGISTRY) this.inner.declareScopes(registry, scopes);

@@ -63,6 +63,18 @@ export interface TokenResponse {
   url: string;
 }
 
+/**
+ * A request to a hosted service's own web API (GitHub's packages API, Docker Hub's): like a token
+ * exchange, outside the registry API and its auth layer, but any method, counted under `kind`.
+ */
+export interface ApiExchange extends Omit<TokenExchange, 'method'> {
+  method: 'GET' | 'POST' | 'DELETE';
+  /** stats key, e.g. "GET packages API" */
+  kind: string;
+  /** the service, for messages and the timeout's `wait` (e.g. "GitHub packages API") */
+  service: string;
+}
+
 /** What auth/token.ts needs from the transport: token exchanges through the same inner layers. */
 export interface TokenTransport {
   tokenRequest(exchange: TokenExchange): Promise<TokenResponse>;
@@ -174,8 +186,21 @@ export class Transport implements TokenTransport {
    * TimeoutError whose `wait` is 'token service'. Every other status is returned for auth/token.ts to judge.
    */
   tokenRequest(exchange: TokenExchange): Promise<TokenResponse> {
+    return this.serviceRequest({ ...exchange, kind: `${exchange.method} token`, service: 'token service' }, 'the token response');
+  }
+
+  /**
+   * A hosted service's web API (registry/hosted/): retried, counted under `exchange.kind` and cut off
+   * at the deadline like a token exchange; every status but the retried ones is returned to judge.
+   */
+  apiRequest(exchange: ApiExchange): Promise<TokenResponse> {
+    return this.serviceRequest(exchange);
+  }
+
+  private serviceRequest(exchange: ApiExchange, responseName = `the ${exchange.service} response`): Promise<TokenResponse> {
     const shown = redactUrl(`${exchange.url.origin}${exchange.url.pathname}`);
     const described = { what: exchange.what, method: exchange.method, registry: exchange.registry };
+    const service = exchange.service;
     return this.retrier.run(
       exchange.what,
       async () => {
@@ -189,14 +214,14 @@ export class Transport implements TokenTransport {
               headers: { 'user-agent': this.options.userAgent, ...exchange.headers },
               body: exchange.body,
               signal,
-              kind: `${exchange.method} token`,
+              kind: exchange.kind,
             },
             exchange.url.href,
             false,
             exchange.plainHttpAllowed,
           );
         } catch (error) {
-          throw wireFailure(described, shown, error, signal, 'could not reach the token service', 'token service');
+          throw wireFailure(described, shown, error, signal, `could not reach the ${service}`, service);
         }
         const status = response.status;
         if (RETRYABLE_STATUS.has(status)) {
@@ -204,18 +229,18 @@ export class Transport implements TokenTransport {
           const said = errors.map((e) => e.message ?? e.code).join('; ');
           const final = new HttpError(
             errorCodeForStatus(status),
-            `${exchange.what}: the token service ${exchange.method} ${shown} answered HTTP ${status}${said ? `: ${said.slice(0, 200)}` : ''}`,
+            `${exchange.what}: the ${service} ${exchange.method} ${shown} answered HTTP ${status}${said ? `: ${said.slice(0, 200)}` : ''}`,
             { method: exchange.method, url: shown },
             status,
             errors,
             {
               registry: exchange.registry,
-              hint: 'The token service kept failing after retries with backoff; check its status and {rerun}',
+              hint: `The ${service} kept failing after retries with backoff; check its status and {rerun}`,
             },
           );
           throw new TransientError(
             final,
-            `token service answered HTTP ${status}`,
+            `${service} answered HTTP ${status}`,
             parseRetryAfter(headerValue(response.headers, 'retry-after')),
           );
         }
@@ -227,12 +252,11 @@ export class Transport implements TokenTransport {
           return { status, headers: response.headers, bytes: undefined, url: shown };
         }
         const read = await readBounded(response.body, limit);
-        if (read.error !== undefined)
-          throw wireFailure(described, shown, read.error, signal, 'reading the token response failed', 'token service');
+        if (read.error !== undefined) throw wireFailure(described, shown, read.error, signal, `reading ${responseName} failed`, service);
         const bytes = read.overLimit ? undefined : read.bytes;
         return { status, headers: response.headers, bytes, url: shown };
       },
-      'token service',
+      service,
     );
   }
 }
