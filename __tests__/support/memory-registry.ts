@@ -59,7 +59,7 @@ export class MemoryRegistry implements RegistryClient {
   private readonly repositories = new Map<string, Repository>();
   /** repositories whose existing tags cannot be overwritten (ECR's IMMUTABLE, Harbor's immutability rules) */
   private readonly immutable = new Set<string>();
-  /** registries that answer DELETE of a tag with 405 (distribution 2.8 deletes by digest only) */
+  /** registries that answer DELETE of a tag with 405, as one with deletes disabled does (distribution 2.8 with deletes on answers 400 DIGEST_INVALID) */
   private readonly noTagDelete = new Set<string>();
 
   // ---- the store, for tests ----------------------------------------------------------------
@@ -114,7 +114,7 @@ export class MemoryRegistry implements RegistryClient {
     this.immutable.add(formatRepository(ref));
   }
 
-  /** `registry` answers DELETE of a tag with 405 UNSUPPORTED (it deletes manifests by digest only). */
+  /** `registry` answers DELETE of a tag with 405 UNSUPPORTED, as a registry with deletes disabled does. */
   refuseTagDelete(registry: string): void {
     this.noTagDelete.add(registry);
   }
