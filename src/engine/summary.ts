@@ -4,7 +4,7 @@
 // escape sequences, so nothing can start a `::` workflow command) or a Markdown table cell (no
 // HTML, no table or emphasis syntax).
 import { formatBytes } from '../base/bytes.js';
-import type { CleanupReport, MergeResult, TargetReferrers } from './model.js';
+import type { CleanupReport, MergeResult, TargetReferrers, TargetReport } from './model.js';
 import { sanitizeLine } from '../base/redact.js';
 
 export interface MergeMetadata {
@@ -18,15 +18,8 @@ export interface MergeMetadata {
   /** `referrers`: taken out of the index to be pushed as referrers of their images (`attestations: referrers`) */
   attestations: { kept: number; stripped: number; referrers?: number };
   dropped: Array<{ kind: string; digest: string; source: string; describes?: string }>;
-  targets: Array<{
-    repository: string;
-    tags: string[];
-    blobs: { mounted: number; copied: number; existing: number };
-    manifestsPushed: number;
-    manifestsExisting: number;
-    /** referrers of the children copied into this repository; `via`: the referrers API or fallback tags; `stale`: listed, manifest gone, left out */
-    referrers: TargetReferrers;
-  }>;
+  /** each target's report without its action lines (`referrers.via`: the referrers API or fallback tags; `stale`: listed, manifest gone, left out) */
+  targets: Array<Pick<TargetReport, 'repository' | 'tags' | 'blobs' | 'manifestsPushed' | 'manifestsExisting' | 'referrers'>>;
   /** dangling attestations: their image is not in their source index */
   dangling: Array<{ digest: string; source: string; missing?: string; kept: boolean }>;
   requests: { total: number; retries: number; byKind: Record<string, number> };
