@@ -1,7 +1,10 @@
 // How many round trips a merge waits for, one after another (DESIGN §3 and §6, issue 21): the
-// seed case with default settings (referrers: copy) through a proxy adding 50 ms to every
+// seed case with default settings (referrers: copy) through a proxy adding 200 ms to every
 // request. Waves are counted from the proxy's log (scripts/bench/waves.ts: the longest chain of
-// requests each sent after the one before it was answered), never from a time: a count.
+// requests each sent after the one before it was answered), never from a time: a count. The bench
+// counts them at 50 ms (BENCHMARKS.md); here the delay is longer so that the client's own time
+// between an answer and the requests it lets go (tens of ms on a busy 2-core runner under ts-jest)
+// cannot make an unrelated request look like one that waited: a count of round trips, not of CPU.
 //
 // The protocol's dependency chain is 6 waves: the sources, their children, the blob mounts, the
 // child manifests, the index under its tag, the read-back. Referrer discovery runs beside the
@@ -14,7 +17,7 @@ import { startRegistry, type RunningRegistry } from '../../scripts/support/regis
 import { countWaves, criticalPath } from '../../scripts/bench/waves.js';
 import { merge } from './harness.js';
 
-const LATENCY_MS = 50;
+const LATENCY_MS = 200;
 const EIGHT = ['linux/amd64', 'linux/arm64', 'linux/arm/v7', 'linux/arm/v6', 'linux/ppc64le', 'linux/s390x', 'linux/386', 'linux/riscv64'];
 
 let registry: RunningRegistry;
@@ -43,11 +46,12 @@ async function mergeThroughProxy(sources: string[], repository: string) {
   proxy.reset();
   await merge({ sources: sources.join('\n'), tags: `${proxy.host}/${repository}:v1` });
   const log = proxy.requests();
-  const path = criticalPath(log).map((r) => `${r.kind} ${r.status}`);
+  const t0 = Math.min(...log.map((r) => r.startMs));
+  const path = criticalPath(log).map((r) => `${r.kind} ${r.status} (${Math.round(r.startMs - t0)}-${Math.round((r.endMs ?? 0) - t0)} ms)`);
   return { log, waves: countWaves(log), path };
 }
 
-describe('round trips waited for, one after another (50 ms a request)', () => {
+describe('round trips waited for, one after another (200 ms a request)', () => {
   it('the seed case, default settings (referrers copied): at most 6 waves, no more than 29 requests', async () => {
     const { log, waves, path } = await mergeThroughProxy(seedSources, 'acme/github-runner');
     expect(waves <= 6 ? 'at most 6' : `${waves} waves: ${path.join(' -> ')}`).toBe('at most 6');
