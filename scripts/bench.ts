@@ -4,7 +4,7 @@
 // on first use (scripts/support/go-tools.ts, cached); one that cannot be built is "not available".
 //
 //   npm run bench                     every scenario, median of 5, peers when installed; a waves column, and an SVG
-//                                     waterfall of one merge per scenario (docs/bench/waterfall-*.svg beside --out)
+//                                     waterfall of one merge per scenario (benchmarks/waterfall-*.svg beside --out)
 //   npm run bench -- --quick          one run of a reduced set (N=2, 2 platforms, 1 MiB, 1 and 3 targets, 5 images, 64 MiB for (f), the seed case)
 //   options: --runs N  --latency MS  --only a,b,c,d,e,f,h,startup  --no-peers  --no-write  --out FILE  --cli PATH  --node PATH
 //            --startup-bundle LABEL=PATH   also time the start-up of a trial bundle (a start-up lever under test)

@@ -346,7 +346,7 @@ export function pictures(report: BenchReport): Picture[] {
     const mine = (tool: Row['tool']) => drawn.filter((r) => r.tool === tool);
     const candidates = mine('ours-default').length > 0 ? mine('ours-default') : mine('ours');
     const row = candidates.find((r) => r.case === WATERFALL_CASES[scenario]) ?? candidates[candidates.length - 1];
-    if (row) out.push({ scenario, row, file: `docs/bench/waterfall-${scenario}.svg` });
+    if (row) out.push({ scenario, row, file: `benchmarks/waterfall-${scenario}.svg` });
   }
   return out;
 }
