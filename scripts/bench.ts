@@ -3,9 +3,10 @@
 // request; writes BENCHMARKS.md. The Go peers (buildx, crane, regctl) are built with `go install`
 // on first use (scripts/support/go-tools.ts, cached); one that cannot be built is "not available".
 //
-//   npm run bench                     every scenario, median of 5, peers when installed
-//   npm run bench -- --quick          one run of a reduced set (N=2, 2 platforms, 1 MiB, 1 and 3 targets, 5 images, 64 MiB for (f))
-//   options: --runs N  --latency MS  --only a,b,c,d,e,f,startup  --no-peers  --no-write  --out FILE  --cli PATH  --node PATH
+//   npm run bench                     every scenario, median of 5, peers when installed; a waves column, and an SVG
+//                                     waterfall of one merge per scenario (benchmarks/waterfall-*.svg beside --out)
+//   npm run bench -- --quick          one run of a reduced set (N=2, 2 platforms, 1 MiB, 1 and 3 targets, 5 images, 64 MiB for (f), the seed case)
+//   options: --runs N  --latency MS  --only a,b,c,d,e,f,h,startup  --no-peers  --no-write  --out FILE  --cli PATH  --node PATH
 //            --startup-bundle LABEL=PATH   also time the start-up of a trial bundle (a start-up lever under test)
 // Our CLI runs on the Node the action runs on (24, from the npx cache) unless --node says otherwise;
 // in (a) and (b) also on this machine's default Node when that is another one.
@@ -16,7 +17,18 @@ import { parseArgs } from 'node:util';
 import { machineInfo, startSite, stopSite, versionOf, type Site } from './bench/lab.js';
 import { containersCacheIsolation } from './bench/measure.js';
 import { checkTargets, renderText, writeMarkdown, type BenchReport } from './bench/report.js';
-import { MiB, scenarioA, scenarioB, scenarioC, scenarioD, scenarioE, scenarioF, type BenchContext, type Row } from './bench/scenarios.js';
+import {
+  MiB,
+  scenarioA,
+  scenarioB,
+  scenarioC,
+  scenarioD,
+  scenarioE,
+  scenarioF,
+  scenarioH,
+  type BenchContext,
+  type Row,
+} from './bench/scenarios.js';
 import { measureStartup, runnerNode, type StartupResult } from './bench/startup.js';
 import { findTools } from './bench/tools.js';
 import { ensureGoTool } from './support/go-tools.js';
@@ -38,7 +50,7 @@ const { values } = parseArgs({
 const quick = values.quick === true || process.env.BENCH_QUICK === '1';
 const runs = Number(values.runs ?? (quick ? 1 : 5));
 const latencyMs = Number(values.latency ?? 50);
-const only = new Set((values.only ?? 'a,b,c,d,e,f,startup').split(',').map((s) => s.trim()));
+const only = new Set((values.only ?? 'a,b,c,d,e,f,h,startup').split(',').map((s) => s.trim()));
 const peers = values['no-peers'] !== true;
 const cli = resolve(values.cli ?? 'dist/cli.js');
 const bundle = resolve('dist/index.js');
@@ -119,10 +131,11 @@ try {
       }
     }
   }
-  if (only.has('a') || only.has('b')) {
+  if (only.has('a') || only.has('b') || only.has('h')) {
     const main = await site('main');
     if (only.has('a')) rows.push(...(await scenarioA(ctx, main, quick ? [2] : [2, 4, 8])));
     if (only.has('b')) rows.push(...(await scenarioB(ctx, main, quick ? [2] : [2, 8])));
+    if (only.has('h')) rows.push(...(await scenarioH(ctx, main, quick ? [2] : [2, 8])));
   }
   // the same (b) merge where the registry wants a token, as every public registry does
   if (only.has('b') && !quick) rows.push(...(await scenarioB(ctx, await site('token', 'token'), [2])));

@@ -21,8 +21,8 @@ const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 describe('DEFAULT_CONCURRENCY', () => {
-  it('is the one default every layer takes: 8', () => {
-    expect(DEFAULT_CONCURRENCY).toBe(8);
+  it('is the one default every layer takes: 64 control requests in flight (docs/performance.md says why)', () => {
+    expect(DEFAULT_CONCURRENCY).toBe(64);
   });
 });
 
@@ -31,7 +31,7 @@ describe('mapLimit', () => {
     ['more items than the limit', 10, 3, 3],
     ['one at a time', 5, 1, 1],
     ['fewer items than the limit', 3, 8, 3],
-    ['the default limit over many blobs', 40, DEFAULT_CONCURRENCY, DEFAULT_CONCURRENCY],
+    ['the default limit over many requests', 3 * DEFAULT_CONCURRENCY, DEFAULT_CONCURRENCY, DEFAULT_CONCURRENCY],
     ['a limit of 0 still runs one at a time', 4, 0, 1],
     ['a negative limit still runs one at a time', 4, -2, 1],
   ])('%s: %i items, limit %i, at most %i in flight', async (_name, count, limit, most) => {

@@ -4,9 +4,9 @@ import { HttpError, TagsRestoredError } from '../../src/base/errors.js';
 import { imageResults } from '../../src/engine/images.js';
 
 describe('connections for a spec', () => {
-  it('8 per image in flight, at most 10 images at once: a single merge keeps the default 8', async () => {
+  it("a single merge's 64, or 8 per image in flight when that is more, at most 10 images at once", async () => {
     const { connectionsFor } = await import('../../src/engine/images.js');
-    expect([1, 2, 3, 10, 20].map((n) => connectionsFor(n))).toEqual([8, 16, 24, 80, 80]);
+    expect([1, 2, 3, 8, 10, 20].map((n) => connectionsFor(n))).toEqual([64, 64, 64, 64, 80, 80]);
   });
 });
 

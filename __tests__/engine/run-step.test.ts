@@ -68,7 +68,7 @@ describe('runStep', () => {
       registry.repository({ registry: 'reg.example', repository: 'acme/merged' }).tags.get('1'),
     );
     expect(createClient).toHaveBeenCalledTimes(1);
-    expect(createClient.mock.calls[0][0]).toEqual({ ...settings, connectionsPerOrigin: 8 });
+    expect(createClient.mock.calls[0][0]).toEqual({ ...settings, connectionsPerOrigin: 64 });
     expect(closed).toHaveBeenCalledTimes(1);
     expect(logger.lines.some((l) => l.includes('[image'))).toBe(false);
     expect(() => checkStep(outcomes, false)).not.toThrow();
@@ -97,7 +97,8 @@ describe('runStep', () => {
     const outcomes = await runStep({ images, client: settings, spec: true }, { logger });
     expect(outcomes.map((o) => o.ok)).toEqual([true, false, true]);
     expect(createClient).toHaveBeenCalledTimes(1);
-    expect(createClient.mock.calls[0][0].connectionsPerOrigin).toBe(24);
+    // 3 images: a single merge's 64 control requests in flight is more than 3 x 8
+    expect(createClient.mock.calls[0][0].connectionsPerOrigin).toBe(64);
     expect(logger.lines.some((l) => l.includes('[images[2] reg.example/acme/three:1]'))).toBe(true);
     expect(() => checkStep(outcomes, true)).toThrow(ImagesFailedError);
     expect(() => checkStep(outcomes, true)).toThrow(

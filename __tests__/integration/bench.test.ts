@@ -149,6 +149,8 @@ describe('bench report: the targets of issue 14', () => {
     requests: [16],
     byKind: {},
     authRequests: 0,
+    waves: [],
+    startupMs: [],
     ...extra,
   });
   const report = (rows: Row[]): BenchReport => ({

@@ -123,8 +123,12 @@ describe('mounts ignored or refused: the blob is streamed instead', () => {
     const { result, logs } = await merge({ sources: seedSources(proxy), tags: `${proxy.host}/team/artifactory:1` });
     expect(result.targets[0].blobs.mounted).toBe(0);
     expect(result.targets[0].blobs.copied).toBeGreaterThan(1);
-    // only the mounts already in flight when the first 405 came back were asked
-    expect(kinds(proxy, 'POST mount')).toBeLessThan(result.targets[0].blobs.copied);
+    // only the mounts already in flight when the first 405 came back were asked, none twice: since issue 21 every mount of
+    // the seed case goes out at once (control requests are not held to the 8 streamed copies), so that is all 12 here
+    const mounts = proxy.requests().filter((r) => r.kind === 'POST mount');
+    expect(mounts.length).toBeLessThanOrEqual(result.targets[0].blobs.copied);
+    const mounted = mounts.map((m) => new URL(m.path, 'http://x').searchParams.get('mount'));
+    expect(new Set(mounted).size).toBe(mounts.length); // no blob asked twice
     expect(logs.some((l) => /refused the mount \(HTTP 405\); streaming the blob instead/.test(l))).toBe(true);
     await copyAll(`${registry.host}/team/artifactory:1`);
   });

@@ -87,6 +87,36 @@ export function sumCounts(sites: Site[]): { total: number; byKind: Record<string
   return { total, byKind };
 }
 
+/** One request of a run, as the proxies saw it: which site, what, and when (ms since the run was spawned). */
+export interface TimedRequest {
+  site: string;
+  kind: string;
+  status: number;
+  startMs: number;
+  endMs?: number;
+}
+
+/** Every request the sites' proxies (registries and token servers) saw, earliest first, timed from `originMs` (performance.now()). */
+export function timeline(sites: Site[], originMs: number): TimedRequest[] {
+  const out: TimedRequest[] = [];
+  for (const site of sites) {
+    for (const [proxy, name] of [
+      [site.proxy, site.name],
+      [site.tokenProxy, `${site.name} token`],
+    ] as const) {
+      for (const r of proxy?.requests() ?? [])
+        out.push({
+          site: name,
+          kind: r.kind,
+          status: r.status,
+          startMs: r.startMs - originMs,
+          ...(r.endMs !== undefined ? { endMs: r.endMs - originMs } : {}),
+        });
+    }
+  }
+  return out.sort((a, b) => a.startMs - b.startMs);
+}
+
 /** Requests that are about auth rather than the work: pings (GET /v2/), token requests, and requests answered 401. */
 export function authRequests(sites: Site[]): number {
   let n = 0;

@@ -28,6 +28,8 @@ export interface StepsOptions {
 
 export interface Measurement {
   wallMs: number;
+  /** when the first command was spawned, on this process's `performance.now()` clock (the proxies' clock) */
+  startedMs: number;
   /** peak RSS of the largest process, in KiB */
   peakRssKiB: number;
   exitCode: number;
@@ -126,7 +128,7 @@ export async function measureSteps(steps: Step[], options: StepsOptions = {}): P
         // the step did not run
       }
     }
-    return { wallMs, peakRssKiB, exitCode: run.exitCode, stderr: run.stderr, stdout: run.stdout };
+    return { wallMs, startedMs: started, peakRssKiB, exitCode: run.exitCode, stderr: run.stderr, stdout: run.stdout };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -155,7 +157,7 @@ async function measureByPolling(steps: Step[], env: NodeJS.ProcessEnv, timeoutMs
     clearInterval(timer);
     if (last.exitCode !== 0) break;
   }
-  return { wallMs: performance.now() - started, peakRssKiB, ...last };
+  return { wallMs: performance.now() - started, startedMs: started, peakRssKiB, ...last };
 }
 
 export function median(values: number[]): number {

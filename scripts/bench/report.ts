@@ -1,10 +1,12 @@
 // The results table (terminal and Markdown) and the check of each target of issues 5 and 14.
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { Machine } from './lab.js';
 import { median } from './measure.js';
 import type { Row } from './scenarios.js';
 import type { StartupResult } from './startup.js';
 import { toolLabel, type Tools } from './tools.js';
+import { waterfallSvg } from './waterfall.js';
 
 export interface BenchReport {
   machine: Machine;
@@ -52,11 +54,15 @@ function range(values: number[]): string {
   return `${ms(Math.min(...values))}–${ms(Math.max(...values))}`;
 }
 
-function requestsCell(row: Row): string {
-  if (row.failure) return '–';
-  const lo = Math.min(...row.requests);
-  const hi = Math.max(...row.requests);
+function spread(values: number[]): string {
+  if (values.length === 0) return '–';
+  const lo = Math.min(...values);
+  const hi = Math.max(...values);
   return lo === hi ? String(lo) : `${lo}–${hi}`;
+}
+
+function requestsCell(row: Row): string {
+  return row.failure ? '–' : spread(row.requests);
 }
 
 export function tableRows(report: BenchReport): string[][] {
@@ -67,6 +73,7 @@ export function tableRows(report: BenchReport): string[][] {
     'Wall (median)',
     'Range',
     'Requests',
+    'Waves',
     'of which auth',
     'Peak RSS',
     'Throughput',
@@ -76,7 +83,7 @@ export function tableRows(report: BenchReport): string[][] {
   for (const row of report.rows) {
     const base = ours(report.rows, row);
     const ratio =
-      row.tool !== 'ours' && row.tool !== 'ours-local' && base && !row.failure
+      row.tool !== 'ours' && row.tool !== 'ours-local' && row.tool !== 'ours-default' && base && !row.failure
         ? `${(median(base.wallMs) / median(row.wallMs)).toFixed(2)}x`
         : '';
     if (row.failure) {
@@ -85,6 +92,7 @@ export function tableRows(report: BenchReport): string[][] {
         row.case,
         toolLabel(report.tools, row.tool),
         `cannot: ${row.failure.replace(/\|/g, '\\|')}`,
+        '',
         '',
         '',
         '',
@@ -101,6 +109,7 @@ export function tableRows(report: BenchReport): string[][] {
       ms(median(row.wallMs)),
       range(row.wallMs),
       requestsCell(row),
+      spread(row.waves),
       row.authRequests ? String(row.authRequests) : '0',
       mib(median(row.peakRssKiB)),
       throughput(row),
@@ -202,10 +211,44 @@ export function checkTargets(report: BenchReport): TargetCheck[] {
     });
   }
   checks.push(...issue14Targets(report));
+  checks.push(...issue21Targets(report));
   return checks;
 }
 
-const PEERS_ONLY = (row: Row) => row.tool !== 'ours' && row.tool !== 'ours-local' && row.tool !== 'ours-loop' && row.tool !== 'raw';
+/** Issue 21: the seed case at default settings in at most 6 waves (and its wall time and requests), 8 platforms in at most 7. */
+export function issue21Targets(report: BenchReport): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  const seed = find(report, 'h', '2 platforms', 'ours-default');
+  if (seed && seed.waves.length > 0) {
+    const waves = Math.max(...seed.waves);
+    checks.push({ target: '(h) the seed case, default settings: at most 6 waves', measured: `${spread(seed.waves)}`, met: waves <= 6 });
+    const startup = median(seed.startupMs);
+    const bound = (startup + 6 * report.latencyMs) * 1.1;
+    checks.push({
+      target: `(h) the seed case, default settings: wall time at most (start-up + 6 round trips of ${report.latencyMs} ms) + 10%`,
+      measured: `${ms(median(seed.wallMs))} vs (${ms(startup)} + ${6 * report.latencyMs} ms) × 1.1 = ${ms(bound)}`,
+      met: median(seed.wallMs) <= bound,
+    });
+    const requests = Math.max(...seed.requests);
+    checks.push({
+      target: '(h) the seed case, default settings: at most 29 requests',
+      measured: `${requests} (${kinds(seed.byKind)})`,
+      met: requests <= 29,
+    });
+  }
+  const eight = find(report, 'h', '8 platforms', 'ours-default');
+  if (eight && eight.waves.length > 0) {
+    checks.push({
+      target: '(h) 8 platforms, default settings: at most 7 waves',
+      measured: `${spread(eight.waves)} (${Math.max(...eight.requests)} requests)`,
+      met: Math.max(...eight.waves) <= 7,
+    });
+  }
+  return checks;
+}
+
+const PEERS_ONLY = (row: Row) =>
+  row.tool !== 'ours' && row.tool !== 'ours-local' && row.tool !== 'ours-default' && row.tool !== 'ours-loop' && row.tool !== 'raw';
 
 /** Issue 14: ours against the fastest peer everywhere, (b) against docker, (e) scale, (f) the raw limit. */
 export function issue14Targets(report: BenchReport): TargetCheck[] {
@@ -278,6 +321,40 @@ function markdownTable(rows: string[][]): string {
   return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...body.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
+/** The case each scenario's waterfall shows (the last case measured when that one was not). */
+const WATERFALL_CASES: Partial<Record<Row['scenario'], string>> = {
+  a: 'N=8',
+  b: '8 platforms',
+  c: '64 MiB',
+  d: '3 targets',
+  e: '1 image',
+  h: '2 platforms',
+};
+
+/** A picture of one merge per scenario: ours at default settings (else ours), on the scenario's chosen case. */
+export interface Picture {
+  scenario: Row['scenario'];
+  row: Row;
+  /** where the SVG goes, relative to the Markdown file */
+  file: string;
+}
+
+export function pictures(report: BenchReport): Picture[] {
+  const out: Picture[] = [];
+  for (const scenario of [...new Set(report.rows.map((r) => r.scenario))]) {
+    const drawn = report.rows.filter((r) => r.scenario === scenario && r.timeline && !r.failure);
+    const mine = (tool: Row['tool']) => drawn.filter((r) => r.tool === tool);
+    const candidates = mine('ours-default').length > 0 ? mine('ours-default') : mine('ours');
+    const row = candidates.find((r) => r.case === WATERFALL_CASES[scenario]) ?? candidates[candidates.length - 1];
+    if (row) out.push({ scenario, row, file: `benchmarks/waterfall-${scenario}.svg` });
+  }
+  return out;
+}
+
+function pictureTitle(report: BenchReport, { scenario, row }: Picture): string {
+  return `(${scenario}) ${row.case}: ${toolLabel(report.tools, row.tool)}, last run, ${ms(row.timeline!.wallMs)}`;
+}
+
 export function renderMarkdown(report: BenchReport): string {
   const m = report.machine;
   const lines = [
@@ -303,6 +380,12 @@ export function renderMarkdown(report: BenchReport): string {
   lines.push('Targets:', '');
   for (const c of checkTargets(report)) lines.push(`- ${c.met ? '**met**' : '**missed**'}: ${c.target}: ${c.measured}`);
   if (report.notes.length) lines.push('', ...report.notes.map((n) => `- ${n}`));
+  const drawn = pictures(report);
+  if (drawn.length > 0) {
+    lines.push('', 'One merge per scenario, request by request (the critical path outlined in red):', '');
+    for (const p of drawn) lines.push(`![${pictureTitle(report, p)}](${p.file})`, '');
+    lines.pop();
+  }
   lines.push('', END);
   return lines.join('\n');
 }
@@ -323,4 +406,9 @@ export async function writeMarkdown(path: string, report: BenchReport): Promise<
       ? `${existing.slice(0, start)}${block}${existing.slice(end + END.length)}`
       : `# Benchmarks\n\n${block}\n${existing ? `\n${existing}` : ''}`;
   await writeFile(path, next.endsWith('\n') ? next : `${next}\n`);
+  for (const p of pictures(report)) {
+    const file = join(dirname(path), p.file);
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, waterfallSvg({ title: pictureTitle(report, p), ...p.row.timeline!, latencyMs: report.latencyMs }));
+  }
 }

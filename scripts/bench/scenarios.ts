@@ -6,6 +6,10 @@
 //   (d) the (b) merge of 2 platforms, from another registry, to 1 and to 3 target registries
 //   (e) 20 images of 4 platforms each: one `merge --spec`, 20 separate runs, peers in a loop
 //   (f) one 512 MiB layer across registries with no latency proxy: the raw undici GET → PUT limit
+//   (h) the seed case: 2 buildx images (image + attestation, 3 layers) in two repositories merged into a
+//       third, and the same with 8 platforms
+// Ours runs with --referrers skip (the work the peers do) and, on a row of its own, with default
+// settings (referrers: copy), as users run it. Every row counts its waves (scripts/bench/waves.ts).
 // Peers: every merging tool (imagetools, crane, regctl, docker, buildah) in every scenario; the
 // copiers (skopeo, crane copy, regctl image copy) where an index to copy exists.
 import { MT, type FixtureDescriptor } from '../support/fixtures/media.js';
@@ -13,7 +17,8 @@ import { getManifest } from '../support/fixtures/client.js';
 import { pushDockerImage, pushIndex } from '../support/fixtures/images.js';
 import { pushLargeImage } from '../support/fixtures/large.js';
 import { pushBuildxImage } from '../support/fixtures/buildx.js';
-import { authRequests, logins, resetCounts, startSite, stopSite, sumCounts, type Site } from './lab.js';
+import { authRequests, logins, resetCounts, startSite, stopSite, sumCounts, timeline, type Site, type TimedRequest } from './lab.js';
+import { countWaves } from './waves.js';
 import { measureSteps, median } from './measure.js';
 import { fileURLToPath } from 'node:url';
 import {
@@ -39,7 +44,7 @@ export interface BenchContext {
 }
 
 export interface Row {
-  scenario: 'a' | 'b' | 'c' | 'd' | 'e' | 'f';
+  scenario: 'a' | 'b' | 'c' | 'd' | 'e' | 'f' | 'h';
   /** e.g. "N=4", "512 MiB", "3 targets" */
   case: string;
   tool: ToolId;
@@ -50,6 +55,12 @@ export interface Row {
   byKind: Record<string, number>;
   /** pings and token requests among `requests` (last run) */
   authRequests: number;
+  /** round trips waited for one after another, per run (none where no proxy sees the requests: (f)) */
+  waves: number[];
+  /** from spawning the tool to its first request reaching a proxy, per run */
+  startupMs: number[];
+  /** the last run's requests on a time axis (ms since spawn), and its wall time: the waterfall */
+  timeline?: { requests: TimedRequest[]; wallMs: number };
   /** bytes of blobs the work moves (scenario c), for throughput */
   bytes?: number;
   /** why this tool could not do the work (first failed run) */
@@ -118,6 +129,8 @@ async function runCase(
     requests: [],
     byKind: {},
     authRequests: 0,
+    waves: [],
+    startupMs: [],
     ...(bytes ? { bytes } : {}),
   }));
   for (let run = 1; run <= ctx.runs; run++) {
@@ -130,6 +143,7 @@ async function runCase(
         const m = await measureSteps(prepared.steps, { env: prepared.env, freshContainersCache: prepared.freshContainersCache });
         const counts = sumCounts(sites);
         const auth = authRequests(sites); // before the check, whose own token requests the token proxy sees
+        const requests = timeline(sites, m.startedMs);
         const problem = m.exitCode !== 0 ? `exit ${m.exitCode}: ${firstLine(m.stderr)}` : await check();
         if (problem) {
           row.failure = problem;
@@ -141,8 +155,13 @@ async function runCase(
         row.requests.push(counts.total);
         row.byKind = counts.byKind;
         row.authRequests = auth;
+        if (requests.length > 0) {
+          row.waves.push(countWaves(requests));
+          row.startupMs.push(requests[0].startMs);
+          row.timeline = { requests, wallMs: m.wallMs };
+        }
         ctx.log(
-          `  (${scenario}) ${name} ${contender.tool} run ${run}: ${Math.round(m.wallMs)} ms, ${counts.total} requests, ${Math.round(m.peakRssKiB / 1024)} MiB RSS`,
+          `  (${scenario}) ${name} ${contender.tool} run ${run}: ${Math.round(m.wallMs)} ms, ${counts.total} requests${requests.length ? `, ${countWaves(requests)} waves` : ''}, ${Math.round(m.peakRssKiB / 1024)} MiB RSS`,
         );
       } finally {
         await prepared.cleanup();
@@ -166,7 +185,7 @@ export async function scenarioA(
   ctx: BenchContext,
   site: Site,
   sizes: number[],
-  peers: ToolId[] = ['ours-local', ...MERGERS],
+  peers: ToolId[] = ['ours-default', 'ours-local', ...MERGERS],
 ): Promise<Row[]> {
   const rows: Row[] = [];
   for (const n of sizes) {
@@ -201,7 +220,7 @@ export async function scenarioB(
   ctx: BenchContext,
   site: Site,
   sizes: number[],
-  peers: ToolId[] = ['ours-local', ...MERGERS],
+  peers: ToolId[] = ['ours-default', 'ours-local', ...MERGERS],
 ): Promise<Row[]> {
   const rows: Row[] = [];
   for (const k of sizes) {
@@ -237,7 +256,7 @@ export async function scenarioC(
   ctx: BenchContext,
   source: Site,
   layerSizes: number[],
-  peers: ToolId[] = ['skopeo', 'crane-copy', 'regctl-copy', ...MERGERS],
+  peers: ToolId[] = ['ours-default', 'skopeo', 'crane-copy', 'regctl-copy', ...MERGERS],
 ): Promise<Row[]> {
   const rows: Row[] = [];
   for (const size of layerSizes) {
@@ -284,7 +303,12 @@ export async function scenarioC(
 
 // ---- (d) ------------------------------------------------------------------------------------
 
-export async function scenarioD(ctx: BenchContext, source: Site, targets: Site[], peers: ToolId[] = MERGERS): Promise<Row[]> {
+export async function scenarioD(
+  ctx: BenchContext,
+  source: Site,
+  targets: Site[],
+  peers: ToolId[] = ['ours-default', ...MERGERS],
+): Promise<Row[]> {
   const rows: Row[] = [];
   await Promise.all(
     ['linux/amd64', 'linux/arm64'].map((platform, i) =>
@@ -325,7 +349,12 @@ export async function scenarioD(ctx: BenchContext, source: Site, targets: Site[]
  * run once per image, and each peer run once per image in a loop (how a workflow without a spec
  * would do it).
  */
-export async function scenarioE(ctx: BenchContext, site: Site, count: number, peers: ToolId[] = MERGERS): Promise<Row[]> {
+export async function scenarioE(
+  ctx: BenchContext,
+  site: Site,
+  count: number,
+  peers: ToolId[] = ['ours-default', ...MERGERS],
+): Promise<Row[]> {
   const perImage = 4;
   const image = (i: number) => `bench/e${i}`;
   await Promise.all(
@@ -363,7 +392,8 @@ export async function scenarioE(ctx: BenchContext, site: Site, count: number, pe
     tool,
     prepare: async (run) => {
       let prepared: PreparedRun;
-      if (tool === 'ours') prepared = await oursSpec(ctx.tools, jobs(tool, run), options);
+      if (tool === 'ours' || tool === 'ours-default')
+        prepared = await oursSpec(ctx.tools, jobs(tool, run), { ...options, defaults: tool === 'ours-default' });
       else {
         const each = await Promise.all(
           jobs(tool, run).map((job) => mergeWith(tool === 'ours-loop' ? 'ours' : tool, ctx.tools, job.sources, job.tags, options)),
@@ -374,6 +404,48 @@ export async function scenarioE(ctx: BenchContext, site: Site, count: number, pe
     },
   }));
   rows.push(...(await runCase(ctx, 'e', `${count} images`, many)));
+  return rows;
+}
+
+// ---- (h) ------------------------------------------------------------------------------------
+
+/**
+ * The seed case (issue 21): `platforms` buildx images (an index with the image and its attestation,
+ * 3 layers) each in its own repository of the registry, merged into another one. 2 platforms is
+ * the seed note's case; the protocol's dependency chain is 6 waves (sources, children, mounts, child
+ * manifests, the tag, the read-back), whatever the number of platforms.
+ */
+export async function scenarioH(
+  ctx: BenchContext,
+  site: Site,
+  sizes: number[],
+  peers: ToolId[] = ['ours-default', 'ours-local', ...MERGERS],
+): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const n of sizes) {
+    const repository = (i: number) => `bench/h${n}-src${i}`;
+    await Promise.all(
+      PLATFORMS.slice(0, n).map((platform, i) =>
+        pushBuildxImage(site.endpoint, repository(i), 'v1', { platform, seed: `bench-h${n}-${i}`, layers: 3 }),
+      ),
+    );
+    const sources = PLATFORMS.slice(0, n).map((_, i) => ref(site, repository(i), 'v1'));
+    const target = (tool: string, run: number) => `bench/h${n}-${tool}-r${run}`;
+    const contenders = contendersFor(ctx, peers, (tool) => ({
+      tool,
+      prepare: async (run) => ({
+        prepared: await mergeWith(tool, ctx.tools, sources, [ref(site, target(tool, run), 'v1')], {
+          all: true,
+          platforms: [...PLATFORMS.slice(0, n), 'unknown/unknown'],
+          logins: logins([site]),
+        }),
+        sites: [site],
+        check: indexCheck(site, target(tool, run), 'v1', n),
+      }),
+    }));
+    ctx.log(`(h) ${n} buildx images from other repositories of the same registry`);
+    rows.push(...(await runCase(ctx, 'h', `${n} platforms`, contenders)));
+  }
   return rows;
 }
 

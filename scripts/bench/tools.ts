@@ -1,5 +1,6 @@
 // The contenders, each run the way its users run it, as separate processes:
-//   ours     node dist/cli.js merge --tag T... SRC...
+//   ours     node dist/cli.js merge --referrers skip --tag T... SRC...   (the peers copy no referrers: the same work)
+//   ours-default  the same with default settings (referrers: copy), as users run it
 //   docker   docker manifest create --insecure T SRC... ; docker manifest push --insecure T
 //   buildah  buildah manifest create L ; manifest add [--all] L docker://SRC ... ; manifest push --all L docker://T
 //   skopeo   skopeo copy --all docker://INDEX docker://T   (only where an index to copy exists)
@@ -17,6 +18,7 @@ import type { Step } from './measure.js';
 /** `ours` runs on the action's Node (24, as action.yml says); `ours-local` on this machine's default Node, when that differs. */
 export type ToolId =
   | 'ours'
+  | 'ours-default'
   | 'ours-local'
   | 'ours-loop'
   | 'docker'
@@ -31,6 +33,7 @@ export type ToolId =
 
 export const TOOL_LABELS: Record<ToolId, string> = {
   ours: 'manifest-merge',
+  'ours-default': 'manifest-merge, default settings',
   'ours-local': 'manifest-merge',
   'ours-loop': 'manifest-merge, one run per image',
   docker: 'docker manifest',
@@ -86,7 +89,7 @@ export function findTools(cli: string, peers: boolean, node = process.execPath):
 }
 
 export function hasTool(tools: Tools, id: ToolId): boolean {
-  if (id === 'ours' || id === 'ours-loop' || id === 'raw') return true;
+  if (id === 'ours' || id === 'ours-default' || id === 'ours-loop' || id === 'raw') return true;
   if (id === 'ours-local') return tools.localNode !== undefined;
   if (id === 'imagetools') return tools.buildx !== undefined && tools.docker !== undefined;
   if (id === 'crane-copy') return tools.crane !== undefined;
@@ -96,6 +99,7 @@ export function hasTool(tools: Tools, id: ToolId): boolean {
 
 export function toolLabel(tools: Pick<Tools, 'nodeVersion' | 'localNodeVersion'>, id: ToolId): string {
   if (id === 'ours') return `${TOOL_LABELS.ours} (Node ${tools.nodeVersion.replace(/^v/, '')})`;
+  if (id === 'ours-default') return `${TOOL_LABELS['ours-default']} (Node ${tools.nodeVersion.replace(/^v/, '')})`;
   if (id === 'ours-local') return `${TOOL_LABELS.ours} (Node ${(tools.localNodeVersion ?? '').replace(/^v/, '')})`;
   if (id === 'ours-loop') return `${TOOL_LABELS['ours-loop']} (Node ${tools.nodeVersion.replace(/^v/, '')})`;
   return TOOL_LABELS[id];
@@ -134,17 +138,18 @@ export async function oursMerge(
   tools: Tools,
   sources: string[],
   tags: string[],
-  options: { node?: string; logins?: Logins } = {},
+  options: { node?: string; logins?: Logins; defaults?: boolean } = {},
 ): Promise<PreparedRun> {
   const dir = await scratch('ours');
   await writeFile(join(dir, 'config.json'), authJson(options.logins));
+  // --referrers skip: the peers copy no referrers, so this is the same work; `defaults` runs it as
+  // users do (referrers: copy), on a row of its own beside it
+  const settings = options.defaults ? [] : ['--referrers', 'skip'];
   return {
-    // --referrers skip: the peers copy no referrers, so this is the same work; what looking them up
-    // costs by default is measured on its own (see BENCHMARKS.md, "How it is measured")
     steps: [
       {
         command: options.node ?? tools.node,
-        args: [tools.cli, 'merge', '--quiet', '--referrers', 'skip', ...tags.flatMap((t) => ['--tag', t]), ...sources],
+        args: [tools.cli, 'merge', '--quiet', ...settings, ...tags.flatMap((t) => ['--tag', t]), ...sources],
       },
     ],
     env: { ...process.env, DOCKER_CONFIG: dir },
@@ -157,14 +162,15 @@ export async function oursMerge(
 export async function oursSpec(
   tools: Tools,
   images: Array<{ sources: string[]; tags: string[] }>,
-  options: { logins?: Logins } = {},
+  options: { logins?: Logins; defaults?: boolean } = {},
 ): Promise<PreparedRun> {
   const dir = await scratch('ours-spec');
   await writeFile(join(dir, 'config.json'), authJson(options.logins));
   const spec = join(dir, 'spec.json');
   await writeFile(spec, JSON.stringify({ images }));
+  const settings = options.defaults ? [] : ['--referrers', 'skip'];
   return {
-    steps: [{ command: tools.node, args: [tools.cli, 'merge', '--quiet', '--referrers', 'skip', '--spec', spec] }],
+    steps: [{ command: tools.node, args: [tools.cli, 'merge', '--quiet', ...settings, '--spec', spec] }],
     env: { ...process.env, DOCKER_CONFIG: dir },
     freshContainersCache: false,
     cleanup: removing(dir),
@@ -401,6 +407,8 @@ export async function mergeWith(
   switch (tool) {
     case 'ours':
       return oursMerge(tools, sources, tags, options);
+    case 'ours-default':
+      return oursMerge(tools, sources, tags, { ...options, defaults: true });
     case 'ours-local':
       return oursMerge(tools, sources, tags, { ...options, node: tools.localNode });
     case 'imagetools':

@@ -48,6 +48,10 @@ export interface ProxiedRequest {
   /** fault kind applied, if any ('quirk': a personality answered) */
   fault?: Fault['kind'] | 'quirk';
   at: number;
+  /** when it arrived, in ms on this process's monotonic clock (`performance.now()`): comparable across proxies of one process */
+  startMs: number;
+  /** when its response was sent whole or its connection closed, same clock; undefined while in flight */
+  endMs?: number;
 }
 
 export interface FaultProxyCounts {
@@ -275,8 +279,11 @@ export async function startFaultProxy(options: StartFaultProxyOptions): Promise<
     const method = (req.method ?? 'GET').toUpperCase();
     let path = req.url ?? '/';
     const kind = classifyRequest(method, path);
-    const entry: ProxiedRequest = { method, path, kind, status: 0, at: Date.now() };
+    const entry: ProxiedRequest = { method, path, kind, status: 0, at: Date.now(), startMs: performance.now() };
     log.push(entry);
+    res.once('close', () => {
+      entry.endMs ??= performance.now();
+    });
     if (latencyMs > 0) await sleep(latencyMs);
     const personality = options.personality;
     const exchange: ProxyExchange = { method, path, kind, headers: req.headers, target: targetOrigin };

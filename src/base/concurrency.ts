@@ -2,11 +2,21 @@
 // the Limiter; mapLimit is a Limiter over a list.
 
 /**
- * Requests one merge keeps in flight, and connections per registry origin, unless told otherwise:
- * the one default every layer takes (engine steps, the caching client's look-ahead, inspect, the
- * registry client's connection pool).
+ * Control requests (manifest GET/PUT/HEAD, blob HEAD, mount POST, upload sessions of small blobs)
+ * one merge keeps in flight, and connections per registry origin, unless told otherwise: the one
+ * default every layer takes (engine steps, the caching client's look-ahead, inspect, the registry
+ * client's connection pool). Each is a small request the registry answers from its metadata; they
+ * are bounded so that one merge stays a burst a registry's rate limit tolerates (docs/performance.md),
+ * not split into rounds: the 48 mounts and 16 referrer reads of 8 buildx platforms go out together.
  */
-export const DEFAULT_CONCURRENCY = 8;
+export const DEFAULT_CONCURRENCY = 64;
+
+/**
+ * Streamed blob copies (blobs over 1 MiB, read from one registry and written to another) one
+ * registry client keeps in flight: each holds a source stream, an upload and a hash, and 8 fill a
+ * runner's link; more only split the same bandwidth.
+ */
+export const STREAM_CONCURRENCY = 8;
 
 /** Runs at most `limit` calls at once; waiting calls start in the order they were made. */
 export class Limiter {

@@ -13,7 +13,7 @@ import { type ImageReference, type RepositoryRef, formatReference, formatReposit
 import { sanitizeLine } from '../base/redact.js';
 import type { ManifestHead, RegistryClient, Scope } from '../registry/client-types.js';
 import { describeVariants, resolveAppendBase, resolveSource } from './resolve.js';
-import { copyAllReferrers, referrersFor } from './referrer-transfer.js';
+import { copyAllReferrers, discoverReferrers, referrersFor } from './referrer-transfer.js';
 import { type EngineOptions, type EngineRun, type MergeRun, repositoryOf, startMerge, withoutLookAhead } from './run.js';
 import { selectPlatforms } from './select.js';
 import { planTargetTransfer, pushIndex, transferAll } from './transfer.js';
@@ -73,6 +73,19 @@ export async function runMerge(
   }
 }
 
+/**
+ * `work`'s result; when it fails, its error once `beside` (reads started alongside) has settled too,
+ * so that nothing keeps running behind the caller's back.
+ */
+async function settledFirst<T>(beside: Promise<unknown>, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    await beside.catch(() => undefined);
+    throw error;
+  }
+}
+
 type Outcome = { kind: 'done'; result: MergeResult } | { kind: 'conflict'; why: string };
 
 /** What one attempt merges: the sources, and for an append the index the tag held when read. */
@@ -93,14 +106,25 @@ async function mergeOnce(run: MergeRun, { sources, base }: Attempt): Promise<Out
   const tags = targets.flatMap((t) => t.tags.map((tag) => ({ repository: t.repository, tag })));
   // What each tag holds now, to put it back if a later tag is refused: read beside the transfer.
   const previous = run.request.push ? readPrevious(run, tags) : undefined;
+  // The children's referrers: looked for from now on, beside the transfer; only their copy waits for them.
+  const discovery = discoverReferrers(run, plan, targets);
   // For each target repository: what must be brought in (child manifests and their blobs).
-  const transfers = await mapLimit(targets, run.concurrency, (target) => planTargetTransfer(run, target));
-  const referrers = await referrersFor(run, plan, transfers);
+  const transfers = await settledFirst(
+    discovery,
+    mapLimit(targets, run.concurrency, (target) => planTargetTransfer(run, target)),
+  );
   const reports = transfers.map((t) => t.report);
-  if (!run.request.push) return withCleanup(run, dryRun(run, plan, resolved, reports), { plan, resolved, referrers });
+  if (!run.request.push) {
+    const referrers = referrersFor(transfers, await discovery);
+    return withCleanup(run, dryRun(run, plan, resolved, reports), { plan, resolved, referrers });
+  }
 
   // Blobs, then child manifests, in every target; only then any tag (a failure leaves tags untouched).
-  await inGroup(run.logger, 'Copy blobs and child manifests', () => transferAll(run, transfers));
+  await settledFirst(
+    discovery,
+    inGroup(run.logger, 'Copy blobs and child manifests', () => transferAll(run, transfers)),
+  );
+  const referrers = referrersFor(transfers, await discovery);
   await copyAllReferrers(run, transfers, referrers);
   const outcome = await inGroup(run.logger, 'Push and verify tags', () =>
     tagAndVerify(run, { plan, targets, tags, previous, base, resolved, reports }),

@@ -248,7 +248,7 @@ export interface ClientSettings {
   credentials?: ExplicitCredentials;
   /** the one time budget for every wait: registry, token service, credential helper */
   timeoutMs: number;
-  /** parallel connections per registry (default 8; a spec's images share one client, so it gets more) */
+  /** parallel connections per registry (default 64; a spec's images share one client, so it may get more) */
   connectionsPerOrigin?: number;
   /** the workflow's token for GitHub's packages API (`cleanup-sources` on ghcr.io) */
   githubToken?: string;

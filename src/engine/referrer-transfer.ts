@@ -18,24 +18,40 @@ import type { FetchedManifest } from '../registry/client-types.js';
 import { sha256Digest } from '../oci/digest.js';
 import { planBlobs } from './plan.js';
 import { readManifest } from './resolve.js';
-import type { MergePlan, TargetReferrers } from './model.js';
+import type { MergePlan, TargetPlan, TargetReferrers } from './model.js';
 import { type FoundReferrer, type ReferrerSearch, readFallbackTag } from './referrer-finder.js';
 import type { EngineRun, MergeRun } from './run.js';
 import { type BlobToWrite, type TargetTransfer, bringIn } from './transfer.js';
+
+/** What referrer discovery found for a merge: per target, the searches of its children; the attestations taken out of the index. */
+export interface ReferrerDiscovery {
+  searches: ReferrerSearch[];
+  attestations: FoundReferrer[];
+}
+
+/**
+ * Starts looking for the referrers of every target's children (`referrers: copy`) and reading the
+ * attestations the plan took out of the index (`attestations: referrers`), as soon as the plan
+ * names them: reads only, beside the transfer, awaited only by the referrers copy (and a dry run's
+ * report). The promise may fail before it is awaited; its failure is reported where it is awaited.
+ */
+export function discoverReferrers(run: MergeRun, plan: MergePlan, targets: TargetPlan[]): Promise<ReferrerDiscovery> {
+  const searches =
+    (run.request.referrers ?? 'copy') === 'copy'
+      ? findReferrers(run, targets)
+      : Promise.resolve(targets.map((): ReferrerSearch => ({ found: [], stale: [] })));
+  const discovery = Promise.all([searches, attestationReferrers(run, plan)]).then(([s, attestations]) => ({ searches: s, attestations }));
+  discovery.catch(() => undefined);
+  return discovery;
+}
 
 /**
  * Per transfer, the referrers to copy into its target: those of its children found in other
  * repositories (`referrers: copy`), then, with `attestations: referrers`, every attestation taken
  * out of the index. Each is added to the target's report as an action.
  */
-export async function referrersFor(run: MergeRun, plan: MergePlan, transfers: TargetTransfer[]): Promise<FoundReferrer[][]> {
-  const searches =
-    (run.request.referrers ?? 'copy') === 'copy'
-      ? await inGroup(run.logger, 'Find referrers', () => findReferrers(run, transfers))
-      : transfers.map(() => ({ found: [], stale: [] }));
+export function referrersFor(transfers: TargetTransfer[], { searches, attestations }: ReferrerDiscovery): FoundReferrer[][] {
   const found = searches.map((s) => s.found);
-  // attestations: referrers: every target gets each attestation as a referrer of its image
-  const attestations = await attestationReferrers(run, plan);
   transfers.forEach((t, i) => {
     for (const r of found[i])
       if (!sameRepository(r.source, t.target.repository))
@@ -63,10 +79,10 @@ export async function referrersFor(run: MergeRun, plan: MergePlan, transfers: Ta
   return found.map((list) => [...list, ...attestations]);
 }
 
-/** Per transfer, the referrers of its children (and stale entries), read from each child's own repository (once, shared by the targets). */
-async function findReferrers(run: MergeRun, transfers: TargetTransfer[]): Promise<ReferrerSearch[]> {
-  return mapLimit(transfers, run.concurrency, async (t) => {
-    const searches = await mapLimit(t.target.manifests, run.concurrency, (entry) =>
+/** Per target, the referrers of its children (and stale entries), read from each child's own repository (once, shared by the targets). */
+async function findReferrers(run: MergeRun, targets: TargetPlan[]): Promise<ReferrerSearch[]> {
+  return mapLimit(targets, run.concurrency, async (target) => {
+    const searches = await mapLimit(target.manifests, run.concurrency, (entry) =>
       run.referrers.find(entry.source, entry.descriptor.digest),
     );
     return { found: searches.flatMap((s) => s.found), stale: searches.flatMap((s) => s.stale) };

@@ -49,8 +49,10 @@ export interface RegistryClientOptions {
   /** registries (host[:port]) allowed over plain HTTP; loopback registries always may fall back */
   insecureRegistries?: string[];
   logger?: Logger;
-  /** max parallel connections per origin (default 8) */
+  /** max parallel connections per origin (default DEFAULT_CONCURRENCY, 32) */
   connectionsPerOrigin?: number;
+  /** streamed copies of blobs over 1 MiB in flight at once (default STREAM_CONCURRENCY, 8) */
+  streams?: number;
   retry?: RetryOptions;
   /** per-request timeout for headers and idle body (default 60 s) */
   requestTimeoutMs?: number;

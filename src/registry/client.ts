@@ -2,7 +2,7 @@
 // and the transport (transport/: scheme, auth, retry and deadline, status errors, stats), with
 // the token side in auth/. It implements the RegistryClient contract of client-types.ts.
 import { Readable } from 'node:stream';
-import { DEFAULT_CONCURRENCY } from '../base/concurrency.js';
+import { DEFAULT_CONCURRENCY, Limiter, STREAM_CONCURRENCY } from '../base/concurrency.js';
 import { isDenied, isHttpError } from '../base/errors.js';
 import { silentLogger } from '../base/logger.js';
 import type { Descriptor } from '../oci/manifest.js';
@@ -57,8 +57,15 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
     ...(settings.githubToken ? { ghcr: new GhcrPackages(sender, settings.githubToken, settings.githubApiUrl) } : {}),
     hub: new HubTags(sender, options.credentials, options.onSecret ?? (() => undefined), settings.hubApiUrl),
   };
-  return new Client(transport, logger, hosted);
+  return new Client(transport, logger, hosted, new Limiter(options.streams ?? STREAM_CONCURRENCY));
 }
+
+/**
+ * Copies of blobs larger than this hold one of the client's stream slots (STREAM_CONCURRENCY) while
+ * they move bytes; smaller ones, like mounts and manifests, are control requests that only the
+ * connection pool bounds.
+ */
+export const STREAMED_BLOB_BYTES = 1024 * 1024;
 
 /**
  * Statuses by which a registry refuses a cross-repository mount without it meaning the target is
@@ -78,6 +85,7 @@ class Client implements RegistryClient {
     private readonly http: Transport,
     private readonly logger: typeof silentLogger,
     private readonly hosted: HostedApis,
+    private readonly streams: Limiter,
   ) {
     this.manifests = new Manifests(http, logger);
     this.blobs = new Blobs(http);
@@ -170,8 +178,8 @@ class Client implements RegistryClient {
       }
       const source: BlobSource = opened.value;
       this.logger.debug(`${what}: the registry declined the mount; streaming the blob instead`);
-      await this.uploads.upload(to, descriptor, scopes, { source, session }, () =>
-        this.openBoth(from, to, descriptor, scopes, scopes, what),
+      await this.streamed(descriptor, () =>
+        this.uploads.upload(to, descriptor, scopes, { source, session }, () => this.openBoth(from, to, descriptor, scopes, scopes, what)),
       );
       return 'copied';
     });
@@ -185,10 +193,12 @@ class Client implements RegistryClient {
     const sourceScopes = sameRegistry ? [pullPush(to), pull(from)] : [pull(from)];
     const targetScopes = sameRegistry ? sourceScopes : [pullPush(to)];
     const open = (): Promise<Opened> => this.openBoth(from, to, descriptor, sourceScopes, targetScopes, what);
-    return this.http.retrying(what, async (): Promise<BlobTransfer> => {
-      await this.uploads.upload(to, descriptor, targetScopes, await open(), open);
-      return 'copied';
-    });
+    return this.streamed(descriptor, () =>
+      this.http.retrying(what, async (): Promise<BlobTransfer> => {
+        await this.uploads.upload(to, descriptor, targetScopes, await open(), open);
+        return 'copied';
+      }),
+    );
   }
 
   async uploadBlob(
@@ -207,10 +217,17 @@ class Client implements RegistryClient {
       if (data.status === 'fulfilled' && data.value instanceof Readable) data.value.destroy(); // a file left open otherwise
       throw data.status === 'rejected' ? data.reason : (session as PromiseRejectedResult).reason;
     };
-    return this.http.retrying(what, async (): Promise<BlobTransfer> => {
-      await this.uploads.upload(to, descriptor, scopes, await open(), open);
-      return 'copied';
-    });
+    return this.streamed(descriptor, () =>
+      this.http.retrying(what, async (): Promise<BlobTransfer> => {
+        await this.uploads.upload(to, descriptor, scopes, await open(), open);
+        return 'copied';
+      }),
+    );
+  }
+
+  /** `copy` in one of the stream slots when the blob is large enough to stream; at once otherwise. */
+  private streamed<T>(descriptor: Descriptor, copy: () => Promise<T>): Promise<T> {
+    return descriptor.size > STREAMED_BLOB_BYTES ? this.streams.run(copy) : copy();
   }
 
   /** Opens the source stream and the upload session in parallel (one round trip); cleans up the other if one fails. */
