@@ -178,6 +178,16 @@ describe('require-attestations: provenance', () => {
     ).rejects.toThrow(`linux/amd64 ${amd64.image.descriptor.digest} from ${REG}/acme/app:amd64 has no sbom`);
   });
 
+  it('append: the images the index keeps are checked too', async () => {
+    const plain = addPlainLeg('arm64-plain', 'arm64');
+    await runMerge(request(['arm64-plain']), registry, createMemoryLogger());
+    const writes = registry.writes().length;
+    await expect(
+      runMerge(request(['amd64'], { append: true, requireAttestations: ['provenance'] }), registry, createMemoryLogger()),
+    ).rejects.toThrow(`linux/arm64 ${plain.descriptor.digest} from ${REG}/acme/app:latest has no provenance`);
+    expect(registry.writes().length).toBe(writes);
+  });
+
   it('nothing required: no check, no report, no extra request', async () => {
     const result = await runMerge(request(['amd64', 'arm64'], { requireAttestations: [] }), registry, createMemoryLogger());
     expect(result.attestationGate).toBeUndefined();
