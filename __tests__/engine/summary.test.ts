@@ -103,3 +103,42 @@ describe('stale referrers (listed, manifest gone): counted in every rendering', 
     expect(renderSummaryMarkdown(result())).not.toContain('stale');
   });
 });
+
+describe('require-attestations: what was found per image, in every rendering', () => {
+  const withGate = (): MergeResult => ({
+    ...result(),
+    attestationGate: {
+      required: ['provenance', 'signature'],
+      images: [
+        {
+          digest: digest(1),
+          platform: 'linux/amd64',
+          source: 'reg.example/acme/app:amd64',
+          found: [
+            { kind: 'provenance', via: 'index', digest: digest(2), type: 'https://slsa.dev/provenance/v0.2' },
+            { kind: 'signature', via: 'referrer', digest: digest(3), type: 'application/vnd.dev.sigstore.bundle.v0.3+json;x=<b>|y' },
+          ],
+          missing: [],
+        },
+      ],
+    },
+  });
+
+  it('the metadata output carries the report as is', () => {
+    expect(buildMetadata(withGate()).requiredAttestations).toEqual(withGate().attestationGate);
+    expect(buildMetadata(result())).not.toHaveProperty('requiredAttestations');
+  });
+
+  it('the job summary: one row per image and kind, registry text escaped; the log report: one line per image', () => {
+    const markdown = renderSummaryMarkdown(withGate());
+    expect(markdown).toContain('Required attestations (provenance, signature): present, not verified.');
+    expect(markdown).toContain(
+      `| linux/amd64 | \`${digest(1).slice(7, 19)}\` | provenance | attestation manifest \`${digest(2).slice(7, 19)}\` (https://slsa.dev/provenance/v0.2) |`,
+    );
+    expect(markdown).toContain(
+      `| linux/amd64 | \`${digest(1).slice(7, 19)}\` | signature | referrer \`${digest(3).slice(7, 19)}\` (application/vnd.dev.sigstore.bundle.v0.3+json;x=&lt;b&gt;\\|y) |`,
+    );
+    expect(renderReport(withGate())).toContain(`Attestations of linux/amd64 ${digest(1)}: provenance found, signature found`);
+    expect(renderSummaryMarkdown(result())).not.toContain('Required attestations');
+  });
+});

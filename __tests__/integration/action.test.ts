@@ -220,6 +220,32 @@ describe('node dist/index.js, as the runner runs it', () => {
     expect(await hasManifest(registry, 'acme/action-missing', 'x')).toBe(false);
   });
 
+  it('require-attestations: the job summary and metadata say where provenance was found; a missing kind is one ::error:: and no tag', async () => {
+    const target = `${registry.host}/acme/action-gate:x`;
+    const run = await runAction({ sources: seed.sources.join('\n'), tags: target, 'require-attestations': 'provenance' });
+    expect(run.code).toBe(0);
+    expect(run.summary).toContain('Required attestations (provenance): present, not verified.');
+    expect(run.summary).toContain(
+      `| linux/amd64 | \`${seed.amd64.imageDigest.slice(7, 19)}\` | provenance | attestation manifest \`${seed.amd64.attestationDigest.slice(7, 19)}\` (https://slsa.dev/provenance/v0.2) |`,
+    );
+    const metadata = JSON.parse(run.outputs.metadata) as { requiredAttestations: { images: Array<{ missing: string[] }> } };
+    expect(metadata.requiredAttestations.images.map((i) => i.missing)).toEqual([[], []]);
+
+    const refused = await runAction({
+      sources: seed.sources.join('\n'),
+      tags: `${registry.host}/acme/action-gate:refused`,
+      'require-attestations': 'signature',
+    });
+    expect(refused.code).toBe(1);
+    const errors = refused.stdout.split('\n').filter((l) => l.startsWith('::error::'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toContain(
+      `linux/amd64 ${seed.amd64.imageDigest} from ${seed.sources[0]} has no signature; linux/arm64 ${seed.arm64.imageDigest}`,
+    );
+    expect(errors[0]).toContain('drop the kind from input `require-attestations`');
+    expect(await hasManifest(registry, 'acme/action-gate', 'refused')).toBe(false);
+  });
+
   it('summary: false writes no job summary; push: false writes nothing to the registry', async () => {
     const run = await runAction({
       sources: seed.sources.join('\n'),

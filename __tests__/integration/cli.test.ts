@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { sha256Digest } from '../../src/oci/digest.js';
 import { MT } from '../../scripts/support/fixtures/media.js';
 import { deleteBlob, deleteManifest, hasManifest } from '../../scripts/support/fixtures/client.js';
-import { pushBuildxImage, type PushedBuildxImage } from '../../scripts/support/fixtures/buildx.js';
+import { pushBuildxImage, pushBuildxImageWithoutAttestations, type PushedBuildxImage } from '../../scripts/support/fixtures/buildx.js';
 import { seedCase, seedVariety, type SeedCase, type VarietyCase } from '../../scripts/support/fixtures/cases.js';
 import { type FaultProxy, startFaultProxy } from '../../scripts/support/fault-proxy.js';
 import { type RunningRegistry, startRegistry } from '../../scripts/support/registry.js';
@@ -244,6 +244,48 @@ describe('manifest-merge merge', () => {
     expect(run.stderr).toMatch(/^manifest-merge: Platforms? .*linux\/amd64/m);
     expect(run.stderr).not.toMatch(/\n\s+at /);
     expect(run.stdout.length).toBe(0);
+  });
+});
+
+describe('manifest-merge merge --require-attestations', () => {
+  it('passes with the seed case (buildx provenance), reporting it in --json; a leg without attestations exits 1 naming it, nothing pushed', async () => {
+    const target = `${registry.host}/acme/cli-gate:latest`;
+    const passed = await cli(['merge', '--json', '--require-attestations', 'provenance', '-t', target, ...seed.sources]);
+    expect(passed.code).toBe(0);
+    const metadata = json<{ requiredAttestations: { required: string[]; images: Array<{ platform: string; missing: string[] }> } }>(passed);
+    expect(metadata.requiredAttestations.required).toEqual(['provenance']);
+    expect(metadata.requiredAttestations.images.map((i) => [i.platform, i.missing])).toEqual([
+      ['linux/amd64', []],
+      ['linux/arm64', []],
+    ]);
+
+    const plain = await pushBuildxImageWithoutAttestations(registry, 'acme/cli-gate-plain', 'arm64', {
+      platform: 'linux/arm64',
+      seed: 'cli-gate',
+    });
+    const refused = `${registry.host}/acme/cli-gate:refused`;
+    const failed = await cli([
+      'merge',
+      '--require-attestations',
+      'provenance,sbom',
+      '-t',
+      refused,
+      seed.sources[0],
+      `${registry.host}/acme/cli-gate-plain:arm64`,
+    ]);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain(
+      `manifest-merge: Required attestations (provenance, sbom) are missing, so nothing was pushed: linux/amd64 ${seed.amd64.imageDigest} from ${seed.sources[0]} has no sbom; linux/arm64 ${plain.imageDigest} from ${registry.host}/acme/cli-gate-plain:arm64 has no provenance, sbom.`,
+    );
+    expect(failed.stderr).toContain('or drop the kind from --require-attestations');
+    expect(failed.stdout.length).toBe(0);
+    expect(await hasManifest(registry, 'acme/cli-gate', 'refused')).toBe(false);
+  });
+
+  it('an unknown kind is a usage error (exit 2) before any request', async () => {
+    const run = await cli(['merge', '--require-attestations', 'provenance,vex', '-t', `${registry.host}/acme/cli-gate:x`, ...seed.sources]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('--require-attestations lists "vex". Use any of: provenance, sbom, signature');
   });
 });
 

@@ -96,6 +96,7 @@ const READ: Partial<Record<FieldName, (step: StepRequest) => unknown>> = {
   attestations: (s) => s.images[0].request.attestations,
   referrers: (s) => s.images[0].request.referrers,
   'dangling-attestations': (s) => s.images[0].request.danglingAttestations,
+  'require-attestations': (s) => s.images[0].request.requireAttestations ?? [],
   format: (s) => s.images[0].request.format,
   'artifact-type': (s) => s.images[0].request.artifactType,
   'metadata-files': (s) => s.images[0].request.sources.map(formatReference),
@@ -153,6 +154,12 @@ const SAMPLES: Partial<Record<FieldName, Array<[string, unknown]>>> = {
     ['app', [...SOURCES, `ghcr.io/acme/app@${D1}`]],
   ],
   'github-token': [['ghs_token123', 'ghs_token123']],
+  'require-attestations': [
+    ['', []],
+    ['provenance,sbom', ['provenance', 'sbom']],
+    ['signature', ['signature']],
+    ['Provenance, SBOM, provenance', ['provenance', 'sbom']],
+  ],
 };
 
 /** Every value of every field (choices and booleans from the table), with the surfaces that have the field. */
@@ -220,6 +227,18 @@ describe('a value a choice field does not allow, on each surface in its words', 
     ['flag', '--artifact-type is "vnd.acme bundle", not a media type. Write type/subtype, e.g. application/vnd.acme.bundle.v1+json'],
   ] as const)('a media type field: %s', (surface, message) => {
     const error = thrown(() => build(surface, 'artifact-type', 'vnd.acme bundle'));
+    expect(surface === 'flag' ? renderCliError(error) : renderActionError(error)).toBe(message);
+  });
+
+  it.each([
+    ['input', 'Input `require-attestations` lists "attested". Use any of: provenance, sbom, signature (one per line or comma-separated)'],
+    [
+      'spec',
+      'Input `spec` images[0].require-attestations lists "attested". Use any of: provenance, sbom, signature (one per line or comma-separated)',
+    ],
+    ['flag', '--require-attestations lists "attested". Use any of: provenance, sbom, signature (one per line or comma-separated)'],
+  ] as const)('a list of choices: %s', (surface, message) => {
+    const error = thrown(() => build(surface, 'require-attestations', 'provenance,attested'));
     expect(surface === 'flag' ? renderCliError(error) : renderActionError(error)).toBe(message);
   });
 

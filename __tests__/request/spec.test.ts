@@ -62,7 +62,7 @@ describe('imageRecords', () => {
     ['images: [{annotations: {a: [1]}}]', '--spec images[0].annotations.a is [1], not a string'],
     [
       'images: [{push: false}]',
-      '--spec images[0]: unknown field "push". An image may set: tags, sources, digests-dir, image, metadata-files, bake-targets, platforms, select-platforms, annotations, attestations, referrers, dangling-attestations, format, artifact-type, append',
+      '--spec images[0]: unknown field "push". An image may set: tags, sources, digests-dir, image, metadata-files, bake-targets, platforms, select-platforms, annotations, attestations, referrers, dangling-attestations, require-attestations, format, artifact-type, append',
     ],
   ])('refuses %j', (text, message) => {
     expect(() => imageRecords('--spec', text)).toThrow(message);

@@ -20,6 +20,7 @@ export const ACTION_WORDS: Vocabulary = {
   tags: 'input `tags`',
   annotations: 'input `annotations`',
   artifacttype: 'input `artifact-type`',
+  requireattestations: 'input `require-attestations`',
 };
 
 /** How messages name credentials given to the step itself (rather than by docker/login-action). */

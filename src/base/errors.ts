@@ -27,7 +27,8 @@ export type ErrorCode =
   | 'CONFLICT' // another writer changed a tag while this run was writing it (append race)
   | 'TIMEOUT' // the time budget (or one wait within it) ran out
   | 'IMAGES' // some images of a spec failed (each is named, with its own error)
-  | 'LAYOUT'; // an oci-layout:// source is not a readable OCI image layout (missing file or blob, bad digest, unsafe tar)
+  | 'LAYOUT' // an oci-layout:// source is not a readable OCI image layout (missing file or blob, bad digest, unsafe tar)
+  | 'ATTESTATIONS'; // an image lacks a kind of attestation `require-attestations` asks for (nothing was written)
 
 /** What an error is about. Every field is optional: each error fills in what it knows. */
 export interface ErrorFacts {
@@ -211,6 +212,13 @@ export class LayoutError extends ManifestMergeError {
   }
 }
 
+/** Images lack attestations `require-attestations` asks for; the message names each image, its platform and what it lacks. */
+export class MissingAttestationsError extends ManifestMergeError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super('ATTESTATIONS', message, options);
+  }
+}
+
 export class TimeoutError extends ManifestMergeError {
   constructor(message: string, options: ErrorOptions = {}) {
     super('TIMEOUT', message, { hint: TIME_BUDGET_HINT, ...options });
@@ -330,6 +338,7 @@ export const ADVICE_TERMS = [
   'tags',
   'annotations',
   'artifacttype',
+  'requireattestations',
 ] as const;
 export type AdviceTerm = (typeof ADVICE_TERMS)[number];
 
@@ -357,6 +366,7 @@ const NEUTRAL_WORDS: Vocabulary = {
   tags: 'the tags',
   annotations: '`annotations`',
   artifacttype: '`artifact-type`',
+  requireattestations: '`require-attestations`',
 };
 
 /** Words a hint's `{term}` placeholders with `words`; unknown placeholders are left as written. */

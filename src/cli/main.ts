@@ -54,6 +54,9 @@ Options:
       --dangling-attestations drop|keep
                                 an attestation whose image is not in its source index: drop it (default)
                                 or keep it, linked to nothing; a warning either way
+      --require-attestations LIST
+                                kinds every image must have before anything is written, comma-separated:
+                                provenance, sbom, signature (presence only, nothing is verified)
       --format auto|oci|docker  index type (default auto: a Docker list only when every child is Docker schema 2)
       --artifact-type TYPE      the index's artifactType, e.g. application/vnd.acme.bundle.v1+json (OCI index only)
       --metadata-file PATH      a JSON file buildx build/bake --metadata-file wrote (or build-push-action's

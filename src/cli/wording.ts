@@ -20,6 +20,7 @@ export const CLI_WORDS: Vocabulary = {
   tags: '--tag',
   annotations: '--annotation',
   artifacttype: '--artifact-type',
+  requireattestations: '--require-attestations',
 };
 
 /** How messages name credentials given on the command line (rather than by `docker login`). */

@@ -8,7 +8,7 @@ import { mapLimit } from '../base/concurrency.js';
 import { ConflictError, InputError, VerifyError } from '../base/errors.js';
 import { type Logger, inGroup } from '../base/logger.js';
 import { planMerge, planTargets } from './plan.js';
-import type { MergePlan, MergeRequest, MergeResult, ResolvedSource, TargetPlan, TargetReport } from './model.js';
+import type { AttestationGateReport, MergePlan, MergeRequest, MergeResult, ResolvedSource, TargetPlan, TargetReport } from './model.js';
 import { type ImageReference, type RepositoryRef, formatReference, formatRepository, sameRepository } from '../oci/reference.js';
 import { sanitizeLine } from '../base/redact.js';
 import type { ManifestHead, RegistryClient, Scope } from '../registry/client-types.js';
@@ -19,6 +19,7 @@ import { selectPlatforms } from './select.js';
 import { planTargetTransfer, pushIndex, transferAll } from './transfer.js';
 import { type PreviousTags, type TagTarget, readPrevious, writeTags } from './restore.js';
 import { type CleanupInput, cleanupSources } from './cleanup.js';
+import { checkRequiredAttestations } from './gate.js';
 
 export type { AppendRetry, EngineOptions } from './run.js';
 
@@ -99,6 +100,10 @@ async function mergeOnce(run: MergeRun, { sources, base }: Attempt): Promise<Out
   const resolved = base ? [...sources, base] : sources;
   // Plan: fails here, before anything is written, on any platform or format problem.
   const plan = planIndex(run, resolved);
+  // require-attestations: every image has each kind asked for, or the step fails before any write
+  // (reads only: checked beside the reads below, awaited before the first write or the dry run's report)
+  const gating = checkRequiredAttestations(run, plan);
+  gating.catch(() => undefined);
   const targets = planTargets(
     plan,
     run.request.tags.map((t) => ({ registry: t.registry, repository: t.repository, tag: t.tag ?? 'latest' })),
@@ -109,14 +114,17 @@ async function mergeOnce(run: MergeRun, { sources, base }: Attempt): Promise<Out
   // The children's referrers: looked for from now on, beside the transfer; only their copy waits for them.
   const discovery = discoverReferrers(run, plan, targets);
   // For each target repository: what must be brought in (child manifests and their blobs).
+  const reading = Promise.all([discovery, gating]);
+  reading.catch(() => undefined); // its failure is reported where each part is awaited
   const transfers = await settledFirst(
-    discovery,
+    reading,
     mapLimit(targets, run.concurrency, (target) => planTargetTransfer(run, target)),
   );
   const reports = transfers.map((t) => t.report);
+  const gate = await gating;
   if (!run.request.push) {
     const referrers = referrersFor(transfers, await discovery);
-    return withCleanup(run, dryRun(run, plan, resolved, reports), { plan, resolved, referrers });
+    return withCleanup(run, withGate(dryRun(run, plan, resolved, reports), gate), { plan, resolved, referrers });
   }
 
   // Blobs, then child manifests, in every target; only then any tag (a failure leaves tags untouched).
@@ -129,7 +137,12 @@ async function mergeOnce(run: MergeRun, { sources, base }: Attempt): Promise<Out
   const outcome = await inGroup(run.logger, 'Push and verify tags', () =>
     tagAndVerify(run, { plan, targets, tags, previous, base, resolved, reports }),
   );
-  return withCleanup(run, outcome, { plan, resolved, referrers });
+  return withCleanup(run, withGate(outcome, gate), { plan, resolved, referrers });
+}
+
+/** `require-attestations`: what was found for each image goes into the result. */
+function withGate(outcome: Outcome, gate: AttestationGateReport | undefined): Outcome {
+  return outcome.kind === 'done' && gate ? { kind: 'done', result: { ...outcome.result, attestationGate: gate } } : outcome;
 }
 
 /** `cleanup-sources`: once the tags hold the index (read back), the source tags go (cleanup.ts; never fails the merge). */

@@ -2,6 +2,7 @@
 // plan's entries and per-target work) and what it reports (MergeResult, TargetReport). Types
 // only, at the bottom of engine/, so every step (resolve, plan, transfer, referrers, summary)
 // and the layers above (request/, action/, cli/) share them without importing each other.
+import type { AttestationKind } from '../oci/attestation-kinds.js';
 import type { Descriptor, ImageIndex } from '../oci/manifest.js';
 import type { Platform } from '../oci/platform.js';
 import type { ImageReference, RepositoryRef } from '../oci/reference.js';
@@ -147,6 +148,8 @@ export interface MergeRequest {
   danglingAttestations?: DanglingMode;
   /** after the tags are read back, remove the tags of the sources given by tag (engine/cleanup.ts) */
   cleanupSources?: boolean;
+  /** every image must have each of these kinds of attestation before anything is written (engine/gate.ts) */
+  requireAttestations?: AttestationKind[];
 }
 
 export interface TargetReport {
@@ -178,6 +181,38 @@ export interface MergeResult {
   attempts?: number;
   /** `cleanupSources`: the source tags removed (or, in a dry run, to remove) and those left in place */
   cleanup?: CleanupReport;
+  /** `requireAttestations`: what was found for each image (the merge fails before writing when any lacks a kind) */
+  attestationGate?: AttestationGateReport;
+}
+
+/** Where a piece of evidence was found: an attestation manifest of the source index, a referrer, a cosign `.sig`/`.att` tag. */
+export type EvidenceSource = 'index' | 'referrer' | 'tag';
+
+/** One manifest that shows an image has a kind of attestation (present; not verified). */
+export interface AttestationEvidence {
+  kind: AttestationKind;
+  via: EvidenceSource;
+  /** the manifest's digest */
+  digest: string;
+  /** what showed it: a predicate type, or an artifact or layer media type (registry text: escape it) */
+  type: string;
+  /** for `tag`: the tag it was read under */
+  tag?: string;
+}
+
+/** The attestations of one image of the index, for the kinds required. */
+export interface ImageAttestations {
+  digest: string;
+  platform?: string;
+  /** the source as given */
+  source: string;
+  found: AttestationEvidence[];
+  missing: AttestationKind[];
+}
+
+export interface AttestationGateReport {
+  required: AttestationKind[];
+  images: ImageAttestations[];
 }
 
 /** How a source tag was (or would be) removed. */

@@ -4,7 +4,7 @@
 // escape sequences, so nothing can start a `::` workflow command) or a Markdown table cell (no
 // HTML, no table or emphasis syntax).
 import { formatBytes } from '../base/bytes.js';
-import type { CleanupReport, MergeResult, TargetReferrers, TargetReport } from './model.js';
+import type { AttestationGateReport, CleanupReport, MergeResult, TargetReferrers, TargetReport } from './model.js';
 import { sanitizeLine } from '../base/redact.js';
 
 export interface MergeMetadata {
@@ -25,6 +25,8 @@ export interface MergeMetadata {
   requests: { total: number; retries: number; byKind: Record<string, number> };
   /** `cleanup-sources`: source tags removed (in a dry run: to remove), left in place (each warned), and not for cleanup */
   cleanup?: { removed: number; left: number; skipped: number; tags: CleanupReport };
+  /** `require-attestations`: the kinds required, and per image what was found (where) and what is missing (none, or the merge failed) */
+  requiredAttestations?: AttestationGateReport;
 }
 
 export function buildMetadata(result: MergeResult): MergeMetadata {
@@ -81,6 +83,7 @@ export function buildMetadata(result: MergeResult): MergeMetadata {
           },
         }
       : {}),
+    ...(result.attestationGate ? { requiredAttestations: result.attestationGate } : {}),
   };
 }
 
@@ -161,6 +164,7 @@ export function renderSummaryMarkdown(result: MergeResult): string {
   }
   lines.push('', REFERRERS_NOTE);
   if (result.cleanup) lines.push('', ...cleanupMarkdown(result.cleanup, result.pushed));
+  if (result.attestationGate) lines.push('', ...gateMarkdown(result.attestationGate));
   lines.push('');
   return lines.join('\n');
 }
@@ -175,6 +179,26 @@ function cleanupMarkdown(cleanup: CleanupReport, pushed: boolean): string[] {
   ];
   if (rows.length === 0) return ['No source tag to clean up (sources given by digest or layout, or tags that are also targets).'];
   return ['| Source tag | Digest | Cleanup |', '| --- | --- | --- |', ...rows];
+}
+
+/** `require-attestations`: per image, each kind required and where it was found. */
+function gateMarkdown(gate: AttestationGateReport): string[] {
+  const where = { index: 'attestation manifest', referrer: 'referrer', tag: 'cosign tag' } as const;
+  const rows = gate.images.flatMap((image) =>
+    gate.required.map((kind) => {
+      const found = image.found.filter((e) => e.kind === kind);
+      const text =
+        found.length > 0 ? found.map((e) => `${where[e.via]} ${digestCell(e.digest)} (${cell(e.type)})`).join(', ') : '**missing**';
+      return `| ${cell(image.platform ?? '')} | ${digestCell(image.digest)} | ${kind} | ${text} |`;
+    }),
+  );
+  return [
+    `Required attestations (${gate.required.join(', ')}): present, not verified.`,
+    '',
+    '| Platform | Image | Kind | Found in |',
+    '| --- | --- | --- | --- |',
+    ...rows,
+  ];
 }
 
 /** Said with the per-target counts: the referrers copied are the children's, never the source indexes'. */
@@ -205,5 +229,12 @@ export function renderReport(result: MergeResult): string {
       lines.push(`${result.pushed ? 'Removed' : 'Would remove'} source tag ${line(t.tag)}${t.method ? ` (${t.method})` : ''}`);
     for (const t of result.cleanup.left) lines.push(`Left source tag ${line(t.tag)}: ${line(t.reason ?? '')}`);
   }
+  if (result.attestationGate)
+    for (const image of result.attestationGate.images)
+      lines.push(
+        `Attestations of ${line(image.platform ?? 'image')} ${line(image.digest)}: ${result.attestationGate.required
+          .map((kind) => `${kind} ${image.found.some((e) => e.kind === kind) ? 'found' : 'MISSING'}`)
+          .join(', ')}`,
+      );
   return lines.join('\n');
 }

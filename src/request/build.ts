@@ -24,6 +24,7 @@ import {
   parseAnnotations,
   parseBoolean,
   parseChoice,
+  parseChoiceList,
   parseDuration,
   parseList,
   parseMediaType,
@@ -33,6 +34,7 @@ import {
   parseTargetTags,
 } from './parse.js';
 import { imageRecords, readSpec } from './spec.js';
+import { ATTESTATION_KINDS } from '../oci/attestation-kinds.js';
 
 /** What a step asks for: its images, one registry client for all, and the action's own switches. */
 export interface StepRequest {
@@ -123,6 +125,7 @@ export function buildImage(
   const sources = parseSources(naming.label('sources'), sourceItems);
   const tags = parseTargetTags(naming.label('tags'), tagItems);
   const { annotations, warning } = parseAnnotations(items(record.annotations, { commas: false }), naming.label('annotations'));
+  const required = parseChoiceList(naming.label('require-attestations'), items(record['require-attestations']), ATTESTATION_KINDS);
   const request: MergeRequest = {
     sources,
     tags,
@@ -137,6 +140,7 @@ export function buildImage(
     append: boolean(record, naming, 'append'),
     annotations,
     ...(boolean(record, naming, 'cleanup-sources') ? { cleanupSources: true } : {}),
+    ...(required.length > 0 ? { requireAttestations: required } : {}),
   };
   return { request, warnings: warning ? [warning] : [], tagsAsWritten: tagItems };
 }

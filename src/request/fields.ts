@@ -4,6 +4,7 @@
 // that record into the engine's request and the client's settings. A field's choices live here
 // and nowhere else, so no surface can drift from another. Pure: types and data only.
 import type { AttestationMode, DanglingMode, OutputFormat, ReferrersMode } from '../engine/model.js';
+import { ATTESTATION_KINDS } from '../oci/attestation-kinds.js';
 
 /** Input `github-annotations`: add the run's repository and commit to the index (auto: for ghcr.io only). */
 export type GithubAnnotationsMode = 'auto' | 'true' | 'false';
@@ -23,6 +24,8 @@ export type FieldKind =
   | 'media-type'
   /** one of `choices` */
   | 'choice'
+  /** any of `choices`, one per line or comma (none: empty) */
+  | 'choice-list'
   | 'boolean'
   /** 90, 90s, 10m, 1h30m */
   | 'duration'
@@ -42,7 +45,7 @@ export type FieldScope = 'image' | 'step';
 export interface FieldSpec {
   kind: FieldKind;
   scope: FieldScope;
-  /** for `choice`: the values allowed, in the order an error lists them */
+  /** for `choice` and `choice-list`: the values allowed, in the order an error lists them */
   choices?: readonly string[];
   /** the value when none is given (choice, boolean) */
   default?: string | boolean;
@@ -62,6 +65,7 @@ export const FIELDS = {
   attestations: { kind: 'choice', scope: 'image', choices: ['keep', 'strip', 'referrers'], default: 'keep' },
   referrers: { kind: 'choice', scope: 'image', choices: ['copy', 'skip'], default: 'copy' },
   'dangling-attestations': { kind: 'choice', scope: 'image', choices: ['drop', 'keep'], default: 'drop' },
+  'require-attestations': { kind: 'choice-list', scope: 'image', choices: ATTESTATION_KINDS },
   format: { kind: 'choice', scope: 'image', choices: ['auto', 'oci', 'docker'], default: 'auto' },
   'artifact-type': { kind: 'media-type', scope: 'image' },
   append: { kind: 'boolean', scope: 'image', default: false },

@@ -38,6 +38,18 @@ export function parseChoice<T extends string>(label: string, value: string, allo
   throw new InputError(`${label} is "${value}"`, { hint: `Use one of: ${allowed.join(', ')}` });
 }
 
+/** Any of `allowed`, each item one of them (case aside); a repeat counts once. */
+export function parseChoiceList<T extends string>(label: string, items: string[], allowed: readonly T[]): T[] {
+  const out: T[] = [];
+  for (const item of items) {
+    const v = item.trim().toLowerCase();
+    if (!(allowed as readonly string[]).includes(v))
+      throw new InputError(`${label} lists "${item}"`, { hint: `Use any of: ${allowed.join(', ')} (one per line or comma-separated)` });
+    if (!out.includes(v as T)) out.push(v as T);
+  }
+  return out;
+}
+
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** `90`, `90s`, `10m`, `1h30m`, `1500ms` → milliseconds; more than zero and at most 24h. */
