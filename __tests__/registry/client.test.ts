@@ -109,6 +109,34 @@ describe('mount', () => {
     expect(client.stats().byKind['PUT upload']).toBeUndefined();
     expect(client.stats().byKind['PATCH upload']).toBeUndefined();
   });
+  it('a mount refused with 405 holds for the whole registry: streamed, and no further mount asked of it', async () => {
+    const { registry, client } = mockRegistryClient();
+    const other = blob(3000, 9);
+    registry
+      .intercept({ path: (p) => p.startsWith('/v2/acme/app/blobs/uploads/?') && p.includes('mount='), method: 'POST' })
+      .reply(405, { errors: [{ code: 'UNSUPPORTED', message: 'mounts are not supported' }] })
+      .persist();
+    registry
+      .intercept({ path: (p) => p === '/v2/acme/app/blobs/uploads/' || p === '/v2/acme/app/blobs/uploads', method: 'POST' })
+      .reply(202, '', { headers: { location: '/v2/acme/app/blobs/uploads/u-9' } })
+      .persist();
+    for (const b of [{ bytes, descriptor }, other])
+      registry
+        .intercept({ path: `/v2/acme/base/blobs/${b.descriptor.digest}`, method: 'GET' })
+        .reply(200, b.bytes, { headers: { 'content-length': String(b.bytes.length) } });
+    registry
+      .intercept({ path: (p) => p.startsWith('/v2/acme/app/blobs/uploads/u-9?digest='), method: 'PUT' })
+      .reply(
+        201,
+        asyncData(async (opts) => (await consume(opts.body), '')),
+      )
+      .persist();
+    expect(await client.mountBlob(APP, BASE, descriptor)).toBe('copied');
+    expect(await client.mountBlob(APP, BASE, other.descriptor)).toBe('copied');
+    // the first blob asked for a mount; the second went straight to the stream
+    expect(client.stats().byKind['POST mount']).toBe(1);
+    expect(client.stats().byKind['PUT upload']).toBe(2);
+  });
 });
 
 describe('misc', () => {
