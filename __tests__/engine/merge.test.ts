@@ -2,29 +2,18 @@
 // which order, and what is refused before anything is written.
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import { runMerge } from '../../src/engine/merge.js';
-import type { MergeRequest } from '../../src/engine/model.js';
 import { ConflictError, InvalidManifestError, PlatformError, VerifyError, isConflict } from '../../src/base/errors.js';
 import { createMemoryLogger } from '../../src/base/logger.js';
 import { MediaType } from '../../src/oci/manifest.js';
 import { parsePlatform } from '../../src/oci/platform.js';
-import { type ImageReference, type RepositoryRef, parseReference } from '../../src/oci/reference.js';
+import { type RepositoryRef } from '../../src/oci/reference.js';
 import { type SeedBuildx, MemoryRegistry, addBuildxImage, addImage } from '../support/memory-registry.js';
+import { noWait, request } from '../support/merge-requests.js';
 
 const REG = 'reg.example';
 const OTHER = 'other.example';
 const build: RepositoryRef = { registry: REG, repository: 'acme/build' };
 const app: RepositoryRef = { registry: REG, repository: 'acme/app' };
-const noWait = { appendRetry: { sleep: async () => undefined, random: () => 0.5 } };
-
-const ref = (text: string): ImageReference => parseReference(text);
-const request = (sources: string[], tags: string[], extra: Partial<MergeRequest> = {}): MergeRequest => ({
-  sources: sources.map(ref),
-  tags: tags.map(ref),
-  attestations: 'keep',
-  format: 'auto',
-  push: true,
-  ...extra,
-});
 
 interface Index {
   mediaType: string;

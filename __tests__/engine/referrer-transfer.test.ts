@@ -7,30 +7,20 @@ import { VerifyError } from '../../src/base/errors.js';
 import { createMemoryLogger } from '../../src/base/logger.js';
 import { CachingClient } from '../../src/engine/caching-client.js';
 import { runMerge } from '../../src/engine/merge.js';
-import type { MergeRequest } from '../../src/engine/model.js';
 import { ReferrerFinder } from '../../src/engine/referrer-finder.js';
 import { attestationAsReferrer, copyReferrers } from '../../src/engine/referrer-transfer.js';
 import type { EngineRun } from '../../src/engine/run.js';
 import { type Descriptor, type ImageManifest, MediaType } from '../../src/oci/manifest.js';
-import { type ImageReference, type RepositoryRef, parseReference } from '../../src/oci/reference.js';
+import { type RepositoryRef } from '../../src/oci/reference.js';
 import type { FetchedManifest, RegistryClient } from '../../src/registry/client-types.js';
 import type { ReferrersListing } from '../../src/registry/referrers.js';
 import { type SeedBuildx, MemoryRegistry, addBuildxImage, addImage } from '../support/memory-registry.js';
+import { request } from '../support/merge-requests.js';
 
 const REG = 'reg.example';
 const OTHER = 'other.example';
 const build: RepositoryRef = { registry: REG, repository: 'acme/build' };
 const app: RepositoryRef = { registry: REG, repository: 'acme/app' };
-
-const ref = (text: string): ImageReference => parseReference(text);
-const request = (sources: string[], tags: string[], extra: Partial<MergeRequest> = {}): MergeRequest => ({
-  sources: sources.map(ref),
-  tags: tags.map(ref),
-  attestations: 'keep',
-  format: 'auto',
-  push: true,
-  ...extra,
-});
 
 interface Index {
   mediaType: string;

@@ -3,31 +3,21 @@
 // was put back and what could not be. Against the in-memory registry.
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import { runMerge } from '../../src/engine/merge.js';
-import type { MergeRequest } from '../../src/engine/model.js';
 import { TagsRestoredError, isHttpError } from '../../src/base/errors.js';
 import { createMemoryLogger } from '../../src/base/logger.js';
 import { MediaType } from '../../src/oci/manifest.js';
-import { type ImageReference, type RepositoryRef, parseReference } from '../../src/oci/reference.js';
+import { type RepositoryRef } from '../../src/oci/reference.js';
 import { renderActionError } from '../../src/action/wording.js';
 import { MemoryRegistry, addBuildxImage } from '../support/memory-registry.js';
 import { caught } from '../support/caught.js';
+import { noWait, request } from '../support/merge-requests.js';
 
 const REG = 'reg.example';
 const OTHER = 'other.example';
 const app: RepositoryRef = { registry: REG, repository: 'acme/app' };
 const mirror: RepositoryRef = { registry: REG, repository: 'acme/mirror' };
 const immutable: RepositoryRef = { registry: OTHER, repository: 'acme/app' };
-const noWait = { appendRetry: { sleep: async () => undefined, random: () => 0.5 } };
 
-const ref = (text: string): ImageReference => parseReference(text);
-const request = (sources: string[], tags: string[], extra: Partial<MergeRequest> = {}): MergeRequest => ({
-  sources: sources.map(ref),
-  tags: tags.map(ref),
-  attestations: 'keep',
-  format: 'auto',
-  push: true,
-  ...extra,
-});
 const SOURCES = [`${REG}/acme/app:amd64`, `${REG}/acme/app:arm64`];
 
 let registry: MemoryRegistry;
