@@ -236,7 +236,7 @@ export function pemCertificates(text: string): string[] {
 /** Fulcio with an ephemeral CA, trusting `issuer` as GitHub Actions (CI provider github-workflow). */
 export async function startFulcio(issuer: OidcIssuer, dir: string): Promise<SigstoreServer> {
   const binary = await ensureGoTool('fulcio');
-  const [port, grpcPort] = [await freePort(), await freePort()];
+  const [port, grpcPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
   const config = {
     OIDCIssuers: {
       [issuer.url]: { IssuerURL: issuer.url, ClientID: 'sigstore', Type: 'ci-provider', CIProvider: 'github-workflow' },
@@ -283,6 +283,7 @@ export async function startFulcio(issuer: OidcIssuer, dir: string): Promise<Sigs
       `--port=${port}`,
       '--grpc-host=127.0.0.1',
       `--grpc-port=${grpcPort}`,
+      `--metrics-port=${metricsPort}`,
     ],
     { cwd: dir },
   );
@@ -293,7 +294,11 @@ export async function startFulcio(issuer: OidcIssuer, dir: string): Promise<Sigs
   return { url, chain: bundle.chains[0].certificates.flatMap(pemCertificates), stop: () => stopTracked(child) };
 }
 
-/** The timestamp authority with an in-memory signer (a fresh chain each start). */
+/**
+ * The timestamp authority with an in-memory signer (a fresh chain each start). Its metrics server
+ * listens on :2112, fixed in v2.1.3 (pkg/server/prometheus.go), and a busy port is fatal: one
+ * timestamp-server per host at a time (sign.test.ts is the only suite that starts one).
+ */
 export async function startTsa(dir: string): Promise<SigstoreServer> {
   const binary = await ensureGoTool('timestamp-server');
   const port = await freePort();
@@ -408,7 +413,12 @@ export async function startAttestationsApi(): Promise<AttestationsApi> {
         return json(res, 400, { message: 'Problems parsing JSON' });
       }
       if (typeof parsed.bundle !== 'object' || parsed.bundle === null) return json(res, 422, { message: 'bundle is missing' });
-      api.received.push({ owner: decodeURIComponent(match[1]), repo: decodeURIComponent(match[2]), authorization: req.headers.authorization, body: parsed });
+      api.received.push({
+        owner: decodeURIComponent(match[1]),
+        repo: decodeURIComponent(match[2]),
+        authorization: req.headers.authorization,
+        body: parsed,
+      });
       json(res, 201, { id: api.received.length });
     })();
   });

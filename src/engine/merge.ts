@@ -102,10 +102,26 @@ async function mergeOnce(run: MergeRun, { sources, base }: Attempt): Promise<Out
   // Blobs, then child manifests, in every target; only then any tag (a failure leaves tags untouched).
   await inGroup(run.logger, 'Copy blobs and child manifests', () => transferAll(run, transfers));
   await copyAllReferrers(run, transfers, referrers);
+  const signing = await signBeforeTags(run, plan, targets, resolved);
   const outcome = await inGroup(run.logger, 'Push and verify tags', () =>
     tagAndVerify(run, { plan, targets, tags, previous, base, resolved, reports }),
   );
-  return withCleanup(run, outcome, { plan, resolved, referrers });
+  return withCleanup(run, signing && outcome.kind === 'done' ? { ...outcome, result: { ...outcome.result, signing } } : outcome, {
+    plan,
+    resolved,
+    referrers,
+  });
+}
+
+/**
+ * `sign` / `attest`: the index by digest in every target, then signed and attested there (sign/,
+ * loaded only now), all before any tag: a merge asked to sign never tags an unsigned index.
+ */
+async function signBeforeTags(run: MergeRun, plan: MergePlan, targets: TargetPlan[], resolved: ResolvedSource[]) {
+  if (!run.request.sign && !run.request.attest) return undefined;
+  await mapLimit(targets, run.concurrency, (t) => pushIndex(run, t.repository, plan.digest, plan));
+  const { signAndAttest } = await import('./sign/index.js');
+  return signAndAttest(run, plan, targets, resolved);
 }
 
 /** `cleanup-sources`: once the tags hold the index (read back), the source tags go (cleanup.ts; never fails the merge). */

@@ -137,8 +137,46 @@ export function buildImage(
     append: boolean(record, naming, 'append'),
     annotations,
     ...(boolean(record, naming, 'cleanup-sources') ? { cleanupSources: true } : {}),
+    ...signing(record, naming),
   };
   return { request, warnings: warning ? [warning] : [], tagsAsWritten: tagItems };
+}
+
+/** `sign` and `attest` as the engine takes them (absent when off). */
+function signing(record: FieldRecord, naming: FieldNaming): Pick<MergeRequest, 'sign' | 'attest'> {
+  const sign = choice(record, naming, 'sign');
+  return {
+    ...(sign === 'true' ? { sign: 'index' as const } : sign === 'recursive' ? { sign: 'recursive' as const } : {}),
+    ...(boolean(record, naming, 'attest') ? { attest: true } : {}),
+  };
+}
+
+/** `fulcio-url` and `tsa-url`: absolute http(s) URLs, given together. */
+function sigstoreEndpoints(record: FieldRecord, naming: FieldNaming): Pick<ClientSettings, 'sigstore'> {
+  const [fulcio, tsa] = (['fulcio-url', 'tsa-url'] as const).map((field) => {
+    const value = text(record[field]).trim();
+    if (!value) return undefined;
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      throw new InputError(`${naming.label(field)} is not a URL: ${JSON.stringify(value)}`, {
+        hint: 'Give an absolute URL, e.g. https://fulcio.sigstore.dev',
+      });
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:')
+      throw new InputError(`${naming.label(field)} must be an http(s) URL, not ${url.protocol}`);
+    return url.href;
+  });
+  if (!fulcio && !tsa) return {};
+  if (!fulcio || !tsa)
+    throw new InputError(
+      `${naming.label(fulcio ? 'tsa-url' : 'fulcio-url')} is empty, but ${naming.label(fulcio ? 'fulcio-url' : 'tsa-url')} is set`,
+      {
+        hint: "Keyless signing needs both a Fulcio and a timestamp authority of one Sigstore: give both, or neither (GitHub's instance)",
+      },
+    );
+  return { sigstore: { fulcioUrl: fulcio, tsaUrl: tsa } };
 }
 
 /**
@@ -182,6 +220,7 @@ export function buildClientSettings(record: FieldRecord, naming: FieldNaming, de
     ...(username && password ? { credentials: { registry, username, password } } : {}),
     timeoutMs,
     ...(githubToken ? { githubToken } : {}),
+    ...sigstoreEndpoints(record, naming),
   };
 }
 
