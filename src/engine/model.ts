@@ -296,5 +296,5 @@ export interface ClientSettings {
   /** the workflow's token for GitHub's packages API (`cleanup-sources` on ghcr.io) and attestations API (`attest`) */
   githubToken?: string;
   /** `fulcio-url` and `tsa-url`: the Sigstore `sign` and `attest` use (unset: GitHub's instance) */
-  sigstore?: { fulcioUrl: string; tsaUrl: string };
+  sigstore?: { fulcioUrl?: string; tsaUrl?: string };
 }

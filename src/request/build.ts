@@ -151,32 +151,24 @@ function signing(record: FieldRecord, naming: FieldNaming): Pick<MergeRequest, '
   };
 }
 
-/** `fulcio-url` and `tsa-url`: absolute http(s) URLs, given together. */
+/** `fulcio-url` and `tsa-url`: absolute http(s) URLs (signing needs both; the engine says so when it signs). */
 function sigstoreEndpoints(record: FieldRecord, naming: FieldNaming): Pick<ClientSettings, 'sigstore'> {
-  const [fulcio, tsa] = (['fulcio-url', 'tsa-url'] as const).map((field) => {
+  const [fulcioUrl, tsaUrl] = (['fulcio-url', 'tsa-url'] as const).map((field) => {
     const value = text(record[field]).trim();
     if (!value) return undefined;
-    let url: URL;
+    let url: URL | undefined;
     try {
       url = new URL(value);
     } catch {
-      throw new InputError(`${naming.label(field)} is not a URL: ${JSON.stringify(value)}`, {
-        hint: 'Give an absolute URL, e.g. https://fulcio.sigstore.dev',
-      });
+      url = undefined;
     }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:')
-      throw new InputError(`${naming.label(field)} must be an http(s) URL, not ${url.protocol}`);
+    if (url?.protocol !== 'https:' && url?.protocol !== 'http:')
+      throw new InputError(`${naming.label(field)} is not an http(s) URL: ${JSON.stringify(value)}`, {
+        hint: 'Give an absolute URL, e.g. https://fulcio.githubapp.com',
+      });
     return url.href;
   });
-  if (!fulcio && !tsa) return {};
-  if (!fulcio || !tsa)
-    throw new InputError(
-      `${naming.label(fulcio ? 'tsa-url' : 'fulcio-url')} is empty, but ${naming.label(fulcio ? 'fulcio-url' : 'tsa-url')} is set`,
-      {
-        hint: "Keyless signing needs both a Fulcio and a timestamp authority of one Sigstore: give both, or neither (GitHub's instance)",
-      },
-    );
-  return { sigstore: { fulcioUrl: fulcio, tsaUrl: tsa } };
+  return fulcioUrl || tsaUrl ? { sigstore: { ...(fulcioUrl ? { fulcioUrl } : {}), ...(tsaUrl ? { tsaUrl } : {}) } } : {};
 }
 
 /**
