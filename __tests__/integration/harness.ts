@@ -4,7 +4,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import type { Dispatcher } from 'undici';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { MergeResult } from '../../src/engine/model.js';
+import type { MergeResult, SigningSettings } from '../../src/engine/model.js';
 import { getInputs } from '../../src/action/inputs.js';
 import { type Logger, createMemoryLogger } from '../../src/base/logger.js';
 import { ACTION_EXPLICIT_CREDENTIALS, renderActionError } from '../../src/action/wording.js';
@@ -27,6 +27,8 @@ export interface HarnessOptions {
   /** where GitHub's and Docker Hub's web APIs are (cleanup.test.ts: local stand-ins, scripts/support/hosted-apis.ts) */
   githubApiUrl?: string;
   hubApiUrl?: string;
+  /** `sign` / `attest`: the identity token's source and the GitHub API (sign.test.ts: a private Sigstore, scripts/support/sigstore.ts) */
+  signing?: SigningSettings;
 }
 
 export interface MergeError {
@@ -48,6 +50,7 @@ async function actionSetup(logger: Logger, options: HarnessOptions): Promise<Cli
     dispatcher: options.dispatcher,
     githubApiUrl: options.githubApiUrl,
     hubApiUrl: options.hubApiUrl,
+    ...(options.signing ? { signing: options.signing } : {}),
   };
 }
 

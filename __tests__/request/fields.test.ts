@@ -103,6 +103,10 @@ const READ: Partial<Record<FieldName, (step: StepRequest) => unknown>> = {
   'bake-targets': (s) => s.images[0].request.sources.map(formatReference),
   append: (s) => s.images[0].request.append,
   'cleanup-sources': (s) => s.images[0].request.cleanupSources ?? false,
+  sign: (s) => (s.images[0].request.sign === 'index' ? 'true' : (s.images[0].request.sign ?? 'false')),
+  attest: (s) => s.images[0].request.attest ?? false,
+  'fulcio-url': (s) => s.client.sigstore?.fulcioUrl,
+  'tsa-url': (s) => s.client.sigstore?.tsaUrl,
   'github-token': (s) => s.client.githubToken,
   push: (s) => s.images[0].request.push,
   platforms: (s) => s.images[0].request.platforms,
@@ -160,6 +164,8 @@ const SAMPLES: Partial<Record<FieldName, Array<[string, unknown]>>> = {
     ['signature', ['signature']],
     ['Provenance, SBOM, provenance', ['provenance', 'sbom']],
   ],
+  'fulcio-url': [['https://fulcio.example/', 'https://fulcio.example/']],
+  'tsa-url': [['http://127.0.0.1:3000', 'http://127.0.0.1:3000/']],
 };
 
 /** Every value of every field (choices and booleans from the table), with the surfaces that have the field. */

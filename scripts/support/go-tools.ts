@@ -49,6 +49,16 @@ export const GO_TOOLS = {
    * which reads that list; fetching v0.1.2 itself needs no list.
    */
   olareg: { package: 'github.com/olareg/olareg/cmd/olareg', version: 'v0.1.2', binary: 'olareg', module: 'github.com/olareg/olareg' },
+  /** Sigstore's certificate authority: `fulcio serve --ca ephemeralca` issues keyless certificates in the signing tests */
+  fulcio: { package: 'github.com/sigstore/fulcio', version: 'v1.8.8', binary: 'fulcio' },
+  /** Sigstore's RFC 3161 timestamp authority (`--timestamp-signer memory`), the signing tests' proof of time */
+  'timestamp-server': {
+    package: 'github.com/sigstore/timestamp-authority/v2/cmd/timestamp-server',
+    version: 'v2.1.3',
+    binary: 'timestamp-server',
+  },
+  /** cosign v3: verifies what the signing tests produce (`cosign verify`, `verify-attestation --new-bundle-format`) */
+  cosign: { package: 'github.com/sigstore/cosign/v3/cmd/cosign', version: 'v3.1.3', binary: 'cosign' },
   /** lints .github/workflows and action.yml usage */
   actionlint: { package: 'github.com/rhysd/actionlint/cmd/actionlint', version: 'v1.7.12', binary: 'actionlint' },
 } as const satisfies Record<string, GoTool>;

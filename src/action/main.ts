@@ -2,6 +2,7 @@
 // is the model: read inputs, do the work, `setFailed` on error). An expected failure ends in one
 // message worded for the action; anything else also prints its stack, which names src/ lines
 // (dist/ is source-mapped).
+import { signingFromEnvironment } from '../request/signing.js';
 import * as core from '@actions/core';
 import { isExpectedError } from '../base/errors.js';
 import type { Logger } from '../base/logger.js';
@@ -42,6 +43,7 @@ export async function run(): Promise<void> {
         explicitCredentials: ACTION_EXPLICIT_CREDENTIALS,
         // GitHub Enterprise Server's API, where the workflow runs there (cleanup-sources on its container registry)
         githubApiUrl: process.env.GITHUB_API_URL || undefined,
+        signing: signingFromEnvironment(process.env),
       },
     );
     // without a spec, a failed merge sets no output; with one, every image's outcome is an output

@@ -28,7 +28,8 @@ export type ErrorCode =
   | 'TIMEOUT' // the time budget (or one wait within it) ran out
   | 'IMAGES' // some images of a spec failed (each is named, with its own error)
   | 'LAYOUT' // an oci-layout:// source is not a readable OCI image layout (missing file or blob, bad digest, unsafe tar)
-  | 'ATTESTATIONS'; // an image lacks a kind of attestation `require-attestations` asks for (nothing was written)
+  | 'ATTESTATIONS' // an image lacks a kind of attestation `require-attestations` asks for (nothing was written)
+  | 'SIGNING'; // signing or attesting failed: no identity token, a refused token, a Sigstore service unreachable or refusing
 
 /** What an error is about. Every field is optional: each error fills in what it knows. */
 export interface ErrorFacts {
@@ -94,6 +95,13 @@ export class UsageError extends ManifestMergeError {
 export class InputError extends ManifestMergeError {
   constructor(message: string, options: ErrorOptions = {}) {
     super('INPUT', message, options);
+  }
+}
+
+/** Signing or attesting could not be done (sign, attest): nothing was tagged. */
+export class SigningError extends ManifestMergeError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super('SIGNING', message, options);
   }
 }
 

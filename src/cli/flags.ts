@@ -40,6 +40,10 @@ const MERGE_OPTIONS = {
   annotation: { type: 'string', multiple: true },
   append: { type: 'boolean' },
   'cleanup-sources': { type: 'boolean' },
+  sign: { type: 'string' },
+  attest: { type: 'boolean' },
+  'fulcio-url': { type: 'string' },
+  'tsa-url': { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
 } as const;
 
@@ -154,10 +158,17 @@ export function parseMergeCommand(args: string[], readPassword: PasswordReader):
     push: !values['dry-run'],
     append: values.append ?? false,
     'cleanup-sources': values['cleanup-sources'] ?? false,
+    sign: values.sign,
+    attest: values.attest ?? false,
+    'fulcio-url': values['fulcio-url'],
+    'tsa-url': values['tsa-url'],
   };
   // the image fields are checked before the client's, and the password is read last
   const step = buildStep(record, flagNaming);
-  const client = clientSettings(values, readPassword, step.images[0].request.tags[0].registry);
+  const client = {
+    ...clientSettings(values, readPassword, step.images[0].request.tags[0].registry),
+    ...(step.client.sigstore ? { sigstore: step.client.sigstore } : {}),
+  };
   return {
     help: false,
     ...step,

@@ -1,5 +1,6 @@
 // The CLI: the action's engine at a terminal. Results go to stdout, progress to stderr, so
 // `digest=$(manifest-merge merge … --quiet)` works. Exit codes: 0 done, 1 failed, 2 usage error.
+import { signingFromEnvironment } from '../request/signing.js';
 import { readFileSync } from 'node:fs';
 import { InputError, UsageError, isExpectedError, isUsageOrInput } from '../base/errors.js';
 import { type OutputFlags, parseInspectCommand, parseMergeCommand } from './flags.js';
@@ -73,6 +74,12 @@ Options:
       --cleanup-sources         once the tags are pushed and read back, remove the tags of the SOURCEs given
                                 by tag (never digests, layouts, or tags that are also --tag); on ghcr.io with
                                 $GITHUB_TOKEN (packages: write), on Docker Hub with the login's credentials
+      --sign true|recursive     sign the index keyless (Sigstore; recursive: every child too) before any tag;
+                                the identity token is $SIGSTORE_ID_TOKEN or the GitHub Actions runtime's
+      --attest                  SLSA v1 build provenance of the index, signed keyless, before any tag
+                                (a GitHub Actions token's claims; with $GITHUB_TOKEN also GitHub's attestations API)
+      --fulcio-url URL          Fulcio for --sign/--attest (default GitHub's instance), with --tsa-url
+      --tsa-url URL             timestamp authority for --sign/--attest
       --insecure-registry HOST  allow plain HTTP (and unverified TLS) to HOST (repeatable; loopback always may)
       --timeout DURATION        time budget for every wait, e.g. 90s, 10m, 1h30m (default 10m, at most 24h)
       --username USER           username for --registry (default: the first tag's registry)
@@ -155,7 +162,12 @@ async function merge(args: string[]): Promise<number> {
   const client = githubToken ? { ...command.client, githubToken } : command.client;
   const outcomes = await runStep(
     { ...command, client },
-    { logger, explicitCredentials: CLI_EXPLICIT_CREDENTIALS, githubApiUrl: process.env.GITHUB_API_URL || undefined },
+    {
+      logger,
+      explicitCredentials: CLI_EXPLICIT_CREDENTIALS,
+      githubApiUrl: process.env.GITHUB_API_URL || undefined,
+      signing: signingFromEnvironment(process.env),
+    },
   );
   if (!command.spec) checkStep(outcomes, false);
   printOutcomes(outcomes, command.spec, output, logger);

@@ -3,7 +3,7 @@
 import type { Dispatcher } from 'undici';
 import type { Logger } from '../base/logger.js';
 import { registerSecret } from '../base/redact.js';
-import type { ClientSettings } from './model.js';
+import type { ClientSettings, SigningSettings } from './model.js';
 import { createRegistryClient } from '../registry/client.js';
 import { createDockerCredentialProvider } from '../registry/credentials/lookup.js';
 import type { RegistryClient, RetryOptions } from '../registry/client-types.js';
@@ -32,6 +32,8 @@ export interface ClientSetup {
   githubApiUrl?: string;
   /** test-only: where Docker Hub's API is (default https://hub.docker.com) */
   hubApiUrl?: string;
+  /** `sign` / `attest`: the identity token's source and Sigstore's endpoints (the surfaces read them from the environment and fields) */
+  signing?: SigningSettings;
 }
 
 export function createClient(settings: ClientSettings, setup: ClientSetup): RegistryClient {

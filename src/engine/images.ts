@@ -3,7 +3,7 @@
 // once, and one image failing does not stop the others. Each image is a whole merge of its own:
 // its tags are written only after all of its blobs and children, so none is half-tagged.
 import { DEFAULT_CONCURRENCY, Limiter } from '../base/concurrency.js';
-import { declareScopes, runMerge } from './merge.js';
+import { type EngineOptions, declareScopes, runMerge } from './merge.js';
 import type { MergeResult } from './model.js';
 import { ImagesFailedError, ManifestMergeError, type TagRestore, TagsRestoredError } from '../base/errors.js';
 import type { Logger } from '../base/logger.js';
@@ -54,6 +54,7 @@ export async function runImages(
   client: RegistryClient,
   logger: Logger,
   parallel = DEFAULT_PARALLEL_IMAGES,
+  options: EngineOptions = {},
 ): Promise<ImageOutcome[]> {
   for (const image of images) declareScopes(image.request, client);
   const limiter = new Limiter(parallel);
@@ -62,7 +63,7 @@ export async function runImages(
       limiter.run(async (): Promise<ImageOutcome> => {
         const tags = image.request.tags.map((t) => formatReference(t));
         try {
-          const result = await runMerge(image.request, client, prefixed(logger, `[${image.position} ${tags[0]}]`));
+          const result = await runMerge(image.request, client, prefixed(logger, `[${image.position} ${tags[0]}]`), options);
           return { position: image.position, tags, ok: true, result };
         } catch (error) {
           return { position: image.position, tags, ok: false, error };

@@ -134,15 +134,28 @@ async function mergeOnce(run: MergeRun, { sources, base }: Attempt): Promise<Out
   );
   const referrers = referrersFor(transfers, await discovery);
   await copyAllReferrers(run, transfers, referrers);
+  const signing = await signBeforeTags(run, plan, targets, resolved);
   const outcome = await inGroup(run.logger, 'Push and verify tags', () =>
     tagAndVerify(run, { plan, targets, tags, previous, base, resolved, reports }),
   );
-  return withCleanup(run, withGate(outcome, gate), { plan, resolved, referrers });
+  const signed = signing && outcome.kind === 'done' ? { ...outcome, result: { ...outcome.result, signing } } : outcome;
+  return withCleanup(run, withGate(signed, gate), { plan, resolved, referrers });
 }
 
 /** `require-attestations`: what was found for each image goes into the result. */
 function withGate(outcome: Outcome, gate: AttestationGateReport | undefined): Outcome {
   return outcome.kind === 'done' && gate ? { kind: 'done', result: { ...outcome.result, attestationGate: gate } } : outcome;
+}
+
+/**
+ * `sign` / `attest`: the index by digest in every target, then signed and attested there (sign/,
+ * loaded only now), all before any tag: a merge asked to sign never tags an unsigned index.
+ */
+async function signBeforeTags(run: MergeRun, plan: MergePlan, targets: TargetPlan[], resolved: ResolvedSource[]) {
+  if (!run.request.sign && !run.request.attest) return undefined;
+  await mapLimit(targets, run.concurrency, (t) => pushIndex(run, t.repository, plan.digest, plan));
+  const { signAndAttest } = await import('./sign/index.js');
+  return signAndAttest(run, plan, targets, resolved);
 }
 
 /** `cleanup-sources`: once the tags hold the index (read back), the source tags go (cleanup.ts; never fails the merge). */

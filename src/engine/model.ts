@@ -150,6 +150,47 @@ export interface MergeRequest {
   cleanupSources?: boolean;
   /** every image must have each of these kinds of attestation before anything is written (engine/gate.ts) */
   requireAttestations?: AttestationKind[];
+  /** a keyless signature of the index (`recursive`: of every child too) in every target, before any tag (engine/sign/) */
+  sign?: SignMode;
+  /** SLSA v1 build provenance of the index, signed keyless, in every target (and GitHub's attestations API), before any tag */
+  attest?: boolean;
+}
+
+/** `sign: true` signs the index; `recursive`, every manifest it lists too (as `cosign sign --recursive`). */
+export type SignMode = 'index' | 'recursive';
+
+/** Where keyless signing gets its identity and which Sigstore it uses (the surfaces read the environment). */
+export interface SigningSettings {
+  /** an OIDC token given as is (SIGSTORE_ID_TOKEN, cosign's convention) */
+  idToken?: string;
+  /** the Actions runtime's token request (ACTIONS_ID_TOKEN_REQUEST_URL + ACTIONS_ID_TOKEN_REQUEST_TOKEN); asked with audience `sigstore` */
+  actions?: { requestUrl: string; requestToken: string };
+  /** Sigstore's endpoints; unset: GitHub's instance (Fulcio + TSA), as GitHub's attest action uses for private repositories */
+  fulcioUrl?: string;
+  tsaUrl?: string;
+  rekorUrl?: string;
+  /** GITHUB_SERVER_URL (provenance URIs), GITHUB_API_URL and the workflow's token (the attestations API, `attestations: write`) */
+  github?: { serverUrl?: string; apiUrl?: string; token?: string };
+}
+
+/** What was signed and attested in one target repository. */
+export interface SignedTarget {
+  repository: string;
+  /** each signed manifest (the index first) and the referrer holding its signature */
+  signatures: Array<{ subject: string; referrer: string }>;
+  /** the referrer holding the provenance bundle */
+  attestation?: string;
+}
+
+export interface SigningReport {
+  /** the certificate's identity (a workflow's https://github.com/OWNER/REPO/PATH@REF) and OIDC issuer */
+  identity: string;
+  issuer: string;
+  fulcioUrl: string;
+  tsaUrl: string;
+  targets: SignedTarget[];
+  /** ids of the attestation in GitHub's attestations API (one per target repository stored there) */
+  githubAttestations?: string[];
 }
 
 export interface TargetReport {
@@ -181,6 +222,8 @@ export interface MergeResult {
   attempts?: number;
   /** `cleanupSources`: the source tags removed (or, in a dry run, to remove) and those left in place */
   cleanup?: CleanupReport;
+  /** `sign` / `attest`: what was signed and attested, per target */
+  signing?: SigningReport;
   /** `requireAttestations`: what was found for each image (the merge fails before writing when any lacks a kind) */
   attestationGate?: AttestationGateReport;
 }
@@ -285,6 +328,8 @@ export interface ClientSettings {
   timeoutMs: number;
   /** parallel connections per registry (default 64; a spec's images share one client, so it may get more) */
   connectionsPerOrigin?: number;
-  /** the workflow's token for GitHub's packages API (`cleanup-sources` on ghcr.io) */
+  /** the workflow's token for GitHub's packages API (`cleanup-sources` on ghcr.io) and attestations API (`attest`) */
   githubToken?: string;
+  /** `fulcio-url` and `tsa-url`: the Sigstore `sign` and `attest` use (unset: GitHub's instance) */
+  sigstore?: { fulcioUrl?: string; tsaUrl?: string };
 }

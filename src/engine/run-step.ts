@@ -5,7 +5,7 @@
 import type { ClientSettings, ImageRequest } from './model.js';
 import { type ClientSetup, createClient, useClient } from './client-setup.js';
 import { type ImageOutcome, checkOutcomes, connectionsFor, runImages } from './images.js';
-import { runMerge } from './merge.js';
+import { type EngineOptions, runMerge } from './merge.js';
 import { formatReference } from '../oci/reference.js';
 import type { RegistryClient } from '../registry/client-types.js';
 import { openSources, withLayouts } from '../sources/open.js';
@@ -19,10 +19,10 @@ export interface Step {
 }
 
 /** The merge of a run without a spec: logged as the run itself, failing as itself. */
-async function runOne(image: ImageRequest, client: RegistryClient, setup: ClientSetup): Promise<ImageOutcome[]> {
+async function runOne(image: ImageRequest, client: RegistryClient, setup: ClientSetup, options: EngineOptions): Promise<ImageOutcome[]> {
   const tags = image.request.tags.map((t) => formatReference(t));
   try {
-    return [{ position: image.position, tags, ok: true, result: await runMerge(image.request, client, setup.logger) }];
+    return [{ position: image.position, tags, ok: true, result: await runMerge(image.request, client, setup.logger, options) }];
   } catch (error) {
     return [{ position: image.position, tags, ok: false, error }];
   }
@@ -44,7 +44,16 @@ export async function runStep(step: Step, setup: ClientSetup): Promise<ImageOutc
     createClient({ ...step.client, connectionsPerOrigin: connectionsFor(images.length) }, { ...setup, deadline }),
     layouts,
   );
-  return useClient(client, setup.logger, (c) => (step.spec ? runImages(images, c, setup.logger) : runOne(images[0], c, setup)));
+  const options = engineOptions(setup, step.client);
+  return useClient(client, setup.logger, (c) =>
+    step.spec ? runImages(images, c, setup.logger, undefined, options) : runOne(images[0], c, setup, options),
+  );
+}
+
+/** What the engine gets from the surface beyond the request: the signing identity and Sigstore. */
+function engineOptions(setup: ClientSetup, settings: ClientSettings): EngineOptions {
+  const github = settings.githubToken ? { ...setup.signing?.github, token: settings.githubToken } : setup.signing?.github;
+  return { signing: { ...setup.signing, ...settings.sigstore, ...(github ? { github } : {}) } };
 }
 
 /**

@@ -8,7 +8,7 @@ import type { Logger } from '../base/logger.js';
 import { type RepositoryRef, formatRepository } from '../oci/reference.js';
 import type { RegistryClient } from '../registry/client-types.js';
 import { CachingClient } from './caching-client.js';
-import type { MergeRequest } from './model.js';
+import type { MergeRequest, SigningSettings } from './model.js';
 import { ReferrerFinder } from './referrer-finder.js';
 import type { Reader } from './resolve.js';
 
@@ -30,6 +30,8 @@ export interface AppendRetry {
 
 export interface EngineOptions {
   appendRetry?: AppendRetry;
+  /** `sign` / `attest`: the identity and the Sigstore to use */
+  signing?: SigningSettings;
 }
 
 /** What the steps that read sources and write into targets share. */
@@ -45,6 +47,7 @@ export interface MergeRun extends EngineRun {
   /** referrers of the children, found once per source repository and subject */
   readonly referrers: ReferrerFinder;
   readonly retry: Required<AppendRetry>;
+  readonly signing?: SigningSettings;
 }
 
 /** The run of `request` on `client`: one caching client (looking ahead to the targets), one finder. */
@@ -52,7 +55,13 @@ export function startMerge(request: MergeRequest, client: RegistryClient, logger
   const concurrency = request.concurrency ?? DEFAULT_CONCURRENCY;
   const lookAhead = { targets: uniqueRepositories(request.tags), nonImages: request.attestations !== 'strip' };
   const steps: EngineRun = { client: new CachingClient(client, { concurrency, lookAhead }), logger, concurrency };
-  return { ...steps, request, referrers: new ReferrerFinder(steps), retry: appendRetry(options.appendRetry) };
+  return {
+    ...steps,
+    request,
+    referrers: new ReferrerFinder(steps),
+    retry: appendRetry(options.appendRetry),
+    ...(options.signing ? { signing: options.signing } : {}),
+  };
 }
 
 /** The same run reading without look-ahead: for the index an append merges into, whose children the plan may drop. */

@@ -7,6 +7,7 @@ import type { Logger } from '../base/logger.js';
 import type { Descriptor } from '../oci/manifest.js';
 import type { RepositoryRef } from '../oci/reference.js';
 import type { RequestStats, RetryOptions, Scope } from './transport/http.js';
+import type { ApiExchange, TokenResponse } from './transport/compose.js';
 
 // the transport's own shapes, named here too: the engine speaks of them through the client
 export type { RequestStats, RetryOptions, Scope } from './transport/http.js';
@@ -97,11 +98,24 @@ export interface TagsApi {
   deleteTag(repository: RepositoryRef, tag: string): Promise<void>;
 }
 
+/**
+ * The transport's `apiRequest` for web services outside the registry API (Sigstore's Fulcio and
+ * timestamp authority, the Actions OIDC token endpoint, GitHub's attestations API): retried,
+ * counted under the exchange's `kind`, cut off at the run's deadline.
+ */
+export interface ServiceSender {
+  send(exchange: ApiExchange): Promise<TokenResponse>;
+  /** whether `host` may be spoken to over plain HTTP (loopback, or listed insecure) */
+  plainHttpAllowed(host: string): boolean;
+}
+
 /** The web APIs of the hosted registries whose registry API removes no tag. */
 export interface HostedApis {
   /** undefined without a GitHub token */
   ghcr?: PackagesApi;
   hub: TagsApi;
+  /** other web services, through the same transport (signing: registry/sigstore/) */
+  services?: ServiceSender;
 }
 
 /** `api`: the registry serves the referrers API and listed these; `none`: it has no API (404): use the fallback tag. */

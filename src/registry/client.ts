@@ -56,6 +56,7 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
   const hosted: HostedApis = {
     ...(settings.githubToken ? { ghcr: new GhcrPackages(sender, settings.githubToken, settings.githubApiUrl) } : {}),
     hub: new HubTags(sender, options.credentials, options.onSecret ?? (() => undefined), settings.hubApiUrl),
+    services: sender,
   };
   return new Client(transport, logger, hosted, new Limiter(options.streams ?? STREAM_CONCURRENCY));
 }

@@ -141,8 +141,38 @@ export function buildImage(
     annotations,
     ...(boolean(record, naming, 'cleanup-sources') ? { cleanupSources: true } : {}),
     ...(required.length > 0 ? { requireAttestations: required } : {}),
+    ...signing(record, naming),
   };
   return { request, warnings: warning ? [warning] : [], tagsAsWritten: tagItems };
+}
+
+/** `sign` and `attest` as the engine takes them (absent when off). */
+function signing(record: FieldRecord, naming: FieldNaming): Pick<MergeRequest, 'sign' | 'attest'> {
+  const sign = choice(record, naming, 'sign');
+  return {
+    ...(sign === 'true' ? { sign: 'index' as const } : sign === 'recursive' ? { sign: 'recursive' as const } : {}),
+    ...(boolean(record, naming, 'attest') ? { attest: true } : {}),
+  };
+}
+
+/** `fulcio-url` and `tsa-url`: absolute http(s) URLs (signing needs both; the engine says so when it signs). */
+function sigstoreEndpoints(record: FieldRecord, naming: FieldNaming): Pick<ClientSettings, 'sigstore'> {
+  const [fulcioUrl, tsaUrl] = (['fulcio-url', 'tsa-url'] as const).map((field) => {
+    const value = text(record[field]).trim();
+    if (!value) return undefined;
+    let url: URL | undefined;
+    try {
+      url = new URL(value);
+    } catch {
+      url = undefined;
+    }
+    if (url?.protocol !== 'https:' && url?.protocol !== 'http:')
+      throw new InputError(`${naming.label(field)} is not an http(s) URL: ${JSON.stringify(value)}`, {
+        hint: 'Give an absolute URL, e.g. https://fulcio.githubapp.com',
+      });
+    return url.href;
+  });
+  return fulcioUrl || tsaUrl ? { sigstore: { ...(fulcioUrl ? { fulcioUrl } : {}), ...(tsaUrl ? { tsaUrl } : {}) } } : {};
 }
 
 /**
@@ -186,6 +216,7 @@ export function buildClientSettings(record: FieldRecord, naming: FieldNaming, de
     ...(username && password ? { credentials: { registry, username, password } } : {}),
     timeoutMs,
     ...(githubToken ? { githubToken } : {}),
+    ...sigstoreEndpoints(record, naming),
   };
 }
 

@@ -6,6 +6,9 @@
 import type { AttestationMode, DanglingMode, OutputFormat, ReferrersMode } from '../engine/model.js';
 import { ATTESTATION_KINDS } from '../oci/attestation-kinds.js';
 
+/** Field `sign`: `true` signs the index, `recursive` every manifest it lists too. */
+export type SignField = 'false' | 'true' | 'recursive';
+
 /** Input `github-annotations`: add the run's repository and commit to the index (auto: for ghcr.io only). */
 export type GithubAnnotationsMode = 'auto' | 'true' | 'false';
 
@@ -70,6 +73,8 @@ export const FIELDS = {
   'artifact-type': { kind: 'media-type', scope: 'image' },
   append: { kind: 'boolean', scope: 'image', default: false },
   'cleanup-sources': { kind: 'boolean', scope: 'image', default: false },
+  sign: { kind: 'choice', scope: 'image', choices: ['false', 'true', 'recursive'], default: 'false' },
+  attest: { kind: 'boolean', scope: 'image', default: false },
   push: { kind: 'boolean', scope: 'step', default: true },
   spec: { kind: 'text', scope: 'step' },
   'github-annotations': { kind: 'choice', scope: 'step', choices: ['auto', 'true', 'false'], default: 'auto' },
@@ -80,6 +85,8 @@ export const FIELDS = {
   registry: { kind: 'registry', scope: 'step' },
   timeout: { kind: 'duration', scope: 'step' },
   'github-token': { kind: 'text', scope: 'step' },
+  'fulcio-url': { kind: 'text', scope: 'step' },
+  'tsa-url': { kind: 'text', scope: 'step' },
 } as const satisfies Record<string, FieldSpec>;
 
 export type FieldName = keyof typeof FIELDS;
@@ -91,9 +98,10 @@ export interface ChoiceValues {
   'dangling-attestations': DanglingMode;
   format: OutputFormat;
   'github-annotations': GithubAnnotationsMode;
+  sign: SignField;
 }
 export type ChoiceField = keyof ChoiceValues;
-export type BooleanField = 'append' | 'push' | 'summary' | 'cleanup-sources';
+export type BooleanField = 'append' | 'push' | 'summary' | 'cleanup-sources' | 'attest';
 
 // The table and the types agree: a choice added to one and not the other does not compile.
 type TableChoices<F extends ChoiceField> = (typeof FIELDS)[F]['choices'][number];
@@ -104,6 +112,7 @@ const _choicesAgree: { [F in ChoiceField]: Same<TableChoices<F>, ChoiceValues[F]
   'dangling-attestations': true,
   format: true,
   'github-annotations': true,
+  sign: true,
 };
 
 /** The fields a spec image may set, in table order. */

@@ -1,0 +1,249 @@
+// `sign` and `attest` (issue 22) against a private Sigstore on loopback (scripts/support/sigstore.ts:
+// Fulcio v1.8.8 with an ephemeral CA trusting a local OIDC issuer with GitHub Actions' claims, the
+// timestamp authority v2.1.3; no Rekor, so no tlog entries and verifiers are told to expect none).
+// Every result is verified by cosign v3.1.3 against the stack's trusted root and by
+// @sigstore/verify: the index in every target repository, in one registry (olareg, referrers API)
+// and across registries (distribution v3, fallback tags). Failures move no tag.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { bundleFromJSON } from '@sigstore/bundle';
+import { Verifier, toSignedEntity, toTrustMaterial } from '@sigstore/verify';
+import { TrustedRoot } from '@sigstore/protobuf-specs';
+import { ensureGoTool } from '../../scripts/support/go-tools.js';
+import { type RunningRegistry, startRegistry } from '../../scripts/support/registry.js';
+import {
+  type AttestationsApi,
+  type SigstoreStack,
+  forgedToken,
+  startAttestationsApi,
+  startSigstore,
+} from '../../scripts/support/sigstore.js';
+import { seedCase, type SeedCase } from '../../scripts/support/fixtures/cases.js';
+import { getBlob, getManifest, hasManifest, putManifest } from '../../scripts/support/fixtures/client.js';
+import { merge, mergeFailure } from './harness.js';
+
+const execFileAsync = promisify(execFile);
+const BUNDLE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
+const FAST_RETRY = { maxAttempts: 2, baseDelayMs: 10, maxDelayMs: 20 };
+
+let stack: SigstoreStack;
+let api: AttestationsApi;
+let olareg: RunningRegistry;
+let dist: RunningRegistry;
+let seed: SeedCase;
+let cosign: string;
+
+beforeAll(async () => {
+  [stack, api, olareg, dist, cosign] = await Promise.all([
+    startSigstore(),
+    startAttestationsApi(),
+    startRegistry({ implementation: 'olareg', name: 'sign-olareg' }),
+    startRegistry({ implementation: 'distribution-v3', name: 'sign-dist' }),
+    ensureGoTool('cosign'),
+  ]);
+  seed = await seedCase(olareg, { layers: 1 });
+}, 180_000);
+
+afterAll(async () => {
+  await Promise.all([stack?.stop(), api?.stop(), olareg?.stop(), dist?.stop()]);
+});
+
+function endpoints(): Record<string, string> {
+  return { 'fulcio-url': stack.fulcio.url, 'tsa-url': stack.tsa.url };
+}
+
+/** `cosign verify` / `verify-attestation` against the stack's trusted root, with the test token's identity. */
+async function cosignVerify(command: 'verify' | 'verify-attestation', image: string, extra: string[] = []) {
+  const args = [
+    command,
+    '--trusted-root',
+    stack.trustedRootPath,
+    '--certificate-identity',
+    stack.identity.san,
+    '--certificate-oidc-issuer',
+    stack.identity.issuer,
+    '--insecure-ignore-tlog=true',
+    '--insecure-ignore-sct=true',
+    '--use-signed-timestamps',
+    '--allow-http-registry',
+    '--new-bundle-format',
+    ...extra,
+    image,
+  ];
+  return execFileAsync(cosign, args, { env: { ...process.env, HOME: process.env.HOME, COSIGN_EXPERIMENTAL: '1' }, timeout: 60_000 });
+}
+
+/** The bundles referring to `digest` in `repository` (referrers API, or the fallback tag). */
+async function bundlesOf(
+  registry: RunningRegistry,
+  repository: string,
+  digest: string,
+): Promise<Array<{ annotations: Record<string, string>; bundle: Record<string, unknown> }>> {
+  let listing: { manifests: Array<{ digest: string; artifactType?: string }> };
+  const response = await fetch(`${registry.url}/v2/${repository}/referrers/${digest}`);
+  if (response.status === 200) listing = (await response.json()) as typeof listing;
+  else {
+    await response.arrayBuffer();
+    listing = JSON.parse((await getManifest(registry, repository, digest.replace(':', '-'))).bytes.toString('utf8')) as typeof listing;
+  }
+  const out = [];
+  for (const d of listing.manifests.filter((m) => m.artifactType === BUNDLE)) {
+    const manifest = JSON.parse((await getManifest(registry, repository, d.digest)).bytes.toString('utf8')) as {
+      annotations: Record<string, string>;
+      layers: Array<{ digest: string }>;
+      subject: { digest: string };
+    };
+    expect(manifest.subject.digest).toBe(digest);
+    out.push({
+      annotations: manifest.annotations,
+      bundle: JSON.parse((await getBlob(registry, repository, manifest.layers[0].digest)).toString('utf8')),
+    });
+  }
+  return out;
+}
+
+/** @sigstore/verify with the stack's trusted root: no tlog, no CT log, one timestamp authority. */
+function sigstoreVerify(bundle: Record<string, unknown>): void {
+  const trust = toTrustMaterial(TrustedRoot.fromJSON(stack.trustedRoot));
+  const verifier = new Verifier(trust, { tlogThreshold: 0, ctlogThreshold: 0, tsaThreshold: 1 });
+  const signer = verifier.verify(toSignedEntity(bundleFromJSON(bundle)), {
+    subjectAlternativeName: stack.identity.san,
+    extensions: { issuer: stack.identity.issuer },
+  });
+  expect(signer.identity?.subjectAlternativeName).toBe(stack.identity.san);
+}
+
+describe('sign and attest', () => {
+  it('signs and attests the index in every target, same registry and across registries, before any tag; cosign and @sigstore/verify accept them', async () => {
+    const tags = [`${olareg.host}/acme/signed:v1`, `${olareg.host}/acme/signed-too:v1`, `${dist.host}/acme/signed:v1`];
+    const { result, logs } = await merge(
+      { sources: seed.sources.join('\n'), tags: tags.join('\n'), sign: 'true', attest: 'true', ...endpoints(), 'github-token': 'ghs_test' },
+      { signing: { idToken: stack.issuer.mint(), github: { apiUrl: api.url, serverUrl: 'https://github.com' } } },
+    );
+    const digest = result.digest;
+    expect(result.signing?.identity).toBe(stack.identity.san);
+    expect(result.signing?.targets.map((t) => t.repository)).toEqual([
+      `${olareg.host}/acme/signed`,
+      `${olareg.host}/acme/signed-too`,
+      `${dist.host}/acme/signed`,
+    ]);
+    // the index was signed before the first tag was written
+    const signedAt = logs.findIndex((l) => l.includes('signature of'));
+    const taggedAt = logs.findIndex((l) => l.includes('Pushed ') && l.includes(':v1@'));
+    expect(signedAt).toBeGreaterThan(-1);
+    expect(taggedAt).toBeGreaterThan(signedAt);
+
+    for (const [registry, repository] of [
+      [olareg, 'acme/signed'],
+      [olareg, 'acme/signed-too'],
+      [dist, 'acme/signed'],
+    ] as const) {
+      const image = `${registry.host}/${repository}@${digest}`;
+      await cosignVerify('verify', image);
+      await cosignVerify('verify-attestation', image, ['--type', 'slsaprovenance1']);
+      const bundles = await bundlesOf(registry, repository, digest);
+      expect(bundles.map((b) => b.annotations['dev.sigstore.bundle.predicateType']).sort()).toEqual([
+        'https://sigstore.dev/cosign/sign/v1',
+        'https://slsa.dev/provenance/v1',
+      ]);
+      for (const b of bundles) sigstoreVerify(b.bundle);
+    }
+    // GitHub's attestations API got the provenance bundle, for the workflow's repository
+    expect(api.received).toHaveLength(1);
+    expect(api.received[0]).toMatchObject({ owner: 'acme', repo: 'app', authorization: 'Bearer ghs_test' });
+    const stored = api.received[0].body.bundle!;
+    sigstoreVerify(stored);
+    const statement = JSON.parse(Buffer.from((stored.dsseEnvelope as { payload: string }).payload, 'base64').toString('utf8'));
+    expect(statement.subject).toEqual(tags.map((t) => ({ name: t.slice(0, t.lastIndexOf(':')), digest: { sha256: digest.slice(7) } })));
+    expect(statement.predicate.buildDefinition.buildType).toBe('https://actions.github.io/buildtypes/workflow/v1');
+    expect(statement.predicate.buildDefinition.resolvedDependencies.map((d: { name?: string; uri: string }) => d.name ?? d.uri)).toEqual([
+      'git+https://github.com/acme/app@refs/heads/main',
+      `${olareg.host}/acme/github-runner-amd64@${seed.amd64.digest}`,
+      `${olareg.host}/acme/github-runner-arm64@${seed.arm64.digest}`,
+    ]);
+  }, 180_000);
+
+  it('a tampered index does not verify: its signature, moved onto it, names the original digest', async () => {
+    const { result } = await merge(
+      { sources: seed.sources.join('\n'), tags: `${olareg.host}/acme/tamper:v1`, sign: 'true', ...endpoints() },
+      { signing: { idToken: stack.issuer.mint() } },
+    );
+    const index = JSON.parse(result.manifest) as Record<string, unknown>;
+    const tampered = Buffer.from(JSON.stringify({ ...index, annotations: { 'org.example.tampered': 'yes' } }));
+    const pushed = await putManifest(olareg, 'acme/tamper', undefined, tampered, result.mediaType);
+    // the signature's referrer manifest, re-pointed at the tampered index
+    const listing = (await (await fetch(`${olareg.url}/v2/acme/tamper/referrers/${result.digest}`)).json()) as {
+      manifests: Array<{ digest: string }>;
+    };
+    const referrer = JSON.parse((await getManifest(olareg, 'acme/tamper', listing.manifests[0].digest)).bytes.toString('utf8')) as Record<
+      string,
+      unknown
+    >;
+    const moved = Buffer.from(JSON.stringify({ ...referrer, subject: pushed.descriptor }));
+    await putManifest(olareg, 'acme/tamper', undefined, moved, 'application/vnd.oci.image.manifest.v1+json');
+    await cosignVerify('verify', `${olareg.host}/acme/tamper@${result.digest}`);
+    await expect(cosignVerify('verify', `${olareg.host}/acme/tamper@${pushed.digest}`)).rejects.toThrow();
+  }, 120_000);
+
+  it('gets the token from the Actions runtime with audience sigstore', async () => {
+    stack.issuer.requests.length = 0;
+    const { result } = await merge(
+      { sources: seed.sources.join('\n'), tags: `${dist.host}/acme/actions:v1`, sign: 'recursive', ...endpoints() },
+      { signing: { actions: stack.issuer.actions } },
+    );
+    expect(stack.issuer.requests).toEqual([{ audience: 'sigstore', authorized: true }]);
+    // recursive: the index and every child (two images, two attestation manifests)
+    expect(result.signing?.targets[0].signatures.map((s) => s.subject)).toEqual([
+      result.digest,
+      ...result.plan.entries.map((e) => e.descriptor.digest),
+    ]);
+    await cosignVerify('verify', `${dist.host}/acme/actions@${result.digest}`);
+    for (const e of result.plan.entries) await cosignVerify('verify', `${dist.host}/acme/actions@${e.descriptor.digest}`);
+  }, 120_000);
+
+  describe('failures move no tag and name the cause', () => {
+    const failing = (tag: string, extra: Record<string, string> = {}) => ({
+      sources: seed.sources.join('\n'),
+      tags: `${olareg.host}/acme/${tag}:v1`,
+      attest: 'true',
+      ...endpoints(),
+      ...extra,
+    });
+
+    it('no identity token: names id-token: write', async () => {
+      const { message } = await mergeFailure(failing('no-token'), { signing: {} });
+      expect(message).toMatch(/OIDC identity token/);
+      expect(message).toMatch(/`id-token` permission set to `write`/);
+      expect(await hasManifest(olareg, 'acme/no-token', 'v1')).toBe(false);
+    });
+
+    it('the Actions runtime refuses the token: names id-token: write, the token is not logged', async () => {
+      stack.issuer.mode = 'refuse';
+      try {
+        const { message, logs } = await mergeFailure(failing('refused'), { signing: { actions: stack.issuer.actions }, retry: FAST_RETRY });
+        expect(message).toMatch(/HTTP 403/);
+        expect(message).toMatch(/`id-token` permission set to `write`/);
+        expect([message, ...logs].join('\n')).not.toContain(stack.issuer.actions.requestToken);
+      } finally {
+        stack.issuer.mode = 'ok';
+      }
+      expect(await hasManifest(olareg, 'acme/refused', 'v1')).toBe(false);
+    });
+
+    it('Fulcio refuses a token of an issuer it does not trust: no tag', async () => {
+      const { message } = await mergeFailure(failing('untrusted'), { signing: { idToken: forgedToken(stack.issuer) } });
+      expect(message).toMatch(/Fulcio certificate authority .* answered HTTP (400|401|403)/);
+      expect(await hasManifest(olareg, 'acme/untrusted', 'v1')).toBe(false);
+    });
+
+    it('an unreachable timestamp authority: named, no tag', async () => {
+      const { message } = await mergeFailure(failing('no-tsa', { 'tsa-url': 'http://127.0.0.1:9/' }), {
+        signing: { idToken: stack.issuer.mint() },
+        retry: FAST_RETRY,
+      });
+      expect(message).toMatch(/timestamp authority/);
+      expect(await hasManifest(olareg, 'acme/no-tsa', 'v1')).toBe(false);
+    });
+  });
+});
