@@ -188,6 +188,12 @@ export interface SigningReport {
   issuer: string;
   fulcioUrl: string;
   tsaUrl: string;
+  /** `github`: GitHub's Sigstore (Fulcio + TSA); `custom`: the one `fulcio-url` and `tsa-url` name */
+  instance: 'github' | 'custom';
+  /** the bundles carry a Rekor entry (`rekor-url`); else their proof of time is the TSA's alone */
+  tlog?: boolean;
+  /** the certificate carries no signed certificate timestamp (the Fulcio logs to no CT log): verifiers skip that check */
+  noSct?: boolean;
   targets: SignedTarget[];
   /** ids of the attestation in GitHub's attestations API (one per target repository stored there) */
   githubAttestations?: string[];

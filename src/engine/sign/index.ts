@@ -86,6 +86,7 @@ export async function signAndAttest(
     const created = new Date();
     const reports = await mapLimit(targets, run.concurrency, (t) => publish(run, t.repository, signed, created));
     const report: SigningReport = { identity: signer.identity.san, issuer: signer.identity.issuer, ...urls(endpoints), targets: reports };
+    if (!signer.hasSct) report.noSct = true;
     if (provenance) {
       const id = await toGithub(run, sender, settings, claims, provenance);
       if (id !== undefined) report.githubAttestations = [id];
@@ -99,8 +100,8 @@ async function sign(signer: KeylessSigner, statement: Buffer, subject: Descripto
   return { bundle: Buffer.from(JSON.stringify(bundle)), subject, predicateType };
 }
 
-function urls(e: SigstoreEndpoints): { fulcioUrl: string; tsaUrl: string } {
-  return { fulcioUrl: e.fulcioUrl, tsaUrl: e.tsaUrl };
+function urls(e: SigstoreEndpoints): Pick<SigningReport, 'fulcioUrl' | 'tsaUrl' | 'instance'> {
+  return { fulcioUrl: e.fulcioUrl, tsaUrl: e.tsaUrl, instance: e.instance };
 }
 
 /** SIGSTORE_ID_TOKEN as given, else the Actions runtime's token for audience `sigstore`. */

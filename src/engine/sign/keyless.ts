@@ -16,7 +16,7 @@ export interface SigstoreEndpoints {
   fulcioUrl: string;
   tsaUrl: string;
   /** which instance, for the report: `github` (Fulcio + TSA), or `custom` */
-  instance: string;
+  instance: 'github' | 'custom';
 }
 
 /** A Sigstore bundle v0.3 with a DSSE envelope, as JSON. */
@@ -80,6 +80,12 @@ export class KeylessSigner {
       sender,
       endpoints,
     );
+  }
+
+  /** The certificate carries a signed certificate timestamp (a CT log saw it): verifiers can check it. */
+  get hasSct(): boolean {
+    // the embedded SCT list extension, 1.3.6.1.4.1.11129.2.4.2
+    return new X509Certificate(this.chain[0]).raw.includes(Buffer.from('060a2b06010401d679020402', 'hex'));
   }
 
   /** A DSSE envelope of `payload`, signed and timestamped, in a bundle. */
