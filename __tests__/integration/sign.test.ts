@@ -23,6 +23,7 @@ import { seedCase, type SeedCase } from '../../scripts/support/fixtures/cases.js
 import { getBlob, getManifest, hasManifest, putManifest } from '../../scripts/support/fixtures/client.js';
 import { merge, mergeFailure } from './harness.js';
 import { buildMetadata } from '../../src/engine/summary.js';
+import { EMPTY_CONFIG } from '../../src/engine/sign/statements.js';
 
 const execFileAsync = promisify(execFile);
 const BUNDLE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
@@ -135,6 +136,12 @@ describe('sign and attest', () => {
     expect(signedAt).toBeGreaterThan(-1);
     expect(taggedAt).toBeGreaterThan(signedAt);
 
+    // the index by digest once per target: signing put it there, the tag step does not again
+    for (const image of [`${olareg.host}/acme/signed`, `${olareg.host}/acme/signed-too`, `${dist.host}/acme/signed`]) {
+      const [host, ...path] = image.split('/');
+      const puts = logs.filter((l) => l.startsWith('debug: PUT ') && l.includes(`${host}/v2/${path.join('/')}/manifests/${digest} →`));
+      expect(`${image}: ${puts.length}`).toBe(`${image}: 1`);
+    }
     // the commands the job summary shows, run as shown (the stack's trusted root for trusted_root.json; its registries speak HTTP)
     const verify = buildMetadata(result).signing!.verify;
     expect(verify.map((v) => v.commands.filter((c) => c.startsWith('cosign ')).length)).toEqual([2, 2, 2]);
@@ -171,6 +178,23 @@ describe('sign and attest', () => {
       `${olareg.host}/acme/github-runner-arm64@${seed.arm64.digest}`,
     ]);
   }, 180_000);
+
+  it('the empty config the bundle manifests name is asked for first: uploaded once per repository, not again', async () => {
+    const run = (tag: string) =>
+      merge(
+        { sources: seed.sources.join('\n'), tags: `${olareg.host}/acme/resign:${tag}`, sign: 'true', ...endpoints() },
+        { signing: { idToken: stack.issuer.mint() } },
+      );
+    const heads = (logs: string[]) =>
+      logs.filter((l) => l.startsWith('debug: HEAD ') && l.includes(`/v2/acme/resign/blobs/${EMPTY_CONFIG.descriptor.digest} →`));
+    const first = await run('v1');
+    expect(heads(first.logs).map((l) => l.split('→ ')[1])).toEqual(['404']);
+    // the second run: the children are there, the empty config too; the signature's bundle is the one upload
+    const second = await run('v2');
+    expect(heads(second.logs).map((l) => l.split('→ ')[1])).toEqual(['200']);
+    expect(second.result.requests.byKind['POST upload']).toBe(1);
+    await cosignVerify('verify', `${olareg.host}/acme/resign@${second.result.digest}`);
+  }, 120_000);
 
   it('a tampered index does not verify: its signature, moved onto it, names the original digest', async () => {
     const { result } = await merge(

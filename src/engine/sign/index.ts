@@ -145,7 +145,9 @@ function chooseEndpoints(settings: SigningSettings, claims: Record<string, unkno
 async function publish(run: MergeRun, repository: RepositoryRef, signed: Signed[], created: Date): Promise<SignedTarget> {
   const { client, logger } = run;
   const report: SignedTarget = { repository: formatRepository(repository), signatures: [] };
-  await client.uploadBlob(repository, repository, EMPTY_CONFIG.descriptor, () => Promise.resolve(EMPTY_CONFIG.bytes));
+  // the empty config every bundle manifest names: there already after the first signing in a repository
+  if (!(await client.hasBlob(repository, EMPTY_CONFIG.descriptor.digest)))
+    await client.uploadBlob(repository, repository, EMPTY_CONFIG.descriptor, () => Promise.resolve(EMPTY_CONFIG.bytes));
   const pushed: Array<{ subject: string; descriptor: Descriptor }> = [];
   for (const s of signed) {
     const blob = { mediaType: BUNDLE_MEDIA_TYPE, digest: sha256Digest(s.bundle), size: s.bundle.byteLength };
