@@ -191,12 +191,15 @@ describe('sign / attest: what was signed per target, and the commands that verif
     expect(buildMetadata(result())).not.toHaveProperty('signing');
   });
 
-  it('not stored with GitHub: only the --bundle-from-oci form; a custom Sigstore: its trusted root for gh too; a Rekor entry: no tlog flags', () => {
+  it('not stored with GitHub: only the --bundle-from-oci form; a custom Sigstore: its trusted root for gh too; a Rekor entry: the tlog is checked', () => {
     const [custom] = buildMetadata(signed({ githubAttestations: undefined, instance: 'custom', tlog: true })).signing!.verify;
     expect(custom.commands.filter((c) => c.startsWith('gh '))).toEqual([
       `gh attestation verify oci://${image} --owner acme --custom-trusted-root trusted_root.json --bundle-from-oci`,
     ]);
-    expect(custom.commands[0]).toBe(`cosign verify ${image} ${who} --new-bundle-format --trusted-root trusted_root.json`);
+    // the TSA's timestamp stays the proof of time (a Rekor v2 entry has none); the tlog is checked
+    expect(custom.commands[0]).toBe(
+      `cosign verify ${image} ${who} --new-bundle-format --use-signed-timestamps --trusted-root trusted_root.json`,
+    );
   });
 
   it('an identity that is no GitHub workflow: no gh command; a GHES one: --hostname', () => {

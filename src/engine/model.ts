@@ -190,6 +190,8 @@ export interface SigningReport {
   tsaUrl: string;
   /** `github`: GitHub's Sigstore (Fulcio + TSA); `custom`: the one `fulcio-url` and `tsa-url` name */
   instance: 'github' | 'custom';
+  /** the Rekor v2 every bundle has an entry in (`rekor-url`); unset: none */
+  rekorUrl?: string;
   /** the bundles carry a Rekor entry (`rekor-url`); else their proof of time is the TSA's alone */
   tlog?: boolean;
   /** the certificate carries no signed certificate timestamp (the Fulcio logs to no CT log): verifiers skip that check */
@@ -336,6 +338,6 @@ export interface ClientSettings {
   connectionsPerOrigin?: number;
   /** the workflow's token for GitHub's packages API (`cleanup-sources` on ghcr.io) and attestations API (`attest`) */
   githubToken?: string;
-  /** `fulcio-url` and `tsa-url`: the Sigstore `sign` and `attest` use (unset: GitHub's instance) */
-  sigstore?: { fulcioUrl?: string; tsaUrl?: string };
+  /** `fulcio-url`, `tsa-url`, `rekor-url` (or `signing-config`'s): the Sigstore `sign` and `attest` use (unset: GitHub's instance) */
+  sigstore?: { fulcioUrl?: string; tsaUrl?: string; rekorUrl?: string };
 }

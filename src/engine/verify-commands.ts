@@ -34,15 +34,17 @@ export function workflowOwner(identity: string): { host: string; owner: string }
 /**
  * For each target: `cosign verify` when anything was signed, `cosign verify-attestation` and
  * `gh attestation verify` when the index was attested. The signatures have no Rekor entry unless
- * the report says so: cosign then checks the TSA's timestamp instead (`--use-signed-timestamps
- * --insecure-ignore-tlog=true`) against the instance's trusted root; a certificate without a
+ * the report says so (`--insecure-ignore-tlog=true`); cosign checks the TSA's timestamp
+ * (`--use-signed-timestamps`; a Rekor v2 entry has no time of its own) against the trusted root; a certificate without a
  * signed certificate timestamp (a Fulcio with no CT log) needs `--insecure-ignore-sct=true`.
  */
 export function verifyCommands(signing: SigningReport, digest: string): TargetVerification[] {
   const identity = ['--certificate-identity', signing.identity, '--certificate-oidc-issuer', signing.issuer];
   const trust = [
     '--new-bundle-format',
-    ...(signing.tlog ? [] : ['--use-signed-timestamps', '--insecure-ignore-tlog=true']),
+    // Rekor v2 entries carry no time of their own: the TSA's timestamp is the proof of time either way
+    '--use-signed-timestamps',
+    ...(signing.tlog ? [] : ['--insecure-ignore-tlog=true']),
     ...(signing.noSct ? ['--insecure-ignore-sct=true'] : []),
     '--trusted-root',
     TRUSTED_ROOT_FILE,

@@ -66,7 +66,9 @@ export async function signAndAttest(
     const claims = tokenClaims(token);
     const endpoints = chooseEndpoints(settings, claims);
     const signer = await KeylessSigner.start(sender, endpoints, token);
-    logger.info(`Signing as ${signer.identity.san} (issuer ${signer.identity.issuer}) with ${endpoints.fulcioUrl} and ${endpoints.tsaUrl}`);
+    logger.info(
+      `Signing as ${signer.identity.san} (issuer ${signer.identity.issuer}) with ${endpoints.fulcioUrl} and ${endpoints.tsaUrl}${endpoints.rekorUrl ? `, logged in ${endpoints.rekorUrl}` : ''}`,
+    );
 
     const index: Descriptor = { mediaType: plan.mediaType, digest: plan.digest, size: plan.bytes.byteLength };
     const signed: Signed[] = [];
@@ -100,8 +102,8 @@ async function sign(signer: KeylessSigner, statement: Buffer, subject: Descripto
   return { bundle: Buffer.from(JSON.stringify(bundle)), subject, predicateType };
 }
 
-function urls(e: SigstoreEndpoints): Pick<SigningReport, 'fulcioUrl' | 'tsaUrl' | 'instance'> {
-  return { fulcioUrl: e.fulcioUrl, tsaUrl: e.tsaUrl, instance: e.instance };
+function urls(e: SigstoreEndpoints): Pick<SigningReport, 'fulcioUrl' | 'tsaUrl' | 'rekorUrl' | 'tlog' | 'instance'> {
+  return { fulcioUrl: e.fulcioUrl, tsaUrl: e.tsaUrl, ...(e.rekorUrl ? { rekorUrl: e.rekorUrl, tlog: true } : {}), instance: e.instance };
 }
 
 /** SIGSTORE_ID_TOKEN as given, else the Actions runtime's token for audience `sigstore`. */
@@ -126,10 +128,18 @@ async function identityToken(sender: ServiceSender, settings: SigningSettings): 
  * and this version writes no Rekor entry: for those, give `fulcio-url` and `tsa-url`.
  */
 function chooseEndpoints(settings: SigningSettings, claims: Record<string, unknown>): SigstoreEndpoints {
-  if (settings.fulcioUrl || settings.tsaUrl) {
+  if (settings.fulcioUrl || settings.tsaUrl || settings.rekorUrl) {
     if (!settings.fulcioUrl || !settings.tsaUrl)
-      throw new SigningError('Keyless signing needs both a Fulcio and a timestamp authority: give `fulcio-url` and `tsa-url` together');
-    return { fulcioUrl: settings.fulcioUrl, tsaUrl: settings.tsaUrl, instance: 'custom' };
+      throw new SigningError(
+        'Keyless signing needs both a Fulcio and a timestamp authority: give `fulcio-url` and `tsa-url` together (or a `signing-config` naming both)',
+        { hint: settings.rekorUrl ? "`rekor-url` is for a private Sigstore: GitHub's instance has no transparency log" : undefined },
+      );
+    return {
+      fulcioUrl: settings.fulcioUrl,
+      tsaUrl: settings.tsaUrl,
+      ...(settings.rekorUrl ? { rekorUrl: settings.rekorUrl } : {}),
+      instance: 'custom',
+    };
   }
   if (claims.repository_visibility === 'public')
     throw new SigningError(
