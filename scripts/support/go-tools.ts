@@ -57,6 +57,16 @@ export const GO_TOOLS = {
     version: 'v2.1.3',
     binary: 'timestamp-server',
   },
+  /**
+   * Rekor v2 (rekor-tiles) on Tessera's POSIX backend: a transparency log in a directory, no
+   * database or cloud storage; the signing tests' tlog. v2.3.0: the last release that builds with
+   * Go 1.26 (v2.4.x require Go 1.27).
+   */
+  'rekor-tiles': {
+    package: 'github.com/sigstore/rekor-tiles/v2/cmd/rekor-server/posix',
+    version: 'v2.3.0',
+    binary: 'posix',
+  },
   /** cosign v3: verifies what the signing tests produce (`cosign verify`, `verify-attestation --new-bundle-format`) */
   cosign: { package: 'github.com/sigstore/cosign/v3/cmd/cosign', version: 'v3.1.3', binary: 'cosign' },
   /** lints .github/workflows and action.yml usage */

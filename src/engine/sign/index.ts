@@ -124,8 +124,9 @@ async function identityToken(sender: ServiceSender, settings: SigningSettings): 
 
 /**
  * The endpoints given, else as GitHub's attest action decides: GitHub's instance for a private
- * (or internal) repository. The public-good instance (public repositories) is Fulcio + Rekor,
- * and this version writes no Rekor entry: for those, give `fulcio-url` and `tsa-url`.
+ * (or internal) repository. The public-good instance (public repositories) is Fulcio + Rekor v1,
+ * and this version writes Rekor v2 entries only: for those, give a Sigstore (`fulcio-url` and
+ * `tsa-url`, `rekor-url`, or `signing-config`).
  */
 function chooseEndpoints(settings: SigningSettings, claims: Record<string, unknown>): SigstoreEndpoints {
   if (settings.fulcioUrl || settings.tsaUrl || settings.rekorUrl) {
@@ -143,7 +144,7 @@ function chooseEndpoints(settings: SigningSettings, claims: Record<string, unkno
   }
   if (claims.repository_visibility === 'public')
     throw new SigningError(
-      "This repository is public: GitHub's attest action signs it with Sigstore's public-good instance (Fulcio and the Rekor transparency log), and this version writes no Rekor entry",
+      "This repository is public: GitHub's attest action signs it with Sigstore's public-good instance (Fulcio and the Rekor v1 transparency log), and this version writes Rekor v2 entries only",
       {
         hint: "Give `fulcio-url` and `tsa-url` of a Sigstore with a timestamp authority (GitHub's: https://fulcio.githubapp.com and https://timestamp.githubapp.com)",
       },
