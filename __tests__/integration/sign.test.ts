@@ -24,7 +24,10 @@ import {
 import { seedCase, type SeedCase } from '../../scripts/support/fixtures/cases.js';
 import { getBlob, getManifest, hasManifest, putManifest } from '../../scripts/support/fixtures/client.js';
 import { merge, mergeFailure } from './harness.js';
+import { ACTION, runAction } from './processes.js';
+import { existsSync } from 'node:fs';
 import { buildMetadata } from '../../src/engine/summary.js';
+import type { MergeResult } from '../../src/engine/model.js';
 import { EMPTY_CONFIG } from '../../src/engine/sign/statements.js';
 
 const execFileAsync = promisify(execFile);
@@ -37,17 +40,21 @@ let olareg: RunningRegistry;
 let dist: RunningRegistry;
 let seed: SeedCase;
 let cosign: string;
+let cosignV2: string;
 
+// a clean machine builds the Sigstore servers and both cosigns first (go install; cosign v2 alone
+// takes 4-5 minutes cold on 2 cores), which takes longer than a test
 beforeAll(async () => {
-  [stack, api, olareg, dist, cosign] = await Promise.all([
+  [stack, api, olareg, dist, cosign, cosignV2] = await Promise.all([
     startSigstore(),
     startAttestationsApi(),
     startRegistry({ implementation: 'olareg', name: 'sign-olareg' }),
     startRegistry({ implementation: 'distribution-v3', name: 'sign-dist' }),
     ensureGoTool('cosign'),
+    ensureGoTool('cosign-v2'),
   ]);
   seed = await seedCase(olareg, { layers: 1 });
-}, 180_000);
+}, 900_000);
 
 afterAll(async () => {
   await Promise.all([stack?.stop(), api?.stop(), olareg?.stop(), dist?.stop()]);
@@ -76,6 +83,21 @@ async function cosignVerify(command: 'verify' | 'verify-attestation', image: str
     image,
   ];
   return execFileAsync(cosign, args, { env: { ...process.env, HOME: process.env.HOME, COSIGN_EXPERIMENTAL: '1' }, timeout: 60_000 });
+}
+
+/** Runs each cosign command the metadata reports for `result`, as reported, with `binary` (the stack's trusted root for trusted_root.json; its registries speak HTTP). */
+async function runReportedCosign(binary: string, result: MergeResult, trustedRootPath = stack.trustedRootPath): Promise<number> {
+  const commands = buildMetadata(result)
+    .signing!.verify.flatMap((v) => v.commands)
+    .filter((c) => c.startsWith('cosign '));
+  for (const command of commands) {
+    const args = command.split(' ').slice(1);
+    expect(args.every((a) => !a.startsWith("'"))).toBe(true); // nothing quoted here: splitting on spaces is the shell's reading
+    await execFileAsync(binary, [...args.map((a) => (a === 'trusted_root.json' ? trustedRootPath : a)), '--allow-http-registry'], {
+      timeout: 60_000,
+    });
+  }
+  return commands.length;
 }
 
 /** The bundles referring to `digest` in `repository` (referrers API, or the fallback tag). */
@@ -144,16 +166,10 @@ describe('sign and attest', () => {
       const puts = logs.filter((l) => l.startsWith('debug: PUT ') && l.includes(`${host}/v2/${path.join('/')}/manifests/${digest} →`));
       expect(`${image}: ${puts.length}`).toBe(`${image}: 1`);
     }
-    // the commands the job summary shows, run as shown (the stack's trusted root for trusted_root.json; its registries speak HTTP)
+    // the commands the job summary shows, run as shown
     const verify = buildMetadata(result).signing!.verify;
     expect(verify.map((v) => v.commands.filter((c) => c.startsWith('cosign ')).length)).toEqual([2, 2, 2]);
-    for (const command of verify.flatMap((v) => v.commands.filter((c) => c.startsWith('cosign ')))) {
-      const args = command.split(' ').slice(1);
-      expect(args.every((a) => !a.startsWith("'"))).toBe(true); // nothing quoted here: splitting on spaces is the shell's reading
-      await execFileAsync(cosign, [...args.map((a) => (a === 'trusted_root.json' ? stack.trustedRootPath : a)), '--allow-http-registry'], {
-        timeout: 60_000,
-      });
-    }
+    expect(await runReportedCosign(cosign, result)).toBe(6);
     for (const [registry, repository] of [
       [olareg, 'acme/signed'],
       [olareg, 'acme/signed-too'],
@@ -224,23 +240,83 @@ describe('sign and attest', () => {
     }
     // the commands as reported: no --insecure-ignore-tlog, so cosign checks each entry's inclusion proof and checkpoint
     const commands = buildMetadata(result).signing!.verify[0].commands.filter((c) => c.startsWith('cosign '));
-    expect(commands).toHaveLength(2);
-    for (const command of commands) {
-      expect(command).not.toContain('--insecure-ignore-tlog');
-      const args = command
+    expect(commands.some((c) => c.includes('--insecure-ignore-tlog'))).toBe(false);
+    expect(await runReportedCosign(cosign, result)).toBe(2);
+    // a trusted root that does not know the log: the same commands fail (the entry is checked, not skipped)
+    const unknownLog = join(stack.dir, 'trusted_root_without_log.json');
+    await writeFile(unknownLog, JSON.stringify({ ...stack.trustedRoot, tlogs: [] }));
+    await expect(runReportedCosign(cosign, result, unknownLog)).rejects.toThrow();
+  }, 120_000);
+
+  it('cosign v2.6 verifies the same signatures and provenance with the same commands, with and without a Rekor v2 entry', async () => {
+    const plain = await merge(
+      { sources: seed.sources.join('\n'), tags: `${olareg.host}/acme/v2-plain:v1`, sign: 'true', attest: 'true', ...endpoints() },
+      { signing: { idToken: stack.issuer.mint() } },
+    );
+    expect(await runReportedCosign(cosignV2, plain.result)).toBe(2);
+    const logged = await merge(
+      {
+        sources: seed.sources.join('\n'),
+        tags: `${dist.host}/acme/v2-logged:v1`,
+        sign: 'recursive',
+        ...endpoints(),
+        'rekor-url': stack.rekor.url,
+      },
+      { signing: { idToken: stack.issuer.mint() } },
+    );
+    expect(logged.result.signing?.tlog).toBe(true);
+    expect(await runReportedCosign(cosignV2, logged.result)).toBe(1);
+    const { stdout } = await execFileAsync(cosignV2, ['version']);
+    expect(stdout).toMatch(/GitVersion:\s+v2\.6\.5/);
+  }, 180_000);
+
+  it('through dist/index.js: the job summary and the log show each verify command, metadata lists what was signed; the commands verify', async () => {
+    if (!existsSync(ACTION)) throw new Error('dist/index.js is missing: run npm run build');
+    const target = `${olareg.host}/acme/action-signed:v1`;
+    const run = await runAction(
+      {
+        sources: seed.sources.join('\n'),
+        tags: target,
+        sign: 'true',
+        attest: 'true',
+        'fulcio-url': stack.fulcio.url,
+        'tsa-url': stack.tsa.url,
+        'rekor-url': stack.rekor.url,
+      },
+      { env: { SIGSTORE_ID_TOKEN: stack.issuer.mint() } },
+    );
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const metadata = JSON.parse(run.outputs.metadata) as {
+      digest: string;
+      signing: NonNullable<ReturnType<typeof buildMetadata>['signing']>;
+    };
+    const image = `${olareg.host}/acme/action-signed@${metadata.digest}`;
+    expect(metadata.signing.targets).toEqual([
+      {
+        repository: `${olareg.host}/acme/action-signed`,
+        signatures: [{ subject: metadata.digest, referrer: expect.any(String) }],
+        attestation: expect.any(String),
+      },
+    ]);
+    const [cosignVerifyLine, cosignAttestationLine] = metadata.signing.verify[0].commands;
+    expect(cosignVerifyLine).toBe(
+      `cosign verify ${image} --certificate-identity ${stack.identity.san} --certificate-oidc-issuer ${stack.identity.issuer} --new-bundle-format --use-signed-timestamps --insecure-ignore-sct=true --trusted-root trusted_root.json`,
+    );
+    // the job summary and the log show the same lines
+    expect(run.summary).toContain(`Verify ${image}:\n\n\`\`\`sh\n${cosignVerifyLine}\n${cosignAttestationLine}\n`);
+    expect(run.summary).toContain('logged in Rekor');
+    expect(run.stdout).toContain(`  ${cosignVerifyLine}\n`);
+    expect(run.stdout).toContain(
+      `gh attestation verify oci://${image} --owner acme --custom-trusted-root trusted_root.json --bundle-from-oci`,
+    );
+    for (const line of [cosignVerifyLine, cosignAttestationLine]) {
+      const args = line
         .split(' ')
         .slice(1)
         .map((a) => (a === 'trusted_root.json' ? stack.trustedRootPath : a));
       await execFileAsync(cosign, [...args, '--allow-http-registry'], { timeout: 60_000 });
     }
-    // a trusted root that does not know the log: the same command fails (the entry is checked, not skipped)
-    const unknownLog = join(stack.dir, 'trusted_root_without_log.json');
-    await writeFile(unknownLog, JSON.stringify({ ...stack.trustedRoot, tlogs: [] }));
-    const args = commands[0]
-      .split(' ')
-      .slice(1)
-      .map((a) => (a === 'trusted_root.json' ? unknownLog : a));
-    await expect(execFileAsync(cosign, [...args, '--allow-http-registry'], { timeout: 60_000 })).rejects.toThrow();
   }, 120_000);
 
   it('the empty config the bundle manifests name is asked for first: uploaded once per repository, not again', async () => {

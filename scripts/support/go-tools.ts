@@ -69,6 +69,12 @@ export const GO_TOOLS = {
   },
   /** cosign v3: verifies what the signing tests produce (`cosign verify`, `verify-attestation --new-bundle-format`) */
   cosign: { package: 'github.com/sigstore/cosign/v3/cmd/cosign', version: 'v3.1.3', binary: 'cosign' },
+  /**
+   * cosign v2, the release line many pipelines still run: verifies the same signatures
+   * (`--new-bundle-format`, bundles as referrers). Its binary is also named cosign: each tool has
+   * its own directory.
+   */
+  'cosign-v2': { package: 'github.com/sigstore/cosign/v2/cmd/cosign', version: 'v2.6.5', binary: 'cosign' },
   /** lints .github/workflows and action.yml usage */
   actionlint: { package: 'github.com/rhysd/actionlint/cmd/actionlint', version: 'v1.7.12', binary: 'actionlint' },
 } as const satisfies Record<string, GoTool>;
