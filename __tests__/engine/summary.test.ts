@@ -142,3 +142,98 @@ describe('require-attestations: what was found per image, in every rendering', (
     expect(renderSummaryMarkdown(result())).not.toContain('Required attestations');
   });
 });
+
+describe('sign / attest: what was signed per target, and the commands that verify it', () => {
+  const IDENTITY = 'https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main';
+  const ISSUER = 'https://token.actions.githubusercontent.com';
+  const signing = (extra: Partial<NonNullable<MergeResult['signing']>> = {}): NonNullable<MergeResult['signing']> => ({
+    identity: IDENTITY,
+    issuer: ISSUER,
+    fulcioUrl: 'https://fulcio.githubapp.com',
+    tsaUrl: 'https://timestamp.githubapp.com',
+    instance: 'github',
+    targets: [
+      { repository: 'reg.example/acme/app', signatures: [{ subject: digest(99), referrer: digest(5) }], attestation: digest(6) },
+      { repository: 'ghcr.io/acme/app', signatures: [], attestation: digest(7) },
+    ],
+    githubAttestations: ['42'],
+    ...extra,
+  });
+  const signed = (extra: Partial<NonNullable<MergeResult['signing']>> = {}): MergeResult => ({ ...result(), signing: signing(extra) });
+  const image = `reg.example/acme/app@${digest(99)}`;
+  const trust = '--new-bundle-format --use-signed-timestamps --insecure-ignore-tlog=true --trusted-root trusted_root.json';
+  const who = `--certificate-identity ${IDENTITY} --certificate-oidc-issuer ${ISSUER}`;
+
+  it('metadata: per target the referrers, and per target the exact commands', () => {
+    const m = buildMetadata(signed());
+    expect(m.signing?.targets).toEqual(signing().targets);
+    expect(m.signing?.verify).toEqual([
+      {
+        repository: 'reg.example/acme/app',
+        image,
+        commands: [
+          `cosign verify ${image} ${who} ${trust}`,
+          `cosign verify-attestation --type slsaprovenance1 ${image} ${who} ${trust}`,
+          `gh attestation verify oci://${image} --owner acme`,
+          `gh attestation verify oci://${image} --owner acme --bundle-from-oci`,
+        ],
+      },
+      {
+        repository: 'ghcr.io/acme/app',
+        image: `ghcr.io/acme/app@${digest(99)}`,
+        commands: [
+          `cosign verify-attestation --type slsaprovenance1 ghcr.io/acme/app@${digest(99)} ${who} ${trust}`,
+          `gh attestation verify oci://ghcr.io/acme/app@${digest(99)} --owner acme`,
+          `gh attestation verify oci://ghcr.io/acme/app@${digest(99)} --owner acme --bundle-from-oci`,
+        ],
+      },
+    ]);
+    expect(buildMetadata(result())).not.toHaveProperty('signing');
+  });
+
+  it('not stored with GitHub: only the --bundle-from-oci form; a custom Sigstore: its trusted root for gh too; a Rekor entry: the tlog is checked', () => {
+    const [custom] = buildMetadata(signed({ githubAttestations: undefined, instance: 'custom', tlog: true })).signing!.verify;
+    expect(custom.commands.filter((c) => c.startsWith('gh '))).toEqual([
+      `gh attestation verify oci://${image} --owner acme --custom-trusted-root trusted_root.json --bundle-from-oci`,
+    ]);
+    // the TSA's timestamp stays the proof of time (a Rekor v2 entry has none); the tlog is checked
+    expect(custom.commands[0]).toBe(
+      `cosign verify ${image} ${who} --new-bundle-format --use-signed-timestamps --trusted-root trusted_root.json`,
+    );
+  });
+
+  it('an identity that is no GitHub workflow: no gh command; a GHES one: --hostname', () => {
+    const email = buildMetadata(signed({ identity: 'someone@example.com', issuer: 'https://issuer.example' })).signing!.verify[0];
+    expect(email.commands.some((c) => c.startsWith('gh '))).toBe(false);
+    const ghes = buildMetadata(signed({ identity: 'https://git.corp/acme/app/.github/workflows/r.yml@refs/heads/main' })).signing!
+      .verify[0];
+    expect(ghes.commands).toContain(`gh attestation verify oci://${image} --owner acme --hostname git.corp`);
+  });
+
+  it('certificate text is shell-quoted and kept on one line: it can neither run nor start a workflow command', () => {
+    const hostile = buildMetadata(signed({ identity: "x'; rm -rf / #\n::error::pwned $(id) `id`" })).signing!.verify[0].commands[0];
+    expect(hostile).toContain(`--certificate-identity 'x'\\''; rm -rf / #\\n::error::pwned $(id) \`id\`'`);
+    expect(hostile).not.toContain('\n');
+    const markdown = renderSummaryMarkdown(signed({ identity: '```\n<img src=x>' }));
+    // the fence is longer than any backtick run in the commands: they cannot close it
+    expect(markdown).toContain('````sh\n');
+    // outside the code blocks (where it is literal text), no HTML
+    expect(markdown.replace(/````sh\n[^]*?\n````/g, '')).not.toContain('<img');
+  });
+
+  it('the job summary: a row per target and each command in a code block; the log report: the same commands', () => {
+    const markdown = renderSummaryMarkdown(signed());
+    expect(markdown).toContain(
+      `| reg.example/acme/app | \`${digest(99).slice(7, 19)}\` → \`${digest(5).slice(7, 19)}\` | \`${digest(6).slice(7, 19)}\` |`,
+    );
+    expect(markdown).toContain('| ghcr.io/acme/app | none |');
+    expect(markdown).toContain(`Verify ${image}:\n\n\`\`\`sh\ncosign verify ${image} ${who} ${trust}\n`);
+    expect(markdown).toContain("provenance stored with GitHub's attestations API (42)");
+    const report = renderReport(signed());
+    expect(report).toContain(`reg.example/acme/app: signature of ${digest(99)} in referrer ${digest(5)}`);
+    expect(report).toContain(`ghcr.io/acme/app: provenance of ${digest(99)} in referrer ${digest(7)}`);
+    expect(report).toContain(`Verify ${image} with:\n  cosign verify ${image} ${who} ${trust}`);
+    expect(report).toContain(`  gh attestation verify oci://${image} --owner acme --bundle-from-oci`);
+    expect(renderReport(result())).not.toContain('Verify');
+  });
+});

@@ -39,6 +39,25 @@ writeFileSync(
 );
 
 /** Fields that mean something only beside another: bake-targets picks targets of the metadata files. */
+// a signing config v0.2 for signing-config: an expired Fulcio and a Rekor v1 passed over
+const SIGNING_CONFIG_FILE = join(METADATA_DIR, 'signing_config.json');
+writeFileSync(
+  SIGNING_CONFIG_FILE,
+  JSON.stringify({
+    mediaType: 'application/vnd.dev.sigstore.signingconfig.v0.2+json',
+    caUrls: [
+      { url: 'https://old-fulcio.example', majorApiVersion: 1, validFor: { start: '2022-01-01T00:00:00Z', end: '2023-01-01T00:00:00Z' } },
+      { url: 'https://fulcio.example', majorApiVersion: 1, validFor: { start: '2023-01-01T00:00:00Z' } },
+    ],
+    tsaUrls: [{ url: 'https://tsa.example/api/v1/timestamp', majorApiVersion: 1, validFor: { start: '2023-01-01T00:00:00Z' } }],
+    rekorTlogUrls: [
+      { url: 'https://rekor.example', majorApiVersion: 1, validFor: { start: '2023-01-01T00:00:00Z' } },
+      { url: 'https://log2025.rekor.example', majorApiVersion: 2, validFor: { start: '2025-01-01T00:00:00Z' } },
+    ],
+    rekorTlogConfig: { selector: 'ANY' },
+  }),
+);
+
 const COMPANIONS: Partial<Record<FieldName, Partial<Record<FieldName, string>>>> = { 'bake-targets': { 'metadata-files': BAKE_FILE } };
 
 type Surface = 'input' | 'flag' | 'spec';
@@ -107,6 +126,8 @@ const READ: Partial<Record<FieldName, (step: StepRequest) => unknown>> = {
   attest: (s) => s.images[0].request.attest ?? false,
   'fulcio-url': (s) => s.client.sigstore?.fulcioUrl,
   'tsa-url': (s) => s.client.sigstore?.tsaUrl,
+  'rekor-url': (s) => s.client.sigstore?.rekorUrl,
+  'signing-config': (s) => s.client.sigstore,
   'github-token': (s) => s.client.githubToken,
   push: (s) => s.images[0].request.push,
   platforms: (s) => s.images[0].request.platforms,
@@ -166,6 +187,13 @@ const SAMPLES: Partial<Record<FieldName, Array<[string, unknown]>>> = {
   ],
   'fulcio-url': [['https://fulcio.example/', 'https://fulcio.example/']],
   'tsa-url': [['http://127.0.0.1:3000', 'http://127.0.0.1:3000/']],
+  'rekor-url': [['https://rekor.example', 'https://rekor.example/']],
+  'signing-config': [
+    [
+      SIGNING_CONFIG_FILE,
+      { fulcioUrl: 'https://fulcio.example/', tsaUrl: 'https://tsa.example/api/v1/timestamp', rekorUrl: 'https://log2025.rekor.example/' },
+    ],
+  ],
 };
 
 /** Every value of every field (choices and booleans from the table), with the surfaces that have the field. */

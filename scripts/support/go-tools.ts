@@ -57,8 +57,24 @@ export const GO_TOOLS = {
     version: 'v2.1.3',
     binary: 'timestamp-server',
   },
+  /**
+   * Rekor v2 (rekor-tiles) on Tessera's POSIX backend: a transparency log in a directory, no
+   * database or cloud storage; the signing tests' tlog. v2.3.0: the last release that builds with
+   * Go 1.26 (v2.4.x require Go 1.27).
+   */
+  'rekor-tiles': {
+    package: 'github.com/sigstore/rekor-tiles/v2/cmd/rekor-server/posix',
+    version: 'v2.3.0',
+    binary: 'posix',
+  },
   /** cosign v3: verifies what the signing tests produce (`cosign verify`, `verify-attestation --new-bundle-format`) */
   cosign: { package: 'github.com/sigstore/cosign/v3/cmd/cosign', version: 'v3.1.3', binary: 'cosign' },
+  /**
+   * cosign v2, the release line many pipelines still run: verifies the same signatures
+   * (`--new-bundle-format`, bundles as referrers). Its binary is also named cosign: each tool has
+   * its own directory.
+   */
+  'cosign-v2': { package: 'github.com/sigstore/cosign/v2/cmd/cosign', version: 'v2.6.5', binary: 'cosign' },
   /** lints .github/workflows and action.yml usage */
   actionlint: { package: 'github.com/rhysd/actionlint/cmd/actionlint', version: 'v1.7.12', binary: 'actionlint' },
 } as const satisfies Record<string, GoTool>;

@@ -12,18 +12,27 @@
 // - the timestamp authority (`timestamp-server serve --timestamp-signer memory`), an RFC 3161 TSA
 //   with an ephemeral certificate chain: GitHub's own instance (private repositories) is Fulcio +
 //   TSA, no transparency log;
-// - no Rekor: neither rekor-server (v1: Trillian and a database) nor rekor-tiles (v2: a
-//   cloud or POSIX tile backend) is set up here; bundles carry no tlog entry, and verifiers
-//   are told so (`--insecure-ignore-tlog`, `tlogThreshold: 0`);
+// - Rekor v2 (rekor-tiles' POSIX server: the log in a directory, Ed25519 checkpoints, origin
+//   127.0.0.1 as verifiers derive it from the log's URL), for the tests that give `rekor-url`;
+//   the others sign without it, and verifiers are told so (`--insecure-ignore-tlog`). Rekor v1
+//   (rekor-server) needs Trillian and MySQL: not here;
 // - the trusted root (trusted_root.json, Sigstore's `TrustedRoot` in JSON) naming Fulcio's chain
 //   and the TSA's, for `cosign --trusted-root` and @sigstore/verify;
 // - a stand-in for GitHub's attestations API (`POST /repos/{owner}/{repo}/attestations`),
 //   keeping each bundle that arrives for the test to assert on.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { X509Certificate, createPrivateKey, generateKeyPairSync, randomBytes, sign as signData, type KeyObject } from 'node:crypto';
+import {
+  X509Certificate,
+  createHash,
+  createPrivateKey,
+  generateKeyPairSync,
+  randomBytes,
+  sign as signData,
+  type KeyObject,
+} from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureGoTool } from './go-tools.js';
@@ -314,8 +323,56 @@ export async function startTsa(dir: string): Promise<SigstoreServer> {
   return { url, chain, stop: () => stopTracked(child) };
 }
 
-/** Sigstore's TrustedRoot (JSON) for this stack: Fulcio's chain, the TSA's; no tlog, no CT log. */
-export function trustedRoot(fulcio: SigstoreServer, tsa: SigstoreServer): Record<string, unknown> {
+export interface RekorServer {
+  url: string;
+  /** the log's Ed25519 public key, SPKI DER */
+  publicKey: Buffer;
+  /** the signed-note key id of origin and key: the bundle entries' logId */
+  logId: Buffer;
+  started: Date;
+  stop(): Promise<void>;
+}
+
+/** Rekor v2 on the POSIX backend, with a fresh Ed25519 log key; checkpoints every 200 ms so an entry's proof comes quickly. */
+export async function startRekor(dir: string): Promise<RekorServer> {
+  const binary = await ensureGoTool('rekor-tiles');
+  const [port, grpcPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const keyPath = join(dir, 'rekor-key.pem');
+  await writeFile(keyPath, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  const storage = join(dir, 'rekor-log');
+  await mkdir(storage);
+  const origin = '127.0.0.1';
+  const child = spawnTracked(
+    binary,
+    [
+      'serve',
+      `--signer-filepath=${keyPath}`,
+      `--storage-dir=${storage}`,
+      `--hostname=${origin}`,
+      '--http-address=127.0.0.1',
+      `--http-port=${port}`,
+      '--grpc-address=127.0.0.1',
+      `--grpc-port=${grpcPort}`,
+      `--http-metrics-port=${metricsPort}`,
+      '--checkpoint-interval=200ms',
+      '--batch-max-age=20ms',
+    ],
+    { cwd: dir },
+  );
+  const logs = capture(child);
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor('rekor-tiles', `${url}/healthz`, child, logs);
+  const der = publicKey.export({ type: 'spki', format: 'der' });
+  // C2SP signed-note key id: sha256(origin, "\n", 0x01 (Ed25519), the raw key)
+  const logId = createHash('sha256')
+    .update(Buffer.concat([Buffer.from(`${origin}\n`), Buffer.from([1]), der.subarray(-32)]))
+    .digest();
+  return { url, publicKey: der, logId, started: new Date(Date.now() - 60_000), stop: () => stopTracked(child) };
+}
+
+/** Sigstore's TrustedRoot (JSON) for this stack: Fulcio's chain, the TSA's, Rekor v2's key when it runs; no CT log. */
+export function trustedRoot(fulcio: SigstoreServer, tsa: SigstoreServer, rekor?: RekorServer): Record<string, unknown> {
   const authority = (server: SigstoreServer, organization: string) => {
     const certs = server.chain.map((pem) => new X509Certificate(pem));
     // valid from a little before the root's notBefore: a verifier checks the signing time is in range
@@ -329,7 +386,20 @@ export function trustedRoot(fulcio: SigstoreServer, tsa: SigstoreServer): Record
   };
   return {
     mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
-    tlogs: [],
+    tlogs: rekor
+      ? [
+          {
+            baseUrl: rekor.url,
+            hashAlgorithm: 'SHA2_256',
+            publicKey: {
+              rawBytes: rekor.publicKey.toString('base64'),
+              keyDetails: 'PKIX_ED25519',
+              validFor: { start: rekor.started.toISOString() },
+            },
+            logId: { keyId: rekor.logId.toString('base64') },
+          },
+        ]
+      : [],
     certificateAuthorities: [authority(fulcio, 'manifest-merge test fulcio')],
     ctlogs: [],
     timestampAuthorities: [authority(tsa, 'manifest-merge test tsa')],
@@ -340,6 +410,9 @@ export interface SigstoreStack {
   issuer: OidcIssuer;
   fulcio: SigstoreServer;
   tsa: SigstoreServer;
+  rekor: RekorServer;
+  /** the stack's own temporary directory (removed by stop) */
+  dir: string;
   trustedRoot: Record<string, unknown>;
   /** trusted_root.json on disk, for `cosign --trusted-root` */
   trustedRootPath: string;
@@ -348,28 +421,31 @@ export interface SigstoreStack {
   stop(): Promise<void>;
 }
 
-/** The whole stack: issuer, Fulcio, TSA and the trusted root naming them. */
+/** The whole stack: issuer, Fulcio, TSA, Rekor v2 and the trusted root naming them. */
 export async function startSigstore(workflow: WorkflowIdentity = DEFAULT_WORKFLOW): Promise<SigstoreStack> {
   const dir = await mkdtemp(join(tmpdir(), 'mm-sigstore-'));
   const issuer = await startOidcIssuer(workflow);
-  const started: SigstoreServer[] = [];
+  const started: Array<{ stop(): Promise<void> }> = [];
   try {
-    const [fulcio, tsa] = await Promise.all([
+    const [fulcio, tsa, rekor] = await Promise.all([
       startFulcio(issuer, dir).then((s) => (started.push(s), s)),
       startTsa(dir).then((s) => (started.push(s), s)),
+      startRekor(dir).then((s) => (started.push(s), s)),
     ]);
-    const root = trustedRoot(fulcio, tsa);
+    const root = trustedRoot(fulcio, tsa, rekor);
     const trustedRootPath = join(dir, 'trusted_root.json');
     await writeFile(trustedRootPath, JSON.stringify(root, null, 2));
     return {
       issuer,
       fulcio,
       tsa,
+      rekor,
+      dir,
       trustedRoot: root,
       trustedRootPath,
       identity: { san: `https://github.com/${workflow.repository}/${workflow.workflowPath}@${workflow.ref}`, issuer: issuer.url },
       stop: async () => {
-        await Promise.all([fulcio.stop(), tsa.stop(), issuer.stop()]);
+        await Promise.all([fulcio.stop(), tsa.stop(), rekor.stop(), issuer.stop()]);
         await rm(dir, { recursive: true, force: true });
       },
     };

@@ -44,6 +44,8 @@ const MERGE_OPTIONS = {
   attest: { type: 'boolean' },
   'fulcio-url': { type: 'string' },
   'tsa-url': { type: 'string' },
+  'rekor-url': { type: 'string' },
+  'signing-config': { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
 } as const;
 
@@ -162,6 +164,8 @@ export function parseMergeCommand(args: string[], readPassword: PasswordReader):
     attest: values.attest ?? false,
     'fulcio-url': values['fulcio-url'],
     'tsa-url': values['tsa-url'],
+    'rekor-url': values['rekor-url'],
+    'signing-config': values['signing-config'],
   };
   // the image fields are checked before the client's, and the password is read last
   const step = buildStep(record, flagNaming);

@@ -80,6 +80,9 @@ Options:
                                 (a GitHub Actions token's claims; with $GITHUB_TOKEN also GitHub's attestations API)
       --fulcio-url URL          Fulcio for --sign/--attest (default GitHub's instance), with --tsa-url
       --tsa-url URL             timestamp authority for --sign/--attest
+      --rekor-url URL           Rekor v2 transparency log for --sign/--attest (a private Sigstore; default none)
+      --signing-config PATH     a Sigstore signing_config.json (v0.2) naming Fulcio, TSA and Rekor v2;
+                                --fulcio-url, --tsa-url and --rekor-url replace what it names
       --insecure-registry HOST  allow plain HTTP (and unverified TLS) to HOST (repeatable; loopback always may)
       --timeout DURATION        time budget for every wait, e.g. 90s, 10m, 1h30m (default 10m, at most 24h)
       --username USER           username for --registry (default: the first tag's registry)

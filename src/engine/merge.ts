@@ -136,7 +136,7 @@ async function mergeOnce(run: MergeRun, { sources, base }: Attempt): Promise<Out
   await copyAllReferrers(run, transfers, referrers);
   const signing = await signBeforeTags(run, plan, targets, resolved);
   const outcome = await inGroup(run.logger, 'Push and verify tags', () =>
-    tagAndVerify(run, { plan, targets, tags, previous, base, resolved, reports }),
+    tagAndVerify(run, { plan, targets, tags, previous, base, resolved, reports, indexInTargets: signing !== undefined }),
   );
   const signed = signing && outcome.kind === 'done' ? { ...outcome, result: { ...outcome.result, signing } } : outcome;
   return withCleanup(run, withGate(signed, gate), { plan, resolved, referrers });
@@ -212,6 +212,8 @@ interface Written {
   base?: ResolvedSource;
   resolved: ResolvedSource[];
   reports: TargetReport[];
+  /** the index is in every target by digest already (signBeforeTags put it there) */
+  indexInTargets: boolean;
 }
 
 /**
@@ -221,7 +223,7 @@ interface Written {
  */
 async function tagAndVerify(
   run: MergeRun,
-  { plan, targets, tags: tagTargets, previous, base, resolved, reports }: Written,
+  { plan, targets, tags: tagTargets, previous, base, resolved, reports, indexInTargets }: Written,
 ): Promise<Outcome> {
   const { request, client, concurrency, logger, retry } = run;
   const first = { repository: repositoryOf(request.tags[0]), tag: request.tags[0].tag ?? 'latest' };
@@ -238,7 +240,10 @@ async function tagAndVerify(
     // Several target repositories: the index goes to each by digest first, so that one that
     // refuses it (a registry without OCI indexes, a missing permission) fails the step before
     // any tag anywhere has moved. One target needs no such step: its first tag PUT is that test.
-    targets.length > 1 ? mapLimit(targets, concurrency, (t) => pushIndex(run, t.repository, plan.digest, plan)) : undefined,
+    // Signing put it there already.
+    targets.length > 1 && !indexInTargets
+      ? mapLimit(targets, concurrency, (t) => pushIndex(run, t.repository, plan.digest, plan))
+      : undefined,
   ]);
   // the append's last look is the latest word on what its first tag held
   if (before && request.append) before.set(`${formatRepository(first.repository)}:${first.tag}`, now);

@@ -188,6 +188,14 @@ export interface SigningReport {
   issuer: string;
   fulcioUrl: string;
   tsaUrl: string;
+  /** `github`: GitHub's Sigstore (Fulcio + TSA); `custom`: the one `fulcio-url` and `tsa-url` name */
+  instance: 'github' | 'custom';
+  /** the Rekor v2 every bundle has an entry in (`rekor-url`); unset: none */
+  rekorUrl?: string;
+  /** the bundles carry a Rekor entry (`rekor-url`); else their proof of time is the TSA's alone */
+  tlog?: boolean;
+  /** the certificate carries no signed certificate timestamp (the Fulcio logs to no CT log): verifiers skip that check */
+  noSct?: boolean;
   targets: SignedTarget[];
   /** ids of the attestation in GitHub's attestations API (one per target repository stored there) */
   githubAttestations?: string[];
@@ -330,6 +338,6 @@ export interface ClientSettings {
   connectionsPerOrigin?: number;
   /** the workflow's token for GitHub's packages API (`cleanup-sources` on ghcr.io) and attestations API (`attest`) */
   githubToken?: string;
-  /** `fulcio-url` and `tsa-url`: the Sigstore `sign` and `attest` use (unset: GitHub's instance) */
-  sigstore?: { fulcioUrl?: string; tsaUrl?: string };
+  /** `fulcio-url`, `tsa-url`, `rekor-url` (or `signing-config`'s): the Sigstore `sign` and `attest` use (unset: GitHub's instance) */
+  sigstore?: { fulcioUrl?: string; tsaUrl?: string; rekorUrl?: string };
 }

@@ -4,8 +4,9 @@
 // escape sequences, so nothing can start a `::` workflow command) or a Markdown table cell (no
 // HTML, no table or emphasis syntax).
 import { formatBytes } from '../base/bytes.js';
-import type { AttestationGateReport, CleanupReport, MergeResult, TargetReferrers, TargetReport } from './model.js';
+import type { AttestationGateReport, CleanupReport, MergeResult, SigningReport, TargetReferrers, TargetReport } from './model.js';
 import { sanitizeLine } from '../base/redact.js';
+import { type TargetVerification, trustedRootNote, verifyCommands } from './verify-commands.js';
 
 export interface MergeMetadata {
   digest: string;
@@ -27,6 +28,8 @@ export interface MergeMetadata {
   cleanup?: { removed: number; left: number; skipped: number; tags: CleanupReport };
   /** `require-attestations`: the kinds required, and per image what was found (where) and what is missing (none, or the merge failed) */
   requiredAttestations?: AttestationGateReport;
+  /** `sign` / `attest`: the identity and Sigstore, per target the signature and provenance referrers, and the commands that verify them */
+  signing?: SigningReport & { verify: TargetVerification[] };
 }
 
 export function buildMetadata(result: MergeResult): MergeMetadata {
@@ -84,6 +87,7 @@ export function buildMetadata(result: MergeResult): MergeMetadata {
         }
       : {}),
     ...(result.attestationGate ? { requiredAttestations: result.attestationGate } : {}),
+    ...(result.signing ? { signing: { ...result.signing, verify: verifyCommands(result.signing, result.digest) } } : {}),
   };
 }
 
@@ -165,6 +169,7 @@ export function renderSummaryMarkdown(result: MergeResult): string {
   lines.push('', REFERRERS_NOTE);
   if (result.cleanup) lines.push('', ...cleanupMarkdown(result.cleanup, result.pushed));
   if (result.attestationGate) lines.push('', ...gateMarkdown(result.attestationGate));
+  if (result.signing) lines.push('', ...signingMarkdown(result.signing, result.digest));
   lines.push('');
   return lines.join('\n');
 }
@@ -199,6 +204,35 @@ function gateMarkdown(gate: AttestationGateReport): string[] {
     '| --- | --- | --- | --- |',
     ...rows,
   ];
+}
+
+/** `sign` / `attest`: who signed with which Sigstore, per target what was pushed, then the commands that verify it. */
+function signingMarkdown(signing: SigningReport, digest: string): string[] {
+  const verification = verifyCommands(signing, digest);
+  const rows = signing.targets.map((t) => {
+    const signatures = t.signatures.map((s) => `${digestCell(s.subject)} → ${digestCell(s.referrer)}`).join(', ') || 'none';
+    return `| ${cell(t.repository)} | ${signatures} | ${t.attestation ? digestCell(t.attestation) : 'none'} |`;
+  });
+  const lines = [
+    `Signed keyless as ${cell(signing.identity)} (issuer ${cell(signing.issuer)}) with ${cell(signing.fulcioUrl)} and ${cell(signing.tsaUrl)}${signing.tlog ? ', logged in Rekor' : ', no transparency log entry'}${signing.githubAttestations?.length ? `; provenance stored with GitHub's attestations API (${signing.githubAttestations.map(cell).join(', ')})` : ''}.`,
+    '',
+    '| Target | Signatures (manifest → referrer) | Provenance referrer |',
+    '| --- | --- | --- |',
+    ...rows,
+  ];
+  for (const v of verification) {
+    if (v.commands.length === 0) continue;
+    lines.push('', `Verify ${cell(v.image)}:`, '', ...codeBlock(v.commands));
+  }
+  lines.push('', cell(trustedRootNote(signing)));
+  return lines;
+}
+
+/** Lines as a fenced code block whose fence no line can close (one backtick longer than any run in them). */
+function codeBlock(lines: string[]): string[] {
+  const longest = Math.max(0, ...lines.flatMap((l) => (l.match(/`+/g) ?? []).map((run) => run.length)));
+  const fence = '`'.repeat(Math.max(3, longest + 1));
+  return [`${fence}sh`, ...lines.map(line), fence];
 }
 
 /** Said with the per-target counts: the referrers copied are the children's, never the source indexes'. */
@@ -236,5 +270,20 @@ export function renderReport(result: MergeResult): string {
           .map((kind) => `${kind} ${image.found.some((e) => e.kind === kind) ? 'found' : 'MISSING'}`)
           .join(', ')}`,
       );
+  if (result.signing) lines.push(...signingReport(result.signing, result.digest));
   return lines.join('\n');
+}
+
+/** The log's lines for `sign` / `attest`: per target what was pushed, and each verify command. */
+function signingReport(signing: SigningReport, digest: string): string[] {
+  const lines = [`Signed as ${line(signing.identity)} (issuer ${line(signing.issuer)})${signing.tlog ? ', logged in Rekor' : ''}`];
+  const verification = verifyCommands(signing, digest);
+  for (const [i, t] of signing.targets.entries()) {
+    for (const s of t.signatures) lines.push(`${line(t.repository)}: signature of ${line(s.subject)} in referrer ${line(s.referrer)}`);
+    if (t.attestation) lines.push(`${line(t.repository)}: provenance of ${line(digest)} in referrer ${line(t.attestation)}`);
+    if (verification[i].commands.length > 0)
+      lines.push(`Verify ${line(verification[i].image)} with:`, ...verification[i].commands.map((c) => `  ${c}`));
+  }
+  lines.push(line(trustedRootNote(signing)));
+  return lines;
 }

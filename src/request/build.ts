@@ -2,6 +2,7 @@
 // -> the engine's image requests and the client's settings. A run without a spec is a spec of one
 // image. Every check quotes the bad value under the name its surface gave it (FieldNaming) and
 // says what is allowed. Pure but for reading a spec file and a digests directory.
+import { readSigningConfig } from './signing-config.js';
 import { InputError, ManifestMergeError } from '../base/errors.js';
 import type { ClientSettings, ImageRequest, MergeRequest } from '../engine/model.js';
 import { digestFileSources } from '../sources/digest-files.js';
@@ -155,9 +156,13 @@ function signing(record: FieldRecord, naming: FieldNaming): Pick<MergeRequest, '
   };
 }
 
-/** `fulcio-url` and `tsa-url`: absolute http(s) URLs (signing needs both; the engine says so when it signs). */
+/**
+ * The Sigstore `sign` and `attest` use: `signing-config`'s services (read now, before any
+ * request), each replaced by `fulcio-url`, `tsa-url` or `rekor-url` when given; absolute http(s)
+ * URLs (signing needs a Fulcio and a TSA; the engine says so when it signs).
+ */
 function sigstoreEndpoints(record: FieldRecord, naming: FieldNaming): Pick<ClientSettings, 'sigstore'> {
-  const [fulcioUrl, tsaUrl] = (['fulcio-url', 'tsa-url'] as const).map((field) => {
+  const [fulcioUrl, tsaUrl, rekorUrl] = (['fulcio-url', 'tsa-url', 'rekor-url'] as const).map((field) => {
     const value = text(record[field]).trim();
     if (!value) return undefined;
     let url: URL | undefined;
@@ -172,7 +177,13 @@ function sigstoreEndpoints(record: FieldRecord, naming: FieldNaming): Pick<Clien
       });
     return url.href;
   });
-  return fulcioUrl || tsaUrl ? { sigstore: { ...(fulcioUrl ? { fulcioUrl } : {}), ...(tsaUrl ? { tsaUrl } : {}) } } : {};
+  const configPath = text(record['signing-config']).trim();
+  const fromConfig = configPath
+    ? readSigningConfig(naming.label('signing-config'), configPath, new Date(), { rekorUrlGiven: rekorUrl !== undefined })
+    : {};
+  const given = { ...(fulcioUrl ? { fulcioUrl } : {}), ...(tsaUrl ? { tsaUrl } : {}), ...(rekorUrl ? { rekorUrl } : {}) };
+  const sigstore = { ...fromConfig, ...given };
+  return Object.keys(sigstore).length > 0 ? { sigstore } : {};
 }
 
 /**

@@ -87,6 +87,8 @@ export const FIELDS = {
   'github-token': { kind: 'text', scope: 'step' },
   'fulcio-url': { kind: 'text', scope: 'step' },
   'tsa-url': { kind: 'text', scope: 'step' },
+  'rekor-url': { kind: 'text', scope: 'step' },
+  'signing-config': { kind: 'text', scope: 'step' },
 } as const satisfies Record<string, FieldSpec>;
 
 export type FieldName = keyof typeof FIELDS;

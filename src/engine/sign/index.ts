@@ -66,7 +66,9 @@ export async function signAndAttest(
     const claims = tokenClaims(token);
     const endpoints = chooseEndpoints(settings, claims);
     const signer = await KeylessSigner.start(sender, endpoints, token);
-    logger.info(`Signing as ${signer.identity.san} (issuer ${signer.identity.issuer}) with ${endpoints.fulcioUrl} and ${endpoints.tsaUrl}`);
+    logger.info(
+      `Signing as ${signer.identity.san} (issuer ${signer.identity.issuer}) with ${endpoints.fulcioUrl} and ${endpoints.tsaUrl}${endpoints.rekorUrl ? `, logged in ${endpoints.rekorUrl}` : ''}`,
+    );
 
     const index: Descriptor = { mediaType: plan.mediaType, digest: plan.digest, size: plan.bytes.byteLength };
     const signed: Signed[] = [];
@@ -86,6 +88,7 @@ export async function signAndAttest(
     const created = new Date();
     const reports = await mapLimit(targets, run.concurrency, (t) => publish(run, t.repository, signed, created));
     const report: SigningReport = { identity: signer.identity.san, issuer: signer.identity.issuer, ...urls(endpoints), targets: reports };
+    if (!signer.hasSct) report.noSct = true;
     if (provenance) {
       const id = await toGithub(run, sender, settings, claims, provenance);
       if (id !== undefined) report.githubAttestations = [id];
@@ -99,8 +102,8 @@ async function sign(signer: KeylessSigner, statement: Buffer, subject: Descripto
   return { bundle: Buffer.from(JSON.stringify(bundle)), subject, predicateType };
 }
 
-function urls(e: SigstoreEndpoints): { fulcioUrl: string; tsaUrl: string } {
-  return { fulcioUrl: e.fulcioUrl, tsaUrl: e.tsaUrl };
+function urls(e: SigstoreEndpoints): Pick<SigningReport, 'fulcioUrl' | 'tsaUrl' | 'rekorUrl' | 'tlog' | 'instance'> {
+  return { fulcioUrl: e.fulcioUrl, tsaUrl: e.tsaUrl, ...(e.rekorUrl ? { rekorUrl: e.rekorUrl, tlog: true } : {}), instance: e.instance };
 }
 
 /** SIGSTORE_ID_TOKEN as given, else the Actions runtime's token for audience `sigstore`. */
@@ -121,18 +124,27 @@ async function identityToken(sender: ServiceSender, settings: SigningSettings): 
 
 /**
  * The endpoints given, else as GitHub's attest action decides: GitHub's instance for a private
- * (or internal) repository. The public-good instance (public repositories) is Fulcio + Rekor,
- * and this version writes no Rekor entry: for those, give `fulcio-url` and `tsa-url`.
+ * (or internal) repository. The public-good instance (public repositories) is Fulcio + Rekor v1,
+ * and this version writes Rekor v2 entries only: for those, give a Sigstore (`fulcio-url` and
+ * `tsa-url`, `rekor-url`, or `signing-config`).
  */
 function chooseEndpoints(settings: SigningSettings, claims: Record<string, unknown>): SigstoreEndpoints {
-  if (settings.fulcioUrl || settings.tsaUrl) {
+  if (settings.fulcioUrl || settings.tsaUrl || settings.rekorUrl) {
     if (!settings.fulcioUrl || !settings.tsaUrl)
-      throw new SigningError('Keyless signing needs both a Fulcio and a timestamp authority: give `fulcio-url` and `tsa-url` together');
-    return { fulcioUrl: settings.fulcioUrl, tsaUrl: settings.tsaUrl, instance: 'custom' };
+      throw new SigningError(
+        'Keyless signing needs both a Fulcio and a timestamp authority: give `fulcio-url` and `tsa-url` together (or a `signing-config` naming both)',
+        { hint: settings.rekorUrl ? "`rekor-url` is for a private Sigstore: GitHub's instance has no transparency log" : undefined },
+      );
+    return {
+      fulcioUrl: settings.fulcioUrl,
+      tsaUrl: settings.tsaUrl,
+      ...(settings.rekorUrl ? { rekorUrl: settings.rekorUrl } : {}),
+      instance: 'custom',
+    };
   }
   if (claims.repository_visibility === 'public')
     throw new SigningError(
-      "This repository is public: GitHub's attest action signs it with Sigstore's public-good instance (Fulcio and the Rekor transparency log), and this version writes no Rekor entry",
+      "This repository is public: GitHub's attest action signs it with Sigstore's public-good instance (Fulcio and the Rekor v1 transparency log), and this version writes Rekor v2 entries only",
       {
         hint: "Give `fulcio-url` and `tsa-url` of a Sigstore with a timestamp authority (GitHub's: https://fulcio.githubapp.com and https://timestamp.githubapp.com)",
       },
@@ -144,7 +156,9 @@ function chooseEndpoints(settings: SigningSettings, claims: Record<string, unkno
 async function publish(run: MergeRun, repository: RepositoryRef, signed: Signed[], created: Date): Promise<SignedTarget> {
   const { client, logger } = run;
   const report: SignedTarget = { repository: formatRepository(repository), signatures: [] };
-  await client.uploadBlob(repository, repository, EMPTY_CONFIG.descriptor, () => Promise.resolve(EMPTY_CONFIG.bytes));
+  // the empty config every bundle manifest names: there already after the first signing in a repository
+  if (!(await client.hasBlob(repository, EMPTY_CONFIG.descriptor.digest)))
+    await client.uploadBlob(repository, repository, EMPTY_CONFIG.descriptor, () => Promise.resolve(EMPTY_CONFIG.bytes));
   const pushed: Array<{ subject: string; descriptor: Descriptor }> = [];
   for (const s of signed) {
     const blob = { mediaType: BUNDLE_MEDIA_TYPE, digest: sha256Digest(s.bundle), size: s.bundle.byteLength };

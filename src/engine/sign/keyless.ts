@@ -1,22 +1,25 @@
 // Keyless signing, as Sigstore's clients do it: a fresh P-256 key for this run, a Fulcio
 // certificate binding it to the run's OIDC identity (proof of possession: the token's subject,
-// signed), DSSE envelopes signed with it, each signature timestamped by the TSA (RFC 3161), all
+// signed), DSSE envelopes signed with it, each signature timestamped by the TSA (RFC 3161) and,
+// with a Rekor v2, logged there (a hashedrekord entry over the envelope's PAE), all
 // in a Sigstore bundle v0.3 (the TSA's TimeStampResp, DER, as `signedTimestamp`) (`application/vnd.dev.sigstore.bundle.v0.3+json`; protobuf-specs'
 // Bundle in its JSON form). The private key never leaves this object and is never logged.
 import { X509Certificate, createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { SigningError } from '../../base/errors.js';
 import type { ServiceSender } from '../../registry/client-types.js';
-import { fulcioCertificate, timestamp } from '../../registry/sigstore/services.js';
+import { fulcioCertificate, rekorEntry, timestamp } from '../../registry/sigstore/services.js';
 
 export const BUNDLE_MEDIA_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 
-/** Where the run signs: the CA, and the proof of time (a TSA; Rekor is not written to). */
+/** Where the run signs: the CA, the proof of time (a TSA), and when given the transparency log (Rekor v2). */
 export interface SigstoreEndpoints {
   fulcioUrl: string;
   tsaUrl: string;
+  /** Rekor v2: every bundle gets an entry (with its inclusion proof); unset: none */
+  rekorUrl?: string;
   /** which instance, for the report: `github` (Fulcio + TSA), or `custom` */
-  instance: string;
+  instance: 'github' | 'custom';
 }
 
 /** A Sigstore bundle v0.3 with a DSSE envelope, as JSON. */
@@ -24,7 +27,7 @@ export interface SigstoreBundle {
   mediaType: typeof BUNDLE_MEDIA_TYPE;
   verificationMaterial: {
     certificate: { rawBytes: string };
-    tlogEntries: unknown[];
+    tlogEntries: Array<Record<string, unknown>>;
     timestampVerificationData: { rfc3161Timestamps: Array<{ signedTimestamp: string }> };
   };
   dsseEnvelope: { payload: string; payloadType: string; signatures: Array<{ sig: string; keyid: string }> };
@@ -82,16 +85,32 @@ export class KeylessSigner {
     );
   }
 
+  /** The certificate carries a signed certificate timestamp (a CT log saw it): verifiers can check it. */
+  get hasSct(): boolean {
+    // the embedded SCT list extension, 1.3.6.1.4.1.11129.2.4.2
+    return new X509Certificate(this.chain[0]).raw.includes(Buffer.from('060a2b06010401d679020402', 'hex'));
+  }
+
   /** A DSSE envelope of `payload`, signed and timestamped, in a bundle. */
   async signDsse(payloadType: string, payload: Buffer): Promise<SigstoreBundle> {
     const signature = sign('sha256', pae(payloadType, payload), this.key);
-    const signed = await timestamp(this.sender, this.endpoints.tsaUrl, createHash('sha256').update(signature).digest());
     const leaf = new X509Certificate(this.chain[0]);
+    const { rekorUrl } = this.endpoints;
+    const [signed, entry] = await Promise.all([
+      timestamp(this.sender, this.endpoints.tsaUrl, createHash('sha256').update(signature).digest()),
+      rekorUrl
+        ? rekorEntry(this.sender, rekorUrl, {
+            digest: createHash('sha256').update(pae(payloadType, payload)).digest(),
+            signature,
+            certificate: leaf.raw,
+          })
+        : undefined,
+    ]);
     return {
       mediaType: BUNDLE_MEDIA_TYPE,
       verificationMaterial: {
         certificate: { rawBytes: leaf.raw.toString('base64') },
-        tlogEntries: [],
+        tlogEntries: entry ? [entry] : [],
         timestampVerificationData: { rfc3161Timestamps: [{ signedTimestamp: signed.toString('base64') }] },
       },
       dsseEnvelope: { payload: payload.toString('base64'), payloadType, signatures: [{ sig: signature.toString('base64'), keyid: '' }] },

@@ -9,6 +9,8 @@
 //   possession (the token's `sub` signed) → the certificate chain, PEM, leaf first;
 // - a timestamp authority (sigstore/timestamp-authority): POST /api/v1/timestamp with the JSON
 //   request (sha256 of the signature) → an RFC 3161 TimeStampResp, DER;
+// - Rekor v2 (rekor-tiles), when given: POST /api/v2/log/entries with a hashedrekord v0.0.2
+//   request → a TransparencyLogEntry with its inclusion proof and signed checkpoint;
 // - GitHub's attestations API: POST /repos/{owner}/{repo}/attestations `{"bundle": …}` → `{"id"}`.
 //
 // The token and the request token are secrets: they go in headers and bodies, never in a message.
@@ -143,7 +145,10 @@ export async function fulcioCertificate(
 
 /** An RFC 3161 timestamp (TimeStampResp, DER) over the sha256 of `signature`. */
 export async function timestamp(sender: ServiceSender, tsaUrl: string, digest: Buffer): Promise<Buffer> {
-  const url = new URL('api/v1/timestamp', tsaUrl.endsWith('/') ? tsaUrl : `${tsaUrl}/`);
+  // the service's base URL, or its endpoint as a signing config names it (…/api/v1/timestamp)
+  const url = /\/api\/v1\/timestamp\/?$/.test(new URL(tsaUrl).pathname)
+    ? new URL(tsaUrl)
+    : new URL('api/v1/timestamp', tsaUrl.endsWith('/') ? tsaUrl : `${tsaUrl}/`);
   const service = 'timestamp authority';
   const { status, bytes } = await call({
     sender,
@@ -207,4 +212,67 @@ export async function storeAttestation(
     );
   const id = (JSON.parse(bytes.toString('utf8') || '{}') as { id?: unknown }).id;
   return id === undefined ? '' : String(id);
+}
+
+/** What a Rekor v2 hashedrekord entry binds: a digest, the signature over it, and the certificate that verifies it. */
+export interface RekorSignature {
+  /** sha256 of what was signed (for a DSSE envelope: its pre-authentication encoding) */
+  digest: Buffer;
+  signature: Buffer;
+  /** the signing certificate, DER */
+  certificate: Buffer;
+}
+
+/**
+ * A transparency log entry from Rekor v2 (rekor-tiles): `POST /api/v2/log/entries` with a
+ * hashedrekord v0.0.2 request. Rekor v2 logs DSSE envelopes this way too (its `dsse` kind is
+ * gone): the digest is sha256 of the envelope's PAE, as sigstore-go does. The answer is the
+ * bundle's TransparencyLogEntry (JSON), inclusion proof and signed checkpoint in it.
+ */
+export async function rekorEntry(sender: ServiceSender, rekorUrl: string, entry: RekorSignature): Promise<Record<string, unknown>> {
+  const url = new URL('api/v2/log/entries', rekorUrl.endsWith('/') ? rekorUrl : `${rekorUrl}/`);
+  const service = 'Rekor transparency log';
+  const { status, bytes } = await call({
+    sender,
+    service,
+    method: 'POST',
+    url,
+    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    body: JSON.stringify({
+      hashedRekordRequestV002: {
+        digest: entry.digest.toString('base64'),
+        signature: {
+          content: entry.signature.toString('base64'),
+          verifier: { x509Certificate: { rawBytes: entry.certificate.toString('base64') }, keyDetails: 'PKIX_ECDSA_P256_SHA_256' },
+        },
+      },
+    }),
+    what: 'The transparency log entry',
+  });
+  if (status !== 200 && status !== 201)
+    throw refused(
+      'The transparency log entry',
+      service,
+      url,
+      status,
+      bytes,
+      'Check that `rekor-url` names a Rekor v2 (rekor-tiles: POST /api/v2/log/entries) and that it is up, then {rerun}',
+    );
+  let answer: unknown;
+  try {
+    answer = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    answer = undefined;
+  }
+  const tle = answer as { logIndex?: unknown; inclusionProof?: { checkpoint?: unknown }; canonicalizedBody?: unknown } | undefined;
+  if (
+    !tle ||
+    typeof tle !== 'object' ||
+    tle.logIndex === undefined ||
+    !tle.inclusionProof?.checkpoint ||
+    typeof tle.canonicalizedBody !== 'string'
+  )
+    throw new SigningError(`The transparency log entry: the ${service} at ${url.origin} answered without an entry with an inclusion proof`);
+  // protobuf JSON's nulls (an absent inclusionPromise) are left out: a bundle names only what it has
+  return Object.fromEntries(Object.entries(tle).filter(([, v]) => v !== null && v !== undefined));
 }
