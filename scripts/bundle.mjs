@@ -22,7 +22,7 @@
 // - whitespace and syntax minified; names kept, so stack traces stay readable.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { builtinModules, createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -138,7 +138,7 @@ const shared = {
 await build({ ...shared, entryPoints: ['src/index.ts'], outfile: join(out, 'index.js') });
 // A trial build outside the package loads as ESM too, as dist/ does under the package's "type": "module": without it
 // Node reads the bundle as CommonJS, finds ESM syntax and loads it again (measured: +150 ms CPU, +20 MiB peak RSS per run).
-if (out !== 'dist') {
+if (resolve(out) !== resolve(root, 'dist')) {
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, 'package.json'), '{ "type": "module" }\n');
 }
