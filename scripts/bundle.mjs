@@ -10,7 +10,7 @@
 //   (`dispatcher.request`). Its index also loads fetch, WebSocket, cookies, caches and mocks,
 //   which cost more start-up time than the rest of the program.
 // - undici's HTTP/2 client (and node:http2 with it) loaded only if a registry negotiates h2,
-//   which undici never offers unless asked (allowH2): never, here.
+//   which undici never offers unless asked (allowH2): never, here (measured, and why: docs/performance.md).
 // - no @actions/github: the run's repository, server and commit (github-annotations) are the
 //   runner's GITHUB_* variables, read by src/action/github-context.ts when needed; its Context
 //   read and parsed the whole event file at load.
@@ -20,9 +20,9 @@
 //   built-in builds a facade that reads every export, and on Node 24 reading node:http's
 //   exports loads Node's own copy of undici (for its lazy WebSocket and fetch globals).
 // - whitespace and syntax minified; names kept, so stack traces stay readable.
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { builtinModules, createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -43,7 +43,13 @@ const out = process.env.MANIFEST_MERGE_DIST ?? 'dist';
 //   1 MiB layers 59 vs 93 MiB peak RSS; 64 MiB 88 vs 106 MiB; 512 MiB 89 vs 103 MiB;
 //   wall time within noise (512 MiB: 9.7 s vs 8.9 s, runs ranging ±1 s on a busy machine).
 // Both stay under the 150 MB target; the flags still save 14-34 MiB, so they stay.
-const V8_FLAGS = '--semi-space-growth-factor=1 --liftoff-only --no-wasm-tier-up --no-wasm-dynamic-tiering';
+// Again for throughput (issue 21; scripts/bench/copy-lab.ts, one 512 MiB layer between two local registries, no
+// latency, 5 runs interleaved, Node 24.21, load 2-3 on 2 cores): with the flags 2.73 s (2.52-3.01), 1.28 s of CPU,
+// 99 MiB; without the semi-space flag 3.03 s (2.61-4.18), 1.58 s, 153 MiB; with llhttp left to TurboFan 2.92 s
+// (2.07-4.01), 1.72 s, 111 MiB. No flag costs throughput; dropping either costs CPU, which the registries want.
+// $MANIFEST_MERGE_V8_FLAGS replaces them in a trial build (scripts/bench/copy-lab.ts measures one against another).
+const V8_FLAGS =
+  process.env.MANIFEST_MERGE_V8_FLAGS ?? '--semi-space-growth-factor=1 --liftoff-only --no-wasm-tier-up --no-wasm-dynamic-tiering';
 
 const banner = {
   js:
@@ -130,6 +136,12 @@ const shared = {
 };
 
 await build({ ...shared, entryPoints: ['src/index.ts'], outfile: join(out, 'index.js') });
+// A trial build outside the package loads as ESM too, as dist/ does under the package's "type": "module": without it
+// Node reads the bundle as CommonJS, finds ESM syntax and loads it again (measured: +150 ms CPU, +20 MiB peak RSS per run).
+if (resolve(out) !== resolve(root, 'dist')) {
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'package.json'), '{ "type": "module" }\n');
+}
 await build({
   ...shared,
   entryPoints: ['src/cli.ts'],
