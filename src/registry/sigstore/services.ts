@@ -47,6 +47,11 @@ async function call(c: Call): Promise<{ status: number; bytes: Buffer }> {
   return { status: response.status, bytes: response.bytes ?? Buffer.alloc(0) };
 }
 
+/** `path` under a service's base URL, which may be given with or without its trailing slash (and may have a path of its own). */
+function endpoint(base: string, path: string): URL {
+  return new URL(path, base.endsWith('/') ? base : `${base}/`);
+}
+
 /** The service's own words, one escaped line of at most 200 characters. */
 function said(bytes: Buffer): string {
   const text = bytes.toString('utf8');
@@ -105,7 +110,7 @@ export async function fulcioCertificate(
   publicKeyPem: string,
   proofOfPossession: Buffer,
 ): Promise<string[]> {
-  const url = new URL('api/v2/signingCert', fulcioUrl.endsWith('/') ? fulcioUrl : `${fulcioUrl}/`);
+  const url = endpoint(fulcioUrl, 'api/v2/signingCert');
   const service = 'Fulcio certificate authority';
   const { status, bytes } = await call({
     sender,
@@ -146,9 +151,7 @@ export async function fulcioCertificate(
 /** An RFC 3161 timestamp (TimeStampResp, DER) over the sha256 of `signature`. */
 export async function timestamp(sender: ServiceSender, tsaUrl: string, digest: Buffer): Promise<Buffer> {
   // the service's base URL, or its endpoint as a signing config names it (…/api/v1/timestamp)
-  const url = /\/api\/v1\/timestamp\/?$/.test(new URL(tsaUrl).pathname)
-    ? new URL(tsaUrl)
-    : new URL('api/v1/timestamp', tsaUrl.endsWith('/') ? tsaUrl : `${tsaUrl}/`);
+  const url = /\/api\/v1\/timestamp\/?$/.test(new URL(tsaUrl).pathname) ? new URL(tsaUrl) : endpoint(tsaUrl, 'api/v1/timestamp');
   const service = 'timestamp authority';
   const { status, bytes } = await call({
     sender,
@@ -182,8 +185,7 @@ export async function storeAttestation(
   bundle: unknown,
 ): Promise<string> {
   const [owner, name] = repository.split('/');
-  const base = apiUrl.endsWith('/') ? apiUrl : `${apiUrl}/`;
-  const url = new URL(`repos/${encodeURIComponent(owner)}/${encodeURIComponent(name)}/attestations`, base);
+  const url = endpoint(apiUrl, `repos/${encodeURIComponent(owner)}/${encodeURIComponent(name)}/attestations`);
   const service = 'GitHub attestations API';
   const { status, bytes } = await call({
     sender,
@@ -230,7 +232,7 @@ export interface RekorSignature {
  * bundle's TransparencyLogEntry (JSON), inclusion proof and signed checkpoint in it.
  */
 export async function rekorEntry(sender: ServiceSender, rekorUrl: string, entry: RekorSignature): Promise<Record<string, unknown>> {
-  const url = new URL('api/v2/log/entries', rekorUrl.endsWith('/') ? rekorUrl : `${rekorUrl}/`);
+  const url = endpoint(rekorUrl, 'api/v2/log/entries');
   const service = 'Rekor transparency log';
   const { status, bytes } = await call({
     sender,
