@@ -8,18 +8,12 @@ import { MediaType } from '../../src/oci/manifest.js';
 import { parsePlatform } from '../../src/oci/platform.js';
 import { type RepositoryRef } from '../../src/oci/reference.js';
 import { type SeedBuildx, MemoryRegistry, addBuildxImage, addImage } from '../support/memory-registry.js';
-import { noWait, request } from '../support/merge-requests.js';
+import { type Index, noWait, request } from '../support/merge-requests.js';
 
 const REG = 'reg.example';
 const OTHER = 'other.example';
 const build: RepositoryRef = { registry: REG, repository: 'acme/build' };
 const app: RepositoryRef = { registry: REG, repository: 'acme/app' };
-
-interface Index {
-  mediaType: string;
-  manifests: Array<{ digest: string; size: number; mediaType: string; platform?: { os: string; architecture: string } }>;
-  annotations?: Record<string, string>;
-}
 
 let registry: MemoryRegistry;
 let amd64: SeedBuildx;

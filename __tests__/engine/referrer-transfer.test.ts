@@ -15,17 +15,12 @@ import { type RepositoryRef } from '../../src/oci/reference.js';
 import type { FetchedManifest, RegistryClient } from '../../src/registry/client-types.js';
 import type { ReferrersListing } from '../../src/registry/referrers.js';
 import { type SeedBuildx, MemoryRegistry, addBuildxImage, addImage } from '../support/memory-registry.js';
-import { request } from '../support/merge-requests.js';
+import { type Index, request } from '../support/merge-requests.js';
 
 const REG = 'reg.example';
 const OTHER = 'other.example';
 const build: RepositoryRef = { registry: REG, repository: 'acme/build' };
 const app: RepositoryRef = { registry: REG, repository: 'acme/app' };
-
-interface Index {
-  mediaType: string;
-  manifests: Array<{ digest: string; size: number; mediaType: string; platform?: { os: string; architecture: string } }>;
-}
 
 let registry: MemoryRegistry;
 let amd64: SeedBuildx;

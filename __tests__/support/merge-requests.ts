@@ -16,3 +16,10 @@ export const request = (sources: string[], tags: string[], extra: Partial<MergeR
 
 /** Engine options whose append retries do not wait. */
 export const noWait = { appendRetry: { sleep: async () => undefined, random: () => 0.5 } };
+
+/** The JSON of a pushed index, as the tests read it back. */
+export interface Index {
+  mediaType: string;
+  manifests: Array<{ digest: string; size: number; mediaType: string; platform?: { os: string; architecture: string } }>;
+  annotations?: Record<string, string>;
+}
